@@ -1,0 +1,76 @@
+# wayshub-infra — the commands a person types. `make up` deploys the `local` stack; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+STACK ?= local
+PYTHON ?= python3
+VENV := venv
+STATE_DIR := $(CURDIR)/.wayshub/state
+# Override with your own passphrase (or PULUMI_CONFIG_PASSPHRASE_FILE) for anything but the sandbox.
+export PULUMI_CONFIG_PASSPHRASE ?= wayshub-local
+export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+export PULUMI_HOME ?= $(CURDIR)/.wayshub/pulumi-home
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?= true
+# The engine folder (empty when a pulumi on PATH is used) goes first on PATH.
+ENGINE = $(shell scripts/ensure-pulumi)
+# The venv's python first too: the language host we build runs `python3` from PATH.
+WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
+PULUMI = $(WITH_ENGINE) pulumi --non-interactive
+
+.PHONY: help venv engine docker sandbox-image stack up preview refresh destroy test quick e2e lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the Python venv the program and tests use
+
+engine: ## build or find the Pulumi engine (cached after the first build)
+	@scripts/ensure-pulumi >/dev/null
+
+docker: ## start a Docker engine if none answers (local stack, e2e tests)
+	@scripts/ensure-docker
+
+sandbox-image: docker ## build the sandbox VM image from Debian packages (cached)
+	@scripts/sandbox-image >/dev/null
+
+stack: venv engine
+	@mkdir -p $(STATE_DIR)
+	@$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK)
+
+up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and print the URL
+	$(PULUMI) up --yes --stack $(STACK)
+	@echo; echo "URL: $$($(PULUMI) stack output url --stack $(STACK) 2>/dev/null || echo '(no url output yet)')"
+
+preview: stack ## show what `up` would change, with diffs
+	$(PULUMI) preview --diff --stack $(STACK)
+
+refresh: stack ## read the hosts' real state back into the stack
+	$(PULUMI) refresh --yes --stack $(STACK)
+
+destroy: stack ## remove everything the stack made
+	$(PULUMI) destroy --yes --stack $(STACK)
+
+test: venv engine docker ## run every test: lint, unit, templates, end to end (real engine, sandbox VMs)
+	$(MAKE) --no-print-directory lint
+	$(WITH_ENGINE) $(VENV)/bin/pytest tests
+
+quick: venv ## the inner loop: unit and template tests only
+	$(VENV)/bin/pytest tests/unit tests/templates
+
+e2e: venv engine docker ## end-to-end tests only
+	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+clean: ## remove the venv and the engine link (not the engine cache, not stack state)
+	rm -rf $(VENV) .wayshub/bin

@@ -1,0 +1,232 @@
+"""``NodeApp``: the Node app on one server, run by systemd, switched release by release.
+
+Steps on the host, each a resource so a preview names what changes: install Node → app user and
+folders → systemd unit and env file (their text is the input, so ``preview --diff`` shows the lines)
+→ upload the release tarball → unpack, switch ``current`` atomically, restart, wait for ``/health``
+to report the new release (else fail with the unit's journal), keep the newest releases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.app.node_install import install_lines
+from components.app.release import Release
+from components.hosts import Host
+from components.render import render
+from components.shell import (
+    CopyFileToRemote,
+    CopyFileToRemoteArgs,
+    RemoteCommand,
+    RemoteCommandArgs,
+    cmd,
+    sudo_script,
+)
+
+JOURNAL_LINES = 40
+
+
+@dataclass(frozen=True)
+class NodeAppArgs:
+    host: Host
+    release: Release
+    app_name: str = "wayshub"
+    port: int = 3000
+    entrypoint: str = "server.js"
+    node_install: str = "apt"
+    node_version: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    health_timeout_seconds: int = 60
+    releases_kept: int = 3
+    # Resources whose completion must come first (the previous host's health gate, for rolling updates).
+    after: Sequence[pulumi.Resource] = ()
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    root: str
+    releases: str
+    current: str
+    env_file: str
+    unit_file: str
+    upload: str
+
+    @classmethod
+    def of(cls, app_name: str, release_id: str) -> AppPaths:
+        root = f"/opt/{app_name}"
+        return cls(
+            root=root,
+            releases=f"{root}/releases",
+            current=f"{root}/current",
+            env_file=f"/etc/{app_name}/{app_name}.env",
+            unit_file=f"/etc/systemd/system/{app_name}.service",
+            upload=f"/tmp/{app_name}-{release_id}.tar.gz",
+        )
+
+
+def env_file_text(args: NodeAppArgs) -> str:
+    values = {"NODE_ENV": "production", "HOST": "0.0.0.0", **args.env, "PORT": str(args.port)}  # noqa: S104
+    return "".join(f"{key}={value}\n" for key, value in sorted(values.items()))
+
+
+def unit_text(args: NodeAppArgs, node_path: str) -> str:
+    paths = AppPaths.of(args.app_name, args.release.id)
+    return render(
+        "wayshub.service.j2",
+        app_name=args.app_name,
+        description=f"{args.app_name} Node app (managed by wayshub-infra)",
+        user=args.app_name,
+        working_directory=paths.current,
+        node_path=node_path,
+        env_file=paths.env_file,
+        entrypoint=args.entrypoint,
+    )
+
+
+def base_lines(app: str) -> list[str]:
+    """Create the system user and folders (idempotent)."""
+    paths = AppPaths.of(app, "")
+    return [
+        f"id -u {cmd(app)} >/dev/null 2>&1 || useradd --system --home-dir {cmd(paths.root)} --shell /usr/sbin/nologin {cmd(app)}",
+        cmd("install", "-d", "-m", "0755", paths.root, paths.releases),
+        cmd("install", "-d", "-m", "0750", "-g", app, f"/etc/{app}"),
+    ]
+
+
+def teardown_lines(app: str) -> list[str]:
+    """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
+    paths = AppPaths.of(app, "")
+    unit = f"{app}.service"
+    return [
+        f"systemctl disable --now {cmd(unit)} >/dev/null 2>&1 || true",
+        cmd("rm", "-f", paths.unit_file),
+        "systemctl daemon-reload",
+        cmd("rm", "-rf", paths.root, f"/etc/{app}"),
+        f"if id -u {cmd(app)} >/dev/null 2>&1; then {cmd('userdel', app)}; fi",
+    ]
+
+
+def install_file_lines(target: str, mode: str, group: str = "root") -> list[str]:
+    """Write stdin to ``target`` atomically (temp file in the same folder, then rename)."""
+    return [
+        f"tmp=$(mktemp {cmd(target + '.XXXXXX')})",
+        'cat > "$tmp"',
+        f'chmod {cmd(mode)} "$tmp" && chgrp {cmd(group)} "$tmp"',
+        f'mv -f "$tmp" {cmd(target)}',
+    ]
+
+
+def health_probe(node_path: str, port: int, release_id: str) -> str:
+    """Exit 0 only when /health answers 200 with the expected release (node is always on the host)."""
+    probe = (
+        "const [port, want] = process.argv.slice(1);"
+        "require('http').get({host: '127.0.0.1', port, path: '/health', timeout: 2000}, r => {"
+        "let b=''; r.on('data', d => b += d); r.on('end', () => {"
+        "try { process.exit(r.statusCode === 200 && JSON.parse(b).version === want ? 0 : 1) }"
+        " catch (e) { process.exit(1) } }) }).on('error', () => process.exit(1))"
+    )
+    return cmd(node_path, "-e", probe, str(port), release_id)
+
+
+def deploy_lines(args: NodeAppArgs, node_path: str) -> list[str]:
+    app, rid = args.app_name, args.release.id
+    paths = AppPaths.of(app, rid)
+    target = f"{paths.releases}/{rid}"
+    unit = f"{app}.service"
+    keep_from = args.releases_kept + 1
+    return [
+        f"if [ ! -d {cmd(target)} ]; then",
+        f"  rm -rf {cmd(target + '.partial')} && mkdir -p {cmd(target + '.partial')}",
+        f"  tar -xzf {cmd(paths.upload)} -C {cmd(target + '.partial')} --no-same-owner",
+        f"  mv {cmd(target + '.partial')} {cmd(target)}",
+        "fi",
+        f"rm -f {cmd(paths.upload)}",
+        # Atomic switch: a new symlink renamed over the old one.
+        f"ln -sfn {cmd(target)} {cmd(paths.current + '.new')} && mv -T {cmd(paths.current + '.new')} {cmd(paths.current)}",
+        f"systemctl enable {cmd(unit)} >/dev/null 2>&1",
+        f"systemctl restart {cmd(unit)}",
+        f"deadline=$((SECONDS + {args.health_timeout_seconds}))",
+        f"until {health_probe(node_path, args.port, rid)}; do",
+        '  if [ "$SECONDS" -ge "$deadline" ]; then',
+        f"    echo {cmd(f'{app}: /health did not report release {rid} within {args.health_timeout_seconds}s')} >&2",
+        f"    journalctl -u {cmd(unit)} -n {JOURNAL_LINES} --no-pager >&2 || true",
+        "    exit 1",
+        "  fi",
+        "  sleep 0.5",
+        "done",
+        # Keep the newest releases (by unpack time), never the one `current` points at.
+        f"ls -1dt {cmd(paths.releases)}/*/ | sed 's#/$##' | tail -n +{keep_from} | grep -vxF {cmd(target)} | xargs -r rm -rf",
+        f"echo {cmd(rid)}",
+    ]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class NodeApp(pulumi.ComponentResource):
+    """The app on one host; ``backend`` is ``private_address:port`` once the host is healthy."""
+
+    def __init__(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wayshub:app:NodeApp", name, None, opts)
+        conn = args.host.connection
+        paths = AppPaths.of(args.app_name, args.release.id)
+        on_host = pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready])
+
+        self.node = RemoteCommand(
+            f"{name}-node",
+            RemoteCommandArgs(connection=conn, create=sudo_script(install_lines(args.node_install, args.node_version))),
+            opts=on_host,
+        )
+        self.node_path = self.node.stdout.apply(lambda out: out.strip().splitlines()[-1])
+        self.base = RemoteCommand(
+            f"{name}-base",
+            RemoteCommandArgs(
+                connection=conn,
+                create=sudo_script(base_lines(args.app_name)),
+                delete=sudo_script(teardown_lines(args.app_name)),
+            ),
+            opts=on_host,
+        )
+        after_base = pulumi.ResourceOptions(parent=self, depends_on=[self.base])
+        self.unit_text = self.node_path.apply(lambda node: unit_text(args, node))
+        self.unit = RemoteCommand(
+            f"{name}-unit",
+            RemoteCommandArgs(
+                connection=conn,
+                create=sudo_script([*install_file_lines(paths.unit_file, "0644"), "systemctl daemon-reload"]),
+                stdin=self.unit_text,
+            ),
+            opts=after_base,
+        )
+        self.env_text = env_file_text(args)
+        self.env_file = RemoteCommand(
+            f"{name}-env",
+            RemoteCommandArgs(
+                connection=conn,
+                create=sudo_script(install_file_lines(paths.env_file, "0640", group=args.app_name)),
+                stdin=self.env_text,
+            ),
+            opts=after_base,
+        )
+        self.upload = CopyFileToRemote(
+            f"{name}-upload",
+            CopyFileToRemoteArgs(connection=conn, source=str(args.release.tarball), remote_path=paths.upload),
+            opts=after_base,
+        )
+        self.deploy = RemoteCommand(
+            f"{name}-release",
+            RemoteCommandArgs(
+                connection=conn,
+                create=self.node_path.apply(lambda node: sudo_script(deploy_lines(args, node))),
+                rerun_on=[args.release.id, self.unit_text.apply(_digest), _digest(self.env_text)],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.unit, self.env_file, self.upload, *args.after]),
+        )
+        self.release_id = self.deploy.stdout.apply(str.strip)
+        self.backend = pulumi.Output.concat(args.host.private_address, ":", str(args.port))
+        self.register_outputs({"backend": self.backend, "release_id": self.release_id, "node_path": self.node_path})

@@ -1,0 +1,244 @@
+"""The stack's settings, loaded once into frozen, validated objects.
+
+Every key is checked before any resource is declared: an unknown key, a missing one or a bad value
+stops the program with ONE line naming the setting (``wayshub:hosts.appServers[1].name: ...``).
+Pulumi.yaml's ``config:`` section and the README's reference describe the same keys.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAMESPACE = "wayshub"
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
+_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m)$")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line that names it."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+
+def _check_host_name(value: str) -> str:
+    if not _HOST_NAME.match(value):
+        raise ValueError("must be 1-32 lowercase letters, digits or '-', starting with a letter")
+    return value
+
+
+def _check_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        if _DOMAIN.match(value):
+            return value
+    raise ValueError(f"{value!r} is neither an IP address nor a host name")
+
+
+class ServerConfig(_Model):
+    """One server. For ``sandbox`` only ``name`` (and ``sshPort``) apply; ``existing`` needs ``address``."""
+
+    name: str
+    address: str | None = None
+    ssh_port: Port | None = Field(default=None, alias="sshPort")
+    user: str | None = None
+    private_address: str | None = Field(default=None, alias="privateAddress")
+    host_key: str | None = Field(default=None, alias="hostKey")
+
+    _name = field_validator("name")(_check_host_name)
+
+    @field_validator("address", "private_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else _check_address(value)
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$", value):
+            raise ValueError("must be '<type> <base64>' as in a known_hosts line without the host name")
+        return value
+
+
+class SandboxConfig(_Model):
+    """Local sandbox VMs: Docker containers with systemd + sshd on one network."""
+
+    image: str = "wayshub/sandbox-vm:bookworm"
+    network: str = "wayshub-local"
+    subnet: str = "172.30.77.0/24"
+    ssh_port_base: Port = Field(default=2220, alias="sshPortBase")
+    http_port: Port = Field(default=8080, alias="httpPort")
+    bind_address: str = Field(default="127.0.0.1", alias="bindAddress")
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        net = ipaddress.ip_network(value, strict=True)
+        if not net.is_private or net.num_addresses < 16:
+            raise ValueError("must be a private IPv4 network of at least /28, e.g. 172.30.77.0/24")
+        return value
+
+    @field_validator("bind_address")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if not ipaddress.ip_address(value).is_loopback:
+            raise ValueError("must be a loopback address: sandbox ports are never published beyond this machine")
+        return value
+
+
+class HostsConfig(_Model):
+    provider: Literal["sandbox", "existing"] = "sandbox"
+    app_servers: list[ServerConfig] = Field(alias="appServers", min_length=1)
+    lb_server: ServerConfig = Field(alias="lbServer")
+    user: str = "wayshub"
+
+    @model_validator(mode="after")
+    def _servers(self) -> HostsConfig:
+        names = [s.name for s in self.all_servers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"server names must be unique, {', '.join(duplicates)} repeated")
+        if self.provider == "existing":
+            for index, server in enumerate(self.all_servers):
+                if server.address is None:
+                    where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
+                    raise ValueError(f"{where}.address is required with provider 'existing'")
+            addresses = [(s.address, s.ssh_port or 22) for s in self.all_servers]
+            if len(set(addresses)) != len(addresses):
+                raise ValueError("two servers share the same address and sshPort")
+        return self
+
+    @property
+    def all_servers(self) -> list[ServerConfig]:
+        return [*self.app_servers, self.lb_server]
+
+
+class AppConfig(_Model):
+    """The Node app and how it runs on each app server."""
+
+    name: str = "wayshub"
+    source: str = "app"
+    port: Port = 3000
+    entrypoint: str = "server.js"
+    node_install: Literal["apt", "nodesource", "nvm"] = Field(default="apt", alias="nodeInstall")
+    node_version: str | None = Field(default=None, alias="nodeVersion")
+    env: dict[str, str] = Field(default_factory=dict)
+    health_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="healthTimeoutSeconds")
+    releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(default=3, alias="releasesKept")
+
+    _name = field_validator("name")(_check_host_name)
+
+    @field_validator("node_version")
+    @classmethod
+    def _node_version(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[0-9]{2}(\.[0-9]+){0,2}$", value):
+            raise ValueError("must be a Node major version such as '20' (or '20.11.1')")
+        return value
+
+    @model_validator(mode="after")
+    def _version_for_installer(self) -> AppConfig:
+        if self.node_install != "apt" and self.node_version is None:
+            raise ValueError(f"nodeVersion is required with nodeInstall '{self.node_install}'")
+        return self
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.match(r"^[A-Z_][A-Z0-9_]*$", key):
+                raise ValueError(f"variable name {key!r} must be UPPER_SNAKE_CASE")
+        return value
+
+
+class LoadBalancerConfig(_Model):
+    listen_port: Port = Field(default=80, alias="listenPort")
+    keepalive: Annotated[int, Field(ge=0, le=1024)] = 32
+    max_fails: Annotated[int, Field(ge=0, le=100)] = Field(default=3, alias="maxFails")
+    fail_timeout: str = Field(default="10s", alias="failTimeout")
+    connect_timeout: str = Field(default="1s", alias="connectTimeout")
+    read_timeout: str = Field(default="30s", alias="readTimeout")
+    next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(default=3, alias="nextUpstreamTries")
+
+    @field_validator("fail_timeout", "connect_timeout", "read_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
+        return value
+
+
+class HostsFileConfig(_Model):
+    enabled: bool = True
+    path: str = "/etc/hosts"
+    address: str = "127.0.0.1"
+    sudo: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+
+class StackConfig(_Model):
+    """Everything one stack declares, after validation."""
+
+    domain: str
+    hosts: HostsConfig
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    app: AppConfig = Field(default_factory=AppConfig)
+    lb: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    hosts_file: HostsFileConfig = Field(default_factory=HostsFileConfig, alias="hostsFile")
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not _DOMAIN.match(value) or "." not in value:
+            raise ValueError(f"{value!r} is not a domain name such as 'wayshub.local'")
+        return value
+
+
+def _location(error: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for part in error["loc"]:
+        if isinstance(part, int):
+            parts[-1] = f"{parts[-1]}[{part}]"
+        else:
+            parts.append(str(part))
+    return ".".join(parts)
+
+
+def parse(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate plain settings (keys without the ``wayshub:`` prefix); raise ConfigError on the first problem."""
+    try:
+        return StackConfig.model_validate(dict(raw))
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = _location(first)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "missing":
+            message = "is required"
+        elif first["type"] == "extra_forbidden":
+            message = "is not a known setting"
+        prefix = f"{NAMESPACE}:{where}" if where else NAMESPACE
+        raise ConfigError(f"{prefix}: {message}") from None
+
+
+KEYS = ("domain", "hosts", "sandbox", "app", "lb", "hostsFile")
+
+
+def load(get: Callable[[str], Any], keys: tuple[str, ...] = KEYS) -> StackConfig:
+    """Load from a Pulumi config getter (``pulumi.Config().get_object``); absent keys take defaults."""
+    raw = {key: value for key in keys if (value := get(key)) is not None}
+    return parse(raw)

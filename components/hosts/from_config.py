@@ -1,0 +1,72 @@
+"""Declare the stack's servers from its validated config: sandbox VMs or existing hosts."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+
+from components.config import StackConfig
+from components.hosts.existing import ExistingHost, ExistingHostArgs
+from components.hosts.host import Host
+from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
+
+# Sandbox private addresses: the LB at .10, app servers from .11 on, in config order.
+LB_HOST_INDEX = 10
+
+
+@dataclass(frozen=True)
+class Servers:
+    app: list[Host]
+    lb: Host
+
+
+def sandbox_address(subnet: str, index: int) -> str:
+    return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX + index])
+
+
+def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
+    """One host per configured server; the LB's ``lb_port`` is published on 127.0.0.1 for sandbox VMs."""
+    hosts = config.hosts
+    if hosts.provider == "existing":
+        key = pulumi.Config().require_secret("sshPrivateKey")
+        existing = [
+            ExistingHost(
+                server.name,
+                ExistingHostArgs(
+                    hostname=server.name,
+                    address=server.address or "",
+                    ssh_port=server.ssh_port or 22,
+                    user=server.user or hosts.user,
+                    private_key=key,
+                    private_address=server.private_address or server.address or "",
+                    host_key=server.host_key,
+                ),
+            ).host
+            for server in hosts.all_servers
+        ]
+        return Servers(app=existing[:-1], lb=existing[-1])
+
+    sandbox = config.sandbox
+    network = SandboxNetwork("sandbox", SandboxNetworkArgs(network=sandbox.network, subnet=sandbox.subnet, stack=stack))
+    ordered = [hosts.lb_server, *hosts.app_servers]
+    vms = [
+        SandboxVm(
+            server.name,
+            SandboxVmArgs(
+                hostname=server.name,
+                container_name=f"wayshub-{stack}-{server.name}",
+                image=sandbox.image,
+                network=network,
+                private_address=sandbox_address(sandbox.subnet, index),
+                ssh_port=server.ssh_port or sandbox.ssh_port_base + index,
+                stack=stack,
+                user=hosts.user,
+                bind_address=sandbox.bind_address,
+                published_ports=[(sandbox.http_port, lb_port)] if index == 0 else [],
+            ),
+        ).host
+        for index, server in enumerate(ordered)
+    ]
+    return Servers(app=vms[1:], lb=vms[0])

@@ -1,0 +1,22 @@
+"""What the hosts layer hands to the next layers, whatever made the host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class Host:
+    """A server the app or LB layer deploys to.
+
+    ``connection`` is how Pulumi reaches it over SSH (maybe a published port on 127.0.0.1);
+    ``private_address`` is how the other servers reach it (like a cloud VM's private IP).
+    """
+
+    name: str
+    connection: pulumi.Output[dict[str, Any]]
+    private_address: pulumi.Output[str]
+    ready: pulumi.Resource

@@ -1,0 +1,159 @@
+"""Local sandbox "VMs": Docker containers booting systemd + sshd, like ``multipass launch`` in the seed.
+
+``SandboxNetwork`` makes the private network and the stack's SSH key pair; each ``SandboxVm`` is one
+container on it, reachable by Pulumi over SSH on a port published on 127.0.0.1 (as Docker Desktop
+needs) and by the other VMs on its fixed private address. The VM's host key is read from the
+container right after boot and pinned, so every later SSH connection verifies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.hosts.host import Host
+from components.hosts.ssh_key import SshKeyPair
+from components.shell import LocalCommand, LocalCommandArgs, cmd, connection_args, fail, script, when
+
+HOST_KEY_WAIT_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class SandboxNetworkArgs:
+    network: str
+    subnet: str
+    stack: str
+
+
+class SandboxNetwork(pulumi.ComponentResource):
+    """A dedicated Docker network with a fixed subnet, and the SSH key pair all VMs of the stack trust."""
+
+    def __init__(self, name: str, args: SandboxNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wayshub:hosts:SandboxNetwork", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        label = f"wayshub.stack={args.stack}"
+        self.network_name = args.network
+        self.key = SshKeyPair(f"{name}-key", comment=f"wayshub-{args.stack}", opts=child)
+        exists = cmd("docker", "network", "inspect", args.network)
+        self.network = LocalCommand(
+            f"{name}-network",
+            LocalCommandArgs(
+                create=script(
+                    [
+                        when(exists, fail(f"docker network {args.network} exists: remove it or set wayshub:sandbox")),
+                        cmd("docker", "network", "create", "--subnet", args.subnet, "--label", label, args.network),
+                    ]
+                ),
+                delete=script([when(exists, cmd("docker", "network", "rm", args.network))]),
+                triggers=[args.network, args.subnet],
+                delete_before_replace=True,
+            ),
+            opts=child,
+        )
+        self.register_outputs({"network": self.network_name, "public_key": self.key.public_key})
+
+
+@dataclass(frozen=True)
+class SandboxVmArgs:
+    hostname: str
+    container_name: str
+    image: str
+    network: SandboxNetwork
+    private_address: str
+    ssh_port: int
+    stack: str
+    user: str = "wayshub"
+    bind_address: str = "127.0.0.1"
+    published_ports: Sequence[tuple[int, int]] = field(default_factory=tuple)
+
+
+def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
+    """The ``docker run`` that boots one VM (no --privileged: SYS_ADMIN and the host's cgroups suffice)."""
+    argv = [
+        "docker", "run", "--detach",
+        "--name", args.container_name,
+        "--hostname", args.hostname,
+        "--label", f"wayshub.stack={args.stack}",
+        "--network", args.network.network_name,
+        "--ip", args.private_address,
+        "--publish", f"{args.bind_address}:{args.ssh_port}:22",
+    ]  # fmt: skip
+    for host_port, container_port in args.published_ports:
+        argv += ["--publish", f"{args.bind_address}:{host_port}:{container_port}"]
+    argv += [
+        "--env", f"WAYSHUB_AUTHORIZED_KEY={public_key}",
+        "--cap-add", "SYS_ADMIN",
+        "--cgroupns", "host",
+        "--tmpfs", "/run", "--tmpfs", "/run/lock",
+        "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--stop-timeout", "20",
+        args.image,
+    ]  # fmt: skip
+    return argv
+
+
+def launch_script(args: SandboxVmArgs, public_key: str) -> str:
+    """Start the container, then print its SSH host key once first boot has made it."""
+    name = args.container_name
+    inspect_label = cmd("docker", "container", "inspect", "--format", '{{index .Config.Labels "wayshub.stack"}}', name)
+    read_key = cmd("docker", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+    return script(
+        [
+            f"if owner=$({inspect_label} 2>/dev/null); then",
+            f'  [ "$owner" = {cmd(args.stack)} ] || ' + fail(f"container {name} exists and is not this stack's"),
+            f"  {cmd('docker', 'rm', '--force', name)} >/dev/null  # left over by an interrupted run of this stack",
+            "fi",
+            cmd(*docker_run_argv(args, public_key)) + " >/dev/null",
+            f"for _ in $(seq {HOST_KEY_WAIT_SECONDS * 2}); do",
+            f'  key=$({read_key} 2>/dev/null) && [ -n "$key" ] && break',
+            "  sleep 0.5",
+            "done",
+            'if [ -z "${key:-}" ]; then',
+            "  " + cmd("echo", f"{name}: no SSH host key after {HOST_KEY_WAIT_SECONDS}s; container log:") + " >&2",
+            f"  {cmd('docker', 'logs', '--tail', '40', name)} >&2",
+            "  exit 1",
+            "fi",
+            'printf "%s\\n" "$key" | cut -d" " -f1,2',
+        ]
+    )
+
+
+def remove_script(container_name: str) -> str:
+    """Idempotent: a container that is already gone is fine."""
+    exists = cmd("docker", "container", "inspect", container_name)
+    return script([when(exists, cmd("docker", "rm", "--force", container_name))])
+
+
+class SandboxVm(pulumi.ComponentResource):
+    """One sandbox VM; ``host`` is what the app and LB layers use."""
+
+    def __init__(self, name: str, args: SandboxVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wayshub:hosts:SandboxVm", name, None, opts)
+        launch = pulumi.Output.from_input(args.network.key.public_key).apply(lambda key: launch_script(args, key))
+        self.container = LocalCommand(
+            f"{name}-container",
+            LocalCommandArgs(
+                create=launch,
+                delete=remove_script(args.container_name),
+                triggers=[launch],
+                delete_before_replace=True,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.network.network]),
+        )
+        self.host_key = self.container.stdout.apply(str.strip)
+        self.private_address = pulumi.Output.from_input(args.private_address)
+        self.connection = pulumi.Output.from_input(
+            connection_args(
+                host=args.bind_address,
+                port=args.ssh_port,
+                user=args.user,
+                private_key=args.network.key.private_key,
+                host_key=self.host_key,
+            )
+        )
+        self.host = Host(args.hostname, self.connection, self.private_address, self.container)
+        self.register_outputs(
+            {"private_address": self.private_address, "ssh_port": args.ssh_port, "host_key": self.host_key}
+        )

@@ -1,0 +1,121 @@
+"""``NginxLoadBalancer``: nginx on one server, proxying the domain to every backend.
+
+The site is rendered from ``templates/nginx-site.conf.j2`` and its text is the resource input, so
+``pulumi preview --diff`` shows the nginx lines that will change. Going live is one chain: write a
+temp file, move it into conf.d, ``nginx -t``; on failure the previous file is put back and nginx is
+never reloaded, so the old site keeps serving and the resource fails with nginx's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.config import LoadBalancerConfig
+from components.hosts import Host
+from components.render import render
+from components.shell import RemoteCommand, RemoteCommandArgs, cmd, sudo_script
+
+NGINX_PACKAGE = "nginx-light"
+
+
+@dataclass(frozen=True)
+class NginxLoadBalancerArgs:
+    host: Host
+    site_name: str
+    domain: str
+    backends: Sequence[pulumi.Input[str]]
+    settings: LoadBalancerConfig
+
+
+def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
+    s = args.settings
+    return render(
+        "nginx-site.conf.j2",
+        site_name=args.site_name.replace("-", "_"),
+        domain=args.domain,
+        listen_port=s.listen_port,
+        backends=sorted(backends),
+        keepalive=s.keepalive,
+        max_fails=s.max_fails,
+        fail_timeout=s.fail_timeout,
+        proxy_connect_timeout=s.connect_timeout,
+        proxy_read_timeout=s.read_timeout,
+        next_upstream_tries=s.next_upstream_tries,
+    )
+
+
+def site_path(site_name: str) -> str:
+    return f"/etc/nginx/conf.d/{site_name}.conf"
+
+
+def install_lines() -> list[str]:
+    return [
+        "export DEBIAN_FRONTEND=noninteractive",
+        "if ! command -v nginx >/dev/null; then",
+        "  apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null",
+        f"  apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends {NGINX_PACKAGE} >/dev/null",
+        "fi",
+        "systemctl enable --now nginx >/dev/null 2>&1",
+        "nginx -v 2>&1",
+    ]
+
+
+def _reload() -> str:
+    return "if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi"
+
+
+def publish_lines(site_name: str) -> list[str]:
+    """Stdin → live site, validated by ``nginx -t`` before any reload; the old file back on failure."""
+    live = site_path(site_name)
+    staging = f"/etc/nginx/{site_name}.conf"  # outside conf.d: nginx never includes it
+    return [
+        f"new=$(mktemp {cmd(staging + '.new.XXXXXX')}); old=''",
+        'cat > "$new"; chmod 0644 "$new"',
+        f'if [ -f {cmd(live)} ]; then old=$(mktemp {cmd(staging + ".old.XXXXXX")}); cp -p {cmd(live)} "$old"; fi',
+        f'mv -f "$new" {cmd(live)}',
+        "if ! out=$(nginx -t 2>&1); then",
+        f'  if [ -n "$old" ]; then mv -f "$old" {cmd(live)}; else rm -f {cmd(live)}; fi',
+        "  echo 'nginx -t rejected the new site; the previous config stays live:' >&2",
+        '  printf "%s\\n" "$out" >&2',
+        "  exit 1",
+        "fi",
+        'if [ -n "$old" ]; then rm -f "$old"; fi',
+        _reload(),
+    ]
+
+
+def unpublish_lines(site_name: str) -> list[str]:
+    """Remove only our site (idempotent) and reload; other sites are left as they are."""
+    return [
+        cmd("rm", "-f", site_path(site_name)),
+        f"if command -v nginx >/dev/null && nginx -t >/dev/null 2>&1; then {_reload()}; fi",
+    ]
+
+
+class NginxLoadBalancer(pulumi.ComponentResource):
+    """``address`` is where the site listens on the LB's private network."""
+
+    def __init__(self, name: str, args: NginxLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wayshub:load_balancer:NginxLoadBalancer", name, None, opts)
+        conn = args.host.connection
+        self.nginx = RemoteCommand(
+            f"{name}-nginx",
+            RemoteCommandArgs(connection=conn, create=sudo_script(install_lines())),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
+        )
+        self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
+        self.site = RemoteCommand(
+            f"{name}-site",
+            RemoteCommandArgs(
+                connection=conn,
+                create=sudo_script(publish_lines(args.site_name)),
+                delete=sudo_script(unpublish_lines(args.site_name)),
+                stdin=self.site_text,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+        )
+        self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
+        self.register_outputs({"address": self.address, "site": self.site_text})

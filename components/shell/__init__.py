@@ -1,0 +1,27 @@
+"""Command resources: local commands, remote commands and file copies over SSH."""
+
+from components.shell.commands import chain, cmd, fail, script, sudo_script, when
+from components.shell.local import LocalCommand, LocalCommandArgs
+from components.shell.remote import (
+    CopyFileToRemote,
+    CopyFileToRemoteArgs,
+    RemoteCommand,
+    RemoteCommandArgs,
+    connection_args,
+)
+
+__all__ = [
+    "CopyFileToRemote",
+    "CopyFileToRemoteArgs",
+    "LocalCommand",
+    "LocalCommandArgs",
+    "RemoteCommand",
+    "RemoteCommandArgs",
+    "chain",
+    "cmd",
+    "connection_args",
+    "fail",
+    "script",
+    "sudo_script",
+    "when",
+]

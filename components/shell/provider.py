@@ -1,0 +1,89 @@
+"""Shared lifecycle of command-style dynamic resources: create/update/delete run commands.
+
+Why dynamic providers: the pulumi-command plugin cannot be built from the Go modules reachable on our
+build machines (see README, "Why no pulumi-command"), so these resources run commands themselves,
+in the Python dynamic-provider process the Pulumi engine starts. They keep pulumi-command's model:
+``create`` runs on create, ``update`` (or ``create``) on a change of inputs, ``delete`` on delete,
+and a change of ``triggers`` replaces the resource.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from components.shell.ssh import CommandResult
+
+# Inputs whose change re-runs the resource in place; everything else is bookkeeping.
+# ``rerun_on`` holds values (e.g. content hashes) whose change re-runs ``update`` without a replace.
+UPDATE_KEYS = ("create", "update", "delete", "stdin", "environment", "log_output", "rerun_on")
+REPLACE_KEYS = ("triggers",)
+OUTPUT_TAIL_CHARS = 4000
+
+
+class CommandFailed(Exception):
+    """A command exited non-zero; the message carries its output unless logging is off."""
+
+
+def describe_failure(what: str, result: CommandResult, log_output: bool) -> str:
+    if not log_output:
+        return f"{what} failed with exit code {result.exit_code} (output hidden: the command handles secrets)"
+    tail = (result.stderr.strip() or result.stdout.strip())[-OUTPUT_TAIL_CHARS:]
+    return f"{what} failed with exit code {result.exit_code}:\n{tail}"
+
+
+class CommandProvider(ResourceProvider):
+    """Runs ``create``/``update``/``delete`` through :meth:`execute` (local shell or SSH)."""
+
+    kind = "command"
+
+    @abstractmethod
+    def execute(self, props: dict[str, Any], command: str) -> CommandResult:
+        """Run ``command`` where this resource runs commands, feeding ``props['stdin']``."""
+
+    def identity(self, props: dict[str, Any]) -> str:
+        return self.kind
+
+    def _run(self, props: dict[str, Any], key: str) -> dict[str, Any]:
+        command = props.get(key) or (props.get("create") if key == "update" else None)
+        outs = dict(props)
+        if not command:
+            return {**outs, "stdout": "", "stderr": ""}
+        result = self.execute(props, command)
+        log_output = bool(props.get("log_output", True))
+        if result.exit_code != 0:
+            raise CommandFailed(describe_failure(f"{self.identity(props)}: {key}", result, log_output))
+        outs["stdout"] = result.stdout if log_output else ""
+        outs["stderr"] = result.stderr if log_output else ""
+        return outs
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._run(props, "create")
+        return CreateResult(id_=self.identity(props), outs=outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._run(news, "update"))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if props.get("delete"):
+            self._run(props, "delete")
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        tracked = UPDATE_KEYS + REPLACE_KEYS + self.extra_keys()
+        changed = [k for k in tracked if olds.get(k) != news.get(k)]
+        replaces = [k for k in REPLACE_KEYS + self.replace_keys() if k in changed]
+        return DiffResult(
+            changes=bool(changed),
+            replaces=replaces,
+            delete_before_replace=bool(news.get("delete_before_replace", False)),
+        )
+
+    def extra_keys(self) -> tuple[str, ...]:
+        """Further inputs that, when changed, re-run the resource."""
+        return ()
+
+    def replace_keys(self) -> tuple[str, ...]:
+        """Further inputs that, when changed, replace the resource."""
+        return ()

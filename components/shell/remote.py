@@ -1,0 +1,168 @@
+"""Commands and file copies on a host over SSH: ``RemoteCommand`` and ``CopyFileToRemote``."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from components.shell import ssh
+from components.shell.provider import CommandProvider
+from components.shell.ssh import CommandResult
+
+REMOTE_TIMEOUT_SECONDS = 900
+
+
+def connection_args(
+    host: pulumi.Input[str],
+    port: pulumi.Input[int],
+    user: pulumi.Input[str],
+    private_key: pulumi.Input[str],
+    host_key: pulumi.Input[str] | None = None,
+    dial_timeout_seconds: float = 60.0,
+) -> dict[str, Any]:
+    """The connection input of remote resources; the private key is always made secret."""
+    return {
+        "host": host,
+        "port": port,
+        "user": user,
+        "private_key": pulumi.Output.secret(private_key),
+        "host_key": host_key,
+        "dial_timeout_seconds": dial_timeout_seconds,
+    }
+
+
+def _connection(props: dict[str, Any]) -> ssh.Connection:
+    return ssh.Connection.from_props(props["connection"])
+
+
+class RemoteCommandProvider(CommandProvider):
+    kind = "remote"
+
+    def identity(self, props: dict[str, Any]) -> str:
+        conn = props["connection"]
+        return f"{props.get('name', 'command')}@{conn['host']}:{conn['port']}"
+
+    def execute(self, props: dict[str, Any], command: str) -> CommandResult:
+        return ssh.run(_connection(props), command, props.get("stdin"), timeout=REMOTE_TIMEOUT_SECONDS)
+
+    def replace_keys(self) -> tuple[str, ...]:
+        return ("connection",)
+
+    def extra_keys(self) -> tuple[str, ...]:
+        return ("connection",)
+
+
+@dataclass(frozen=True)
+class RemoteCommandArgs:
+    """Like :class:`LocalCommandArgs`, run over ``connection`` (from :func:`connection_args`)."""
+
+    connection: pulumi.Input[dict[str, Any]]
+    create: pulumi.Input[str]
+    update: pulumi.Input[str] | None = None
+    delete: pulumi.Input[str] | None = None
+    stdin: pulumi.Input[str] | None = None
+    triggers: Sequence[pulumi.Input[object]] = ()
+    rerun_on: Sequence[pulumi.Input[object]] = ()
+    log_output: bool = True
+    delete_before_replace: bool = False
+
+
+class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
+    """A command on a host over SSH; ``stdin`` carries file contents (shown in diffs unless secret)."""
+
+    stdout: pulumi.Output[str]
+    stderr: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RemoteCommandArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {
+            "name": name,
+            "connection": args.connection,
+            "create": args.create,
+            "update": args.update,
+            "delete": args.delete,
+            "stdin": args.stdin,
+            "triggers": list(args.triggers),
+            "rerun_on": list(args.rerun_on),
+            "log_output": args.log_output,
+            "delete_before_replace": args.delete_before_replace,
+            "stdout": None,
+            "stderr": None,
+        }
+        secret_outputs = ["connection"] + ([] if args.log_output else ["stdout", "stderr"])
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        super().__init__(RemoteCommandProvider(), name, props, opts)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CopyFileProvider(CommandProvider):
+    """Uploads ``source`` to ``remote_path``; the content hash is the input that drives re-uploads."""
+
+    kind = "copy"
+
+    def identity(self, props: dict[str, Any]) -> str:
+        conn = props["connection"]
+        return f"copy {props['remote_path']}@{conn['host']}:{conn['port']}"
+
+    def execute(self, props: dict[str, Any], command: str) -> CommandResult:
+        raise NotImplementedError("CopyFileToRemote runs no commands")
+
+    def _upload(self, props: dict[str, Any]) -> dict[str, Any]:
+        source = props["source"]
+        actual = file_sha256(source)
+        if actual != props["sha256"]:
+            raise ValueError(f"{source} changed since the program read it (sha256 {actual})")
+        ssh.upload(_connection(props), source, props["remote_path"])
+        return {**props, "stdout": "", "stderr": ""}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=self.identity(props), outs=self._upload(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._upload(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """The uploaded file is left for the owner's delete command to clean up."""
+
+    def extra_keys(self) -> tuple[str, ...]:
+        return ("sha256", "remote_path", "connection")
+
+    def replace_keys(self) -> tuple[str, ...]:
+        return ("connection",)
+
+
+@dataclass(frozen=True)
+class CopyFileToRemoteArgs:
+    connection: pulumi.Input[dict[str, Any]]
+    source: str
+    remote_path: pulumi.Input[str]
+
+
+class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
+    """One local file copied to a host over SFTP, re-copied when its sha256 changes."""
+
+    sha256: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CopyFileToRemoteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {
+            "connection": args.connection,
+            "source": args.source,
+            "sha256": file_sha256(args.source),
+            "remote_path": args.remote_path,
+            "stdout": None,
+            "stderr": None,
+        }
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["connection"]))
+        super().__init__(CopyFileProvider(), name, props, opts)

@@ -1,0 +1,145 @@
+"""SSH sessions to hosts, for the remote command and file resources (paramiko underneath).
+
+A host key can be pinned (``host_key`` = ``"<type> <base64>"``, as in a known_hosts line without the
+host name): a server that presents another key is refused before any command or secret is sent.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+
+_KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
+    paramiko.Ed25519Key,
+    paramiko.ECDSAKey,
+    paramiko.RSAKey,
+)
+
+
+class HostKeyMismatch(Exception):
+    """The server's host key is not the pinned one: possibly a man in the middle."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a host over SSH. ``private_key`` is the key text (OpenSSH/PEM)."""
+
+    host: str
+    port: int
+    user: str
+    private_key: str
+    host_key: str | None = None
+    dial_timeout_seconds: float = 60.0
+
+    @classmethod
+    def from_props(cls, props: dict[str, Any]) -> Connection:
+        """From the plain dict a dynamic provider receives."""
+        return cls(
+            host=str(props["host"]),
+            port=int(props["port"]),
+            user=str(props["user"]),
+            private_key=str(props["private_key"]),
+            host_key=props.get("host_key") or None,
+            dial_timeout_seconds=float(props.get("dial_timeout_seconds") or 60.0),
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def load_private_key(text: str) -> paramiko.PKey:
+    """Parse an OpenSSH or PEM private key of any type paramiko knows."""
+    errors: list[str] = []
+    for key_class in _KEY_CLASSES:
+        try:
+            return key_class.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError) as err:
+            errors.append(f"{key_class.__name__}: {err}")
+    raise ValueError("not a usable SSH private key (" + "; ".join(errors) + ")")
+
+
+class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
+    """Accept exactly one host key, compared on its type and base64 blob."""
+
+    def __init__(self, expected: str | None) -> None:
+        self._expected = expected.split()[:2] if expected else None
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        presented = [key.get_name(), key.get_base64()]
+        if self._expected is not None and presented != self._expected:
+            raise HostKeyMismatch(
+                f"host key of {hostname} is {presented[0]} {presented[1][:16]}..., "
+                f"not the pinned {self._expected[0]} {self._expected[1][:16]}...: refusing to connect"
+            )
+
+
+def open_client(conn: Connection) -> paramiko.SSHClient:
+    """Connect, retrying until ``dial_timeout_seconds`` (a VM may still be booting)."""
+    deadline = time.monotonic() + conn.dial_timeout_seconds
+    key = load_private_key(conn.private_key)
+    last_error: Exception | None = None
+    while True:
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(_PinnedHostKey(conn.host_key))
+        try:
+            client.connect(
+                conn.host,
+                port=conn.port,
+                username=conn.user,
+                pkey=key,
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=10,
+                banner_timeout=10,
+                auth_timeout=10,
+            )
+            return client
+        except HostKeyMismatch:
+            client.close()
+            raise
+        except (OSError, paramiko.SSHException, EOFError) as err:
+            client.close()
+            last_error = err
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"cannot reach {conn.address} over SSH within {conn.dial_timeout_seconds:.0f}s: {last_error}"
+                ) from err
+            time.sleep(1.0)
+
+
+def run(conn: Connection, command: str, stdin: str | bytes | None = None, timeout: float = 900.0) -> CommandResult:
+    """Run one command line on the host; return its exit code and output."""
+    client = open_client(conn)
+    try:
+        channel_stdin, channel_stdout, channel_stderr = client.exec_command(command, timeout=timeout)
+        if stdin is not None:
+            channel_stdin.write(stdin)
+        channel_stdin.channel.shutdown_write()
+        out = channel_stdout.read().decode("utf-8", "replace")
+        err = channel_stderr.read().decode("utf-8", "replace")
+        code = channel_stdout.channel.recv_exit_status()
+        return CommandResult(code, out, err)
+    finally:
+        client.close()
+
+
+def upload(conn: Connection, local_path: str, remote_path: str) -> None:
+    """Copy one local file to ``remote_path`` over SFTP."""
+    client = open_client(conn)
+    try:
+        with client.open_sftp() as sftp:
+            sftp.put(local_path, remote_path)
+    finally:
+        client.close()

@@ -1,0 +1,58 @@
+"""The real Pulumi engine drives a trivial program through its whole life cycle."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture()
+def smoke(tmp_path: Path) -> PulumiCli:
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "tests" / "e2e" / "programs" / "smoke", project)
+    (project / "Pulumi.yaml").write_text(
+        "name: wayshub-smoke\n"
+        "runtime:\n"
+        "  name: python\n"
+        "  options:\n"
+        "    toolchain: pip\n"
+        f"    virtualenv: {REPO / 'venv'}\n"
+    )
+    return PulumiCli(project, engine_env(tmp_path / "state", tmp_path / "home"))
+
+
+def test_engine_version_is_a_3_2xx_release(smoke: PulumiCli) -> None:
+    version = smoke.run("version").stdout.strip()
+    assert version.startswith("v3.2"), version
+
+
+def test_stack_life_cycle_creates_keeps_and_removes_the_file(smoke: PulumiCli, tmp_path: Path) -> None:
+    target = tmp_path / "made-by-pulumi.txt"
+    smoke.run("stack", "init", "smoke")
+    smoke.run("config", "set", "target", str(target))
+
+    planned = smoke.preview_steps()
+    assert [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in planned if s["op"] != "same"] == [
+        ("create", "wayshub-smoke-smoke"),
+        ("create", "marker"),
+    ]
+    assert not target.exists(), "a preview must not run the command"
+
+    first = smoke.up_summary()
+    assert first.get("create") == 2, first
+    assert target.read_text() == "hello from wayshub\n"
+    assert smoke.outputs()["stdout"] == "hello from wayshub\n"
+
+    second = smoke.up_summary()
+    assert set(second) == {"same"}, f"a second up must change nothing, engine reported {second}"
+
+    smoke.run("destroy", "--yes", "--skip-preview")
+    assert not target.exists(), "destroy must run the delete command"
+    smoke.run("stack", "rm", "--yes", "smoke")
+    assert "smoke" not in smoke.run("stack", "ls").stdout

@@ -1,0 +1,131 @@
+"""Validate the rendered nginx site with the real `nginx -t`, the same check the LB runs before a swap.
+
+Each case writes a self-contained nginx.conf into tmp_path (pid, logs and temp paths inside it) that
+includes the rendered site, so the test needs neither root nor the system's nginx config. `nginx -t`
+resolves upstream host names, so samples use IP literals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.render import render
+
+Context = dict[str, Any]
+
+
+def _find_nginx() -> str | None:
+    found = shutil.which("nginx")
+    if found is None and os.access("/usr/sbin/nginx", os.X_OK):  # sbin is not on every PATH
+        found = "/usr/sbin/nginx"
+    return found
+
+
+NGINX = _find_nginx()
+pytestmark = pytest.mark.skipif(
+    NGINX is None, reason="nginx is not installed (apt-get install nginx-light); CI installs it"
+)
+
+BASE: Context = {
+    "site_name": "wayshub_local",
+    "domain": "wayshub.local",
+    "listen_port": 80,
+    "backends": ["172.28.0.11:3000", "172.28.0.12:3000"],
+    "keepalive": 32,
+    "max_fails": 3,
+    "fail_timeout": "10s",
+    "proxy_connect_timeout": "1s",
+    "proxy_read_timeout": "30s",
+    "next_upstream_tries": 2,
+}
+
+VALID: dict[str, Context] = {
+    "local-two-backends": BASE,
+    "prod-three-backends": {
+        **BASE,
+        "site_name": "wayshub_prod",
+        "domain": "wayshub.example.com",
+        "listen_port": 8080,
+        "backends": ["192.168.204.52:3000", "192.168.204.238:3000", "192.168.204.240:3001"],
+        "keepalive": 64,
+        "max_fails": 2,
+        "fail_timeout": "5s",
+        "proxy_connect_timeout": "500ms",
+        "proxy_read_timeout": "1m",
+        "next_upstream_tries": 3,
+        "upstream_keepalive_timeout": "30s",
+    },
+    "single-ipv6-backend": {
+        **BASE,
+        "site_name": "wayshub_v6",
+        "domain": "v6.wayshub.test",
+        "listen_port": 8081,
+        "backends": ["[fd00::11]:3000"],
+        "next_upstream_tries": 1,
+    },
+}
+
+# Each broken context with the message nginx must give for it.
+BROKEN: dict[str, tuple[Context, str]] = {
+    "backend-not-an-address": (
+        {**BASE, "backends": ["172.28.0.11:3000", "not-an-address:abc"]},
+        "invalid port",
+    ),
+    "backend-unresolvable-name": (
+        {**BASE, "backends": ["backend-does-not-exist.invalid:3000"]},
+        "host not found in upstream",
+    ),
+    "no-backends": ({**BASE, "backends": []}, "no servers are inside upstream"),
+    "bad-timeout": ({**BASE, "proxy_read_timeout": "thirty"}, "invalid value"),
+}
+
+
+def nginx_test(tmp_path: Path, ctx: Context) -> subprocess.CompletedProcess[str]:
+    """Render the site for `ctx`, wrap it in a throwaway nginx.conf and run `nginx -t` on it."""
+    assert NGINX is not None
+    (tmp_path / "logs").mkdir()  # where a build whose default error log is a file would write
+    site = tmp_path / "site.conf"
+    site.write_text(render("nginx-site.conf.j2", **ctx))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid;\n"
+        f"error_log {tmp_path}/logs/error.log;\n"
+        "events {}\n"
+        "http {\n"
+        f"    access_log {tmp_path}/logs/access.log;\n"
+        f"    client_body_temp_path {tmp_path}/client_body;\n"
+        f"    proxy_temp_path {tmp_path}/proxy;\n"
+        f"    fastcgi_temp_path {tmp_path}/fastcgi;\n"
+        f"    uwsgi_temp_path {tmp_path}/uwsgi;\n"
+        f"    scgi_temp_path {tmp_path}/scgi;\n"
+        f"    include {site};\n"
+        "}\n"
+    )
+    cmd = [NGINX, "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "logs/error.log")]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.mark.parametrize("sample", VALID)
+def test_rendered_site_passes_nginx_t(tmp_path: Path, sample: str) -> None:
+    result = nginx_test(tmp_path, VALID[sample])
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+    assert "test is successful" in result.stderr
+    # Warnings (e.g. a conflicting server_name) would be surprises in production too.
+    assert "[warn]" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_site_fails_nginx_t(tmp_path: Path, case: str) -> None:
+    ctx, message = BROKEN[case]
+    result = nginx_test(tmp_path, ctx)
+    assert result.returncode != 0, f"nginx -t accepted a broken site:\n{result.stderr}"
+    assert message in result.stderr
+    assert "test failed" in result.stderr
+    assert str(tmp_path / "site.conf") in result.stderr, "error should point at the site file"

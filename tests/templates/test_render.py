@@ -1,0 +1,317 @@
+"""Template tests: render every template for sample configs and check what the hosts would get.
+
+The nginx site is parsed back with crossplane (inside a minimal nginx.conf, so directive contexts
+are checked too); the systemd unit is read line by line; the hosts block is compared exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import crossplane
+import jinja2
+import pytest
+
+from components.render import render
+
+Context = dict[str, Any]
+
+NGINX_SAMPLES: dict[str, Context] = {
+    "local-two-backends": {
+        "site_name": "wayshub_local",
+        "domain": "wayshub.local",
+        "listen_port": 80,
+        "backends": ["172.28.0.11:3000", "172.28.0.12:3000"],
+        "keepalive": 32,
+        "max_fails": 3,
+        "fail_timeout": "10s",
+        "proxy_connect_timeout": "1s",
+        "proxy_read_timeout": "30s",
+        "next_upstream_tries": 2,
+    },
+    "prod-three-backends": {
+        "site_name": "wayshub_prod",
+        "domain": "wayshub.example.com",
+        "listen_port": 8080,
+        "backends": ["192.168.204.52:3000", "192.168.204.238:3000", "192.168.204.240:3001"],
+        "keepalive": 64,
+        "max_fails": 2,
+        "fail_timeout": "5s",
+        "proxy_connect_timeout": "500ms",
+        "proxy_read_timeout": "1m",
+        "next_upstream_tries": 3,
+        "upstream_keepalive_timeout": "30s",
+    },
+    "single-ipv6-backend": {
+        "site_name": "wayshub_v6",
+        "domain": "v6.wayshub.test",
+        "listen_port": 8081,
+        "backends": ["[fd00::11]:3000"],
+        "keepalive": 8,
+        "max_fails": 1,
+        "fail_timeout": "30s",
+        "proxy_connect_timeout": "2s",
+        "proxy_read_timeout": "10s",
+        "next_upstream_tries": 1,
+    },
+}
+
+UNIT_SAMPLES: dict[str, Context] = {
+    "apt-node": {
+        "app_name": "wayshub",
+        "description": "wayshub Node app",
+        "user": "wayshub",
+        "working_directory": "/opt/wayshub/current",
+        "node_path": "/usr/bin/node",
+        "env_file": "/etc/wayshub/wayshub.env",
+        "entrypoint": "server.js",
+    },
+    "nvm-node-own-group": {
+        "app_name": "wayshub-blue",
+        "description": 'wayshub "blue" & friends',
+        "user": "deploy",
+        "group": "www-data",
+        "working_directory": "/srv/wayshub-blue/current",
+        "node_path": "/home/deploy/.nvm/versions/node/v20.11.1/bin/node",
+        "env_file": "/etc/wayshub-blue/app.env",
+        "entrypoint": "dist/main.js",
+    },
+}
+
+HOSTS_SAMPLES: dict[str, tuple[Context, str]] = {
+    "local-one-entry": (
+        {"stack": "local", "entries": [("127.0.0.1", "wayshub.local")]},
+        "# BEGIN wayshub-infra local\n127.0.0.1\twayshub.local\n# END wayshub-infra local\n",
+    ),
+    "prod-two-entries": (
+        {
+            "stack": "prod",
+            "entries": [
+                ("192.168.204.10", "wayshub.example.com www.wayshub.example.com"),
+                ("192.168.204.11", "api.wayshub.example.com"),
+            ],
+        },
+        "# BEGIN wayshub-infra prod\n"
+        "192.168.204.10\twayshub.example.com www.wayshub.example.com\n"
+        "192.168.204.11\tapi.wayshub.example.com\n"
+        "# END wayshub-infra prod\n",
+    ),
+    "no-entries": (
+        {"stack": "staging", "entries": []},
+        "# BEGIN wayshub-infra staging\n# END wayshub-infra staging\n",
+    ),
+}
+
+# One full context per template; every key in it is required (optional keys use `default`).
+REQUIRED_KEYS: dict[str, Context] = {
+    "nginx-site.conf.j2": NGINX_SAMPLES["local-two-backends"],
+    "wayshub.service.j2": UNIT_SAMPLES["apt-node"],
+    "hosts-block.j2": HOSTS_SAMPLES["local-one-entry"][0],
+}
+
+Directive = dict[str, Any]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def parse_site(tmp_path: Path, text: str) -> list[Directive]:
+    """Parse a rendered site inside `http {}` with crossplane; return the site file's directives."""
+    site = tmp_path / "site.conf"
+    site.write_text(text)
+    main = tmp_path / "nginx.conf"
+    main.write_text(f"events {{}}\nhttp {{\n    include {site};\n}}\n")
+    payload = crossplane.parse(str(main))
+    assert payload["status"] == "ok", payload["errors"]
+    (parsed,) = [cfg["parsed"] for cfg in payload["config"] if cfg["file"] == str(site)]
+    return list(parsed)
+
+
+def only(block: list[Directive], name: str, *args: str) -> Directive:
+    """The single directive `name` (with leading `args`, if given) in `block`."""
+    found = [d for d in block if d["directive"] == name and d["args"][: len(args)] == list(args)]
+    assert len(found) == 1, f"expected one {name} {' '.join(args)}, got {found}"
+    return found[0]
+
+
+def all_args(block: list[Directive], name: str) -> list[list[str]]:
+    return [d["args"] for d in block if d["directive"] == name]
+
+
+def unit_lines(text: str) -> list[tuple[str, str, str]]:
+    """(section, key, value) for every setting line of a systemd unit, in order."""
+    section = ""
+    settings = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"not a key=value line: {line!r}"
+        settings.append((section, key, value))
+    return settings
+
+
+def unit_setting(text: str, section: str, key: str) -> str:
+    values = [v for s, k, v in unit_lines(text) if (s, k) == (section, key)]
+    assert len(values) == 1, f"[{section}] {key}= appears {len(values)} times"
+    return values[0]
+
+
+# --- nginx site ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", NGINX_SAMPLES)
+def test_nginx_upstream_lists_exactly_the_backends_in_order(tmp_path: Path, sample: str) -> None:
+    ctx = NGINX_SAMPLES[sample]
+    parsed = parse_site(tmp_path, render("nginx-site.conf.j2", **ctx))
+
+    upstream = only(parsed, "upstream")
+    assert upstream["args"] == [ctx["site_name"]]
+    servers = all_args(upstream["block"], "server")
+    assert servers == [
+        [backend, f"max_fails={ctx['max_fails']}", f"fail_timeout={ctx['fail_timeout']}"] for backend in ctx["backends"]
+    ]
+    assert only(upstream["block"], "keepalive")["args"] == [str(ctx["keepalive"])]
+    expected_timeout = ctx.get("upstream_keepalive_timeout", "60s")
+    assert only(upstream["block"], "keepalive_timeout")["args"] == [expected_timeout]
+
+
+@pytest.mark.parametrize("sample", NGINX_SAMPLES)
+def test_nginx_server_listens_and_proxies_with_retries(tmp_path: Path, sample: str) -> None:
+    ctx = NGINX_SAMPLES[sample]
+    parsed = parse_site(tmp_path, render("nginx-site.conf.j2", **ctx))
+
+    # One upstream and one server block, nothing else at the top level.
+    assert [d["directive"] for d in parsed] == ["upstream", "server"]
+    server = only(parsed, "server")["block"]
+    assert only(server, "listen")["args"] == [str(ctx["listen_port"])]
+    assert only(server, "server_name")["args"] == [ctx["domain"]]
+
+    root = only(server, "location", "/")["block"]
+    assert only(root, "proxy_pass")["args"] == [f"http://{ctx['site_name']}"]
+    assert only(root, "proxy_http_version")["args"] == ["1.1"]
+    headers = dict(all_args(root, "proxy_set_header"))
+    assert headers == {
+        "Connection": "",
+        "Host": "$host",
+        "X-Real-IP": "$remote_addr",
+        "X-Forwarded-For": "$proxy_add_x_forwarded_for",
+        "X-Forwarded-Proto": "$scheme",
+        "X-Forwarded-Host": "$host",
+    }
+    assert only(root, "proxy_next_upstream")["args"] == ["error", "timeout", "http_502", "http_503"]
+    assert only(root, "proxy_next_upstream_tries")["args"] == [str(ctx["next_upstream_tries"])]
+    assert only(root, "proxy_connect_timeout")["args"] == [ctx["proxy_connect_timeout"]]
+    assert only(root, "proxy_read_timeout")["args"] == [ctx["proxy_read_timeout"]]
+
+    health = only(server, "location", "=", "/lb-health")["block"]
+    assert only(health, "access_log")["args"] == ["off"]
+    assert only(health, "return")["args"] == ["200", "ok\\n"]
+
+
+def test_nginx_site_says_it_is_managed() -> None:
+    text = render("nginx-site.conf.j2", **NGINX_SAMPLES["local-two-backends"])
+    assert text.startswith("# Managed by wayshub-infra")
+
+
+def test_nginx_site_changes_only_where_backends_change() -> None:
+    """Adding a backend adds exactly one upstream line: previews show a one-line diff."""
+    base = NGINX_SAMPLES["local-two-backends"]
+    before = render("nginx-site.conf.j2", **base).splitlines()
+    backends = [*base["backends"], "172.28.0.13:3000"]
+    after = render("nginx-site.conf.j2", **{**base, "backends": backends}).splitlines()
+    added = [line for line in after if line not in before]
+    assert added == ["    server 172.28.0.13:3000 max_fails=3 fail_timeout=10s;"]
+    assert [line for line in before if line not in after] == []
+
+
+# --- systemd unit --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", UNIT_SAMPLES)
+def test_unit_runs_node_by_absolute_path_under_systemd(sample: str) -> None:
+    ctx = UNIT_SAMPLES[sample]
+    text = render("wayshub.service.j2", **ctx)
+
+    exec_start = unit_setting(text, "Service", "ExecStart")
+    assert exec_start == f"{ctx['node_path']} {ctx['entrypoint']}"
+    assert exec_start.startswith("/"), "nvm's node is not on PATH for systemd"
+    assert unit_setting(text, "Service", "Restart") == "always"
+    assert unit_setting(text, "Service", "RestartSec") == "1"
+    assert unit_setting(text, "Service", "EnvironmentFile") == ctx["env_file"]
+    assert unit_setting(text, "Service", "WorkingDirectory") == ctx["working_directory"]
+    assert unit_setting(text, "Service", "User") == ctx["user"]
+    assert unit_setting(text, "Service", "Group") == ctx.get("group", ctx["user"])
+    assert unit_setting(text, "Service", "KillSignal") == "SIGTERM"
+    assert unit_setting(text, "Service", "TimeoutStopSec") == "10"
+    assert unit_setting(text, "Service", "SyslogIdentifier") == ctx["app_name"]
+    assert unit_setting(text, "Unit", "Description") == ctx["description"]
+    assert unit_setting(text, "Install", "WantedBy") == "multi-user.target"
+
+
+@pytest.mark.parametrize("sample", UNIT_SAMPLES)
+def test_unit_hardening_and_no_duplicate_keys(sample: str) -> None:
+    text = render("wayshub.service.j2", **UNIT_SAMPLES[sample])
+    settings = unit_lines(text)
+    assert [s for s, _, _ in settings if s not in ("Unit", "Service", "Install")] == []
+    keys = [(s, k) for s, k, _ in settings]
+    assert len(keys) == len(set(keys)), "a key is set twice"
+    assert unit_setting(text, "Service", "NoNewPrivileges") == "true"
+    assert unit_setting(text, "Service", "ProtectSystem") == "full"
+    assert unit_setting(text, "Service", "PrivateTmp") == "true"
+    # Never give up restarting: the deploy's health gate judges a release, not systemd.
+    assert unit_setting(text, "Unit", "StartLimitIntervalSec") == "0"
+
+
+def test_unit_values_are_not_html_escaped() -> None:
+    text = render("wayshub.service.j2", **UNIT_SAMPLES["nvm-node-own-group"])
+    assert 'Description=wayshub "blue" & friends\n' in text
+
+
+# --- hosts block ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", HOSTS_SAMPLES)
+def test_hosts_block_exact_text(sample: str) -> None:
+    ctx, expected = HOSTS_SAMPLES[sample]
+    assert render("hosts-block.j2", **ctx) == expected
+
+
+# --- all templates -------------------------------------------------------------------------------
+
+
+def _required_cases() -> list[tuple[str, str]]:
+    return [(name, key) for name, ctx in REQUIRED_KEYS.items() for key in ctx]
+
+
+@pytest.mark.parametrize(("template", "missing"), _required_cases())
+def test_missing_variable_raises_undefined_error(template: str, missing: str) -> None:
+    ctx = {k: v for k, v in REQUIRED_KEYS[template].items() if k != missing}
+    with pytest.raises(jinja2.UndefinedError, match=missing):
+        render(template, **ctx)
+
+
+@pytest.mark.parametrize(
+    ("template", "ctx"),
+    [
+        *[("nginx-site.conf.j2", c) for c in NGINX_SAMPLES.values()],
+        *[("wayshub.service.j2", c) for c in UNIT_SAMPLES.values()],
+        *[("hosts-block.j2", c) for c, _ in HOSTS_SAMPLES.values()],
+    ],
+)
+def test_output_is_clean_text(template: str, ctx: Context) -> None:
+    """No jinja tag residue, no whitespace-only lines, exactly one trailing newline."""
+    text = render(template, **ctx)
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert "{{" not in text and "{%" not in text
+    assert [line for line in text.splitlines() if line and not line.strip()] == []
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []
+
+
+def test_unknown_template_is_an_error() -> None:
+    with pytest.raises(jinja2.TemplateNotFound):
+        render("no-such-template.j2")

@@ -1,0 +1,102 @@
+"""Stack config validation: every bad input fails with one line naming the setting."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, parse
+
+GOOD: dict[str, Any] = {
+    "domain": "wayshub.local",
+    "hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}, {"name": "app2"}], "lbServer": {"name": "lb"}},
+}
+EXISTING: dict[str, Any] = {
+    "domain": "wayshub.example.com",
+    "hosts": {
+        "provider": "existing",
+        "user": "deploy",
+        "appServers": [{"name": "app1", "address": "10.0.0.11"}, {"name": "app2", "address": "10.0.0.12"}],
+        "lbServer": {"name": "lb", "address": "10.0.0.10"},
+    },
+}
+
+
+def with_change(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``base`` with ``value`` at a dotted path (``hosts.appServers.0.name``); ``...`` deletes."""
+    data = copy.deepcopy(base)
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    key: Any = int(last) if last.isdigit() else last
+    if value is ...:
+        del node[key]
+    else:
+        node[key] = value
+    return data
+
+
+BAD = [
+    (GOOD, "domain", ..., "wayshub:domain: is required"),
+    (GOOD, "domain", "not a domain", "wayshub:domain: 'not a domain' is not a domain name"),
+    (GOOD, "domain", "localhost", "wayshub:domain: 'localhost' is not a domain name"),
+    (GOOD, "domain", "x;rm -rf /.com", "wayshub:domain:"),
+    (GOOD, "hosts.provider", "multipass", "wayshub:hosts.provider: Input should be 'sandbox' or 'existing'"),
+    (GOOD, "hosts.appServers", [], "wayshub:hosts.appServers: List should have at least 1 item"),
+    (GOOD, "hosts.appServers.1.name", "app1", "wayshub:hosts: server names must be unique, app1 repeated"),
+    (GOOD, "hosts.lbServer.name", "app2", "wayshub:hosts: server names must be unique, app2 repeated"),
+    (GOOD, "hosts.appServers.0.name", "App_1", "wayshub:hosts.appServers[0].name: must be 1-32 lowercase"),
+    (GOOD, "hosts.appServers.0.sshPort", 0, "wayshub:hosts.appServers[0].sshPort: Input should be greater than"),
+    (GOOD, "hosts.appServers.0.sshPort", 70000, "wayshub:hosts.appServers[0].sshPort: Input should be less than"),
+    (GOOD, "hosts.appServers.0.sshPort", "abc", "wayshub:hosts.appServers[0].sshPort: Input should be a valid integer"),
+    (GOOD, "hosts.appServers.0.colour", "red", "wayshub:hosts.appServers[0].colour: is not a known setting"),
+    (GOOD, "hosts.lbServer", ..., "wayshub:hosts.lbServer: is required"),
+    (GOOD, "hosts.appServers.0.hostKey", "not a key", "wayshub:hosts.appServers[0].hostKey: must be '<type> <base64>'"),
+    (GOOD, "sandbox", {"subnet": "8.8.8.0/24"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),
+    (GOOD, "sandbox", {"bindAddress": "0.0.0.0"}, "wayshub:sandbox.bindAddress: must be a loopback address"),
+    (GOOD, "sandbox", {"httpPort": 70000}, "wayshub:sandbox.httpPort: Input should be less than"),
+    (GOOD, "app", {"nodeInstall": "brew"}, "wayshub:app.nodeInstall: Input should be 'apt', 'nodesource' or 'nvm'"),
+    (GOOD, "app", {"nodeVersion": "latest"}, "wayshub:app.nodeVersion: must be a Node major version"),
+    (GOOD, "app", {"env": {"lower": "x"}}, "wayshub:app.env: variable name 'lower' must be UPPER_SNAKE_CASE"),
+    (GOOD, "app", {"healthTimeoutSeconds": -1}, "wayshub:app.healthTimeoutSeconds: Input should be greater than"),
+    (GOOD, "lb", {"failTimeout": "ten"}, "wayshub:lb.failTimeout: 'ten' is not an nginx duration"),
+    (GOOD, "lb", {"connectTimeout": "-1s"}, "wayshub:lb.connectTimeout: '-1s' is not an nginx duration"),
+    (GOOD, "lb", {"listenPort": 0}, "wayshub:lb.listenPort: Input should be greater than"),
+    (GOOD, "hostsFile", {"address": "nowhere"}, "wayshub:hostsFile.address:"),
+    (GOOD, "bogus", 1, "wayshub:bogus: is not a known setting"),
+    (EXISTING, "hosts.appServers.1.address", ..., "wayshub:hosts: appServers[1].address is required"),
+    (EXISTING, "hosts.lbServer.address", ..., "wayshub:hosts: lbServer.address is required"),
+    (EXISTING, "hosts.appServers.1.address", "10.0.0.11", "wayshub:hosts: two servers share the same address"),
+    (EXISTING, "hosts.appServers.0.address", "bad address!", "wayshub:hosts.appServers[0].address: 'bad address!'"),
+]
+
+
+@pytest.mark.parametrize(("base", "path", "value", "message"), BAD, ids=[f"{p}={v!r}" for _, p, v, _ in BAD])
+def test_bad_input_fails_with_one_line_naming_the_setting(
+    base: dict[str, Any], path: str, value: Any, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(with_change(base, path, value))
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith(message), text
+
+
+def test_good_sandbox_config_gets_documented_defaults() -> None:
+    config = parse(GOOD)
+    assert [s.name for s in config.hosts.all_servers] == ["app1", "app2", "lb"]
+    assert (config.sandbox.subnet, config.sandbox.http_port, config.sandbox.bind_address) == (
+        "172.30.77.0/24",
+        8080,
+        "127.0.0.1",
+    )
+    assert (config.app.port, config.app.node_install, config.lb.listen_port) == (3000, "apt", 80)
+
+
+def test_good_existing_config_keeps_addresses() -> None:
+    config = parse(EXISTING)
+    assert [s.address for s in config.hosts.all_servers] == ["10.0.0.11", "10.0.0.12", "10.0.0.10"]
+    assert config.hosts.user == "deploy"
