@@ -14,7 +14,8 @@ export PULUMI_HOME ?= $(CURDIR)/.wayshub/pulumi-home
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?= true
 # The engine folder (empty when a pulumi on PATH is used) goes first on PATH.
-ENGINE = $(shell scripts/ensure-pulumi)
+# (Evaluated once, on first use: `make help` builds nothing.)
+ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 # The venv's python first too: the language host we build runs `python3` from PATH.
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
@@ -32,7 +33,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed ## create the Python venv the program and tests use
 
 engine: ## build or find the Pulumi engine (cached after the first build)
-	@scripts/ensure-pulumi >/dev/null
+	@: $(ENGINE)
 
 docker: ## start a Docker engine if none answers (local stack, e2e tests)
 	@scripts/ensure-docker
@@ -46,7 +47,8 @@ stack: venv engine
 
 up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and print the URL
 	$(PULUMI) up --yes --stack $(STACK)
-	@echo; echo "URL: $$($(PULUMI) stack output url --stack $(STACK) 2>/dev/null || echo '(no url output yet)')"
+	@echo; echo "URL:  $$($(PULUMI) stack output url --stack $(STACK))"
+	@echo "Try:  $$($(PULUMI) stack output curl --stack $(STACK))"
 
 preview: stack ## show what `up` would change, with diffs
 	$(PULUMI) preview --diff --stack $(STACK)

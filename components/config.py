@@ -8,6 +8,7 @@ Pulumi.yaml's ``config:`` section and the README's reference describe the same k
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
@@ -182,7 +183,6 @@ class HostsFileConfig(_Model):
     enabled: bool = True
     path: str = "/etc/hosts"
     address: str = "127.0.0.1"
-    sudo: bool = False
 
     @field_validator("address")
     @classmethod
@@ -238,7 +238,17 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
 KEYS = ("domain", "hosts", "sandbox", "app", "lb", "hostsFile")
 
 
-def load(get: Callable[[str], Any], keys: tuple[str, ...] = KEYS) -> StackConfig:
-    """Load from a Pulumi config getter (``pulumi.Config().get_object``); absent keys take defaults."""
-    raw = {key: value for key in keys if (value := get(key)) is not None}
+def _decode(key: str, value: str) -> Any:
+    """Pulumi hands over objects as JSON text and plain values as text."""
+    if not value.lstrip().startswith(("{", "[")):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{NAMESPACE}:{key}: is not valid JSON/YAML ({err.msg})") from None
+
+
+def load(get: Callable[[str], str | None], keys: tuple[str, ...] = KEYS) -> StackConfig:
+    """Load from a Pulumi config getter (``pulumi.Config().get``); absent keys take defaults."""
+    raw = {key: _decode(key, value) for key in keys if (value := get(key)) is not None}
     return parse(raw)

@@ -159,7 +159,7 @@ def deploy_lines(args: NodeAppArgs, node_path: str) -> list[str]:
         "  sleep 0.5",
         "done",
         # Keep the newest releases (by unpack time), never the one `current` points at.
-        f"ls -1dt {cmd(paths.releases)}/*/ | sed 's#/$##' | tail -n +{keep_from} | grep -vxF {cmd(target)} | xargs -r rm -rf",
+        f"ls -1dt {cmd(paths.releases)}/*/ | sed 's#/$##' | tail -n +{keep_from} | {{ grep -vxF {cmd(target)} || true; }} | xargs -r rm -rf",
         f"echo {cmd(rid)}",
     ]
 

@@ -45,8 +45,8 @@ class RemoteCommandProvider(CommandProvider):
     kind = "remote"
 
     def identity(self, props: dict[str, Any]) -> str:
-        conn = props["connection"]
-        return f"{props.get('name', 'command')}@{conn['host']}:{conn['port']}"
+        conn = _connection(props)
+        return f"{props.get('name', 'command')}@{conn.host}:{conn.port}"
 
     def execute(self, props: dict[str, Any], command: str) -> CommandResult:
         return ssh.run(_connection(props), command, props.get("stdin"), timeout=REMOTE_TIMEOUT_SECONDS)
@@ -113,8 +113,8 @@ class CopyFileProvider(CommandProvider):
     kind = "copy"
 
     def identity(self, props: dict[str, Any]) -> str:
-        conn = props["connection"]
-        return f"copy {props['remote_path']}@{conn['host']}:{conn['port']}"
+        conn = _connection(props)
+        return f"copy {props['remote_path']}@{conn.host}:{conn.port}"
 
     def execute(self, props: dict[str, Any], command: str) -> CommandResult:
         raise NotImplementedError("CopyFileToRemote runs no commands")
