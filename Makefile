@@ -20,7 +20,7 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
-.PHONY: help venv engine docker sandbox-image stack up preview refresh destroy test quick e2e lint clean
+.PHONY: help venv engine docker sandbox-image stack up preview refresh destroy test quick e2e app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,8 +59,8 @@ refresh: stack ## read the hosts' real state back into the stack
 destroy: stack ## remove everything the stack made
 	$(PULUMI) destroy --yes --stack $(STACK)
 
-test: venv engine docker ## run every test: lint, unit, templates, end to end (real engine, sandbox VMs)
-	$(MAKE) --no-print-directory lint
+test: venv engine docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
+	$(MAKE) --no-print-directory lint app-test
 	$(WITH_ENGINE) $(VENV)/bin/pytest tests
 
 quick: venv ## the inner loop: unit and template tests only
@@ -68,6 +68,9 @@ quick: venv ## the inner loop: unit and template tests only
 
 e2e: venv engine docker ## end-to-end tests only
 	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+
+app-test: ## the sample Node app's own tests (node --test)
+	cd app && npm ci --no-audit --no-fund --silent && npm test --silent
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 
 import pulumi
@@ -24,6 +25,14 @@ class Servers:
 
 def sandbox_address(subnet: str, index: int) -> str:
     return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX + index])
+
+
+def apt_cache_root() -> str:
+    """Where sandbox VMs keep apt downloads between re-creations (one folder per VM: no lock fights)."""
+    cache = os.environ.get("WAYSHUB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wayshub"
+    )
+    return os.path.join(cache, "apt")
 
 
 def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
@@ -65,6 +74,7 @@ def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
                 user=hosts.user,
                 bind_address=sandbox.bind_address,
                 published_ports=[(sandbox.http_port, lb_port)] if index == 0 else [],
+                apt_cache_dir=f"{apt_cache_root()}/{stack}-{server.name}",
             ),
         ).host
         for index, server in enumerate(ordered)

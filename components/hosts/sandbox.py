@@ -67,6 +67,8 @@ class SandboxVmArgs:
     user: str = "wayshub"
     bind_address: str = "127.0.0.1"
     published_ports: Sequence[tuple[int, int]] = field(default_factory=tuple)
+    # A host folder kept across VM re-creations for apt's downloads and package lists.
+    apt_cache_dir: str | None = None
 
 
 def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
@@ -82,6 +84,11 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
     ]  # fmt: skip
     for host_port, container_port in args.published_ports:
         argv += ["--publish", f"{args.bind_address}:{host_port}:{container_port}"]
+    if args.apt_cache_dir:
+        argv += [
+            "--volume", f"{args.apt_cache_dir}/archives:/var/cache/apt/archives",
+            "--volume", f"{args.apt_cache_dir}/lists:/var/lib/apt/lists",
+        ]  # fmt: skip
     argv += [
         "--env", f"WAYSHUB_AUTHORIZED_KEY={public_key}",
         "--cap-add", "SYS_ADMIN",
@@ -105,6 +112,11 @@ def launch_script(args: SandboxVmArgs, public_key: str) -> str:
             f'  [ "$owner" = {cmd(args.stack)} ] || ' + fail(f"container {name} exists and is not this stack's"),
             f"  {cmd('docker', 'rm', '--force', name)} >/dev/null  # left over by an interrupted run of this stack",
             "fi",
+            *(
+                [cmd("mkdir", "-p", f"{args.apt_cache_dir}/archives/partial", f"{args.apt_cache_dir}/lists/partial")]
+                if args.apt_cache_dir
+                else []
+            ),
             cmd(*docker_run_argv(args, public_key)) + " >/dev/null",
             f"for _ in $(seq {HOST_KEY_WAIT_SECONDS * 2}); do",
             f'  key=$({read_key} 2>/dev/null) && [ -n "$key" ] && break',

@@ -73,3 +73,11 @@ def engine_env(state_dir: Path, home_dir: Path) -> dict[str, str]:
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
         "PYTHONPATH": str(REPO),
     }
+
+
+def urn_of(cli: PulumiCli, name: str) -> str:
+    """The URN of the one resource called ``name`` in the stack's state."""
+    state = json.loads(cli.run("stack", "export").stdout)
+    urns = [r["urn"] for r in state["deployment"]["resources"] if r["urn"].endswith(f"::{name}")]
+    assert len(urns) == 1, f"expected one resource named {name}, found {urns}"
+    return str(urns[0])

@@ -11,24 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.site import docker_names
 
 pytestmark = pytest.mark.e2e
 
 STACK = "e2ehosts"
 NAMES = ["alpha", "bravo", "charlie"]
-
-
-def docker_names(*filters: str) -> list[str]:
-    args = ["docker", "ps", "--all", "--format", "{{.Names}}", *[f"--filter={f}" for f in filters]]
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
-
-
-@pytest.fixture(scope="module")
-def sandbox_image() -> str:
-    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True)
-    return subprocess.run(
-        [str(REPO / "scripts" / "sandbox-image")], capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 @pytest.fixture()

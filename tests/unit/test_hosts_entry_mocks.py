@@ -1,41 +1,21 @@
 """``HostsEntry`` declared against Pulumi mocks: the ``block`` input the engine receives, and sorting.
 
-Mocks are set when this module is imported, before any resource is declared; no file is touched
+Mocks are set (once, in tests.unit.pulumi_mocks) before any resource is declared; no file is touched
 (mocks never run the provider).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pytest
 
 from components.names import HostsEntry, HostsEntryArgs
+from tests.unit.pulumi_mocks import MOCKS, pulumi_test
 
 TOKEN = "pulumi-python:dynamic/wayshub:HostsEntry"
 
-
-class Mocks(pulumi.runtime.Mocks):
-    """Outputs are the inputs; every registration is kept so tests can read what the engine got."""
-
-    def __init__(self) -> None:
-        self.registered: dict[str, pulumi.runtime.MockResourceArgs] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        self.registered[args.name] = args
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-MOCKS = Mocks()
-pulumi.runtime.set_mocks(MOCKS, project="wayshub-infra", stack="test", preview=False)
-
-# `pulumi.runtime.test` awaits the returned Output; typed here because pulumi leaves it untyped.
-pulumi_test: Callable[[Callable[[], pulumi.Output[None]]], Callable[[], None]] = pulumi.runtime.test
 
 EXPECTED_BLOCK = (
     "# BEGIN wayshub-infra test\n"

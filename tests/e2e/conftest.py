@@ -1,0 +1,54 @@
+"""Shared e2e fixtures: the Docker engine and sandbox image, and ONE deployed site per test session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.site import SITE_STACK, Site, docker_names, write_stack_config
+
+USER_HOSTS_LINES = "127.0.0.1\tlocalhost\n# a comment the user wrote\n10.9.8.7\tsomething.internal\n"
+
+
+@pytest.fixture(scope="session")
+def sandbox_image() -> str:
+    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True)
+    return subprocess.run(
+        [str(REPO / "scripts" / "sandbox-image")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _copy_program(project: Path) -> None:
+    """The real program, as a user's checkout has it (components come from PYTHONPATH)."""
+    project.mkdir(parents=True)
+    shutil.copy(REPO / "__main__.py", project)
+    shutil.copytree(REPO / "app", project / "app", ignore=shutil.ignore_patterns("node_modules"))
+    text = (REPO / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
+    (project / "Pulumi.yaml").write_text(text)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator[Site]:
+    """The real program deployed once (2 app servers + LB as sandbox VMs); tests share it."""
+    root = tmp_path_factory.mktemp("site")
+    project = root / "project"
+    _copy_program(project)
+    hosts_file = root / "hosts"
+    hosts_file.write_text(USER_HOSTS_LINES)
+    cli = PulumiCli(project, engine_env(root / "state", root / "home"))
+    cli.run("stack", "init", SITE_STACK)
+    site = Site(cli=cli, project=project, hosts_file=hosts_file, image=sandbox_image)
+    write_stack_config(site, app_servers=["app1", "app2"])
+    site.first_up = site.cli.up_summary()
+    try:
+        yield site
+    finally:
+        cli.run("destroy", "--yes", "--skip-preview", check=False)
+        for leftover in docker_names(f"label=wayshub.stack={SITE_STACK}"):
+            subprocess.run(["docker", "rm", "--force", leftover], check=False)
+        subprocess.run(["docker", "network", "rm", f"wayshub-{SITE_STACK}"], capture_output=True, check=False)

@@ -1,0 +1,90 @@
+"""Helpers for e2e tests of the deployed site: its stack config, HTTP through the LB, VM shell access."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.pulumi_cli import PulumiCli
+
+SITE_STACK = "e2e"
+DOMAIN = "wayshub.test"
+HTTP_PORT = 18080
+SSH_PORT_BASE = 22600
+SUBNET = "172.30.251.0/24"
+
+
+@dataclass
+class Site:
+    cli: PulumiCli
+    project: Path
+    hosts_file: Path
+    image: str
+    first_up: dict[str, int] = field(default_factory=dict)
+
+    def container(self, server: str) -> str:
+        return f"wayshub-{SITE_STACK}-{server}"
+
+    def sh(self, server: str, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A root shell command inside a sandbox VM (for checks; deploys go over SSH)."""
+        return subprocess.run(
+            ["docker", "exec", self.container(server), "bash", "-c", command],
+            capture_output=True,
+            text=True,
+            check=check,
+        )
+
+
+def write_stack_config(site: Site, app_servers: list[str], extra: dict[str, object] | None = None) -> None:
+    config: dict[str, object] = {
+        "wayshub:domain": DOMAIN,
+        "wayshub:hosts": {
+            "provider": "sandbox",
+            "appServers": [{"name": name} for name in app_servers],
+            "lbServer": {"name": "lb"},
+        },
+        "wayshub:sandbox": {
+            "image": site.image,
+            "network": f"wayshub-{SITE_STACK}",
+            "subnet": SUBNET,
+            "sshPortBase": SSH_PORT_BASE,
+            "httpPort": HTTP_PORT,
+        },
+        "wayshub:hostsFile": {"path": str(site.hosts_file), "address": "127.0.0.1"},
+        **(extra or {}),
+    }
+    stacks = site.project / "stacks"
+    stacks.mkdir(exist_ok=True)
+    (stacks / f"Pulumi.{SITE_STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    backend: str
+    release: str
+
+
+def get(path: str = "/", timeout: float = 5.0) -> Answer:
+    """One GET through the LB on 127.0.0.1 with the site's Host header (a fresh connection)."""
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": DOMAIN})
+        response = conn.getresponse()
+        response.read()
+        return Answer(
+            response.status,
+            response.getheader("X-Wayshub-Backend", ""),
+            response.getheader("X-Wayshub-Release", ""),
+        )
+    finally:
+        conn.close()
+
+
+def docker_names(*filters: str) -> list[str]:
+    args = ["docker", "ps", "--all", "--format", "{{.Names}}", *[f"--filter={f}" for f in filters]]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()

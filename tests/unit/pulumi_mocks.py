@@ -1,0 +1,50 @@
+"""One set of Pulumi mocks for every unit test module (mocks are process-global, so set them once).
+
+Outputs are the inputs, plus what the real providers would add: a command's ``stdout`` and a key
+pair. Every registration is kept, by resource name, so tests read exactly what the engine received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+NODE_PATH = "/usr/bin/node"
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKeyForUnitTests000000000000000"
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-private-key\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.registered: dict[str, pulumi.runtime.MockResourceArgs] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        self.registered[args.name] = args
+        outs = dict(args.inputs)
+        if args.typ.endswith(("wayshub:RemoteCommand", "wayshub:LocalCommand")):
+            outs["stdout"] = self.stdout_for(args.name)
+        if args.typ.endswith("wayshub:SshKeyPair"):
+            outs.update(private_key=PRIVATE_KEY, public_key="ssh-ed25519 AAAAmockpublic wayshub-test")
+        return f"{args.name}-id", outs
+
+    @staticmethod
+    def stdout_for(name: str) -> str:
+        if name.endswith("-container"):
+            return HOST_KEY + "\n"
+        if name.endswith("-node"):
+            return NODE_PATH + "\n"
+        if name.endswith("-release"):
+            return "mockrelease1\n"
+        return ""
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+MOCKS = Mocks()
+pulumi.runtime.set_mocks(MOCKS, project="wayshub-infra", stack="test", preview=False)
+
+# `pulumi.runtime.test` awaits the returned Output; typed here because pulumi leaves it untyped.
+pulumi_test: Callable[[Callable[[], pulumi.Output[None]]], Callable[[], None]] = pulumi.runtime.test
