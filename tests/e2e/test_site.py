@@ -45,6 +45,8 @@ def test_the_ssh_private_key_is_never_stored_in_plaintext(site: Site) -> None:
     exported = json.loads(site.cli.run("stack", "export", "--show-secrets").stdout)
     (key_pair,) = [r for r in exported["deployment"]["resources"] if r["urn"].endswith("::sandbox-key")]
     private_key = key_pair["outputs"]["private_key"]
+    assert isinstance(private_key, dict), "the key must be stored as a secret"
+    private_key = json.loads(private_key["plaintext"])  # --show-secrets decrypts it into "plaintext"
     body = [line for line in private_key.splitlines() if line and "PRIVATE KEY" not in line]
     assert body, "the exported key pair should hold a key"
     state_dir = Path(site.cli.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
