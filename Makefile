@@ -20,7 +20,7 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
-.PHONY: help venv engine docker sandbox-image stack up preview refresh destroy test quick e2e app-test lint clean
+.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin destroy test quick e2e app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ preview: stack ## show what `up` would change, with diffs
 
 refresh: stack ## read the hosts' real state back into the stack
 	$(PULUMI) refresh --yes --stack $(STACK)
+
+rollback: stack ## switch every app server back to its previous release (rolling, health-gated)
+	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK)
+
+unpin: stack ## after a rollback: deploy the release built from app/ again
+	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK) --unpin
 
 destroy: stack ## remove everything the stack made
 	$(PULUMI) destroy --yes --stack $(STACK)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 
 from components import config as stack_config
-from components.app import NodeApp, NodeAppArgs, build_release
+from components.app import NodeApp, NodeAppArgs, build_release, pinned_release, roll_out
 from components.hosts.from_config import declare_servers
 from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs
 from components.names import HostsEntry, HostsEntryArgs
@@ -25,11 +25,16 @@ except stack_config.ConfigError as err:
 # 1. Servers: N app servers and one load balancer.
 servers = declare_servers(settings, stack, lb_port=settings.lb.listen_port)
 
-# 2. The app, built once here and deployed to every app server.
+# 2. The app, built once here (or a pinned release already on the servers), rolled out in batches.
 app = settings.app
-release = build_release(HERE / app.source, HERE / "build" / "releases", app.name)
-apps = [
-    NodeApp(
+if app.release_pin:
+    release = pinned_release(app.release_pin)
+else:
+    release = build_release(HERE / app.source, HERE / "build" / "releases", app.name)
+apps = roll_out(
+    servers.app,
+    settings.rollout.batch_size,
+    lambda host, after: NodeApp(
         f"{host.name}-app",
         NodeAppArgs(
             host=host,
@@ -42,10 +47,11 @@ apps = [
             env=app.env,
             health_timeout_seconds=app.health_timeout_seconds,
             releases_kept=app.releases_kept,
+            settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
+            after=after,
         ),
-    )
-    for host in servers.app
-]
+    ),
+)
 
 # 3. nginx on the LB server, one upstream line per backend.
 lb = NginxLoadBalancer(
@@ -82,3 +88,4 @@ pulumi.export("lb_address", lb.address)
 pulumi.export("backends", [a.backend for a in apps])
 pulumi.export("release", release.id)
 pulumi.export("releases", [a.release_id for a in apps])
+pulumi.export("previous_releases", [a.previous_release for a in apps])

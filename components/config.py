@@ -137,6 +137,7 @@ class AppConfig(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     health_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="healthTimeoutSeconds")
     releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(default=3, alias="releasesKept")
+    release_pin: str | None = Field(default=None, alias="releasePin")
 
     _name = field_validator("name")(_check_host_name)
 
@@ -153,6 +154,15 @@ class AppConfig(_Model):
             raise ValueError(f"nodeVersion is required with nodeInstall '{self.node_install}'")
         return self
 
+    @field_validator("release_pin")
+    @classmethod
+    def _pin(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[0-9a-f]{12}$", value):
+            raise ValueError(
+                f"{value!r} is not a release id (12 hex characters, as `pulumi stack output releases` shows)"
+            )
+        return value
+
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
@@ -165,8 +175,8 @@ class AppConfig(_Model):
 class LoadBalancerConfig(_Model):
     listen_port: Port = Field(default=80, alias="listenPort")
     keepalive: Annotated[int, Field(ge=0, le=1024)] = 32
-    max_fails: Annotated[int, Field(ge=0, le=100)] = Field(default=3, alias="maxFails")
-    fail_timeout: str = Field(default="10s", alias="failTimeout")
+    max_fails: Annotated[int, Field(ge=0, le=100)] = Field(default=1, alias="maxFails")
+    fail_timeout: str = Field(default="3s", alias="failTimeout")
     connect_timeout: str = Field(default="1s", alias="connectTimeout")
     read_timeout: str = Field(default="30s", alias="readTimeout")
     next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(default=3, alias="nextUpstreamTries")
@@ -177,6 +187,17 @@ class LoadBalancerConfig(_Model):
         if not _DURATION.match(value):
             raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
         return value
+
+    @property
+    def fail_timeout_seconds(self) -> float:
+        number, unit = re.match(r"^(\d+)(ms|s|m)$", self.fail_timeout).groups()  # type: ignore[union-attr]
+        return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+class RolloutConfig(_Model):
+    """How app updates roll: ``batchSize`` hosts at a time, each batch gated on the previous one's health."""
+
+    batch_size: Annotated[int, Field(ge=1, le=100)] = Field(default=1, alias="batchSize")
 
 
 class HostsFileConfig(_Model):
@@ -199,6 +220,7 @@ class StackConfig(_Model):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     app: AppConfig = Field(default_factory=AppConfig)
     lb: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     hosts_file: HostsFileConfig = Field(default_factory=HostsFileConfig, alias="hostsFile")
 
     @field_validator("domain")
@@ -235,7 +257,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         raise ConfigError(f"{prefix}: {message}") from None
 
 
-KEYS = ("domain", "hosts", "sandbox", "app", "lb", "hostsFile")
+KEYS = ("domain", "hosts", "sandbox", "app", "lb", "rollout", "hostsFile")
 
 
 def _decode(key: str, value: str) -> Any:

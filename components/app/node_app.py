@@ -24,6 +24,7 @@ from components.shell import (
     RemoteCommand,
     RemoteCommandArgs,
     cmd,
+    fail,
     sudo_script,
 )
 
@@ -42,6 +43,9 @@ class NodeAppArgs:
     env: Mapping[str, str] = field(default_factory=dict)
     health_timeout_seconds: int = 60
     releases_kept: int = 3
+    # Wait after the health gate before the next batch may restart: the LB's fail_timeout, so nginx
+    # has taken this host back before it loses another one.
+    settle_seconds: float = 0.0
     # Resources whose completion must come first (the previous host's health gate, for rolling updates).
     after: Sequence[pulumi.Resource] = ()
 
@@ -120,8 +124,9 @@ def install_file_lines(target: str, mode: str, group: str = "root") -> list[str]
     ]
 
 
-def health_probe(node_path: str, port: int, release_id: str) -> str:
-    """Exit 0 only when /health answers 200 with the expected release (node is always on the host)."""
+def health_probe(node_path: str, port: int) -> str:
+    """A command that, given the expected release id as its last argument, exits 0 only when /health
+    answers 200 with that release (node is on every app server, curl may not be)."""
     probe = (
         "const [port, want] = process.argv.slice(1);"
         "require('http').get({host: '127.0.0.1', port, path: '/health', timeout: 2000}, r => {"
@@ -129,38 +134,61 @@ def health_probe(node_path: str, port: int, release_id: str) -> str:
         "try { process.exit(r.statusCode === 200 && JSON.parse(b).version === want ? 0 : 1) }"
         " catch (e) { process.exit(1) } }) }).on('error', () => process.exit(1))"
     )
-    return cmd(node_path, "-e", probe, str(port), release_id)
+    return cmd(node_path, "-e", probe, str(port))
 
 
 def deploy_lines(args: NodeAppArgs, node_path: str) -> list[str]:
+    """Switch to the release, restart, and gate on /health; on failure roll back and fail loudly.
+
+    Prints ``<release> <previous release>`` on success. A failing release leaves the host on its
+    previous release (switched back and restarted) and exits 1 with the unit's journal tail.
+    """
     app, rid = args.app_name, args.release.id
     paths = AppPaths.of(app, rid)
-    target = f"{paths.releases}/{rid}"
     unit = f"{app}.service"
-    keep_from = args.releases_kept + 1
+    seconds = args.health_timeout_seconds
+    if args.release.tarball is None:  # pinned: the release must already be on the host
+        unpack = [
+            '[ -d "$releases/$rid" ] || '
+            + fail(
+                f"wayshub:app.releasePin: release {rid} is not on this host (it keeps the last {args.releases_kept})"
+            ),
+        ]
+    else:
+        unpack = [
+            'if [ ! -d "$releases/$rid" ]; then',
+            '  rm -rf "$releases/$rid.partial" && mkdir -p "$releases/$rid.partial"',
+            f'  tar -xzf {cmd(paths.upload)} -C "$releases/$rid.partial" --no-same-owner',
+            '  mv "$releases/$rid.partial" "$releases/$rid"',
+            "fi",
+            f"rm -f {cmd(paths.upload)}",
+        ]
     return [
-        f"if [ ! -d {cmd(target)} ]; then",
-        f"  rm -rf {cmd(target + '.partial')} && mkdir -p {cmd(target + '.partial')}",
-        f"  tar -xzf {cmd(paths.upload)} -C {cmd(target + '.partial')} --no-same-owner",
-        f"  mv {cmd(target + '.partial')} {cmd(target)}",
-        "fi",
-        f"rm -f {cmd(paths.upload)}",
+        f"releases={cmd(paths.releases)}; current={cmd(paths.current)}; rid={cmd(rid)}; unit={cmd(unit)}",
+        'previous=$(basename "$(readlink "$current" 2>/dev/null)" 2>/dev/null || true)',
+        *unpack,
         # Atomic switch: a new symlink renamed over the old one.
-        f"ln -sfn {cmd(target)} {cmd(paths.current + '.new')} && mv -T {cmd(paths.current + '.new')} {cmd(paths.current)}",
-        f"systemctl enable {cmd(unit)} >/dev/null 2>&1",
-        f"systemctl restart {cmd(unit)}",
-        f"deadline=$((SECONDS + {args.health_timeout_seconds}))",
-        f"until {health_probe(node_path, args.port, rid)}; do",
-        '  if [ "$SECONDS" -ge "$deadline" ]; then',
-        f"    echo {cmd(f'{app}: /health did not report release {rid} within {args.health_timeout_seconds}s')} >&2",
-        f"    journalctl -u {cmd(unit)} -n {JOURNAL_LINES} --no-pager >&2 || true",
-        "    exit 1",
-        "  fi",
-        "  sleep 0.5",
-        "done",
-        # Keep the newest releases (by unpack time), never the one `current` points at.
-        f"ls -1dt {cmd(paths.releases)}/*/ | sed 's#/$##' | tail -n +{keep_from} | {{ grep -vxF {cmd(target)} || true; }} | xargs -r rm -rf",
-        f"echo {cmd(rid)}",
+        'switch() { touch "$releases/$1"; ln -sfn "$releases/$1" "$current.new" && mv -T "$current.new" "$current"; }',
+        f'healthy() {{ {health_probe(node_path, args.port)} "$1"; }}',
+        f'wait_healthy() {{ local deadline=$((SECONDS + {seconds})); until healthy "$1"; do [ "$SECONDS" -lt "$deadline" ] || return 1; sleep 0.5; done; }}',
+        'switch "$rid"',
+        'systemctl enable "$unit" >/dev/null 2>&1',
+        'systemctl restart "$unit"',
+        'if ! wait_healthy "$rid"; then',
+        f'  journal=$(journalctl -u "$unit" -n {JOURNAL_LINES} --no-pager 2>&1 || true)',
+        '  if [ -n "$previous" ] && [ "$previous" != "$rid" ] && [ -d "$releases/$previous" ]; then',
+        '    switch "$previous"; systemctl restart "$unit"',
+        '    if wait_healthy "$previous"; then outcome="rolled back to $previous (healthy)"',
+        '    else outcome="rolled back to $previous, which is not healthy either"; fi',
+        '  else outcome="no previous release to roll back to"; fi',
+        f'  echo "{app} on $(hostname): /health did not report release $rid within {seconds}s; $outcome. Journal:" >&2',
+        '  printf "%s\\n" "$journal" >&2',
+        "  exit 1",
+        "fi",
+        *([f"sleep {args.settle_seconds:g}"] if args.settle_seconds else []),
+        # Keep the newest releases (by switch time), never the live one.
+        f'ls -1dt "$releases"/*/ | sed \'s#/$##\' | tail -n +{args.releases_kept + 1} | {{ grep -vxF "$releases/$rid" || true; }} | xargs -r rm -rf',
+        'echo "$rid ${previous:-}"',
     ]
 
 
@@ -213,11 +241,14 @@ class NodeApp(pulumi.ComponentResource):
             ),
             opts=after_base,
         )
-        self.upload = CopyFileToRemote(
-            f"{name}-upload",
-            CopyFileToRemoteArgs(connection=conn, source=str(args.release.tarball), remote_path=paths.upload),
-            opts=after_base,
-        )
+        self.upload: CopyFileToRemote | None = None
+        if args.release.tarball is not None:
+            self.upload = CopyFileToRemote(
+                f"{name}-upload",
+                CopyFileToRemoteArgs(connection=conn, source=str(args.release.tarball), remote_path=paths.upload),
+                opts=after_base,
+            )
+        uploads = [self.upload] if self.upload else []
         self.deploy = RemoteCommand(
             f"{name}-release",
             RemoteCommandArgs(
@@ -225,8 +256,17 @@ class NodeApp(pulumi.ComponentResource):
                 create=self.node_path.apply(lambda node: sudo_script(deploy_lines(args, node))),
                 rerun_on=[args.release.id, self.unit_text.apply(_digest), _digest(self.env_text)],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.unit, self.env_file, self.upload, *args.after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.unit, self.env_file, *uploads, *args.after]),
         )
-        self.release_id = self.deploy.stdout.apply(str.strip)
+        # stdout: "<release> <previous release>" (previous empty on a first deploy).
+        self.release_id = self.deploy.stdout.apply(lambda out: (out.split() or [""])[0])
+        self.previous_release = self.deploy.stdout.apply(lambda out: [*out.split(), "", ""][1])
         self.backend = pulumi.Output.concat(args.host.private_address, ":", str(args.port))
-        self.register_outputs({"backend": self.backend, "release_id": self.release_id, "node_path": self.node_path})
+        self.register_outputs(
+            {
+                "backend": self.backend,
+                "release_id": self.release_id,
+                "previous_release": self.previous_release,
+                "node_path": self.node_path,
+            }
+        )

@@ -22,8 +22,14 @@ RELEASE_ID_LENGTH = 12
 
 @dataclass(frozen=True)
 class Release:
+    """``tarball`` is None for a pinned release: one already on the servers (rollback)."""
+
     id: str
-    tarball: Path
+    tarball: Path | None
+
+
+def pinned_release(release_id: str) -> Release:
+    return Release(release_id, None)
 
 
 def _source_files(source: Path) -> list[Path]:

@@ -53,6 +53,39 @@ class PulumiCli:
         return dict(history[0]["resourceChanges"])
 
 
+@dataclass(frozen=True)
+class UpResult:
+    """An `up` that may fail: its exit code, output, and the engine's event log."""
+
+    returncode: int
+    output: str
+    events: list[dict[str, Any]]
+
+    def started(self, name: str) -> int | None:
+        """Index of the first event where the engine began a step on resource ``name``."""
+        return self._first("resourcePreEvent", name)
+
+    def finished(self, name: str) -> int | None:
+        return self._first("resOutputsEvent", name)
+
+    def _first(self, kind: str, name: str) -> int | None:
+        for index, event in enumerate(self.events):
+            meta = event.get(kind, {}).get("metadata", {})
+            if meta.get("urn", "").endswith(f"::{name}") and meta.get("op") != "same":
+                return index
+        return None
+
+
+def up_with_events(cli: PulumiCli, event_log: Path) -> UpResult:
+    event_log.unlink(missing_ok=True)
+    # --event-log is the engine's event stream (what the Automation API reads); the CLI shows the
+    # flag only with PULUMI_DEBUG_COMMANDS set.
+    with_events = PulumiCli(cli.workdir, {**cli.env, "PULUMI_DEBUG_COMMANDS": "true"})
+    result = with_events.run("up", "--yes", "--skip-preview", "--event-log", str(event_log), check=False)
+    events = [json.loads(line) for line in event_log.read_text().splitlines() if line.strip()]
+    return UpResult(result.returncode, result.stdout + result.stderr, events)
+
+
 def engine_env(state_dir: Path, home_dir: Path) -> dict[str, str]:
     """Environment for the CLI: the engine built by scripts/ensure-pulumi first on PATH, local state."""
     bin_dir = subprocess.run(

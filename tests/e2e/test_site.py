@@ -92,7 +92,7 @@ def test_a_third_backend_changes_only_its_host_its_app_and_the_nginx_site(site: 
     assert {"app3", "app3-container", "app3-app", "app3-app-release"} <= created
 
     diff = site.cli.run("preview", "--diff").stdout
-    assert "server 172.30.251.13:3000 max_fails=3 fail_timeout=10s;" in diff
+    assert "server 172.30.251.13:3000 max_fails=1 fail_timeout=3s;" in diff
 
     site.cli.up_summary()
     wait_until_both_answer({"app1", "app2", "app3"})

@@ -76,13 +76,16 @@ def test_node_app_renders_unit_with_the_absolute_node_path_and_gates_on_health()
         )
         release = inputs("app-b-app-release")
         assert RELEASE.id in release["rerun_on"]
-        assert "/health" in release["create"] and "journalctl -u wayshub.service" in release["create"]
+        assert "/health" in release["create"] and "unit=wayshub.service" in release["create"]
+        assert 'journalctl -u "$unit"' in release["create"] and 'switch "$previous"' in release["create"]
         assert inputs("app-b-app-upload")["remote_path"] == f"/tmp/wayshub-{RELEASE.id}.tar.gz"
         assert "userdel wayshub" in inputs("app-b-app-base")["delete"]
 
     # Waiting on every child's stdout means each registration has reached the mocks.
     children = [app.unit, app.env_file, app.deploy, app.base]
-    return pulumi.Output.all(app.backend, app.unit_text, app.upload.sha256, *[c.stdout for c in children]).apply(check)
+    return pulumi.Output.all(
+        app.backend, app.unit_text, app.upload.sha256 if app.upload else None, *[c.stdout for c in children]
+    ).apply(check)
 
 
 @pulumi_test
@@ -104,8 +107,8 @@ def test_load_balancer_site_lists_every_backend_sorted() -> pulumi.Output[None]:
         text = values[0]
         servers = [line.strip() for line in text.splitlines() if line.strip().startswith("server 1")]
         assert servers == [
-            "server 172.30.99.11:3000 max_fails=3 fail_timeout=10s;",
-            "server 172.30.99.12:3000 max_fails=3 fail_timeout=10s;",
+            "server 172.30.99.11:3000 max_fails=1 fail_timeout=3s;",
+            "server 172.30.99.12:3000 max_fails=1 fail_timeout=3s;",
         ]
         site = inputs("lb-c-site")
         assert site["stdin"] == text
