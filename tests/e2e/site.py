@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +12,14 @@ import yaml
 
 from tests.e2e.pulumi_cli import PulumiCli
 
-SITE_STACK = "e2e"
+# WAYSHUB_E2E_SLOT lets two test sessions share a machine without sharing names, ports or subnets.
+SLOT = int(os.environ.get("WAYSHUB_E2E_SLOT", "0"))
+SITE_STACK = "e2e" if SLOT == 0 else f"e2e{SLOT}"
 DOMAIN = "wayshub.test"
-HTTP_PORT = 18080
-SSH_PORT_BASE = 22600
-SUBNET = "172.30.251.0/24"
+HTTP_PORT = 18080 + SLOT * 10
+SSH_PORT_BASE = 22600 + SLOT * 10
+SUBNET_PREFIX = f"172.30.{251 + SLOT}"
+SUBNET = f"{SUBNET_PREFIX}.0/24"
 
 
 @dataclass

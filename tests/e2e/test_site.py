@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import USER_HOSTS_LINES
 from tests.e2e.pulumi_cli import urn_of
-from tests.e2e.site import DOMAIN, SITE_STACK, Site, docker_names, get, write_stack_config
+from tests.e2e.site import DOMAIN, HTTP_PORT, SITE_STACK, SUBNET_PREFIX, Site, docker_names, get, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +34,8 @@ def wait_until_both_answer(expected: set[str], attempts: int = 120) -> None:
 def test_first_up_deploys_and_names_the_site(site: Site) -> None:
     assert site.first_up.get("create", 0) >= 20, site.first_up
     outputs = site.cli.outputs()
-    assert outputs["url"] == f"http://{DOMAIN}:18080/"
-    assert outputs["backends"] == ["172.30.251.11:3000", "172.30.251.12:3000"]
+    assert outputs["url"] == f"http://{DOMAIN}:{HTTP_PORT}/"
+    assert outputs["backends"] == [f"{SUBNET_PREFIX}.11:3000", f"{SUBNET_PREFIX}.12:3000"]
     assert outputs["releases"] == [outputs["release"], outputs["release"]]
     block = f"# BEGIN wayshub-infra {SITE_STACK}\n127.0.0.1\t{DOMAIN}\n# END wayshub-infra {SITE_STACK}\n"
     assert site.hosts_file.read_text() == USER_HOSTS_LINES + block
@@ -92,11 +92,11 @@ def test_a_third_backend_changes_only_its_host_its_app_and_the_nginx_site(site: 
     assert {"app3", "app3-container", "app3-app", "app3-app-release"} <= created
 
     diff = site.cli.run("preview", "--diff").stdout
-    assert "server 172.30.251.13:3000 max_fails=1 fail_timeout=3s;" in diff
+    assert f"server {SUBNET_PREFIX}.13:3000 max_fails=1 fail_timeout=3s;" in diff
 
     site.cli.up_summary()
     wait_until_both_answer({"app1", "app2", "app3"})
-    assert site.cli.outputs()["backends"][-1] == "172.30.251.13:3000"
+    assert site.cli.outputs()["backends"][-1] == f"{SUBNET_PREFIX}.13:3000"
 
 
 def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -> None:
