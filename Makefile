@@ -47,6 +47,8 @@ stack: venv engine
 
 up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and print the URL
 	$(PULUMI) up --yes --stack $(STACK)
+	@if $(PULUMI) stack output ca_certificate --stack $(STACK) >/dev/null 2>&1; then \
+	  $(PULUMI) stack output ca_certificate --stack $(STACK) > .wayshub/ca-$(STACK).pem; fi
 	@echo; echo "URL:  $$($(PULUMI) stack output url --stack $(STACK))"
 	@echo "Try:  $$($(PULUMI) stack output curl --stack $(STACK))"
 

@@ -4,6 +4,7 @@
 5. exports to prove it (URL, backends, release). Reading and checking config happens first.
 """
 
+import sys
 from pathlib import Path
 
 import pulumi
@@ -11,19 +12,22 @@ import pulumi
 from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, build_release, pinned_release, roll_out
 from components.hosts.from_config import declare_servers
-from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs
+from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs, SelfSignedTls, TlsMaterial
 from components.names import HostsEntry, HostsEntryArgs
 
 HERE = Path(__file__).resolve().parent
 stack = pulumi.get_stack()
+config = pulumi.Config()
 try:
-    settings = stack_config.load(pulumi.Config().get)
+    settings = stack_config.load_checked(config.get, HERE)
 except stack_config.ConfigError as err:
-    # One line naming the setting, before any resource is declared.
-    raise SystemExit(f"error: {err}") from None
+    # One line naming the setting, before any resource is declared (exit code 32 tells the
+    # language host the message was shown, so it adds no "unhandled error" line).
+    pulumi.log.error(str(err))
+    sys.exit(32)
 
 # 1. Servers: N app servers and one load balancer.
-servers = declare_servers(settings, stack, lb_port=settings.lb.listen_port)
+servers = declare_servers(settings, stack)
 
 # 2. The app, built once here (or a pinned release already on the servers), rolled out in batches.
 app = settings.app
@@ -45,6 +49,7 @@ apps = roll_out(
             node_install=app.node_install,
             node_version=app.node_version,
             env=app.env,
+            secret_env=config.get_secret_object("appSecrets"),
             health_timeout_seconds=app.health_timeout_seconds,
             releases_kept=app.releases_kept,
             settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
@@ -53,7 +58,17 @@ apps = roll_out(
     ),
 )
 
-# 3. nginx on the LB server, one upstream line per backend.
+# 3. nginx on the LB server, one upstream line per backend, TLS if configured.
+sandbox = settings.hosts.provider == "sandbox"
+tls: TlsMaterial | None = None
+if settings.lb.tls == "self-signed":
+    self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack)
+    tls = TlsMaterial(self_signed.certificate, self_signed.private_key)
+    pulumi.export("ca_certificate", self_signed.ca_certificate)
+elif settings.lb.tls == "provided":
+    tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
+public_http_port = settings.sandbox.http_port if sandbox else settings.lb.listen_port
+public_https_port = settings.sandbox.https_port if sandbox else settings.lb.https_port
 lb = NginxLoadBalancer(
     "lb",
     NginxLoadBalancerArgs(
@@ -62,6 +77,8 @@ lb = NginxLoadBalancer(
         domain=settings.domain,
         backends=[a.backend for a in apps],
         settings=settings.lb,
+        tls=tls,
+        public_https_port=public_https_port,
     ),
 )
 
@@ -78,12 +95,13 @@ if settings.hosts_file.enabled:
     )
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
-sandbox = settings.hosts.provider == "sandbox"
-port = settings.sandbox.http_port if sandbox else settings.lb.listen_port
-url = f"http://{settings.domain}/" if port == 80 else f"http://{settings.domain}:{port}/"
+scheme, port = ("https", public_https_port) if tls else ("http", public_http_port)
+url = f"{scheme}://{settings.domain}{'' if port == (443 if tls else 80) else f':{port}'}/"
 public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or "")
+# `make up` saves ca_certificate there.
+trust = f" --cacert .wayshub/ca-{stack}.pem" if settings.lb.tls == "self-signed" else ""
 pulumi.export("url", url)
-pulumi.export("curl", f"curl --resolve {settings.domain}:{port}:{public_address} {url}")
+pulumi.export("curl", f"curl{trust} --resolve {settings.domain}:{port}:{public_address} {url}")
 pulumi.export("lb_address", lb.address)
 pulumi.export("backends", [a.backend for a in apps])
 pulumi.export("release", release.id)

@@ -11,9 +11,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from components.shell.ssh import load_private_key
 
 NAMESPACE = "wayshub"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -80,6 +83,7 @@ class SandboxConfig(_Model):
     subnet: str = "172.30.77.0/24"
     ssh_port_base: Port = Field(default=2220, alias="sshPortBase")
     http_port: Port = Field(default=8080, alias="httpPort")
+    https_port: Port = Field(default=8443, alias="httpsPort")
     bind_address: str = Field(default="127.0.0.1", alias="bindAddress")
 
     @field_validator("subnet")
@@ -103,6 +107,8 @@ class HostsConfig(_Model):
     app_servers: list[ServerConfig] = Field(alias="appServers", min_length=1)
     lb_server: ServerConfig = Field(alias="lbServer")
     user: str = "wayshub"
+    allow_lb_on_app_server: bool = Field(default=False, alias="allowLbOnAppServer")
+    dial_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="dialTimeoutSeconds")
 
     @model_validator(mode="after")
     def _servers(self) -> HostsConfig:
@@ -115,9 +121,14 @@ class HostsConfig(_Model):
                 if server.address is None:
                     where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
                     raise ValueError(f"{where}.address is required with provider 'existing'")
-            addresses = [(s.address, s.ssh_port or 22) for s in self.all_servers]
-            if len(set(addresses)) != len(addresses):
-                raise ValueError("two servers share the same address and sshPort")
+            app_addresses = [(s.address, s.ssh_port or 22) for s in self.app_servers]
+            if len(set(app_addresses)) != len(app_addresses):
+                raise ValueError("two app servers share the same address and sshPort")
+            lb = (self.lb_server.address, self.lb_server.ssh_port or 22)
+            if lb in app_addresses and not self.allow_lb_on_app_server:
+                raise ValueError(
+                    f"lbServer.address {lb[0]} is also an app server: set hosts.allowLbOnAppServer: true to share it"
+                )
         return self
 
     @property
@@ -174,6 +185,10 @@ class AppConfig(_Model):
 
 class LoadBalancerConfig(_Model):
     listen_port: Port = Field(default=80, alias="listenPort")
+    https_port: Port = Field(default=443, alias="httpsPort")
+    tls: Literal["off", "self-signed", "provided"] = "off"
+    hsts: bool = False
+    client_max_body_size: str = Field(default="10m", alias="clientMaxBodySize")
     keepalive: Annotated[int, Field(ge=0, le=1024)] = 32
     max_fails: Annotated[int, Field(ge=0, le=100)] = Field(default=1, alias="maxFails")
     fail_timeout: str = Field(default="3s", alias="failTimeout")
@@ -187,6 +202,19 @@ class LoadBalancerConfig(_Model):
         if not _DURATION.match(value):
             raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
         return value
+
+    @field_validator("client_max_body_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not re.match(r"^[0-9]+[kmg]?$", value):
+            raise ValueError(f"{value!r} is not an nginx size such as '10m', '512k' or '0' (no limit)")
+        return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> LoadBalancerConfig:
+        if self.tls != "off" and self.https_port == self.listen_port:
+            raise ValueError(f"httpsPort and listenPort are both {self.listen_port}")
+        return self
 
     @property
     def fail_timeout_seconds(self) -> float:
@@ -274,3 +302,87 @@ def load(get: Callable[[str], str | None], keys: tuple[str, ...] = KEYS) -> Stac
     """Load from a Pulumi config getter (``pulumi.Config().get``); absent keys take defaults."""
     raw = {key: _decode(key, value) for key in keys if (value := get(key)) is not None}
     return parse(raw)
+
+
+# --- Checks that need more than the config values: files on disk, secrets (never echoed). ---
+
+
+def check_paths(config: StackConfig, project_dir: Path) -> None:
+    """Folders and files the settings name must be usable; raise ConfigError naming the setting."""
+    source = project_dir / config.app.source
+    if not source.is_dir():
+        raise ConfigError(f"{NAMESPACE}:app.source: {source} is not a folder")
+    for needed in ("package.json", "package-lock.json"):
+        if not (source / needed).is_file():
+            raise ConfigError(f"{NAMESPACE}:app.source: {source} has no {needed}")
+    if config.hosts_file.enabled:
+        path = Path(config.hosts_file.path)
+        if path.is_dir():
+            raise ConfigError(f"{NAMESPACE}:hostsFile.path: {path} is a directory, not a hosts file")
+        if not path.parent.is_dir():
+            raise ConfigError(f"{NAMESPACE}:hostsFile.path: folder {path.parent} does not exist")
+
+
+def check_ssh_private_key(config: StackConfig, key: str | None) -> None:
+    if config.hosts.provider != "existing":
+        return
+    if not key:
+        raise ConfigError(
+            f"{NAMESPACE}:sshPrivateKey: is required with hosts.provider 'existing' "
+            '(pulumi config set --secret wayshub:sshPrivateKey -- "$(cat key)")'
+        )
+    try:
+        load_private_key(key)
+    except ValueError:
+        raise ConfigError(
+            f"{NAMESPACE}:sshPrivateKey: is not an SSH private key (OpenSSH or PEM, unencrypted)"
+        ) from None
+
+
+def check_app_secrets(config: StackConfig, raw: str | None) -> dict[str, str]:
+    """``appSecrets``: a secret object of extra env values; returns it parsed (never printed)."""
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(
+            f"{NAMESPACE}:appSecrets: must be an object of NAME: value (set it with --secret --path)"
+        ) from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{NAMESPACE}:appSecrets: must be an object of NAME: text value")
+    for name in value:
+        if not re.match(r"^[A-Z_][A-Z0-9_]*$", name):
+            raise ConfigError(f"{NAMESPACE}:appSecrets: variable name {name!r} must be UPPER_SNAKE_CASE")
+        if name in config.app.env:
+            raise ConfigError(f"{NAMESPACE}:appSecrets: {name} is also in app.env; keep it in one place")
+    return value
+
+
+def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> None:
+    """``provided`` TLS needs a certificate for the domain and its matching private key."""
+    if config.lb.tls != "provided":
+        if certificate or key:
+            which = "tlsCertificate" if certificate else "tlsPrivateKey"
+            raise ConfigError(f"{NAMESPACE}:{which}: is set but lb.tls is '{config.lb.tls}', not 'provided'")
+        return
+    if not certificate:
+        raise ConfigError(f"{NAMESPACE}:tlsCertificate: is required with lb.tls 'provided' (PEM certificate chain)")
+    if not key:
+        raise ConfigError(f"{NAMESPACE}:tlsPrivateKey: is required with lb.tls 'provided' (set it with --secret)")
+    from components.load_balancer.tls import TlsError, check_certificate_pair
+
+    try:
+        check_certificate_pair(certificate, key, config.domain)
+    except TlsError as err:
+        raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
+
+
+def load_checked(get: Callable[[str], str | None], project_dir: Path) -> StackConfig:
+    """Everything checked before any resource: values, files, and the secrets' form (never their text)."""
+    config = load(get)
+    check_paths(config, project_dir)
+    check_ssh_private_key(config, get("sshPrivateKey"))
+    check_app_secrets(config, get("appSecrets"))
+    check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
+    return config

@@ -25,6 +25,7 @@ from components.shell import (
     RemoteCommandArgs,
     cmd,
     fail,
+    install_from_stdin,
     sudo_script,
 )
 
@@ -41,6 +42,8 @@ class NodeAppArgs:
     node_install: str = "apt"
     node_version: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    # Secret values (wayshub:appSecrets): the env file then travels and is stored as a secret.
+    secret_env: pulumi.Input[Mapping[str, str]] | None = None
     health_timeout_seconds: int = 60
     releases_kept: int = 3
     # Wait after the health gate before the next batch may restart: the LB's fail_timeout, so nginx
@@ -72,8 +75,8 @@ class AppPaths:
         )
 
 
-def env_file_text(args: NodeAppArgs) -> str:
-    values = {"NODE_ENV": "production", "HOST": "0.0.0.0", **args.env, "PORT": str(args.port)}  # noqa: S104
+def env_file_text(args: NodeAppArgs, secrets: Mapping[str, str]) -> str:
+    values = {"NODE_ENV": "production", "HOST": "0.0.0.0", **args.env, **secrets, "PORT": str(args.port)}  # noqa: S104
     return "".join(f"{key}={value}\n" for key, value in sorted(values.items()))
 
 
@@ -111,16 +114,6 @@ def teardown_lines(app: str) -> list[str]:
         "systemctl daemon-reload",
         cmd("rm", "-rf", paths.root, f"/etc/{app}"),
         f"if id -u {cmd(app)} >/dev/null 2>&1; then {cmd('userdel', app)}; fi",
-    ]
-
-
-def install_file_lines(target: str, mode: str, group: str = "root") -> list[str]:
-    """Write stdin to ``target`` atomically (temp file in the same folder, then rename)."""
-    return [
-        f"tmp=$(mktemp {cmd(target + '.XXXXXX')})",
-        'cat > "$tmp"',
-        f'chmod {cmd(mode)} "$tmp" && chgrp {cmd(group)} "$tmp"',
-        f'mv -f "$tmp" {cmd(target)}',
     ]
 
 
@@ -226,18 +219,24 @@ class NodeApp(pulumi.ComponentResource):
             f"{name}-unit",
             RemoteCommandArgs(
                 connection=conn,
-                create=sudo_script([*install_file_lines(paths.unit_file, "0644"), "systemctl daemon-reload"]),
+                create=sudo_script([*install_from_stdin(paths.unit_file, "0644"), "systemctl daemon-reload"]),
                 stdin=self.unit_text,
             ),
             opts=after_base,
         )
-        self.env_text = env_file_text(args)
+        has_secrets = args.secret_env is not None
+        self.env_text = (
+            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(args, secrets))
+            if args.secret_env is not None
+            else pulumi.Output.from_input(env_file_text(args, {}))
+        )
         self.env_file = RemoteCommand(
             f"{name}-env",
             RemoteCommandArgs(
                 connection=conn,
-                create=sudo_script(install_file_lines(paths.env_file, "0640", group=args.app_name)),
+                create=sudo_script(install_from_stdin(paths.env_file, "0640", group=args.app_name)),
                 stdin=self.env_text,
+                log_output=not has_secrets,
             ),
             opts=after_base,
         )
@@ -254,7 +253,7 @@ class NodeApp(pulumi.ComponentResource):
             RemoteCommandArgs(
                 connection=conn,
                 create=self.node_path.apply(lambda node: sudo_script(deploy_lines(args, node))),
-                rerun_on=[args.release.id, self.unit_text.apply(_digest), _digest(self.env_text)],
+                rerun_on=[args.release.id, self.unit_text.apply(_digest), self.env_text.apply(_digest)],
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.unit, self.env_file, *uploads, *args.after]),
         )

@@ -19,6 +19,7 @@ class ExistingHostArgs:
     private_key: pulumi.Input[str]
     private_address: str
     host_key: str | None = None
+    dial_timeout_seconds: float = 60.0
 
 
 class ExistingHost(pulumi.ComponentResource):
@@ -34,6 +35,7 @@ class ExistingHost(pulumi.ComponentResource):
                 user=args.user,
                 private_key=pulumi.Output.secret(args.private_key),
                 host_key=args.host_key,
+                dial_timeout_seconds=args.dial_timeout_seconds,
             )
         )
         # Fails early, naming the host, when SSH or sudo does not work; later layers wait for it.

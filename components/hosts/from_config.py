@@ -35,8 +35,8 @@ def apt_cache_root() -> str:
     return os.path.join(cache, "apt")
 
 
-def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
-    """One host per configured server; the LB's ``lb_port`` is published on 127.0.0.1 for sandbox VMs."""
+def declare_servers(config: StackConfig, stack: str) -> Servers:
+    """One host per configured server; for sandbox VMs the LB's ports are published on 127.0.0.1."""
     hosts = config.hosts
     if hosts.provider == "existing":
         key = pulumi.Config().require_secret("sshPrivateKey")
@@ -51,6 +51,7 @@ def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
                     private_key=key,
                     private_address=server.private_address or server.address or "",
                     host_key=server.host_key,
+                    dial_timeout_seconds=hosts.dial_timeout_seconds,
                 ),
             ).host
             for server in hosts.all_servers
@@ -60,6 +61,8 @@ def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
     sandbox = config.sandbox
     network = SandboxNetwork("sandbox", SandboxNetworkArgs(network=sandbox.network, subnet=sandbox.subnet, stack=stack))
     ordered = [hosts.lb_server, *hosts.app_servers]
+    # Both ports always: turning TLS on or off must not re-create the LB VM.
+    lb_ports = [(sandbox.http_port, config.lb.listen_port), (sandbox.https_port, config.lb.https_port)]
     vms = [
         SandboxVm(
             server.name,
@@ -73,8 +76,9 @@ def declare_servers(config: StackConfig, stack: str, lb_port: int) -> Servers:
                 stack=stack,
                 user=hosts.user,
                 bind_address=sandbox.bind_address,
-                published_ports=[(sandbox.http_port, lb_port)] if index == 0 else [],
+                published_ports=lb_ports if index == 0 else [],
                 apt_cache_dir=f"{apt_cache_root()}/{stack}-{server.name}",
+                dial_timeout_seconds=hosts.dial_timeout_seconds,
             ),
         ).host
         for index, server in enumerate(ordered)

@@ -69,6 +69,7 @@ class SandboxVmArgs:
     published_ports: Sequence[tuple[int, int]] = field(default_factory=tuple)
     # A host folder kept across VM re-creations for apt's downloads and package lists.
     apt_cache_dir: str | None = None
+    dial_timeout_seconds: float = 60.0
 
 
 def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
@@ -163,6 +164,7 @@ class SandboxVm(pulumi.ComponentResource):
                 user=args.user,
                 private_key=args.network.key.private_key,
                 host_key=self.host_key,
+                dial_timeout_seconds=args.dial_timeout_seconds,
             )
         )
         self.host = Host(args.hostname, self.connection, self.private_address, self.container)

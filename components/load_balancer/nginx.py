@@ -16,9 +16,17 @@ import pulumi
 from components.config import LoadBalancerConfig
 from components.hosts import Host
 from components.render import render
-from components.shell import RemoteCommand, RemoteCommandArgs, cmd, sudo_script
+from components.shell import RemoteCommand, RemoteCommandArgs, cmd, install_from_stdin, sudo_script
 
 NGINX_PACKAGE = "nginx-light"
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    """A certificate chain (public) and its private key (made secret on the way in)."""
+
+    certificate: pulumi.Input[str]
+    private_key: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -28,12 +36,27 @@ class NginxLoadBalancerArgs:
     domain: str
     backends: Sequence[pulumi.Input[str]]
     settings: LoadBalancerConfig
+    tls: TlsMaterial | None = None
+    # The HTTPS port clients see (a sandbox publishes 443 elsewhere): where HTTP redirects to.
+    public_https_port: int = 443
+
+
+def tls_paths(site_name: str) -> dict[str, str]:
+    return {
+        "certificate_path": f"/etc/nginx/tls/{site_name}.crt",
+        "key_path": f"/etc/nginx/tls/{site_name}.key",
+    }
 
 
 def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
     s = args.settings
     return render(
         "nginx-site.conf.j2",
+        tls=tls_paths(args.site_name) if args.tls else None,
+        https_port=s.https_port,
+        https_redirect_port="" if args.public_https_port == 443 else f":{args.public_https_port}",
+        hsts=s.hsts,
+        client_max_body_size=s.client_max_body_size,
         site_name=args.site_name.replace("-", "_"),
         domain=args.domain,
         listen_port=s.listen_port,
@@ -106,6 +129,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             RemoteCommandArgs(connection=conn, create=sudo_script(install_lines())),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
         )
+        tls_files = self._tls_files(name, args) if args.tls else []
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
         self.site = RemoteCommand(
             f"{name}-site",
@@ -115,7 +139,30 @@ class NginxLoadBalancer(pulumi.ComponentResource):
                 delete=sudo_script(unpublish_lines(args.site_name)),
                 stdin=self.site_text,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *tls_files]),
         )
         self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
         self.register_outputs({"address": self.address, "site": self.site_text})
+
+    def _tls_files(self, name: str, args: NginxLoadBalancerArgs) -> list[pulumi.Resource]:
+        """Certificate (0644) and key (0600, output hidden) on the LB; each delete removes its file."""
+        assert args.tls is not None
+        paths = tls_paths(args.site_name)
+        files = [
+            ("tls-certificate", paths["certificate_path"], "0644", args.tls.certificate, True),
+            ("tls-key", paths["key_path"], "0600", pulumi.Output.secret(args.tls.private_key), False),
+        ]
+        return [
+            RemoteCommand(
+                f"{name}-{role}",
+                RemoteCommandArgs(
+                    connection=args.host.connection,
+                    create=sudo_script(["install -d -m 0755 /etc/nginx/tls", *install_from_stdin(path, mode)]),
+                    delete=sudo_script([cmd("rm", "-f", path)]),
+                    stdin=content,
+                    log_output=log_output,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+            )
+            for role, path, mode, content, log_output in files
+        ]

@@ -1,6 +1,6 @@
 """Command resources: local commands, remote commands and file copies over SSH."""
 
-from components.shell.commands import chain, cmd, fail, script, sudo_script, when
+from components.shell.commands import chain, cmd, fail, install_from_stdin, script, sudo_script, when
 from components.shell.local import LocalCommand, LocalCommandArgs
 from components.shell.remote import (
     CopyFileToRemote,
@@ -21,6 +21,7 @@ __all__ = [
     "cmd",
     "connection_args",
     "fail",
+    "install_from_stdin",
     "script",
     "sudo_script",
     "when",

@@ -94,7 +94,8 @@ class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
             "stdout": None,
             "stderr": None,
         }
-        secret_outputs = ["connection"] + ([] if args.log_output else ["stdout", "stderr"])
+        # A command that logs nothing handles secrets: its stdin is kept secret too.
+        secret_outputs = ["connection"] + ([] if args.log_output else ["stdout", "stderr", "stdin"])
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
         super().__init__(RemoteCommandProvider(), name, props, opts)
 

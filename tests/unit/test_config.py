@@ -69,7 +69,20 @@ BAD = [
     (GOOD, "bogus", 1, "wayshub:bogus: is not a known setting"),
     (EXISTING, "hosts.appServers.1.address", ..., "wayshub:hosts: appServers[1].address is required"),
     (EXISTING, "hosts.lbServer.address", ..., "wayshub:hosts: lbServer.address is required"),
-    (EXISTING, "hosts.appServers.1.address", "10.0.0.11", "wayshub:hosts: two servers share the same address"),
+    (EXISTING, "hosts.appServers.1.address", "10.0.0.11", "wayshub:hosts: two app servers share the same address"),
+    (
+        EXISTING,
+        "hosts.lbServer.address",
+        "10.0.0.12",
+        "wayshub:hosts: lbServer.address 10.0.0.12 is also an app server",
+    ),
+    (GOOD, "hosts.dialTimeoutSeconds", 0, "wayshub:hosts.dialTimeoutSeconds: Input should be greater than"),
+    (GOOD, "lb", {"tls": "letsencrypt"}, "wayshub:lb.tls: Input should be 'off', 'self-signed' or 'provided'"),
+    (GOOD, "lb", {"tls": "self-signed", "httpsPort": 80}, "wayshub:lb: httpsPort and listenPort are both 80"),
+    (GOOD, "lb", {"clientMaxBodySize": "10 MB"}, "wayshub:lb.clientMaxBodySize: '10 MB' is not an nginx size"),
+    (GOOD, "app", {"releasePin": "latest"}, "wayshub:app.releasePin: 'latest' is not a release id"),
+    (GOOD, "app", {"nodeInstall": "nvm"}, "wayshub:app: nodeVersion is required with nodeInstall 'nvm'"),
+    (GOOD, "rollout", {"batchSize": 0}, "wayshub:rollout.batchSize: Input should be greater than"),
     (EXISTING, "hosts.appServers.0.address", "bad address!", "wayshub:hosts.appServers[0].address: 'bad address!'"),
 ]
 

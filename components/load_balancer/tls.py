@@ -1,0 +1,132 @@
+"""TLS for the load balancer: checking a provided certificate/key pair, or a self-signed one.
+
+``SelfSignedTls`` makes a private CA and a certificate for the domain, once per stack; the keys live
+only as Pulumi secrets. Clients trust the site through ``ca_certificate`` (an output), e.g.
+``curl --cacert``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pulumi
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+VALID_DAYS = 825  # the longest lifetime clients accept for a server certificate
+
+
+class TlsError(Exception):
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+def _covers(certificate: x509.Certificate, domain: str) -> bool:
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    for name in names.get_values_for_type(x509.DNSName):
+        if name == domain or (name.startswith("*.") and domain.split(".", 1)[-1] == name[2:]):
+            return True
+    return False
+
+
+def check_certificate_pair(certificate_pem: str, key_pem: str, domain: str) -> None:
+    """Raise TlsError unless the PEM certificate parses, covers ``domain`` and matches the key."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    except ValueError:
+        raise TlsError("tlsCertificate", "is not a PEM certificate") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise TlsError("tlsPrivateKey", "is not an unencrypted PEM private key") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = serialization.Encoding.PEM
+    if certificate.public_key().public_bytes(pem, public) != key.public_key().public_bytes(pem, public):
+        raise TlsError("tlsPrivateKey", "does not match tlsCertificate (different key pair)")
+    if not _covers(certificate, domain):
+        raise TlsError("tlsCertificate", f"does not name {domain} in its subjectAltName")
+    if certificate.not_valid_after_utc < datetime.datetime.now(datetime.UTC):
+        raise TlsError("tlsCertificate", f"expired on {certificate.not_valid_after_utc:%Y-%m-%d}")
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def _certificate(
+    subject: str,
+    public_key: ec.EllipticCurvePublicKey,
+    issuer: x509.Name | None,
+    signing_key: CertificateIssuerPrivateKeyTypes,
+    domain: str | None,
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer or name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+    )
+    if domain is None:  # the CA
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        builder = (
+            builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        )
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def self_signed(domain: str, stack: str) -> dict[str, str]:
+    """A CA and a server certificate for ``domain`` (PEM), with the server's private key."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate(f"wayshub-infra {stack} CA", ca_key.public_key(), None, ca_key, None)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = _certificate(domain, server_key.public_key(), ca.subject, ca_key, domain)
+    pem = serialization.Encoding.PEM
+    return {
+        "ca_certificate": ca.public_bytes(pem).decode(),
+        "certificate": server.public_bytes(pem).decode() + ca.public_bytes(pem).decode(),
+        "private_key": _pem_key(server_key),
+    }
+
+
+class SelfSignedTlsProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        made = self_signed(props["domain"], props["stack"])
+        return CreateResult(id_=f"{props['stack']}:{props['domain']}", outs={**props, **made})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in ("domain", "stack") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed)
+
+
+class SelfSignedTls(Resource, module="wayshub", name="SelfSignedTls"):
+    """``private_key`` is secret; ``certificate`` (server + CA) and ``ca_certificate`` are public."""
+
+    ca_certificate: pulumi.Output[str]
+    certificate: pulumi.Output[str]
+    private_key: pulumi.Output[str]
+
+    def __init__(self, name: str, domain: str, stack: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key"]))
+        props = {"domain": domain, "stack": stack, "ca_certificate": None, "certificate": None, "private_key": None}
+        super().__init__(SelfSignedTlsProvider(), name, props, opts)
