@@ -1,7 +1,8 @@
 """SSH sessions to hosts, for the remote command and file resources (paramiko underneath).
 
 A host key can be pinned (``host_key`` = ``"<type> <base64>"``, as in a known_hosts line without the
-host name): a server that presents another key is refused before any command or secret is sent.
+host name); without a pin the key must be in ~/.ssh/known_hosts. A server that presents any other
+key is refused before any command or secret is sent.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paramiko
@@ -70,19 +72,45 @@ def load_private_key(text: str) -> paramiko.PKey:
     raise ValueError("not a usable SSH private key (" + "; ".join(errors) + ")")
 
 
-class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
-    """Accept exactly one host key, compared on its type and base64 blob."""
+KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
-    def __init__(self, expected: str | None) -> None:
+
+def _known_host_keys(host: str, port: int) -> list[list[str]]:
+    """The keys ~/.ssh/known_hosts lists for ``host`` (``[host]:port`` unless port 22)."""
+    path = KNOWN_HOSTS.expanduser()
+    if not path.is_file():
+        return []
+    known = paramiko.HostKeys(str(path))
+    entry = known.lookup(host if port == 22 else f"[{host}]:{port}")
+    if entry is None:
+        return []
+    return [[name, entry[name].get_base64()] for name in entry.keys()]  # noqa: SIM118 - SubDict has no items()
+
+
+class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
+    """Accept only the pinned host key or, without a pin, one listed in ~/.ssh/known_hosts."""
+
+    def __init__(self, expected: str | None, port: int) -> None:
         self._expected = expected.split()[:2] if expected else None
+        self._port = port
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         presented = [key.get_name(), key.get_base64()]
-        if self._expected is not None and presented != self._expected:
-            raise HostKeyMismatch(
-                f"host key of {hostname} is {presented[0]} {presented[1][:16]}..., "
-                f"not the pinned {self._expected[0]} {self._expected[1][:16]}...: refusing to connect"
-            )
+        if self._expected is not None:
+            if presented != self._expected:
+                raise HostKeyMismatch(
+                    f"host key of {hostname}:{self._port} is {presented[0]} {presented[1][:16]}..., "
+                    f"not the pinned {self._expected[0]} {self._expected[1][:16]}...: refusing to connect"
+                )
+            return
+        known = _known_host_keys(hostname, self._port)
+        if presented in known:
+            return
+        what = "is a different key than" if known else "is not in"
+        raise HostKeyMismatch(
+            f"host key of {hostname}:{self._port} {what} {KNOWN_HOSTS}: refusing to connect; pin it with the "
+            f"server's hostKey setting (ssh-keyscan -p {self._port} {hostname} shows it)"
+        )
 
 
 def open_client(conn: Connection) -> paramiko.SSHClient:
@@ -92,7 +120,7 @@ def open_client(conn: Connection) -> paramiko.SSHClient:
     last_error: Exception | None = None
     while True:
         client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(_PinnedHostKey(conn.host_key))
+        client.set_missing_host_key_policy(_PinnedHostKey(conn.host_key, conn.port))
         try:
             client.connect(
                 conn.host,

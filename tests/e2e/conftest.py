@@ -23,7 +23,7 @@ def sandbox_image() -> str:
     ).stdout.strip()
 
 
-def _copy_program(project: Path) -> None:
+def copy_program(project: Path) -> None:
     """The real program, as a user's checkout has it (components come from PYTHONPATH)."""
     project.mkdir(parents=True)
     shutil.copy(REPO / "__main__.py", project)
@@ -37,7 +37,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
     """The real program deployed once (2 app servers + LB as sandbox VMs); tests share it."""
     root = tmp_path_factory.mktemp("site")
     project = root / "project"
-    _copy_program(project)
+    copy_program(project)
     hosts_file = root / "hosts"
     hosts_file.write_text(USER_HOSTS_LINES)
     cli = PulumiCli(project, engine_env(root / "state", root / "home"))

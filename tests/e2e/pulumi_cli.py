@@ -21,7 +21,7 @@ class PulumiCli:
 
     def run(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
+            ["pulumi", "--non-interactive", *args],
             cwd=self.workdir,
             env=self.env,
             capture_output=True,

@@ -1,0 +1,229 @@
+"""Bad stack config through the REAL engine: one error line naming the setting, non-zero exit, nothing created.
+
+The program checks every setting before it declares any resource, so these need no VMs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from components.load_balancer.tls import self_signed
+from tests.e2e.conftest import copy_program
+from tests.e2e.pulumi_cli import PulumiCli, engine_env
+
+pytestmark = pytest.mark.e2e
+
+STACK = "badconfig"
+GOOD: dict[str, Any] = {
+    "wayshub:domain": "wayshub.test",
+    "wayshub:hosts": {
+        "provider": "sandbox",
+        "appServers": [{"name": "app1"}, {"name": "app2"}],
+        "lbServer": {"name": "lb"},
+    },
+}
+EXISTING = {
+    "wayshub:hosts": {
+        "provider": "existing",
+        "appServers": [{"name": "app1", "address": "127.0.0.21"}, {"name": "app2", "address": "127.0.0.22"}],
+        "lbServer": {"name": "lb", "address": "127.0.0.20"},
+    }
+}
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+# (case id, config changes, secrets, the start of the one error line)
+CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
+    # Pulumi.yaml declares domain without a default, so the engine itself names it.
+    (
+        "missing domain",
+        {"wayshub:domain": None},
+        {},
+        "validating stack config: Stack 'badconfig' is missing configuration value 'domain'",
+    ),
+    ("invalid domain", {"wayshub:domain": "not a domain"}, {}, "wayshub:domain: 'not a domain' is not a domain name"),
+    ("domain injection", {"wayshub:domain": "x.com; return 500"}, {}, "wayshub:domain:"),
+    (
+        "duplicate names",
+        {"wayshub:hosts": {"appServers": [{"name": "a"}, {"name": "a"}], "lbServer": {"name": "lb"}}},
+        {},
+        "wayshub:hosts: server names must be unique, a repeated",
+    ),
+    (
+        "zero backends",
+        {"wayshub:hosts": {"appServers": [], "lbServer": {"name": "lb"}}},
+        {},
+        "wayshub:hosts.appServers: List should have at least 1 item",
+    ),
+    (
+        "unknown provider",
+        {"wayshub:hosts": {"provider": "vmware", "appServers": [{"name": "a"}], "lbServer": {"name": "lb"}}},
+        {},
+        "wayshub:hosts.provider: Input should be",
+    ),
+    (
+        "port 0",
+        {"wayshub:hosts": {"appServers": [{"name": "a", "sshPort": 0}], "lbServer": {"name": "lb"}}},
+        {},
+        "wayshub:hosts.appServers[0].sshPort: Input should be greater than",
+    ),
+    ("port 70000", {"wayshub:sandbox": {"httpPort": 70000}}, {}, "wayshub:sandbox.httpPort: Input should be less than"),
+    ("port abc", {"wayshub:lb": {"listenPort": "abc"}}, {}, "wayshub:lb.listenPort: Input should be a valid integer"),
+    ("unknown key", {"wayshub:lb": {"keepAlive": 3}}, {}, "wayshub:lb.keepAlive: is not a known setting"),
+    (
+        "negative timeout",
+        {"wayshub:lb": {"connectTimeout": "-1s"}},
+        {},
+        "wayshub:lb.connectTimeout: '-1s' is not an nginx duration",
+    ),
+    (
+        "negative health timeout",
+        {"wayshub:app": {"healthTimeoutSeconds": -5}},
+        {},
+        "wayshub:app.healthTimeoutSeconds: Input should be greater than",
+    ),
+    (
+        "bad node version",
+        {"wayshub:app": {"nodeVersion": "lts"}},
+        {},
+        "wayshub:app.nodeVersion: must be a Node major version",
+    ),
+    ("nvm without version", {"wayshub:app": {"nodeInstall": "nvm"}}, {}, "wayshub:app: nodeVersion is required"),
+    ("release path missing", {"wayshub:app": {"source": "no-such-app"}}, {}, "wayshub:app.source:"),
+    (
+        "hosts file is a directory",
+        {"wayshub:hostsFile": {"path": "/tmp"}},
+        {},
+        "wayshub:hostsFile.path: /tmp is a directory",
+    ),
+    (
+        "hosts file folder missing",
+        {"wayshub:hostsFile": {"path": "/no/such/dir/hosts"}},
+        {},
+        "wayshub:hostsFile.path: folder /no/such/dir does not exist",
+    ),
+    (
+        "public sandbox bind",
+        {"wayshub:sandbox": {"bindAddress": "0.0.0.0"}},
+        {},
+        "wayshub:sandbox.bindAddress: must be a loopback address",
+    ),
+    (
+        "public subnet",
+        {"wayshub:sandbox": {"subnet": "8.8.8.0/24"}},
+        {},
+        "wayshub:sandbox.subnet: must be a private IPv4 network",
+    ),
+    ("existing without key", EXISTING, {}, "wayshub:sshPrivateKey: is required"),
+    (
+        "key that is not a private key",
+        EXISTING,
+        {"wayshub:sshPrivateKey": "ssh-ed25519 AAAAC3 not-private"},
+        "wayshub:sshPrivateKey: is not an SSH private key",
+    ),
+    (
+        "same address twice",
+        {
+            "wayshub:hosts": {
+                **EXISTING["wayshub:hosts"],
+                "appServers": [{"name": "a", "address": "127.0.0.21"}, {"name": "b", "address": "127.0.0.21"}],
+            }
+        },
+        {},
+        "wayshub:hosts: two app servers share the same address",
+    ),
+    (
+        "LB on an app host",
+        {"wayshub:hosts": {**EXISTING["wayshub:hosts"], "lbServer": {"name": "lb", "address": "127.0.0.21"}}},
+        {},
+        "wayshub:hosts: lbServer.address 127.0.0.21 is also an app server",
+    ),
+    (
+        "bad host key",
+        {"wayshub:hosts": {"appServers": [{"name": "a", "hostKey": "nope"}], "lbServer": {"name": "lb"}}},
+        {},
+        "wayshub:hosts.appServers[0].hostKey: must be",
+    ),
+    ("unknown tls mode", {"wayshub:lb": {"tls": "acme"}}, {}, "wayshub:lb.tls: Input should be"),
+    (
+        "TLS cert without key",
+        {"wayshub:lb": {"tls": "provided"}, "wayshub:tlsCertificate": CERT},
+        {},
+        "wayshub:tlsPrivateKey: is required",
+    ),
+    # The certificate and a key of another pair are filled in by the test.
+    (
+        "TLS cert/key mismatch",
+        {"wayshub:lb": {"tls": "provided"}},
+        {},
+        "wayshub:tlsPrivateKey: does not match tlsCertificate",
+    ),
+    (
+        "bad app secret name",
+        {},
+        {"wayshub:appSecrets": json.dumps({"api-key": "x"})},
+        "wayshub:appSecrets: variable name 'api-key'",
+    ),
+    (
+        "bad body size",
+        {"wayshub:lb": {"clientMaxBodySize": "lots"}},
+        {},
+        "wayshub:lb.clientMaxBodySize: 'lots' is not an nginx size",
+    ),
+    ("bad pin", {"wayshub:app": {"releasePin": "HEAD"}}, {}, "wayshub:app.releasePin: 'HEAD' is not a release id"),
+]
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> PulumiCli:
+    root = tmp_path_factory.mktemp("badconfig")
+    copy_program(root / "project")
+    cli = PulumiCli(root / "project", engine_env(root / "state", root / "home"))
+    cli.run("stack", "init", STACK)
+    return cli
+
+
+def write_config(cli: PulumiCli, changes: dict[str, Any]) -> None:
+    config = {**GOOD, **changes}
+    config["wayshub:hostsFile"] = config.get("wayshub:hostsFile", {"path": str(cli.workdir / "hosts")})
+    config = {key: value for key, value in config.items() if value is not None}
+    (cli.workdir / "stacks").mkdir(exist_ok=True)
+    (cli.workdir / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+
+
+def mismatched_pair() -> tuple[str, str]:
+    return self_signed("wayshub.test", "a")["certificate"], self_signed("wayshub.test", "b")["private_key"]
+
+
+def test_cases_cover_at_least_25_bad_inputs() -> None:
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize(("case", "changes", "secrets", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_stops_before_any_resource(
+    cli: PulumiCli, case: str, changes: dict[str, Any], secrets: dict[str, str], expected: str
+) -> None:
+    secrets = dict(secrets)
+    if case == "TLS cert/key mismatch":
+        certificate, key = mismatched_pair()
+        changes = {**changes, "wayshub:tlsCertificate": certificate}
+        secrets["wayshub:tlsPrivateKey"] = key
+    write_config(cli, changes)
+    for key_name, value in secrets.items():
+        cli.run("config", "set", "--secret", key_name, "--", value)
+
+    result = cli.run("up", "--yes", "--skip-preview", check=False)
+    output = result.stdout + result.stderr
+    errors = [line.strip() for line in output.splitlines() if re.match(r"^\s*error: ", line)]
+    assert result.returncode != 0, output
+    assert len(set(errors)) == 1, f"expected one error line, got {errors}"
+    assert errors[0].removeprefix("error: ").startswith(expected), errors[0]
+    for value in secrets.values():
+        assert value not in output, "a secret appeared in the output"
+    state = json.loads(cli.run("stack", "export").stdout)
+    created = [r["type"] for r in state["deployment"].get("resources") or [] if r["type"] != "pulumi:pulumi:Stack"]
+    assert created == [], f"{case}: resources were created: {created}"
