@@ -20,7 +20,7 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
-.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin destroy test quick e2e app-test lint clean
+.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin recover destroy test quick e2e app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ rollback: stack ## switch every app server back to its previous release (rolling
 unpin: stack ## after a rollback: deploy the release built from app/ again
 	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK) --unpin
 
+recover: stack ## after an interrupted up: drop its lock, forget half-made creates, refresh; then `make up`
+	$(PULUMI) cancel --yes --stack $(STACK)
+	$(PULUMI) refresh --yes --skip-preview --clear-pending-creates --stack $(STACK)
+
 destroy: stack ## remove everything the stack made
 	$(PULUMI) destroy --yes --stack $(STACK)
 
@@ -80,10 +84,16 @@ e2e: venv engine docker ## end-to-end tests only
 app-test: ## the sample Node app's own tests (node --test)
 	cd app && npm ci --no-audit --no-fund --silent && npm test --silent
 
-lint: venv ## ruff and mypy
+# actionlint is a Go module too (its PyPI wrapper downloads a release binary, unreachable here).
+ACTIONLINT_VERSION := v1.7.12
+$(VENV)/bin/actionlint: | $(VENV)/.installed
+	GOBIN=$(CURDIR)/$(VENV)/bin CGO_ENABLED=0 go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+lint: venv $(VENV)/bin/actionlint ## ruff, mypy and actionlint (workflows)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/actionlint
 
 clean: ## remove the venv and the engine link (not the engine cache, not stack state)
 	rm -rf $(VENV) .wayshub/bin

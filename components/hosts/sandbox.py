@@ -165,6 +165,7 @@ class SandboxVm(pulumi.ComponentResource):
                 private_key=args.network.key.private_key,
                 host_key=self.host_key,
                 dial_timeout_seconds=args.dial_timeout_seconds,
+                gone_if="! " + cmd("docker", "container", "inspect", args.container_name) + " >/dev/null 2>&1",
             )
         )
         self.host = Host(args.hostname, self.connection, self.private_address, self.container)

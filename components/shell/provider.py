@@ -63,27 +63,41 @@ class CommandProvider(ResourceProvider):
         outs = self._run(props, "create")
         return CreateResult(id_=self.identity(props), outs=outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if not self._changed(olds, news, self.rerun_keys()):
+            # Only how we reach the host changed (a key, a timeout): nothing to run on it.
+            return UpdateResult(outs={**news, "stdout": olds.get("stdout", ""), "stderr": olds.get("stderr", "")})
         return UpdateResult(outs=self._run(news, "update"))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("delete"):
             self._run(props, "delete")
 
+    @staticmethod
+    def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+        return [k for k in keys if olds.get(k) != news.get(k)]
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        tracked = UPDATE_KEYS + REPLACE_KEYS + self.extra_keys()
-        changed = [k for k in tracked if olds.get(k) != news.get(k)]
-        replaces = [k for k in REPLACE_KEYS + self.replace_keys() if k in changed]
+        changed = self._changed(olds, news, self.rerun_keys() + REPLACE_KEYS + self.quiet_keys())
+        replaces = self._changed(olds, news, REPLACE_KEYS) + self.moved(olds, news)
         return DiffResult(
-            changes=bool(changed),
+            changes=bool(changed or replaces),
             replaces=replaces,
             delete_before_replace=bool(news.get("delete_before_replace", False)),
         )
 
-    def extra_keys(self) -> tuple[str, ...]:
-        """Further inputs that, when changed, re-run the resource."""
+    def rerun_keys(self) -> tuple[str, ...]:
+        """Inputs whose change re-runs ``update`` (or ``create``) in place."""
+        return UPDATE_KEYS + self.extra_keys()
+
+    def quiet_keys(self) -> tuple[str, ...]:
+        """Inputs whose change is recorded without running anything (how the host is reached)."""
         return ()
 
-    def replace_keys(self) -> tuple[str, ...]:
-        """Further inputs that, when changed, replace the resource."""
+    def moved(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        """Inputs saying the resource now lives elsewhere (another host): those replace it."""
+        return []
+
+    def extra_keys(self) -> tuple[str, ...]:
+        """Further inputs that, when changed, re-run the resource."""
         return ()

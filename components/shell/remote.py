@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,13 @@ def connection_args(
     private_key: pulumi.Input[str],
     host_key: pulumi.Input[str] | None = None,
     dial_timeout_seconds: float = 60.0,
+    gone_if: str | None = None,
 ) -> dict[str, Any]:
-    """The connection input of remote resources; the private key is always made secret."""
+    """The connection input of remote resources; the private key is always made secret.
+
+    ``gone_if`` is a local command that succeeds only when the host no longer exists (a sandbox VM
+    whose container was removed): deleting a resource on such a host has nothing left to do.
+    """
     return {
         "host": host,
         "port": port,
@@ -34,7 +40,22 @@ def connection_args(
         "private_key": pulumi.Output.secret(private_key),
         "host_key": host_key,
         "dial_timeout_seconds": dial_timeout_seconds,
+        "gone_if": gone_if,
     }
+
+
+def host_moved(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """``["connection"]`` when the resource now targets another host/port/user: a replacement."""
+    identity = ("host", "port", "user")
+    old, new = olds.get("connection") or {}, news.get("connection") or {}
+    return ["connection"] if any(old.get(k) != new.get(k) for k in identity) else []
+
+
+def host_is_gone(props: dict[str, Any]) -> bool:
+    check = props["connection"].get("gone_if")
+    if not check:
+        return False
+    return subprocess.run(["bash", "-c", check], capture_output=True, check=False).returncode == 0
 
 
 def _connection(props: dict[str, Any]) -> ssh.Connection:
@@ -51,11 +72,15 @@ class RemoteCommandProvider(CommandProvider):
     def execute(self, props: dict[str, Any], command: str) -> CommandResult:
         return ssh.run(_connection(props), command, props.get("stdin"), timeout=REMOTE_TIMEOUT_SECONDS)
 
-    def replace_keys(self) -> tuple[str, ...]:
+    def quiet_keys(self) -> tuple[str, ...]:
         return ("connection",)
 
-    def extra_keys(self) -> tuple[str, ...]:
-        return ("connection",)
+    def moved(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        return host_moved(olds, news)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if props.get("delete") and not host_is_gone(props):
+            self._run(props, "delete")
 
 
 @dataclass(frozen=True)
@@ -131,17 +156,22 @@ class CopyFileProvider(CommandProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=self.identity(props), outs=self._upload(props))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if not self._changed(olds, news, self.rerun_keys()):
+            return UpdateResult(outs={**news, "stdout": "", "stderr": ""})
         return UpdateResult(outs=self._upload(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """The uploaded file is left for the owner's delete command to clean up."""
 
     def extra_keys(self) -> tuple[str, ...]:
-        return ("sha256", "remote_path", "connection")
+        return ("sha256", "remote_path")
 
-    def replace_keys(self) -> tuple[str, ...]:
+    def quiet_keys(self) -> tuple[str, ...]:
         return ("connection",)
+
+    def moved(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        return host_moved(olds, news)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
+import ssl
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ SLOT = int(os.environ.get("WAYSHUB_E2E_SLOT", "0"))
 SITE_STACK = "e2e" if SLOT == 0 else f"e2e{SLOT}"
 DOMAIN = "wayshub.test"
 HTTP_PORT = 18080 + SLOT * 10
+HTTPS_PORT = HTTP_PORT + 1
 SSH_PORT_BASE = 22600 + SLOT * 10
 SUBNET_PREFIX = f"172.30.{251 + SLOT}"
 SUBNET = f"{SUBNET_PREFIX}.0/24"
@@ -43,13 +46,19 @@ class Site:
         )
 
 
-def write_stack_config(site: Site, app_servers: list[str], extra: dict[str, object] | None = None) -> None:
+def write_stack_config(
+    site: Site,
+    app_servers: list[str],
+    extra: dict[str, object] | None = None,
+    hosts_extra: dict[str, object] | None = None,
+) -> None:
     config: dict[str, object] = {
         "wayshub:domain": DOMAIN,
         "wayshub:hosts": {
             "provider": "sandbox",
             "appServers": [{"name": name} for name in app_servers],
             "lbServer": {"name": "lb"},
+            **(hosts_extra or {}),
         },
         "wayshub:sandbox": {
             "image": site.image,
@@ -57,6 +66,7 @@ def write_stack_config(site: Site, app_servers: list[str], extra: dict[str, obje
             "subnet": SUBNET,
             "sshPortBase": SSH_PORT_BASE,
             "httpPort": HTTP_PORT,
+            "httpsPort": HTTPS_PORT,
         },
         "wayshub:hostsFile": {"path": str(site.hosts_file), "address": "127.0.0.1"},
         **(extra or {}),
@@ -85,6 +95,38 @@ def get(path: str = "/", timeout: float = 5.0) -> Answer:
             response.getheader("X-Wayshub-Backend", ""),
             response.getheader("X-Wayshub-Release", ""),
         )
+    finally:
+        conn.close()
+
+
+class _LoopbackHttps(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 while sending SNI and verifying the certificate for the site's domain."""
+
+    def connect(self) -> None:
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def get_https(ca_pem: str, path: str = "/") -> tuple[int, dict[str, str]]:
+    """One GET over HTTPS through the LB, trusting only ``ca_pem``; returns status and headers."""
+    context = ssl.create_default_context(cadata=ca_pem)
+    conn = _LoopbackHttps(DOMAIN, HTTPS_PORT, timeout=5.0, context=context)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        conn.close()
+
+
+def get_http_headers(path: str = "/") -> tuple[int, dict[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5.0)
+    try:
+        conn.request("GET", path, headers={"Host": DOMAIN})
+        response = conn.getresponse()
+        response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}
     finally:
         conn.close()
 

@@ -6,6 +6,7 @@ Tests run in file order on one deployed stack (the session's ``site`` fixture).
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -114,6 +115,10 @@ def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -
     assert site.sh("lb", f"ls /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf", check=False).returncode != 0
     assert site.sh("lb", "systemctl is-active nginx").stdout.strip() == "active"
 
+    # One VM is already gone (deleted by hand): destroy still completes, promptly.
+    subprocess.run(["docker", "rm", "--force", site.container("app2")], check=True, capture_output=True)
+    started = time.monotonic()
     site.cli.run("destroy", "--yes", "--skip-preview")
+    assert time.monotonic() - started < 120
     assert site.hosts_file.read_text() == USER_HOSTS_LINES
     assert docker_names(f"label=wayshub.stack={SITE_STACK}") == []

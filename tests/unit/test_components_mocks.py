@@ -52,6 +52,7 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
             "private_key": PRIVATE_KEY,
             "host_key": HOST_KEY,
             "dial_timeout_seconds": 60.0,
+            "gone_if": "! docker container inspect wayshub-test-vm-a >/dev/null 2>&1",
         }
         create = inputs("vm-a-container")["create"]
         assert "--ip 172.30.99.11" in create and "--publish 127.0.0.1:2300:22" in create

@@ -1,0 +1,88 @@
+"""The command resources' life cycle, with the providers called directly (no engine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.shell.local import LocalCommandProvider
+from components.shell.provider import CommandFailed
+from components.shell.remote import RemoteCommandProvider
+from components.shell.ssh import CommandResult
+
+CONNECTION = {"host": "127.0.0.1", "port": 2221, "user": "wayshub", "private_key": "k", "dial_timeout_seconds": 60}
+
+
+def remote(**changes: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {"name": "x", "connection": dict(CONNECTION), "create": "true", "triggers": []}
+    for key, value in changes.items():
+        if key in CONNECTION:
+            props["connection"][key] = value
+        else:
+            props[key] = value
+    return props
+
+
+@pytest.mark.parametrize(
+    ("change", "changes", "replaces"),
+    [
+        ({}, False, []),
+        ({"create": "echo new"}, True, []),
+        ({"stdin": "new file text"}, True, []),
+        ({"rerun_on": ["release-2"]}, True, []),
+        ({"triggers": ["v2"]}, True, ["triggers"]),
+        ({"dial_timeout_seconds": 5}, True, []),
+        ({"private_key": "rotated"}, True, []),
+        ({"port": 2222}, True, ["connection"]),
+        ({"host": "127.0.0.2"}, True, ["connection"]),
+    ],
+)
+def test_diff_replaces_only_for_triggers_or_another_host(
+    change: dict[str, Any], changes: bool, replaces: list[str]
+) -> None:
+    diff = RemoteCommandProvider().diff("id", remote(), remote(**change))
+    assert (diff.changes, diff.replaces) == (changes, replaces)
+
+
+class RecordingRemote(RemoteCommandProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[str] = []
+
+    def execute(self, props: dict[str, Any], command: str) -> CommandResult:
+        self.ran.append(command)
+        return CommandResult(0, "ran\n", "")
+
+
+def test_a_new_connection_detail_runs_nothing_on_the_host() -> None:
+    provider = RecordingRemote()
+    olds = {**remote(), "stdout": "before\n", "stderr": ""}
+    outs = provider.update("id", olds, remote(dial_timeout_seconds=5)).outs
+    assert provider.ran == []
+    assert outs is not None and outs["stdout"] == "before\n" and outs["connection"]["dial_timeout_seconds"] == 5
+
+
+def test_a_changed_command_reruns_update_or_create() -> None:
+    provider = RecordingRemote()
+    provider.update("id", remote(), remote(create="echo a", update="echo b"))
+    provider.update("id", remote(), remote(create="echo c"))
+    assert provider.ran == ["echo b", "echo c"]
+
+
+def test_local_command_runs_and_reports_failure_with_output_unless_hidden() -> None:
+    provider = LocalCommandProvider()
+    created = provider.create({"name": "t", "create": "printf out; printf err >&2", "stdin": None})
+    assert (created.outs or {})["stdout"] == "out"
+    with pytest.raises(CommandFailed, match=r"local:t: create failed with exit code 3:\ncause"):
+        provider.create({"name": "t", "create": "echo cause >&2; exit 3"})
+    with pytest.raises(CommandFailed, match=r"output hidden") as hidden:
+        provider.create({"name": "t", "create": "echo s3cr3t >&2; exit 3", "log_output": False})
+    assert "s3cr3t" not in str(hidden.value)
+
+
+def test_local_command_feeds_stdin_and_environment() -> None:
+    out = LocalCommandProvider().create(
+        {"name": "t", "create": 'cat; printf "$GREETING"', "stdin": "in;", "environment": {"GREETING": "hi"}}
+    )
+    assert (out.outs or {})["stdout"] == "in;hi"

@@ -1,0 +1,212 @@
+"""The GitHub workflows: actionlint passes, and the preview/deploy rules of issue 7 hold in the YAML."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+sys.path.insert(0, str(REPO / "scripts"))  # scripts/ is a folder of tools, not a package
+from preview_summary import DEFAULT_MAX_CHARS, default_marker  # noqa: E402
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    assert isinstance(data, dict)
+    # YAML 1.1 reads the key `on` as True.
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def actionlint() -> str | None:
+    venv_binary = REPO / "venv" / "bin" / "actionlint"
+    if venv_binary.is_file() and os.access(venv_binary, os.X_OK):
+        return str(venv_binary)
+    return shutil.which("actionlint")
+
+
+def test_actionlint_passes() -> None:
+    binary = actionlint()
+    if binary is None:
+        pytest.skip("actionlint is not installed: venv/bin/actionlint (README: make lint) or on PATH")
+    # actionlint runs shellcheck on every `run:` script when shellcheck is on PATH.
+    result = subprocess.run([binary, "-no-color"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_to_a_version() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for uses in re.findall(r"uses:\s*(\S+)", path.read_text()):
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+(\.\d+)*|[0-9a-f]{40})", uses), f"{path.name}: {uses}"
+
+
+# ---------------------------------------------------------------- preview.yml
+
+
+def test_preview_runs_on_pull_requests_once_per_stack() -> None:
+    workflow = load("preview.yml")
+    assert "pull_request" in workflow["on"]
+    assert "pull_request_target" not in workflow["on"], "never run a pull request's code with write access"
+    job = workflow["jobs"]["preview"]
+    stacks = [entry["stack"] for entry in job["strategy"]["matrix"]["include"]]
+    assert stacks == ["staging", "prod", "local"]
+    assert job["strategy"]["fail-fast"] is False, "one stack's failure must not hide another's preview"
+    assert job["runs-on"] == "${{ matrix.runner }}"
+    assert "head.repo.full_name == github.repository" in job["if"], "fork pull requests get no secrets"
+
+
+def test_preview_has_a_concurrency_group_per_pull_request_and_stack() -> None:
+    job = load("preview.yml")["jobs"]["preview"]
+    group = job["concurrency"]["group"]
+    assert "${{ matrix.stack }}" in group and "${{ github.event.pull_request.number }}" in group
+    assert job["concurrency"]["cancel-in-progress"] is True
+
+
+def test_preview_has_least_privilege() -> None:
+    workflow = load("preview.yml")
+    assert workflow["permissions"] == {}
+    assert workflow["jobs"]["preview"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_preview_comments_once_per_stack_under_the_limit() -> None:
+    workflow = load("preview.yml")
+    job = workflow["jobs"]["preview"]
+    env = job["env"]
+    # The marker is the one scripts/preview-summary writes, per stack.
+    assert env["MARKER"].replace("${{ matrix.stack }}", "prod") == default_marker("prod")
+    assert int(env["MAX_CHARS"]) == DEFAULT_MAX_CHARS == 60_000
+    steps = job["steps"]
+    runs = "\n".join(str(step.get("run", "")) for step in steps)
+    assert "pulumi preview --diff --json" in runs
+    assert '--max-chars "$MAX_CHARS"' in runs and '--marker "$MARKER"' in runs
+    uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert len(uploads) == 1 and "preview.json" in uploads[0]["with"]["path"]
+    (script,) = [s["with"]["script"] for s in steps if str(s.get("uses", "")).startswith("actions/github-script@")]
+    assert "process.env.MARKER" in script and "startsWith(marker)" in script
+    assert "updateComment" in script and "createComment" in script and "deleteComment" in script
+    assert "process.env.MAX_CHARS" in script, "the comment's size is checked again before posting"
+
+
+# The github-script step, run by node against a fake GitHub API: what it does to a pull request's comments.
+UPSERT_HARNESS = r"""
+const fs = require('fs');
+const [script, before] = [fs.readFileSync(process.argv[2], 'utf8'), JSON.parse(fs.readFileSync(process.argv[3], 'utf8'))];
+let comments = before.map((c) => ({ ...c }));
+let nextId = 1000;
+const calls = [];
+const github = {
+  paginate: async (method, params) => { calls.push(['list', params.issue_number]); return comments.map((c) => ({ ...c })); },
+  rest: { issues: {
+    listComments: 'listComments',
+    createComment: async ({ issue_number, body }) => {
+      const c = { id: nextId++, body, user: { type: 'Bot' }, html_url: 'new' };
+      comments.push(c); calls.push(['create', issue_number]); return { data: c };
+    },
+    updateComment: async ({ comment_id, body }) => {
+      comments = comments.map((c) => (c.id === comment_id ? { ...c, body } : c)); calls.push(['update', comment_id]);
+      return { data: { html_url: String(comment_id) } };
+    },
+    deleteComment: async ({ comment_id }) => {
+      comments = comments.filter((c) => c.id !== comment_id); calls.push(['delete', comment_id]);
+    },
+  } },
+};
+const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 } };
+const failures = [];
+const core = { info: () => {}, setFailed: (m) => failures.push(m) };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, core).then(() => {
+  process.stdout.write(JSON.stringify({ comments, calls, failures }));
+});
+"""
+
+
+def run_upsert(tmp_path: Path, body: str, before: list[dict[str, Any]], stack: str = "prod") -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    steps = load("preview.yml")["jobs"]["preview"]["steps"]
+    (script,) = [s["with"]["script"] for s in steps if str(s.get("uses", "")).startswith("actions/github-script@")]
+    (tmp_path / "script.js").write_text(script)
+    (tmp_path / "before.json").write_text(json.dumps(before))
+    (tmp_path / "harness.js").write_text(UPSERT_HARNESS)
+    (tmp_path / "comment.md").write_text(body)
+    env = {**os.environ, "MARKER": default_marker(stack), "MAX_CHARS": str(DEFAULT_MAX_CHARS)}
+    run = subprocess.run(
+        [node, "harness.js", "script.js", "before.json"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)
+    return result
+
+
+def bot(comment_id: int, body: str) -> dict[str, Any]:
+    return {"id": comment_id, "body": body, "user": {"type": "Bot"}}
+
+
+def test_the_comment_is_created_once_then_edited(tmp_path: Path) -> None:
+    first = default_marker("prod") + "\n### `prod`: Pulumi preview\none\n"
+    created = run_upsert(tmp_path, first, [bot(1, default_marker("staging") + "\nstaging's")])
+    assert [c["body"] for c in created["comments"]] == [default_marker("staging") + "\nstaging's", first]
+    assert [call[0] for call in created["calls"]] == ["list", "create"]
+
+    second = first.replace("one", "two")
+    edited = run_upsert(tmp_path, second, created["comments"])
+    assert [c["body"] for c in edited["comments"]] == [default_marker("staging") + "\nstaging's", second]
+    assert [call[0] for call in edited["calls"]] == ["list", "update"]
+
+
+def test_duplicates_are_removed_and_people_are_left_alone(tmp_path: Path) -> None:
+    marker = default_marker("prod")
+    person = {"id": 2, "body": marker + " quoted by a reviewer", "user": {"type": "User"}}
+    before = [bot(1, marker + "\nold"), person, bot(3, marker + "\nolder duplicate"), bot(4, "other bot")]
+    after = run_upsert(tmp_path, marker + "\nnew", before)
+    assert after["comments"] == [bot(1, marker + "\nnew"), person, bot(4, "other bot")]
+    assert after["calls"] == [["list", 7], ["update", 1], ["delete", 3]]
+
+
+def test_an_oversized_or_unmarked_comment_is_refused(tmp_path: Path) -> None:
+    marker = default_marker("prod")
+    fits = run_upsert(tmp_path, marker + "\U0001f600" * (DEFAULT_MAX_CHARS - len(marker)), [])
+    assert len(fits["comments"]) == 1, "the limit counts characters, as Python does, not UTF-16 units"
+    too_long = run_upsert(tmp_path, marker + "x" * DEFAULT_MAX_CHARS, [])
+    unmarked = run_upsert(tmp_path, "no marker", [])
+    for result in (too_long, unmarked):
+        assert result["comments"] == [] and result["calls"] == [] and len(result["failures"]) == 1
+
+
+def test_preview_reads_the_backend_and_passphrase_from_secrets() -> None:
+    env = load("preview.yml")["jobs"]["preview"]["env"]
+    assert env["PULUMI_BACKEND_URL"] == "${{ secrets.PULUMI_BACKEND_URL }}"
+    assert "secrets.PULUMI_CONFIG_PASSPHRASE" in env["PULUMI_CONFIG_PASSPHRASE"]
+
+
+# ---------------------------------------------------------------- up.yml
+
+
+def test_up_deploys_main_to_staging_then_prod_in_their_environments() -> None:
+    workflow = load("up.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert workflow["permissions"] == {}
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"staging", "prod"}
+    for stack, job in jobs.items():
+        assert job["environment"]["name"] == stack
+        assert job["env"]["STACK"] == stack
+        assert job["permissions"] == {"contents": "read"}
+        assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+        runs = "\n".join(str(step.get("run", "")) for step in job["steps"])
+        assert 'pulumi up --yes --diff --non-interactive --stack "$STACK"' in runs
+    assert jobs["prod"]["needs"] == "staging", "prod waits for staging, then for the prod environment's approval"
+    assert "needs" not in jobs["staging"]
