@@ -129,3 +129,54 @@ def test_broken_site_fails_nginx_t(tmp_path: Path, case: str) -> None:
     assert message in result.stderr
     assert "test failed" in result.stderr
     assert str(tmp_path / "site.conf") in result.stderr, "error should point at the site file"
+
+
+def tls_context(tmp_path: Path, hsts: bool) -> Context:
+    """The site with TLS on, its certificate and key written where nginx -t will load them."""
+    from components.load_balancer.tls import self_signed
+
+    made = self_signed("wayshub.local", "test")
+    (tmp_path / "site.crt").write_text(made["certificate"])
+    (tmp_path / "site.key").write_text(made["private_key"])
+    return {
+        **BASE,
+        "listen_port": 8080,
+        "tls": {"certificate_path": str(tmp_path / "site.crt"), "key_path": str(tmp_path / "site.key")},
+        "https_port": 8443,
+        "https_redirect_port": ":8443",
+        "hsts": hsts,
+        "client_max_body_size": "1m",
+    }
+
+
+@pytest.mark.parametrize("hsts", [False, True])
+def test_tls_site_with_a_real_certificate_passes_nginx_t(tmp_path: Path, hsts: bool) -> None:
+    result = nginx_test(tmp_path, tls_context(tmp_path, hsts))
+    assert result.returncode == 0, result.stderr
+    assert "[warn]" not in result.stderr, result.stderr
+
+
+def test_tls_site_redirects_http_and_hardens_https(tmp_path: Path) -> None:
+    import crossplane
+
+    site = tmp_path / "site.conf"
+    site.write_text("http {\n" + render("nginx-site.conf.j2", **tls_context(tmp_path, hsts=True)) + "}\n")
+    parsed = crossplane.parse(str(site), single=True, check_ctx=True, check_args=True)
+    assert parsed["status"] == "ok", parsed["errors"]
+    http_block = parsed["config"][0]["parsed"][0]["block"]
+    servers = [d["block"] for d in http_block if d["directive"] == "server"]
+    assert len(servers) == 2
+
+    def directives(block: list[dict[str, Any]], name: str) -> list[list[str]]:
+        return [d["args"] for d in block if d["directive"] == name]
+
+    plain, secure = servers
+    assert directives(plain, "listen") == [["8080"]]
+    redirect = next(d for d in plain if d["directive"] == "location" and d["args"] == ["/"])["block"]
+    assert directives(redirect, "return") == [["301", "https://$host:8443$request_uri"]]
+    assert directives(secure, "listen") == [["8443", "ssl", "http2"]]
+    assert directives(secure, "ssl_protocols") == [["TLSv1.2", "TLSv1.3"]]
+    assert directives(secure, "server_tokens") == [["off"]]
+    assert directives(secure, "client_max_body_size") == [["1m"]]
+    headers = [args[0] for args in directives(secure, "add_header")]
+    assert headers == ["X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Strict-Transport-Security"]
