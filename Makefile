@@ -20,7 +20,7 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
-.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin recover destroy test quick e2e app-test lint clean
+.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin recover destroy test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ quick: venv ## the inner loop: unit and template tests only
 
 e2e: venv engine docker ## end-to-end tests only
 	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+
+bench: venv engine docker sandbox-image ## benchmarks vs the seed's plain nginx config and at scale (appends bench/RESULTS.md)
+	$(WITH_ENGINE) $(VENV)/bin/python -m bench.run
 
 app-test: ## the sample Node app's own tests (node --test)
 	cd app && npm ci --no-audit --no-fund --silent && npm test --silent

@@ -11,6 +11,7 @@ import pulumi
 
 from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, build_release, pinned_release, roll_out
+from components.containers import ContainerSite, ContainerSiteArgs
 from components.hosts.from_config import declare_servers
 from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs, SelfSignedTls, TlsMaterial
 from components.names import HostsEntry, HostsEntryArgs
@@ -26,61 +27,106 @@ except stack_config.ConfigError as err:
     pulumi.log.error(str(err))
     sys.exit(32)
 
-# 1. Servers: N app servers and one load balancer.
-servers = declare_servers(settings, stack)
-
-# 2. The app, built once here (or a pinned release already on the servers), rolled out in batches.
-app = settings.app
-if app.release_pin:
-    release = pinned_release(app.release_pin)
-else:
-    release = build_release(HERE / app.source, HERE / "build" / "releases", app.name)
-apps = roll_out(
-    servers.app,
-    settings.rollout.batch_size,
-    lambda host, after: NodeApp(
-        f"{host.name}-app",
-        NodeAppArgs(
-            host=host,
-            release=release,
-            app_name=app.name,
-            port=app.port,
-            entrypoint=app.entrypoint,
-            node_install=app.node_install,
-            node_version=app.node_version,
-            env=app.env,
-            secret_env=config.get_secret_object("appSecrets"),
-            health_timeout_seconds=app.health_timeout_seconds,
-            releases_kept=app.releases_kept,
-            settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
-            after=after,
-        ),
-    ),
-)
-
-# 3. nginx on the LB server, one upstream line per backend, TLS if configured.
-sandbox = settings.hosts.provider == "sandbox"
+containers = settings.hosts.provider == "containers"
 tls: TlsMaterial | None = None
-if settings.lb.tls == "self-signed":
-    self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack)
-    tls = TlsMaterial(self_signed.certificate, self_signed.private_key)
-    pulumi.export("ca_certificate", self_signed.ca_certificate)
-elif settings.lb.tls == "provided":
-    tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
-public_http_port = settings.sandbox.http_port if sandbox else settings.lb.listen_port
-public_https_port = settings.sandbox.https_port if sandbox else settings.lb.https_port
-lb = NginxLoadBalancer(
-    "lb",
-    NginxLoadBalancerArgs(
-        host=servers.lb,
-        site_name=f"wayshub-{stack}",
-        domain=settings.domain,
-        backends=[a.backend for a in apps],
-        settings=settings.lb,
-        tls=tls,
-        public_https_port=public_https_port,
-    ),
-)
+if containers:
+    # 1-3. The same site as Docker containers (pulumi-docker): an app image built from app/, one container
+    # per app server, nginx with the same site template. No servers, no SSH; the names layer is shared.
+    c = settings.containers
+    site = ContainerSite(
+        "containers",
+        ContainerSiteArgs(
+            stack=stack,
+            domain=settings.domain,
+            app_servers=[server.name for server in settings.hosts.app_servers],
+            lb_server=settings.hosts.lb_server.name,
+            app_source=HERE / settings.app.source,
+            lb=settings.lb,
+            app_port=settings.app.port,
+            env=settings.app.env,
+            secret_env=config.get_secret_object("appSecrets"),
+            app_image=c.app_image,
+            nginx_image=c.nginx_image,
+            app_base=c.app_base,
+            nginx_base=c.nginx_base,
+            network=c.network,
+            subnet=c.subnet,
+            http_port=c.http_port,
+            bind_address=c.bind_address,
+            build_dir=HERE / "build" / "images",
+            prefetch_npm=c.prefetch_npm,
+            builder_version=c.builder,
+        ),
+    )
+    lb_ready: pulumi.Resource = site.nginx
+    public_http_port = public_https_port = c.http_port
+    public_address = c.bind_address
+    pulumi.export("lb_address", f"{c.bind_address}:{c.http_port}")
+    pulumi.export("backends", site.backends)
+    pulumi.export("release", site.release)
+    pulumi.export("network", site.network_name)
+else:
+    # 1. Servers: N app servers and one load balancer.
+    servers = declare_servers(settings, stack)
+
+    # 2. The app, built once here (or a pinned release already on the servers), rolled out in batches.
+    app = settings.app
+    if app.release_pin:
+        release = pinned_release(app.release_pin)
+    else:
+        release = build_release(HERE / app.source, HERE / "build" / "releases", app.name)
+    apps = roll_out(
+        servers.app,
+        settings.rollout.batch_size,
+        lambda host, after: NodeApp(
+            f"{host.name}-app",
+            NodeAppArgs(
+                host=host,
+                release=release,
+                app_name=app.name,
+                port=app.port,
+                entrypoint=app.entrypoint,
+                node_install=app.node_install,
+                node_version=app.node_version,
+                env=app.env,
+                secret_env=config.get_secret_object("appSecrets"),
+                health_timeout_seconds=app.health_timeout_seconds,
+                releases_kept=app.releases_kept,
+                settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
+                after=after,
+            ),
+        ),
+    )
+
+    # 3. nginx on the LB server, one upstream line per backend, TLS if configured.
+    sandbox = settings.hosts.provider == "sandbox"
+    if settings.lb.tls == "self-signed":
+        self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack)
+        tls = TlsMaterial(self_signed.certificate, self_signed.private_key)
+        pulumi.export("ca_certificate", self_signed.ca_certificate)
+    elif settings.lb.tls == "provided":
+        tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
+    public_http_port = settings.sandbox.http_port if sandbox else settings.lb.listen_port
+    public_https_port = settings.sandbox.https_port if sandbox else settings.lb.https_port
+    lb = NginxLoadBalancer(
+        "lb",
+        NginxLoadBalancerArgs(
+            host=servers.lb,
+            site_name=f"wayshub-{stack}",
+            domain=settings.domain,
+            backends=[a.backend for a in apps],
+            settings=settings.lb,
+            tls=tls,
+            public_https_port=public_https_port,
+        ),
+    )
+    lb_ready = lb.site
+    public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or "")
+    pulumi.export("lb_address", lb.address)
+    pulumi.export("backends", [a.backend for a in apps])
+    pulumi.export("release", release.id)
+    pulumi.export("releases", [a.release_id for a in apps])
+    pulumi.export("previous_releases", [a.previous_release for a in apps])
 
 # 4. The domain points at the LB.
 if settings.hosts_file.enabled:
@@ -91,19 +137,13 @@ if settings.hosts_file.enabled:
             stack=stack,
             entries=[(settings.hosts_file.address, settings.domain)],
         ),
-        opts=pulumi.ResourceOptions(depends_on=[lb.site]),
+        opts=pulumi.ResourceOptions(depends_on=[lb_ready]),
     )
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
 scheme, port = ("https", public_https_port) if tls else ("http", public_http_port)
 url = f"{scheme}://{settings.domain}{'' if port == (443 if tls else 80) else f':{port}'}/"
-public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or "")
 # `make up` saves ca_certificate there.
 trust = f" --cacert .wayshub/ca-{stack}.pem" if settings.lb.tls == "self-signed" else ""
 pulumi.export("url", url)
 pulumi.export("curl", f"curl{trust} --resolve {settings.domain}:{port}:{public_address} {url}")
-pulumi.export("lb_address", lb.address)
-pulumi.export("backends", [a.backend for a in apps])
-pulumi.export("release", release.id)
-pulumi.export("releases", [a.release_id for a in apps])
-pulumi.export("previous_releases", [a.previous_release for a in apps])

@@ -102,8 +102,72 @@ class SandboxConfig(_Model):
         return value
 
 
+_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_IMAGE_REFERENCE = re.compile(
+    r"^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+)
+_DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+
+
+class ContainersConfig(_Model):
+    """Containers mode (``hosts.provider: containers``): the site as Docker containers, with pulumi-docker."""
+
+    # Local images, never pushed; the tag is a digest of what they are built from.
+    app_image: str = Field(default="wayshub/app", alias="appImage")
+    nginx_image: str = Field(default="wayshub/nginx", alias="nginxImage")
+    # The Dockerfiles' BASE build arg: Docker Hub's images on a laptop; without a registry,
+    # wayshub/debian-base:bookworm (made by scripts/sandbox-image) for both.
+    app_base: str = Field(default="node:20-bookworm-slim", alias="appBase")
+    nginx_base: str = Field(default="nginx:1.27", alias="nginxBase")
+    network: str = "wayshub-containers"
+    subnet: str = "172.30.78.0/24"
+    http_port: Port = Field(default=8090, alias="httpPort")
+    bind_address: str = Field(default="127.0.0.1", alias="bindAddress")
+    # Fill the build's npm cache with this machine's npm, so `npm ci` in the image build runs offline.
+    prefetch_npm: bool = Field(default=False, alias="prefetchNpm")
+    builder: Literal["BuilderV1", "BuilderBuildKit"] = "BuilderV1"
+
+    @field_validator("app_image", "nginx_image")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _IMAGE_REPOSITORY.match(value):
+            raise ValueError(
+                f"{value!r} is not an image repository such as 'wayshub/app' (no tag: the tag is a digest)"
+            )
+        return value
+
+    @field_validator("app_base", "nginx_base")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        if not _IMAGE_REFERENCE.match(value):
+            raise ValueError(f"{value!r} is not an image reference such as 'node:20-bookworm-slim'")
+        return value
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        if not _DOCKER_NAME.match(value):
+            raise ValueError(f"{value!r} is not a Docker network name (letters, digits, '_', '.', '-')")
+        return value
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        net = ipaddress.ip_network(value, strict=True)
+        if not net.is_private or net.version != 4 or net.num_addresses < 16:
+            raise ValueError("must be a private IPv4 network of at least /28, e.g. 172.30.78.0/24")
+        return value
+
+    @field_validator("bind_address")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if not ipaddress.ip_address(value).is_loopback:
+            raise ValueError("must be a loopback address: the site's port is never published beyond this machine")
+        return value
+
+
 class HostsConfig(_Model):
-    provider: Literal["sandbox", "existing"] = "sandbox"
+    provider: Literal["sandbox", "existing", "containers"] = "sandbox"
     app_servers: list[ServerConfig] = Field(alias="appServers", min_length=1)
     lb_server: ServerConfig = Field(alias="lbServer")
     user: str = "wayshub"
@@ -116,6 +180,19 @@ class HostsConfig(_Model):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"server names must be unique, {', '.join(duplicates)} repeated")
+        if self.provider == "containers":
+            for index, server in enumerate(self.all_servers):
+                where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
+                given = {
+                    "address": server.address,
+                    "sshPort": server.ssh_port,
+                    "user": server.user,
+                    "privateAddress": server.private_address,
+                    "hostKey": server.host_key,
+                }
+                extra = next((key for key, value in given.items() if value is not None), None)
+                if extra:
+                    raise ValueError(f"{where}.{extra} does not apply with provider 'containers' (only name)")
         if self.provider == "existing":
             for index, server in enumerate(self.all_servers):
                 if server.address is None:
@@ -246,6 +323,7 @@ class StackConfig(_Model):
     domain: str
     hosts: HostsConfig
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    containers: ContainersConfig = Field(default_factory=ContainersConfig)
     app: AppConfig = Field(default_factory=AppConfig)
     lb: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
@@ -257,6 +335,17 @@ class StackConfig(_Model):
         if not _DOMAIN.match(value) or "." not in value:
             raise ValueError(f"{value!r} is not a domain name such as 'wayshub.local'")
         return value
+
+    @model_validator(mode="after")
+    def _containers(self) -> StackConfig:
+        if self.hosts.provider != "containers":
+            return self
+        if self.lb.tls != "off":
+            raise ValueError("lb.tls must be 'off' with hosts.provider 'containers' (plain HTTP on loopback)")
+        room = ipaddress.ip_network(self.containers.subnet).num_addresses - 12
+        if len(self.hosts.app_servers) > room:
+            raise ValueError(f"containers.subnet has room for {room} app servers, not {len(self.hosts.app_servers)}")
+        return self
 
 
 def _location(error: Mapping[str, Any]) -> str:
@@ -285,7 +374,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         raise ConfigError(f"{prefix}: {message}") from None
 
 
-KEYS = ("domain", "hosts", "sandbox", "app", "lb", "rollout", "hostsFile")
+KEYS = ("domain", "hosts", "sandbox", "containers", "app", "lb", "rollout", "hostsFile")
 
 
 def _decode(key: str, value: str) -> Any:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
 from tests.e2e.site import SITE_STACK, Site, docker_names, write_stack_config
 
 USER_HOSTS_LINES = "127.0.0.1\tlocalhost\n# a comment the user wrote\n10.9.8.7\tsomething.internal\n"
@@ -21,15 +19,6 @@ def sandbox_image() -> str:
     return subprocess.run(
         [str(REPO / "scripts" / "sandbox-image")], capture_output=True, text=True, check=True
     ).stdout.strip()
-
-
-def copy_program(project: Path) -> None:
-    """The real program, as a user's checkout has it (components come from PYTHONPATH)."""
-    project.mkdir(parents=True)
-    shutil.copy(REPO / "__main__.py", project)
-    shutil.copytree(REPO / "app", project / "app", ignore=shutil.ignore_patterns("node_modules"))
-    text = (REPO / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
-    (project / "Pulumi.yaml").write_text(text)
 
 
 @pytest.fixture(scope="session")

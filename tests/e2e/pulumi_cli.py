@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +115,12 @@ def urn_of(cli: PulumiCli, name: str) -> str:
     urns = [r["urn"] for r in state["deployment"]["resources"] if r["urn"].endswith(f"::{name}")]
     assert len(urns) == 1, f"expected one resource named {name}, found {urns}"
     return str(urns[0])
+
+
+def copy_program(project: Path) -> None:
+    """The real program, as a user's checkout has it (components come from PYTHONPATH)."""
+    project.mkdir(parents=True)
+    shutil.copy(REPO / "__main__.py", project)
+    shutil.copytree(REPO / "app", project / "app", ignore=shutil.ignore_patterns("node_modules"))
+    text = (REPO / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
+    (project / "Pulumi.yaml").write_text(text)

@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from components.load_balancer.tls import self_signed
-from tests.e2e.conftest import copy_program
-from tests.e2e.pulumi_cli import PulumiCli, engine_env
+from tests.e2e.pulumi_cli import PulumiCli, copy_program, engine_env
 
 pytestmark = pytest.mark.e2e
 

@@ -13,6 +13,7 @@ GOOD: dict[str, Any] = {
     "domain": "wayshub.local",
     "hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}, {"name": "app2"}], "lbServer": {"name": "lb"}},
 }
+CONTAINERS: dict[str, Any] = {**GOOD, "hosts": {**GOOD["hosts"], "provider": "containers"}}
 EXISTING: dict[str, Any] = {
     "domain": "wayshub.example.com",
     "hosts": {
@@ -44,7 +45,12 @@ BAD = [
     (GOOD, "domain", "not a domain", "wayshub:domain: 'not a domain' is not a domain name"),
     (GOOD, "domain", "localhost", "wayshub:domain: 'localhost' is not a domain name"),
     (GOOD, "domain", "x;rm -rf /.com", "wayshub:domain:"),
-    (GOOD, "hosts.provider", "multipass", "wayshub:hosts.provider: Input should be 'sandbox' or 'existing'"),
+    (
+        GOOD,
+        "hosts.provider",
+        "multipass",
+        "wayshub:hosts.provider: Input should be 'sandbox', 'existing' or 'containers'",
+    ),
     (GOOD, "hosts.appServers", [], "wayshub:hosts.appServers: List should have at least 1 item"),
     (GOOD, "hosts.appServers.1.name", "app1", "wayshub:hosts: server names must be unique, app1 repeated"),
     (GOOD, "hosts.lbServer.name", "app2", "wayshub:hosts: server names must be unique, app2 repeated"),
@@ -84,6 +90,17 @@ BAD = [
     (GOOD, "app", {"nodeInstall": "nvm"}, "wayshub:app: nodeVersion is required with nodeInstall 'nvm'"),
     (GOOD, "rollout", {"batchSize": 0}, "wayshub:rollout.batchSize: Input should be greater than"),
     (EXISTING, "hosts.appServers.0.address", "bad address!", "wayshub:hosts.appServers[0].address: 'bad address!'"),
+    (CONTAINERS, "containers", {"bindAddress": "0.0.0.0"}, "wayshub:containers.bindAddress: must be a loopback"),
+    (CONTAINERS, "containers", {"subnet": "8.8.8.0/24"}, "wayshub:containers.subnet: must be a private IPv4"),
+    (CONTAINERS, "containers", {"httpPort": 0}, "wayshub:containers.httpPort: Input should be greater than"),
+    (CONTAINERS, "containers", {"appImage": "wayshub/app:1"}, "wayshub:containers.appImage: 'wayshub/app:1' is not"),
+    (CONTAINERS, "containers", {"appBase": "Node 20"}, "wayshub:containers.appBase: 'Node 20' is not an image"),
+    (CONTAINERS, "containers", {"network": "-x"}, "wayshub:containers.network: '-x' is not a Docker network"),
+    (CONTAINERS, "containers", {"builder": "buildx"}, "wayshub:containers.builder: Input should be 'BuilderV1'"),
+    (CONTAINERS, "containers", {"registry": "x"}, "wayshub:containers.registry: is not a known setting"),
+    (CONTAINERS, "hosts.appServers.0.address", "10.0.0.1", "wayshub:hosts: appServers[0].address does not apply"),
+    (CONTAINERS, "hosts.lbServer.sshPort", 2222, "wayshub:hosts: lbServer.sshPort does not apply"),
+    (CONTAINERS, "lb", {"tls": "self-signed"}, "wayshub: lb.tls must be 'off' with hosts.provider 'containers'"),
 ]
 
 
@@ -113,3 +130,28 @@ def test_good_existing_config_keeps_addresses() -> None:
     config = parse(EXISTING)
     assert [s.address for s in config.hosts.all_servers] == ["10.0.0.11", "10.0.0.12", "10.0.0.10"]
     assert config.hosts.user == "deploy"
+
+
+def test_good_containers_config_gets_documented_defaults() -> None:
+    config = parse(CONTAINERS)
+    c = config.containers
+    assert (c.app_image, c.nginx_image, c.app_base, c.nginx_base) == (
+        "wayshub/app",
+        "wayshub/nginx",
+        "node:20-bookworm-slim",
+        "nginx:1.27",
+    )
+    assert (c.network, c.subnet, c.http_port, c.bind_address, c.prefetch_npm, c.builder) == (
+        "wayshub-containers",
+        "172.30.78.0/24",
+        8090,
+        "127.0.0.1",
+        False,
+        "BuilderV1",
+    )
+
+
+def test_containers_subnet_must_hold_every_app_server() -> None:
+    many = with_change(CONTAINERS, "hosts.appServers", [{"name": f"app{i}"} for i in range(1, 6)])
+    with pytest.raises(ConfigError, match=r"^wayshub: containers.subnet has room for 4 app servers, not 5$"):
+        parse(with_change(many, "containers", {"subnet": "172.30.78.0/28"}))

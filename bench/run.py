@@ -1,0 +1,293 @@
+"""Benchmarks of wayshub-infra against the seed's plain nginx config and at scale (`make bench`).
+
+Everything runs on this machine against sandbox VMs of a dedicated `bench` stack; load goes only to
+127.0.0.1 inside the LB VM. Absolute numbers on shared machines are noise, so each comparison is
+measured side by side in one run, alternating A/B, and reported as a ratio. Results are printed and
+appended to bench/RESULTS.md with the date and the machine.
+
+    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10,20] [--skip lb,failover,engine,deploy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+
+STACK = "bench"
+DOMAIN = "wayshub.bench"
+SUBNET_PREFIX = "172.30.240"
+SSH_PORT_BASE = 23000
+HTTP_PORT, HTTPS_PORT = 19080, 19081
+SEED_PORT = 81  # the seed's plain site, next to ours on the same LB VM
+RESULTS = REPO / "bench" / "RESULTS.md"
+
+
+def seed_site(backends: list[str]) -> str:
+    """The seed's hand-written config: one upstream, one proxy_pass, nothing else."""
+    servers = "".join(f"    server {b};\n" for b in backends)
+    return (
+        f"upstream seed_backends {{\n{servers}}}\n"
+        f"server {{\n    listen {SEED_PORT};\n    server_name {DOMAIN};\n"
+        "    location / {\n        proxy_pass http://seed_backends;\n    }\n}\n"
+    )
+
+
+@dataclass
+class Bench:
+    cli: PulumiCli
+    project: Path
+    hosts_file: Path
+    image: str
+
+    def container(self, server: str) -> str:
+        return f"wayshub-{STACK}-{server}"
+
+    def sh(self, server: str, command: str) -> str:
+        return subprocess.run(
+            ["docker", "exec", self.container(server), "bash", "-c", command],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def configure(self, app_servers: int) -> None:
+        config: dict[str, Any] = {
+            "wayshub:domain": DOMAIN,
+            "wayshub:hosts": {
+                "provider": "sandbox",
+                "appServers": [{"name": f"app{i}"} for i in range(1, app_servers + 1)],
+                "lbServer": {"name": "lb"},
+            },
+            "wayshub:sandbox": {
+                "image": self.image,
+                "network": f"wayshub-{STACK}",
+                "subnet": f"{SUBNET_PREFIX}.0/24",
+                "sshPortBase": SSH_PORT_BASE,
+                "httpPort": HTTP_PORT,
+                "httpsPort": HTTPS_PORT,
+            },
+            "wayshub:hostsFile": {"path": str(self.hosts_file)},
+        }
+        (self.project / "stacks").mkdir(exist_ok=True)
+        (self.project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+
+    def up(self) -> float:
+        started = time.monotonic()
+        self.cli.run("up", "--yes", "--skip-preview")
+        return time.monotonic() - started
+
+    def destroy(self) -> None:
+        self.cli.run("destroy", "--yes", "--skip-preview")
+
+
+def setup(root: Path) -> Bench:
+    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True)
+    image = subprocess.run(
+        [str(REPO / "scripts" / "sandbox-image")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    copy_program(root / "project")
+    hosts_file = root / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    cli = PulumiCli(root / "project", engine_env(root / "state", root / "home"))
+    cli.run("stack", "init", STACK)
+    return Bench(cli, root / "project", hosts_file, image)
+
+
+# --- wrk inside the LB VM -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failed: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(out: str) -> WrkResult:
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in socket.groups()) if socket else 0)
+    return WrkResult(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        requests=requests,
+        failed=failed,
+    )
+
+
+def wrk(bench: Bench, port: int, seconds: int) -> WrkResult:
+    out = bench.sh(
+        "lb",
+        f"wrk -t2 -c32 -d{seconds}s --latency -H 'Host: {DOMAIN}' http://127.0.0.1:{port}/",
+    )
+    return parse_wrk(out)
+
+
+def prepare_lb(bench: Bench, backends: list[str]) -> None:
+    bench.sh("lb", "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null")
+    bench.sh(
+        "lb",
+        f"cat > /etc/nginx/conf.d/seed.conf <<'EOF'\n{seed_site(backends)}EOF\nnginx -t -q && systemctl reload nginx",
+    )
+
+
+def ab_rounds(bench: Bench, rounds: int, seconds: int, kill_after: float | None = None) -> dict[str, list[WrkResult]]:
+    """Alternate A (seed) and B (ours); with ``kill_after``, SIGKILL app1 that many seconds into each run."""
+    results: dict[str, list[WrkResult]] = {"seed": [], "ours": []}
+    for _ in range(rounds):
+        for label, port in (("seed", SEED_PORT), ("ours", 80)):
+            killer = None
+            if kill_after is not None:
+                killer = threading.Timer(kill_after, lambda: bench.sh("app1", "systemctl kill -s KILL wayshub"))
+                killer.start()
+            results[label].append(wrk(bench, port, seconds))
+            if killer:
+                killer.join()
+                time.sleep(3)  # app1 is back (Restart=always) and nginx has forgotten its failure
+    return results
+
+
+def lb_table(results: dict[str, list[WrkResult]], with_failures: bool) -> list[str]:
+    def med(label: str, field: str) -> float:
+        return float(statistics.median(getattr(r, field) for r in results[label]))
+
+    rows = [
+        "| config | rps (median) | p50 ms | p99 ms |" + (" failed / total |" if with_failures else ""),
+        "|---|---|---|---|" + ("---|" if with_failures else ""),
+    ]
+    for label in ("seed", "ours"):
+        row = f"| {label} | {med(label, 'rps'):.0f} | {med(label, 'p50_ms'):.2f} | {med(label, 'p99_ms'):.2f} |"
+        if with_failures:
+            failed = sum(r.failed for r in results[label])
+            total = sum(r.requests for r in results[label])
+            row += f" {failed} / {total} |"
+        rows.append(row)
+    rows.append(
+        f"| ratio ours/seed | {med('ours', 'rps') / med('seed', 'rps'):.2f} | "
+        f"{med('ours', 'p50_ms') / med('seed', 'p50_ms'):.2f} | {med('ours', 'p99_ms') / med('seed', 'p99_ms'):.2f} |"
+        + (" |" if with_failures else "")
+    )
+    return rows
+
+
+# --- engine cost and first deploy ----------------------------------------------------------
+
+
+def preview_seconds(bench: Bench, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.monotonic()
+        bench.cli.run("preview")
+        times.append(time.monotonic() - started)
+    return float(statistics.median(times))
+
+
+def noop_changes(bench: Bench) -> int:
+    summary = bench.cli.up_summary()
+    return sum(count for op, count in summary.items() if op != "same")
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {memory:.0f} GiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--scale", default="2,10,20")
+    parser.add_argument("--skip", default="")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    scales = [int(n) for n in args.scale.split(",")]
+    lines = [f"## {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC — {machine()}", ""]
+
+    with tempfile.TemporaryDirectory(prefix="wayshub-bench-") as tmp:
+        bench = setup(Path(tmp))
+        try:
+            if "deploy" not in skip:
+                times: dict[int, list[float]] = {1: [], 2: []}
+                for _ in range(2):
+                    for count in (1, 2):
+                        bench.configure(count)
+                        times[count].append(bench.up())
+                        bench.destroy()
+                one, two = (float(statistics.median(times[n])) for n in (1, 2))
+                lines += [
+                    "### First deploy (fresh `up`, median of 2)",
+                    "",
+                    "| app hosts | seconds |",
+                    "|---|---|",
+                    f"| 1 | {one:.1f} |",
+                    f"| 2 | {two:.1f} |",
+                    f"| ratio 2/1 | {two / one:.2f} |",
+                    "",
+                ]
+            bench.configure(2)
+            bench.up()
+            backends = [f"{SUBNET_PREFIX}.{11 + i}:3000" for i in range(2)]
+            if "lb" not in skip or "failover" not in skip:
+                prepare_lb(bench, backends)
+            if "lb" not in skip:
+                results = ab_rounds(bench, args.rounds, args.seconds)
+                lines += [
+                    f"### LB throughput: seed config vs ours, 2 backends, wrk -t2 -c32 -d{args.seconds}s "
+                    f"inside the LB VM, {args.rounds} alternating rounds",
+                    "",
+                    *lb_table(results, with_failures=False),
+                    "",
+                ]
+            if "failover" not in skip:
+                results = ab_rounds(bench, args.rounds, args.seconds, kill_after=args.seconds / 3)
+                lines += [
+                    f"### Failover: app1 SIGKILLed {args.seconds / 3:.0f}s into each run (Restart=always)",
+                    "",
+                    *lb_table(results, with_failures=True),
+                    "",
+                ]
+            if "engine" not in skip:
+                rows = ["| app hosts | preview s (no changes, median of 3) | changes in a no-op up |", "|---|---|---|"]
+                seconds: dict[int, float] = {}
+                for count in scales:
+                    bench.configure(count)
+                    bench.up()
+                    seconds[count] = preview_seconds(bench)
+                    rows.append(f"| {count} | {seconds[count]:.1f} | {noop_changes(bench)} |")
+                low, high = min(scales), max(scales)
+                rows.append(f"| ratio {high}/{low} | {seconds[high] / seconds[low]:.2f} | |")
+                lines += ["### Engine cost (real engine, sandbox VMs)", "", *rows, ""]
+        finally:
+            bench.cli.run("destroy", "--yes", "--skip-preview", check=False)
+
+    report = "\n".join(lines) + "\n"
+    print(report)
+    with RESULTS.open("a") as results_file:
+        results_file.write(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
