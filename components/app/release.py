@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Never part of a release: local installs, VCS data, the app's own tests.
-EXCLUDED = {"node_modules", ".git", "test"}
+EXCLUDED = frozenset({"node_modules", ".git", "test"})
 RELEASE_ID_LENGTH = 12
 
 
@@ -32,11 +32,12 @@ def pinned_release(release_id: str) -> Release:
     return Release(release_id, None)
 
 
-def _source_files(source: Path) -> list[Path]:
+def source_files(source: Path, excluded: frozenset[str] = EXCLUDED) -> list[Path]:
+    """The app's files in path order, without folders named in ``excluded``."""
     files = [
         path
         for path in source.rglob("*")
-        if path.is_file() and not EXCLUDED.intersection(path.relative_to(source).parts)
+        if path.is_file() and not excluded.intersection(path.relative_to(source).parts)
     ]
     return sorted(files, key=lambda p: p.relative_to(source).as_posix())
 
@@ -44,7 +45,7 @@ def _source_files(source: Path) -> list[Path]:
 def release_id(source: Path) -> str:
     """Hash of every source file's path and bytes."""
     digest = hashlib.sha256()
-    for path in _source_files(source):
+    for path in source_files(source):
         digest.update(path.relative_to(source).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:RELEASE_ID_LENGTH]
@@ -84,7 +85,7 @@ def build_release(source: Path, out_dir: Path, app_name: str) -> Release:
     with tempfile.TemporaryDirectory(prefix="wayshub-release-") as tmp:
         tree = Path(tmp) / "release"
         tree.mkdir()
-        for path in _source_files(source):
+        for path in source_files(source):
             target = tree / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)

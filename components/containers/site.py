@@ -44,8 +44,9 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.app.release import release_id
+from components.app.release import release_id, source_files
 from components.config import LoadBalancerConfig
+from components.load_balancer.nginx import render_site
 from components.render import render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,26 +198,8 @@ def site_name(args: ContainerSiteArgs) -> str:
 
 
 def site_conf(args: ContainerSiteArgs) -> str:
-    """The nginx site, from the VM path's template with the VM path's context (see load_balancer.nginx.site_text)."""
-    s = args.lb
-    return render(
-        "nginx-site.conf.j2",
-        tls=None,
-        https_port=s.https_port,
-        https_redirect_port="",
-        hsts=s.hsts,
-        client_max_body_size=s.client_max_body_size,
-        site_name=site_name(args),
-        domain=args.domain,
-        listen_port=s.listen_port,
-        backends=sorted(backends(args)),
-        keepalive=s.keepalive,
-        max_fails=s.max_fails,
-        fail_timeout=s.fail_timeout,
-        proxy_connect_timeout=s.connect_timeout,
-        proxy_read_timeout=s.read_timeout,
-        next_upstream_tries=s.next_upstream_tries,
-    )
+    """The nginx site, rendered exactly as the VM path renders it."""
+    return render_site(site_name(args), args.domain, backends(args), args.lb)
 
 
 def resolver_conf(resolver: str = DOCKER_DNS, valid: str = "5s") -> str:
@@ -365,15 +348,6 @@ class BuildContext:
     digest: str
 
 
-def _app_files(source: Path) -> list[Path]:
-    files = [
-        path
-        for path in source.rglob("*")
-        if path.is_file() and not APP_CONTEXT_EXCLUDED.intersection(path.relative_to(source).parts)
-    ]
-    return sorted(files, key=lambda p: p.relative_to(source).as_posix())
-
-
 def digest_of(files: Mapping[str, bytes], *extra: str) -> str:
     """sha256 over (name, bytes) pairs in name order and extra strings (e.g. the base image)."""
     digest = hashlib.sha256()
@@ -409,7 +383,7 @@ def stage_app_context(
     """
     if not (source / "package.json").is_file() or not (source / "package-lock.json").is_file():
         raise FileNotFoundError(f"{source}: the app needs package.json and package-lock.json (npm ci)")
-    files = {p.relative_to(source).as_posix(): p.read_bytes() for p in _app_files(source)}
+    files = {p.relative_to(source).as_posix(): p.read_bytes() for p in source_files(source, APP_CONTEXT_EXCLUDED)}
     digest = digest_of({**files, "\0Dockerfile": dockerfile.read_bytes()}, f"base={base}")
     path = out_dir / (f"app-{digest}-npm" if prefetch_npm else f"app-{digest}")
     if not path.is_dir():

@@ -48,17 +48,25 @@ def tls_paths(site_name: str) -> dict[str, str]:
     }
 
 
-def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
-    s = args.settings
+def render_site(
+    site_name: str,
+    domain: str,
+    backends: list[str],
+    settings: LoadBalancerConfig,
+    tls: dict[str, str] | None = None,
+    public_https_port: int = 443,
+) -> str:
+    """The nginx site text for any deployment mode (VMs, containers): one template, one context."""
+    s = settings
     return render(
         "nginx-site.conf.j2",
-        tls=tls_paths(args.site_name) if args.tls else None,
+        tls=tls,
         https_port=s.https_port,
-        https_redirect_port="" if args.public_https_port == 443 else f":{args.public_https_port}",
+        https_redirect_port="" if public_https_port == 443 else f":{public_https_port}",
         hsts=s.hsts,
         client_max_body_size=s.client_max_body_size,
-        site_name=args.site_name.replace("-", "_"),
-        domain=args.domain,
+        site_name=site_name.replace("-", "_"),
+        domain=domain,
         listen_port=s.listen_port,
         backends=sorted(backends),
         keepalive=s.keepalive,
@@ -68,6 +76,11 @@ def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
         proxy_read_timeout=s.read_timeout,
         next_upstream_tries=s.next_upstream_tries,
     )
+
+
+def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
+    tls = tls_paths(args.site_name) if args.tls else None
+    return render_site(args.site_name, args.domain, backends, args.settings, tls, args.public_https_port)
 
 
 def site_path(site_name: str) -> str:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from components.render import render
@@ -268,22 +268,26 @@ def _open_rw(path: Path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
 
-def _write_direct(fd: int, path: Path, data: bytes) -> None:
-    old = _read_all(fd)
-    if old == data:
-        return
+def _write_restoring(write: Callable[[bytes], None], path: Path, data: bytes, old: bytes) -> None:
+    """``write(data)``; if that fails, ``write(old)`` back, and if even that fails keep ``old`` elsewhere."""
     try:
-        _overwrite(fd, data)
+        write(data)
     except BaseException as err:
         try:
-            _overwrite(fd, old)
-        except OSError as restore_err:
+            write(old)
+        except (OSError, subprocess.SubprocessError) as restore_err:
             saved = _save_elsewhere(old)
             raise OSError(
                 f"{SETTING}: writing {path} failed ({err}) and restoring it failed too ({restore_err}); "
                 f"its previous content is in {saved}"
             ) from err
         raise
+
+
+def _write_direct(fd: int, path: Path, data: bytes) -> None:
+    old = _read_all(fd)
+    if old != data:
+        _write_restoring(lambda content: _overwrite(fd, content), path, data, old)
 
 
 def _sudo_tee(path: Path, data: bytes) -> None:
@@ -302,20 +306,8 @@ def _sudo_tee(path: Path, data: bytes) -> None:
 def _write_with_sudo(path: Path, data: bytes) -> None:
     old_text = read_text(path)
     old = b"" if old_text is None else old_text.encode(ENCODING, ERRORS)
-    if old_text is not None and old == data:
-        return
-    try:
-        _sudo_tee(path, data)
-    except BaseException as err:
-        try:
-            _sudo_tee(path, old)
-        except (OSError, subprocess.SubprocessError) as restore_err:
-            saved = _save_elsewhere(old)
-            raise OSError(
-                f"{SETTING}: writing {path} failed ({err}) and restoring it failed too ({restore_err}); "
-                f"its previous content is in {saved}"
-            ) from err
-        raise
+    if old_text is None or old != data:
+        _write_restoring(lambda content: _sudo_tee(path, content), path, data, old)
 
 
 def write_in_place(path: Path, text: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
 from tests.e2e.test_containers_docker import DOMAIN, SLOT, choose_base, docker, free_port
 
 pytestmark = pytest.mark.e2e
@@ -90,15 +90,6 @@ def program_supports_containers() -> str | None:
     if "ContainerSite" not in (REPO / "__main__.py").read_text():
         return "__main__.py does not declare ContainerSite yet"
     return None
-
-
-def copy_program(project: Path) -> None:
-    """The real program as a checkout has it (components, templates and images come from PYTHONPATH/REPO)."""
-    project.mkdir(parents=True)
-    shutil.copy(REPO / "__main__.py", project)
-    shutil.copytree(REPO / "app", project / "app", ignore=shutil.ignore_patterns("node_modules"))
-    text = (REPO / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
-    (project / "Pulumi.yaml").write_text(text)
 
 
 @dataclass(frozen=True)
