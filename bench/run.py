@@ -131,8 +131,8 @@ def parse_wrk(out: str) -> WrkResult:
     failed = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in socket.groups()) if socket else 0)
     return WrkResult(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        p99_ms=_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
         requests=requests,
         failed=failed,
     )
@@ -226,6 +226,11 @@ def main() -> None:
     scales = [int(n) for n in args.scale.split(",")]
     lines = [f"## {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC — {machine()}", ""]
 
+    def emit(block: list[str]) -> None:
+        """Print a section as soon as it is measured; keep it for bench/RESULTS.md."""
+        lines.extend(block)
+        print("\n".join(block), flush=True)
+
     with tempfile.TemporaryDirectory(prefix="wayshub-bench-") as tmp:
         bench = setup(Path(tmp))
         try:
@@ -237,16 +242,18 @@ def main() -> None:
                         times[count].append(bench.up())
                         bench.destroy()
                 one, two = (float(statistics.median(times[n])) for n in (1, 2))
-                lines += [
-                    "### First deploy (fresh `up`, median of 2)",
-                    "",
-                    "| app hosts | seconds |",
-                    "|---|---|",
-                    f"| 1 | {one:.1f} |",
-                    f"| 2 | {two:.1f} |",
-                    f"| ratio 2/1 | {two / one:.2f} |",
-                    "",
-                ]
+                emit(
+                    [
+                        "### First deploy (fresh `up`, median of 2)",
+                        "",
+                        "| app hosts | seconds |",
+                        "|---|---|",
+                        f"| 1 | {one:.1f} |",
+                        f"| 2 | {two:.1f} |",
+                        f"| ratio 2/1 | {two / one:.2f} |",
+                        "",
+                    ]
+                )
             bench.configure(2)
             bench.up()
             backends = [f"{SUBNET_PREFIX}.{11 + i}:3000" for i in range(2)]
@@ -254,37 +261,46 @@ def main() -> None:
                 prepare_lb(bench, backends)
             if "lb" not in skip:
                 results = ab_rounds(bench, args.rounds, args.seconds)
-                lines += [
-                    f"### LB throughput: seed config vs ours, 2 backends, wrk -t2 -c32 -d{args.seconds}s "
-                    f"inside the LB VM, {args.rounds} alternating rounds",
-                    "",
-                    *lb_table(results, with_failures=False),
-                    "",
-                ]
+                emit(
+                    [
+                        f"### LB throughput: seed config vs ours, 2 backends, wrk -t2 -c32 -d{args.seconds}s "
+                        f"inside the LB VM, {args.rounds} alternating rounds",
+                        "",
+                        *lb_table(results, with_failures=False),
+                        "",
+                    ]
+                )
             if "failover" not in skip:
                 results = ab_rounds(bench, args.rounds, args.seconds, kill_after=args.seconds / 3)
-                lines += [
-                    f"### Failover: app1 SIGKILLed {args.seconds / 3:.0f}s into each run (Restart=always)",
-                    "",
-                    *lb_table(results, with_failures=True),
-                    "",
-                ]
+                emit(
+                    [
+                        f"### Failover: app1 SIGKILLed {args.seconds / 3:.0f}s into each run (Restart=always)",
+                        "",
+                        *lb_table(results, with_failures=True),
+                        "",
+                    ]
+                )
             if "engine" not in skip:
-                rows = ["| app hosts | preview s (no changes, median of 3) | changes in a no-op up |", "|---|---|---|"]
+                emit(
+                    [
+                        "### Engine cost (real engine, sandbox VMs, scaled up in steps)",
+                        "",
+                        "| app hosts | preview s (no changes, median of 3) | changes in a no-op up |",
+                        "|---|---|---|",
+                    ]
+                )
                 seconds: dict[int, float] = {}
                 for count in scales:
                     bench.configure(count)
                     bench.up()
                     seconds[count] = preview_seconds(bench)
-                    rows.append(f"| {count} | {seconds[count]:.1f} | {noop_changes(bench)} |")
+                    emit([f"| {count} | {seconds[count]:.1f} | {noop_changes(bench)} |"])
                 low, high = min(scales), max(scales)
-                rows.append(f"| ratio {high}/{low} | {seconds[high] / seconds[low]:.2f} | |")
-                lines += ["### Engine cost (real engine, sandbox VMs)", "", *rows, ""]
+                emit([f"| ratio {high}/{low} | {seconds[high] / seconds[low]:.2f} | |", ""])
         finally:
             bench.cli.run("destroy", "--yes", "--skip-preview", check=False)
 
     report = "\n".join(lines) + "\n"
-    print(report)
     with RESULTS.open("a") as results_file:
         results_file.write(report + "\n")
 

@@ -178,7 +178,9 @@ def deploy_lines(args: NodeAppArgs, node_path: str) -> list[str]:
         '  printf "%s\\n" "$journal" >&2',
         "  exit 1",
         "fi",
-        *([f"sleep {args.settle_seconds:g}"] if args.settle_seconds else []),
+        # Only a host that was serving before can have been marked failed by nginx; a first deploy
+        # has no traffic to protect, so it does not hold up the next batch.
+        *([f'if [ -n "$previous" ]; then sleep {args.settle_seconds:g}; fi'] if args.settle_seconds else []),
         # Keep the newest releases (by switch time), never the live one.
         f'ls -1dt "$releases"/*/ | sed \'s#/$##\' | tail -n +{args.releases_kept + 1} | {{ grep -vxF "$releases/$rid" || true; }} | xargs -r rm -rf',
         'echo "$rid ${previous:-}"',

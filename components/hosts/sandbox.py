@@ -17,7 +17,8 @@ from components.hosts.host import Host
 from components.hosts.ssh_key import SshKeyPair
 from components.shell import LocalCommand, LocalCommandArgs, cmd, connection_args, fail, script, when
 
-HOST_KEY_WAIT_SECONDS = 90
+# First boot makes the host keys; a machine busy booting many VMs at once needs minutes.
+HOST_KEY_WAIT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,32 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
     return argv
 
 
+def wait_for_host_key_lines(name: str, remove_on_failure: bool = False) -> list[str]:
+    """Print the VM's SSH host key (``type base64``) once first boot has made it.
+
+    With ``remove_on_failure`` (a create) a VM that never got there is removed, so a failed create
+    leaves nothing behind for the next attempt to trip over.
+    """
+    read_key = cmd("docker", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+    return [
+        f"for _ in $(seq {HOST_KEY_WAIT_SECONDS * 2}); do",
+        f'  key=$({read_key} 2>/dev/null) && [ -n "$key" ] && break',
+        "  sleep 0.5",
+        "done",
+        'if [ -z "${key:-}" ]; then',
+        "  " + cmd("echo", f"{name}: no SSH host key after {HOST_KEY_WAIT_SECONDS}s; its systemd state:") + " >&2",
+        f"  {cmd('docker', 'exec', name, 'systemctl', 'list-jobs', '--no-pager')} >&2 || true",
+        *([f"  {cmd('docker', 'rm', '--force', name)} >/dev/null || true"] if remove_on_failure else []),
+        "  exit 1",
+        "fi",
+        'printf "%s\\n" "$key" | cut -d" " -f1,2',
+    ]
+
+
 def launch_script(args: SandboxVmArgs, public_key: str) -> str:
     """Start the container, then print its SSH host key once first boot has made it."""
     name = args.container_name
     inspect_label = cmd("docker", "container", "inspect", "--format", '{{index .Config.Labels "wayshub.stack"}}', name)
-    read_key = cmd("docker", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
     return script(
         [
             f"if owner=$({inspect_label} 2>/dev/null); then",
@@ -119,16 +141,7 @@ def launch_script(args: SandboxVmArgs, public_key: str) -> str:
                 else []
             ),
             cmd(*docker_run_argv(args, public_key)) + " >/dev/null",
-            f"for _ in $(seq {HOST_KEY_WAIT_SECONDS * 2}); do",
-            f'  key=$({read_key} 2>/dev/null) && [ -n "$key" ] && break',
-            "  sleep 0.5",
-            "done",
-            'if [ -z "${key:-}" ]; then',
-            "  " + cmd("echo", f"{name}: no SSH host key after {HOST_KEY_WAIT_SECONDS}s; container log:") + " >&2",
-            f"  {cmd('docker', 'logs', '--tail', '40', name)} >&2",
-            "  exit 1",
-            "fi",
-            'printf "%s\\n" "$key" | cut -d" " -f1,2',
+            *wait_for_host_key_lines(name, remove_on_failure=True),
         ]
     )
 
@@ -144,13 +157,16 @@ class SandboxVm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SandboxVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:hosts:SandboxVm", name, None, opts)
-        launch = pulumi.Output.from_input(args.network.key.public_key).apply(lambda key: launch_script(args, key))
+        public_key = pulumi.Output.from_input(args.network.key.public_key)
         self.container = LocalCommand(
             f"{name}-container",
             LocalCommandArgs(
-                create=launch,
+                create=public_key.apply(lambda key: launch_script(args, key)),
+                # A change in how we launch or wait re-reads the host key; a different VM (any
+                # `docker run` argument) replaces it.
+                update=script(wait_for_host_key_lines(args.container_name)),
                 delete=remove_script(args.container_name),
-                triggers=[launch],
+                triggers=[public_key.apply(lambda key: cmd(*docker_run_argv(args, key)))],
                 delete_before_replace=True,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.network.network]),
