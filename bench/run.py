@@ -297,12 +297,15 @@ def main() -> None:
                     emit([f"| {count} | {seconds[count]:.1f} | {noop_changes(bench)} |"])
                 low, high = min(scales), max(scales)
                 emit([f"| ratio {high}/{low} | {seconds[high] / seconds[low]:.2f} | |", ""])
+        except BaseException as err:
+            # Keep what was measured, and say where the run stopped.
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            emit([f"**Run stopped:** {first_line[:300]}", ""])
+            raise
         finally:
             bench.cli.run("destroy", "--yes", "--skip-preview", check=False)
-
-    report = "\n".join(lines) + "\n"
-    with RESULTS.open("a") as results_file:
-        results_file.write(report + "\n")
+            with RESULTS.open("a") as results_file:
+                results_file.write("\n".join(lines) + "\n\n")
 
 
 if __name__ == "__main__":
