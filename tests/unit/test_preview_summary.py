@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.unit.pulumi_mocks import fake_private_key_pem
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 SCRIPT = SCRIPTS / "preview-summary"
 # As the executable does: scripts/ is a folder of tools, not a package (and mypy sees the module so).
@@ -39,7 +41,7 @@ STACK_URN = f"urn:pulumi:{STACK}::wayshub::pulumi:pulumi:Stack::wayshub-{STACK}"
 # What `pulumi stack export --show-secrets` makes of a secret (never to be printed).
 PLAINTEXT_SECRET = "hunter2-do-not-print"
 KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW"
-PRIVATE_KEY = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----\n"
+PRIVATE_KEY = fake_private_key_pem(KEY_BODY)
 
 SITE = """upstream wayshub_staging {
     server 10.0.0.11:3000 max_fails=1 fail_timeout=3s;

@@ -8,6 +8,7 @@ import paramiko
 import pytest
 
 from components.shell import ssh
+from tests.unit.pulumi_mocks import fake_private_key_pem
 
 
 def new_key() -> paramiko.PKey:
@@ -53,4 +54,4 @@ def test_without_a_pin_or_known_hosts_file_nothing_is_trusted(known_hosts: Path)
 
 def test_a_private_key_that_is_not_one_is_refused() -> None:
     with pytest.raises(ValueError, match="not a usable SSH private key"):
-        ssh.load_private_key("-----BEGIN OPENSSH PRIVATE KEY-----\nbroken\n-----END OPENSSH PRIVATE KEY-----\n")
+        ssh.load_private_key(fake_private_key_pem("broken"))
