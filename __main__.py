@@ -2,9 +2,11 @@
 
 1. servers  2. the Node app on each app server  3. nginx in front  4. the domain in a hosts file
 5. exports to prove it (URL, backends, release). Reading and checking config happens first.
+Steps 1-3 run on servers over SSH (sandbox or existing VMs) or, in containers mode, as containers.
 """
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -27,45 +29,20 @@ except stack_config.ConfigError as err:
     pulumi.log.error(str(err))
     sys.exit(32)
 
-containers = settings.hosts.provider == "containers"
-tls: TlsMaterial | None = None
-if containers:
-    # 1-3. The same site as Docker containers (pulumi-docker): an app image built from app/, one container
-    # per app server, nginx with the same site template. No servers, no SSH; the names layer is shared.
-    c = settings.containers
-    site = ContainerSite(
-        "containers",
-        ContainerSiteArgs(
-            stack=stack,
-            domain=settings.domain,
-            app_servers=[server.name for server in settings.hosts.app_servers],
-            lb_server=settings.hosts.lb_server.name,
-            app_source=HERE / settings.app.source,
-            lb=settings.lb,
-            app_port=settings.app.port,
-            env=settings.app.env,
-            secret_env=config.get_secret_object("appSecrets"),
-            app_image=c.app_image,
-            nginx_image=c.nginx_image,
-            app_base=c.app_base,
-            nginx_base=c.nginx_base,
-            network=c.network,
-            subnet=c.subnet,
-            http_port=c.http_port,
-            bind_address=c.bind_address,
-            build_dir=HERE / "build" / "images",
-            prefetch_npm=c.prefetch_npm,
-            builder_version=c.builder,
-        ),
-    )
-    lb_ready: pulumi.Resource = site.nginx
-    public_http_port = public_https_port = c.http_port
-    public_address = c.bind_address
-    pulumi.export("lb_address", f"{c.bind_address}:{c.http_port}")
-    pulumi.export("backends", site.backends)
-    pulumi.export("release", site.release)
-    pulumi.export("network", site.network_name)
-else:
+
+@dataclass(frozen=True)
+class Site:
+    """What steps 4 and 5 need from steps 1-3, whichever way the site runs."""
+
+    lb_ready: pulumi.Resource
+    public_address: str
+    http_port: int
+    https_port: int
+    tls: TlsMaterial | None = None
+
+
+def on_servers() -> Site:
+    """Steps 1-3 on servers reached over SSH: sandbox VMs or your existing VMs."""
     # 1. Servers: N app servers and one load balancer.
     servers = declare_servers(settings, stack)
 
@@ -99,14 +76,14 @@ else:
     )
 
     # 3. nginx on the LB server, one upstream line per backend, TLS if configured.
-    sandbox = settings.hosts.provider == "sandbox"
+    tls: TlsMaterial | None = None
     if settings.lb.tls == "self-signed":
         self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack)
         tls = TlsMaterial(self_signed.certificate, self_signed.private_key)
         pulumi.export("ca_certificate", self_signed.ca_certificate)
     elif settings.lb.tls == "provided":
         tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
-    public_http_port = settings.sandbox.http_port if sandbox else settings.lb.listen_port
+    sandbox = settings.hosts.provider == "sandbox"
     public_https_port = settings.sandbox.https_port if sandbox else settings.lb.https_port
     lb = NginxLoadBalancer(
         "lb",
@@ -120,13 +97,58 @@ else:
             public_https_port=public_https_port,
         ),
     )
-    lb_ready = lb.site
-    public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or "")
     pulumi.export("lb_address", lb.address)
     pulumi.export("backends", [a.backend for a in apps])
     pulumi.export("release", release.id)
     pulumi.export("releases", [a.release_id for a in apps])
     pulumi.export("previous_releases", [a.previous_release for a in apps])
+    return Site(
+        lb_ready=lb.site,
+        public_address=settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or ""),
+        http_port=settings.sandbox.http_port if sandbox else settings.lb.listen_port,
+        https_port=public_https_port,
+        tls=tls,
+    )
+
+
+def in_containers() -> Site:
+    """Steps 1-3 as Docker containers (pulumi-docker): an app image built from app/, one container per
+    app server, nginx with the same site template. No servers, no SSH."""
+    c = settings.containers
+    site = ContainerSite(
+        "containers",
+        ContainerSiteArgs(
+            stack=stack,
+            domain=settings.domain,
+            app_servers=[server.name for server in settings.hosts.app_servers],
+            lb_server=settings.hosts.lb_server.name,
+            app_source=HERE / settings.app.source,
+            lb=settings.lb,
+            app_port=settings.app.port,
+            env=settings.app.env,
+            secret_env=config.get_secret_object("appSecrets"),
+            app_image=c.app_image,
+            nginx_image=c.nginx_image,
+            app_base=c.app_base,
+            nginx_base=c.nginx_base,
+            network=c.network,
+            subnet=c.subnet,
+            http_port=c.http_port,
+            bind_address=c.bind_address,
+            build_dir=HERE / "build" / "images",
+            prefetch_npm=c.prefetch_npm,
+            builder_version=c.builder,
+        ),
+    )
+    pulumi.export("lb_address", f"{c.bind_address}:{c.http_port}")
+    pulumi.export("backends", site.backends)
+    pulumi.export("release", site.release)
+    pulumi.export("network", site.network_name)
+    return Site(lb_ready=site.nginx, public_address=c.bind_address, http_port=c.http_port, https_port=c.http_port)
+
+
+# 1-3. Servers, the app on each app server, nginx in front.
+site = in_containers() if settings.hosts.provider == "containers" else on_servers()
 
 # 4. The domain points at the LB.
 if settings.hosts_file.enabled:
@@ -137,13 +159,13 @@ if settings.hosts_file.enabled:
             stack=stack,
             entries=[(settings.hosts_file.address, settings.domain)],
         ),
-        opts=pulumi.ResourceOptions(depends_on=[lb_ready]),
+        opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
     )
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
-scheme, port = ("https", public_https_port) if tls else ("http", public_http_port)
-url = f"{scheme}://{settings.domain}{'' if port == (443 if tls else 80) else f':{port}'}/"
+scheme, port = ("https", site.https_port) if site.tls else ("http", site.http_port)
+url = f"{scheme}://{settings.domain}{'' if port == (443 if site.tls else 80) else f':{port}'}/"
 # `make up` saves ca_certificate there.
 trust = f" --cacert .wayshub/ca-{stack}.pem" if settings.lb.tls == "self-signed" else ""
 pulumi.export("url", url)
-pulumi.export("curl", f"curl{trust} --resolve {settings.domain}:{port}:{public_address} {url}")
+pulumi.export("curl", f"curl{trust} --resolve {settings.domain}:{port}:{site.public_address} {url}")

@@ -44,11 +44,24 @@ def connection_args(
     }
 
 
+# What makes a host that host: where we reach it, as whom, and the key it proves itself with
+# (a re-created VM has new host keys, and nothing of ours is on it yet).
+HOST_IDENTITY = ("host", "port", "user", "host_key")
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's "known only after up" (pulumi.runtime.rpc)
+
+
 def host_moved(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
-    """``["connection"]`` when the resource now targets another host/port/user: a replacement."""
-    identity = ("host", "port", "user")
-    old, new = olds.get("connection") or {}, news.get("connection") or {}
-    return ["connection"] if any(old.get(k) != new.get(k) for k in identity) else []
+    """``["connection"]`` when the resource now lives on another (or a re-created) host: a replacement.
+
+    In a preview the new connection may not be known yet (its VM is being re-created); that counts as
+    moved, so the preview never promises less than `up` may do.
+    """
+    old, new = olds.get("connection"), news.get("connection")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return ["connection"]
+    if any(new.get(k) == UNKNOWN or old.get(k) != new.get(k) for k in HOST_IDENTITY):
+        return ["connection"]
+    return []
 
 
 def host_is_gone(props: dict[str, Any]) -> bool:

@@ -51,12 +51,13 @@ def write_stack_config(
     app_servers: list[str],
     extra: dict[str, object] | None = None,
     hosts_extra: dict[str, object] | None = None,
+    server_settings: dict[str, dict[str, object]] | None = None,
 ) -> None:
     config: dict[str, object] = {
         "wayshub:domain": DOMAIN,
         "wayshub:hosts": {
             "provider": "sandbox",
-            "appServers": [{"name": name} for name in app_servers],
+            "appServers": [{"name": name, **(server_settings or {}).get(name, {})} for name in app_servers],
             "lbServer": {"name": "lb"},
             **(hosts_extra or {}),
         },

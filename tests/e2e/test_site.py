@@ -15,7 +15,17 @@ import pytest
 
 from tests.e2e.conftest import USER_HOSTS_LINES
 from tests.e2e.pulumi_cli import urn_of
-from tests.e2e.site import DOMAIN, HTTP_PORT, SITE_STACK, SUBNET_PREFIX, Site, docker_names, get, write_stack_config
+from tests.e2e.site import (
+    DOMAIN,
+    HTTP_PORT,
+    SITE_STACK,
+    SSH_PORT_BASE,
+    SUBNET_PREFIX,
+    Site,
+    docker_names,
+    get,
+    write_stack_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -98,6 +108,21 @@ def test_a_third_backend_changes_only_its_host_its_app_and_the_nginx_site(site: 
     site.cli.up_summary()
     wait_until_both_answer({"app1", "app2", "app3"})
     assert site.cli.outputs()["backends"][-1] == f"{SUBNET_PREFIX}.13:3000"
+
+
+def test_a_recreated_vm_gets_everything_again_and_the_preview_says_so(site: Site) -> None:
+    # A new SSH port is a different `docker run`: app3's VM is re-created, empty, with new host keys.
+    moved: dict[str, dict[str, object]] = {"app3": {"sshPort": SSH_PORT_BASE + 9}}
+    write_stack_config(site, app_servers=["app1", "app2", "app3"], server_settings=moved)
+    steps = [s for s in site.cli.preview_steps() if s["op"] != "same"]
+    replaced = {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] in ("replace", "create-replacement")}
+    assert {"app3-container", "app3-app-node", "app3-app-base", "app3-app-release"} <= replaced
+    assert all(name.startswith("app3") or name == "lb-site" for name in replaced), sorted(replaced)
+
+    site.cli.up_summary()
+    wait_until_both_answer({"app1", "app2", "app3"})
+    assert site.sh("app3", "basename $(readlink /opt/wayshub/current)").stdout.strip() == site.cli.outputs()["release"]
+    assert set(site.cli.up_summary()) == {"same"}
 
 
 def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -> None:

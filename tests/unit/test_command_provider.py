@@ -11,7 +11,14 @@ from components.shell.provider import CommandFailed
 from components.shell.remote import RemoteCommandProvider
 from components.shell.ssh import CommandResult
 
-CONNECTION = {"host": "127.0.0.1", "port": 2221, "user": "wayshub", "private_key": "k", "dial_timeout_seconds": 60}
+CONNECTION = {
+    "host": "127.0.0.1",
+    "port": 2221,
+    "user": "wayshub",
+    "private_key": "k",
+    "host_key": None,
+    "dial_timeout_seconds": 60,
+}
 
 
 def remote(**changes: Any) -> dict[str, Any]:
@@ -36,6 +43,8 @@ def remote(**changes: Any) -> dict[str, Any]:
         ({"private_key": "rotated"}, True, []),
         ({"port": 2222}, True, ["connection"]),
         ({"host": "127.0.0.2"}, True, ["connection"]),
+        ({"host_key": "ssh-ed25519 AAAAnew"}, True, ["connection"]),
+        ({"host_key": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, True, ["connection"]),
     ],
 )
 def test_diff_replaces_only_for_triggers_or_another_host(
@@ -53,6 +62,13 @@ class RecordingRemote(RemoteCommandProvider):
     def execute(self, props: dict[str, Any], command: str) -> CommandResult:
         self.ran.append(command)
         return CommandResult(0, "ran\n", "")
+
+
+def test_a_connection_not_known_until_up_counts_as_moved() -> None:
+    unknown = remote()
+    unknown["connection"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    diff = RemoteCommandProvider().diff("id", remote(), unknown)
+    assert (diff.changes, diff.replaces) == (True, ["connection"])
 
 
 def test_a_new_connection_detail_runs_nothing_on_the_host() -> None:
