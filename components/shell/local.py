@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
-from components.shell.provider import CommandProvider
+from components.shell.provider import CommandArgs, CommandProvider, command_props
 from components.shell.ssh import CommandResult
 
 LOCAL_TIMEOUT_SECONDS = 1800
@@ -37,19 +37,11 @@ class LocalCommandProvider(CommandProvider):
         return CommandResult(completed.returncode, completed.stdout, completed.stderr)
 
 
-@dataclass(frozen=True)
-class LocalCommandArgs:
-    """``create`` runs on create, ``update`` (default: ``create``) when inputs change, ``delete`` on delete."""
+@dataclass(frozen=True, kw_only=True)
+class LocalCommandArgs(CommandArgs):
+    """A :class:`CommandArgs` run by bash where `pulumi up` runs, with extra ``environment``."""
 
-    create: pulumi.Input[str]
-    update: pulumi.Input[str] | None = None
-    delete: pulumi.Input[str] | None = None
-    stdin: pulumi.Input[str] | None = None
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    triggers: Sequence[pulumi.Input[object]] = ()
-    rerun_on: Sequence[pulumi.Input[object]] = ()
-    log_output: bool = True
-    delete_before_replace: bool = False
 
 
 class LocalCommand(Resource, module="wayshub", name="LocalCommand"):
@@ -59,20 +51,7 @@ class LocalCommand(Resource, module="wayshub", name="LocalCommand"):
     stderr: pulumi.Output[str]
 
     def __init__(self, name: str, args: LocalCommandArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            "name": name,
-            "create": args.create,
-            "update": args.update,
-            "delete": args.delete,
-            "stdin": args.stdin,
-            "environment": dict(args.environment),
-            "triggers": list(args.triggers),
-            "rerun_on": list(args.rerun_on),
-            "log_output": args.log_output,
-            "delete_before_replace": args.delete_before_replace,
-            "stdout": None,
-            "stderr": None,
-        }
+        props = {**command_props(name, args), "environment": dict(args.environment)}
         secret_outputs = [] if args.log_output else ["stdout", "stderr"]
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin", "environment", *secret_outputs])

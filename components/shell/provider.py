@@ -10,8 +10,11 @@ and a change of ``triggers`` replaces the resource.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 from components.shell.ssh import CommandResult
@@ -21,6 +24,38 @@ from components.shell.ssh import CommandResult
 UPDATE_KEYS = ("create", "update", "delete", "stdin", "environment", "log_output", "rerun_on")
 REPLACE_KEYS = ("triggers",)
 OUTPUT_TAIL_CHARS = 4000
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandArgs:
+    """``create`` runs on create, ``update`` (default: ``create``) when inputs change, ``delete`` on delete;
+    a change of ``triggers`` replaces, a change of ``rerun_on`` re-runs ``update``."""
+
+    create: pulumi.Input[str]
+    update: pulumi.Input[str] | None = None
+    delete: pulumi.Input[str] | None = None
+    stdin: pulumi.Input[str] | None = None
+    triggers: Sequence[pulumi.Input[object]] = ()
+    rerun_on: Sequence[pulumi.Input[object]] = ()
+    log_output: bool = True
+    delete_before_replace: bool = False
+
+
+def command_props(name: str, args: CommandArgs) -> dict[str, Any]:
+    """The inputs every command resource stores (plus ``stdout``/``stderr`` outputs)."""
+    return {
+        "name": name,
+        "create": args.create,
+        "update": args.update,
+        "delete": args.delete,
+        "stdin": args.stdin,
+        "triggers": list(args.triggers),
+        "rerun_on": list(args.rerun_on),
+        "log_output": args.log_output,
+        "delete_before_replace": args.delete_before_replace,
+        "stdout": None,
+        "stderr": None,
+    }
 
 
 class CommandFailed(Exception):

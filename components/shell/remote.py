@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from components.shell import ssh
-from components.shell.provider import CommandProvider
+from components.shell.provider import CommandArgs, CommandProvider, command_props
 from components.shell.ssh import CommandResult
 
 REMOTE_TIMEOUT_SECONDS = 900
@@ -96,19 +95,11 @@ class RemoteCommandProvider(CommandProvider):
             self._run(props, "delete")
 
 
-@dataclass(frozen=True)
-class RemoteCommandArgs:
-    """Like :class:`LocalCommandArgs`, run over ``connection`` (from :func:`connection_args`)."""
+@dataclass(frozen=True, kw_only=True)
+class RemoteCommandArgs(CommandArgs):
+    """A :class:`CommandArgs` run over ``connection`` (from :func:`connection_args`)."""
 
     connection: pulumi.Input[dict[str, Any]]
-    create: pulumi.Input[str]
-    update: pulumi.Input[str] | None = None
-    delete: pulumi.Input[str] | None = None
-    stdin: pulumi.Input[str] | None = None
-    triggers: Sequence[pulumi.Input[object]] = ()
-    rerun_on: Sequence[pulumi.Input[object]] = ()
-    log_output: bool = True
-    delete_before_replace: bool = False
 
 
 class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
@@ -118,20 +109,7 @@ class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
     stderr: pulumi.Output[str]
 
     def __init__(self, name: str, args: RemoteCommandArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            "name": name,
-            "connection": args.connection,
-            "create": args.create,
-            "update": args.update,
-            "delete": args.delete,
-            "stdin": args.stdin,
-            "triggers": list(args.triggers),
-            "rerun_on": list(args.rerun_on),
-            "log_output": args.log_output,
-            "delete_before_replace": args.delete_before_replace,
-            "stdout": None,
-            "stderr": None,
-        }
+        props = {**command_props(name, args), "connection": args.connection}
         # A command that logs nothing handles secrets: its stdin is kept secret too.
         secret_outputs = ["connection"] + ([] if args.log_output else ["stdout", "stderr", "stdin"])
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
