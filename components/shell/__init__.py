@@ -1,6 +1,6 @@
 """Command resources: local commands, remote commands and file copies over SSH."""
 
-from components.shell.commands import chain, cmd, fail, install_from_stdin, script, sudo_script, when
+from components.shell.commands import cmd, fail, install_from_stdin, script, sudo_script, when
 from components.shell.local import LocalCommand, LocalCommandArgs
 from components.shell.remote import (
     CopyFileToRemote,
@@ -17,7 +17,6 @@ __all__ = [
     "LocalCommandArgs",
     "RemoteCommand",
     "RemoteCommandArgs",
-    "chain",
     "cmd",
     "connection_args",
     "fail",

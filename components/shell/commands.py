@@ -15,11 +15,6 @@ def cmd(*argv: object) -> str:
     return shlex.join(str(arg) for arg in argv)
 
 
-def chain(*commands: str) -> str:
-    """Commands joined with ``&&`` so the first failure stops the rest."""
-    return " && ".join(commands)
-
-
 def script(lines: Iterable[str]) -> str:
     """A bash script run with errexit, nounset and pipefail (for multi-step remote work)."""
     body = "\n".join(lines)

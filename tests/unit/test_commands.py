@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from components.shell import chain, cmd, fail, script, when
+from components.shell import cmd, fail, script, when
 
 HOSTILE = ["; whoami", "$(id)", "`id`", "a b", "it's", '"quoted"', "line\nbreak", "*", "--flag"]
 
@@ -20,12 +20,6 @@ def test_cmd_passes_hostile_values_through_as_one_literal_argument(value: str) -
 
 def test_cmd_output_for_a_plain_and_a_hostile_argument() -> None:
     assert cmd("docker", "rm", "--force", "vm; rm -rf /") == "docker rm --force 'vm; rm -rf /'"
-
-
-def test_chain_stops_at_the_first_failure() -> None:
-    result = subprocess.run(["bash", "-c", chain("echo one", "false", "echo three")], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert result.stdout == "one\n"
 
 
 def test_script_runs_with_errexit_and_pipefail() -> None:
