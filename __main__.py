@@ -12,7 +12,8 @@ from pathlib import Path
 import pulumi
 
 from components import config as stack_config
-from components.app import NodeApp, NodeAppArgs, build_release, pinned_release, roll_out
+from components.app import NodeApp, NodeAppArgs, roll_out
+from components.app.plan import app_run, release_for
 from components.containers import ContainerSite, ContainerSiteArgs
 from components.hosts.from_config import declare_servers
 from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs, SelfSignedTls, TlsMaterial
@@ -23,6 +24,16 @@ stack = pulumi.get_stack()
 config = pulumi.Config()
 try:
     settings = stack_config.load_checked(config.get, HERE)
+    if settings.hosts.provider != "containers":
+        # The user's app: how it is built and started, which Node, and the release every host runs.
+        run = app_run(settings.app, HERE)
+        release = release_for(
+            run,
+            settings.app,
+            HERE / "build" / "releases",
+            secrets=stack_config.check_app_secrets(settings, config.get("appSecrets")),
+            salt=f"{pulumi.get_project()}/{stack}/{settings.app.name}",
+        )
 except stack_config.ConfigError as err:
     # One line naming the setting, before any resource is declared (exit code 32 tells the
     # language host the message was shown, so it adds no "unhandled error" line).
@@ -46,12 +57,7 @@ def on_servers() -> Site:
     # 1. Servers: N app servers and one load balancer.
     servers = declare_servers(settings, stack)
 
-    # 2. The app, built once here (or a pinned release already on the servers), rolled out in batches.
-    app = settings.app
-    if app.release_pin:
-        release = pinned_release(app.release_pin)
-    else:
-        release = build_release(HERE / app.source, HERE / "build" / "releases", app.name)
+    # 2. The app (built once above, or a pinned release already on the servers), rolled out in batches.
     apps = roll_out(
         servers.app,
         settings.rollout.batch_size,
@@ -59,16 +65,10 @@ def on_servers() -> Site:
             f"{host.name}-app",
             NodeAppArgs(
                 host=host,
+                run=run,
                 release=release,
-                app_name=app.name,
-                port=app.port,
-                entrypoint=app.entrypoint,
-                node_install=app.node_install,
-                node_version=app.node_version,
-                env=app.env,
                 secret_env=config.get_secret_object("appSecrets"),
-                health_timeout_seconds=app.health_timeout_seconds,
-                releases_kept=app.releases_kept,
+                releases_kept=settings.app.releases_kept,
                 settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
                 after=after,
             ),
@@ -100,6 +100,7 @@ def on_servers() -> Site:
     pulumi.export("lb_address", lb.address)
     pulumi.export("backends", [a.backend for a in apps])
     pulumi.export("release", release.id)
+    pulumi.export("app", {"start": run.spec.start, "node": run.node.describe(), "install": run.spec.recipe})
     pulumi.export("releases", [a.release_id for a in apps])
     pulumi.export("previous_releases", [a.previous_release for a in apps])
     return Site(
@@ -125,7 +126,7 @@ def in_containers() -> Site:
             app_source=HERE / settings.app.source,
             lb=settings.lb,
             app_port=settings.app.port,
-            env=settings.app.env,
+            env=settings.app.env_text_values,
             secret_env=config.get_secret_object("appSecrets"),
             app_image=c.app_image,
             nginx_image=c.nginx_image,

@@ -213,17 +213,65 @@ class HostsConfig(_Model):
         return [*self.app_servers, self.lb_server]
 
 
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# A Node version as a person writes it: exact (20.11.1), partial (20, 20.11), optional leading "v".
+NODE_VERSION = re.compile(r"^v?[0-9]{1,2}(\.[0-9]+){0,2}$")
+
+
+class HealthConfig(_Model):
+    """How a new release proves it serves: the unit's new process answers ``path`` on the app's port."""
+
+    path: str = "/"
+    # One status (200) or a range (200-399).
+    expect_status: str | int = Field(default="200-399", alias="expectStatus")
+    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="timeoutSeconds")
+    interval_seconds: Annotated[float, Field(ge=0.1, le=60)] = Field(default=1.0, alias="intervalSeconds")
+    # Text the answer must contain; ``{release}`` stands for the release id (WAYSHUB_RELEASE).
+    body_contains: str | None = Field(default=None, alias="bodyContains", min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not re.match(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$", value):
+            raise ValueError(f"{value!r} must be a URL path starting with '/', e.g. /healthz")
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _status(cls, value: str | int) -> str:
+        match = re.match(r"^([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?$", str(value))
+        if not match or int(match.group(2) or match.group(1)) < int(match.group(1)):
+            raise ValueError(f"{value!r} is not an HTTP status or range such as 200 or 200-399")
+        return str(value)
+
+    @property
+    def status_range(self) -> tuple[int, int]:
+        low, _, high = str(self.expect_status).partition("-")
+        return int(low), int(high or low)
+
+
+EnvValue = str | int | float | bool
+
+
 class AppConfig(_Model):
-    """The Node app and how it runs on each app server."""
+    """The Node app and how it runs on each app server (docs/app.md explains each setting)."""
 
     name: str = "wayshub"
     source: str = "app"
     port: Port = 3000
-    entrypoint: str = "server.js"
-    node_install: Literal["apt", "nodesource", "nvm"] = Field(default="apt", alias="nodeInstall")
+    # The environment variable(s) the app reads its port from.
+    port_env: str | list[str] = Field(default="PORT", alias="portEnv")
+    # The command line run in the release's app folder; default from package.json (scripts.start, main).
+    start: str | None = Field(default=None, min_length=1)
+    # An npm script run once where `pulumi up` runs, before dev dependencies are pruned.
+    build: str | None = Field(default=None, min_length=1)
+    # binary (Node from the npm registry, shipped with the release), apt (the distro's), nodesource, nvm.
+    # Default: binary when a version is known (nodeVersion, .nvmrc, engines.node), else apt.
+    node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(default=None, alias="nodeInstall")
     node_version: str | None = Field(default=None, alias="nodeVersion")
-    env: dict[str, str] = Field(default_factory=dict)
-    health_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="healthTimeoutSeconds")
+    # Text, numbers and booleans (`pulumi config set --path` stores 3000 and true as such); written as text.
+    env: dict[str, Any] = Field(default_factory=dict)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(default=3, alias="releasesKept")
     release_pin: str | None = Field(default=None, alias="releasePin")
 
@@ -232,14 +280,37 @@ class AppConfig(_Model):
     @field_validator("node_version")
     @classmethod
     def _node_version(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[0-9]{2}(\.[0-9]+){0,2}$", value):
-            raise ValueError("must be a Node major version such as '20' (or '20.11.1')")
+        if value is not None and not NODE_VERSION.match(value):
+            raise ValueError(f"{value!r} is not a Node version such as '22', '22.11' or '22.11.0'")
+        return value
+
+    @field_validator("start", "build")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        if value is not None and "\n" in value:
+            raise ValueError("must be one line")
+        return value
+
+    @field_validator("port_env")
+    @classmethod
+    def _port_env(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("must name at least one variable, e.g. PORT")
+        for name in names:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"variable name {name!r} must be UPPER_SNAKE_CASE")
         return value
 
     @model_validator(mode="after")
     def _version_for_installer(self) -> AppConfig:
-        if self.node_install != "apt" and self.node_version is None:
+        if self.node_install in ("nodesource", "nvm") and self.node_version is None:
             raise ValueError(f"nodeVersion is required with nodeInstall '{self.node_install}'")
+        taken = sorted(set(self.port_names) & set(self.env))
+        if taken:
+            raise ValueError(f"env.{taken[0]} is the port variable (portEnv): app.port sets it")
         return self
 
     @field_validator("release_pin")
@@ -253,11 +324,24 @@ class AppConfig(_Model):
 
     @field_validator("env")
     @classmethod
-    def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not re.match(r"^[A-Z_][A-Z0-9_]*$", key):
+    def _env(cls, value: dict[str, Any]) -> dict[str, EnvValue]:
+        for key, item in value.items():
+            if not _ENV_NAME.match(key):
                 raise ValueError(f"variable name {key!r} must be UPPER_SNAKE_CASE")
+            if not isinstance(item, EnvValue):
+                raise ValueError(f"{key}: must be text, a number or true/false, not {type(item).__name__}")
+            if "\n" in str(item) or "\0" in str(item):
+                raise ValueError(f"{key}: a value must be one line")
         return value
+
+    @property
+    def port_names(self) -> list[str]:
+        return [self.port_env] if isinstance(self.port_env, str) else list(self.port_env)
+
+    @property
+    def env_text_values(self) -> dict[str, str]:
+        """``env`` as the text a process sees: numbers as written, booleans as true/false."""
+        return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in self.env.items()}
 
 
 class LoadBalancerConfig(_Model):
@@ -401,9 +485,8 @@ def check_paths(config: StackConfig, project_dir: Path) -> None:
     source = project_dir / config.app.source
     if not source.is_dir():
         raise ConfigError(f"{NAMESPACE}:app.source: {source} is not a folder")
-    for needed in ("package.json", "package-lock.json"):
-        if not (source / needed).is_file():
-            raise ConfigError(f"{NAMESPACE}:app.source: {source} has no {needed}")
+    if not (source / "package.json").is_file():
+        raise ConfigError(f"{NAMESPACE}:app.source: {source} has no package.json")
     if config.hosts_file.enabled:
         path = Path(config.hosts_file.path)
         if path.is_dir():

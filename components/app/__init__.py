@@ -1,7 +1,20 @@
-"""App layer: the Node app built once, deployed to every app server in a rolling order."""
+"""App layer: the user's Node app built once, deployed to every app server in a rolling order."""
 
+from components.app.app_spec import AppSpec, read_app
 from components.app.node_app import NodeApp, NodeAppArgs
-from components.app.release import Release, build_release, pinned_release
+from components.app.release import Build, Release, build_code, pinned_release, release_id
 from components.app.rollout import batches, roll_out
 
-__all__ = ["NodeApp", "NodeAppArgs", "Release", "batches", "build_release", "pinned_release", "roll_out"]
+__all__ = [
+    "AppSpec",
+    "Build",
+    "NodeApp",
+    "NodeAppArgs",
+    "Release",
+    "batches",
+    "build_code",
+    "pinned_release",
+    "read_app",
+    "release_id",
+    "roll_out",
+]

@@ -1,21 +1,28 @@
-"""``NodeApp``: the Node app on one server, run by systemd, switched release by release.
+"""``NodeApp``: the user's Node app on one server, run by systemd, switched release by release.
 
-Steps on the host, each a resource so a preview names what changes: install Node → app user and
-folders → systemd unit and env file (their text is the input, so ``preview --diff`` shows the lines)
-→ upload the release tarball → unpack, switch ``current`` atomically, restart, wait for ``/health``
-to report the new release (else fail with the unit's journal), keep the newest releases.
+Steps on the host, each a resource so a preview names what changes: app user and folders → Node
+(the official binary shipped from here, or the distro's) → the release's code uploaded → deploy:
+make the release folder (code, command line, env file, Node, unit), switch ``current`` atomically,
+restart, and prove that the NEW process serves the health path (else switch back and fail with the
+unit's journal). The unit is the same text for every release and runs everything through
+``current``, so a host whose turn has not come is untouched and a rollback restores all of it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 
-from components.app.node_install import install_lines
-from components.app.release import Release
+from components.app.app_spec import AppSpec
+from components.app.node_dist import architecture, package_tarball
+from components.app.node_install import NodeChoice, binary_node_path, install_lines
+from components.app.release import Build, Release, release_id
+from components.config import HealthConfig
 from components.hosts import Host
 from components.render import render
 from components.shell import (
@@ -24,171 +31,159 @@ from components.shell import (
     RemoteCommand,
     RemoteCommandArgs,
     cmd,
-    fail,
-    install_from_stdin,
     sudo_script,
 )
 
 JOURNAL_LINES = 40
+STOP_TIMEOUT_SECONDS = 10
+HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
+# Set in every release's env file: the app may show it (our sample does); health.bodyContains's {release}.
+RELEASE_VARIABLE = "WAYSHUB_RELEASE"
 
 
 @dataclass(frozen=True)
-class NodeAppArgs:
-    host: Host
-    release: Release
-    app_name: str = "wayshub"
+class AppRun:
+    """How every app server runs the app, from the stack's settings and the app's folder."""
+
+    app_name: str
+    spec: AppSpec
+    node: NodeChoice
     port: int = 3000
-    entrypoint: str = "server.js"
-    node_install: str = "apt"
-    node_version: str | None = None
+    port_names: Sequence[str] = ("PORT",)
     env: Mapping[str, str] = field(default_factory=dict)
-    # Secret values (wayshub:appSecrets): the env file then travels and is stored as a secret.
-    secret_env: pulumi.Input[Mapping[str, str]] | None = None
-    health_timeout_seconds: int = 60
-    releases_kept: int = 3
-    # Wait after the health gate before the next batch may restart: the LB's fail_timeout, so nginx
-    # has taken this host back before it loses another one.
-    settle_seconds: float = 0.0
-    # Resources whose completion must come first (the previous host's health gate, for rolling updates).
-    after: Sequence[pulumi.Resource] = ()
+    health: HealthConfig = field(default_factory=HealthConfig)
 
+    @property
+    def root(self) -> str:
+        return f"/opt/{self.app_name}"
 
-@dataclass(frozen=True)
-class AppPaths:
-    root: str
-    releases: str
-    current: str
-    env_file: str
-    unit_file: str
-    upload: str
-
-    @classmethod
-    def of(cls, app_name: str, release_id: str) -> AppPaths:
-        root = f"/opt/{app_name}"
-        return cls(
-            root=root,
-            releases=f"{root}/releases",
-            current=f"{root}/current",
-            env_file=f"/etc/{app_name}/{app_name}.env",
-            unit_file=f"/etc/systemd/system/{app_name}.service",
-            upload=f"/tmp/{app_name}-{release_id}.tar.gz",
+    def start_text(self) -> str:
+        return render(
+            "start.sh.j2",
+            app_name=self.app_name,
+            origin=self.spec.start_from,
+            command=self.spec.start,
+            exec=self.spec.exec_start,
         )
 
+    def unit_text(self) -> str:
+        return render(
+            "wayshub.service.j2",
+            app_name=self.app_name,
+            description=f"{self.app_name} Node app (managed by wayshub-infra)",
+            user=self.app_name,
+            root=self.root,
+            stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
+        )
 
-def env_file_text(args: NodeAppArgs, secrets: Mapping[str, str]) -> str:
-    values = {"NODE_ENV": "production", "HOST": "0.0.0.0", **args.env, **secrets, "PORT": str(args.port)}  # noqa: S104
-    return "".join(f"{key}={value}\n" for key, value in sorted(values.items()))
+    def public_env(self) -> dict[str, str]:
+        """The env file's values but the secrets and the release id (the port variables win)."""
+        return {"NODE_ENV": "production", **self.env, **{name: str(self.port) for name in self.port_names}}
 
 
-def unit_text(args: NodeAppArgs, node_path: str) -> str:
-    paths = AppPaths.of(args.app_name, args.release.id)
-    return render(
-        "wayshub.service.j2",
-        app_name=args.app_name,
-        description=f"{args.app_name} Node app (managed by wayshub-infra)",
-        user=args.app_name,
-        working_directory=paths.current,
-        node_path=node_path,
-        env_file=paths.env_file,
-        entrypoint=args.entrypoint,
-    )
+def _quote_env(value: str) -> str:
+    """A value as systemd's EnvironmentFile reads it back unchanged."""
+    if value and all(c.isalnum() or c in "-_./:,@+=%" for c in value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+    return f'"{escaped}"'
+
+
+def env_file_text(run: AppRun, rid: str, secrets: Mapping[str, str]) -> str:
+    values = {**run.public_env(), **secrets, RELEASE_VARIABLE: rid}
+    return "".join(f"{key}={_quote_env(value)}\n" for key, value in sorted(values.items()))
+
+
+def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: str) -> Release:
+    """The release every host switches to: its id covers code, Node, command, env, unit and secrets."""
+    parts = [
+        build.id,
+        run.node.describe(),
+        run.start_text(),
+        run.unit_text(),
+        env_file_text(run, "", {}),
+        str(sorted(secrets)),
+    ]
+    return Release(release_id(parts, secrets, salt), build)
 
 
 def base_lines(app: str) -> list[str]:
     """Create the system user and folders (idempotent)."""
-    paths = AppPaths.of(app, "")
+    root = f"/opt/{app}"
     return [
-        f"id -u {cmd(app)} >/dev/null 2>&1 || useradd --system --home-dir {cmd(paths.root)} --shell /usr/sbin/nologin {cmd(app)}",
-        cmd("install", "-d", "-m", "0755", paths.root, paths.releases),
-        cmd("install", "-d", "-m", "0750", "-g", app, f"/etc/{app}"),
+        f"id -u {cmd(app)} >/dev/null 2>&1 || useradd --system --home-dir {cmd(root)} --shell /usr/sbin/nologin {cmd(app)}",
+        cmd("install", "-d", "-m", "0755", root, f"{root}/releases", f"{root}/code", f"{root}/node"),
     ]
 
 
 def teardown_lines(app: str) -> list[str]:
     """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
-    paths = AppPaths.of(app, "")
     unit = f"{app}.service"
     return [
         f"systemctl disable --now {cmd(unit)} >/dev/null 2>&1 || true",
-        cmd("rm", "-f", paths.unit_file),
+        cmd("rm", "-f", f"/etc/systemd/system/{unit}"),
         "systemctl daemon-reload",
-        cmd("rm", "-rf", paths.root, f"/etc/{app}"),
+        cmd("rm", "-rf", f"/opt/{app}", f"/etc/{app}"),
         f"if id -u {cmd(app)} >/dev/null 2>&1; then {cmd('userdel', app)}; fi",
     ]
 
 
-def health_probe(node_path: str, port: int) -> str:
-    """A command that, given the expected release id as its last argument, exits 0 only when /health
-    answers 200 with that release (node is on every app server, curl may not be)."""
-    probe = (
-        "const [port, want] = process.argv.slice(1);"
-        "require('http').get({host: '127.0.0.1', port, path: '/health', timeout: 2000}, r => {"
-        "let b=''; r.on('data', d => b += d); r.on('end', () => {"
-        "try { process.exit(r.statusCode === 200 && JSON.parse(b).version === want ? 0 : 1) }"
-        " catch (e) { process.exit(1) } }) }).on('error', () => process.exit(1))"
-    )
-    return cmd(node_path, "-e", probe, str(port))
+def upload_path(app: str, build_id: str) -> str:
+    return f"/tmp/{app}-{build_id}.tar.gz"
 
 
-def deploy_lines(args: NodeAppArgs, node_path: str) -> list[str]:
-    """Switch to the release, restart, and gate on /health; on failure roll back and fail loudly.
+def deploy_inputs(
+    run: AppRun, release: Release, node_path: str, releases_kept: int, settle_seconds: float
+) -> dict[str, str]:
+    """The UPPER_CASE inputs of host/deploy.sh (see its header)."""
+    low, high = run.health.status_range
+    build = release.build
+    return {
+        "APP": run.app_name,
+        "RID": release.id,
+        "PINNED": "0" if build else "1",
+        "BUILD_ID": build.id if build else "",
+        "UPLOAD": upload_path(run.app_name, build.id) if build else "",
+        "NODE": node_path,
+        "START_TEXT": run.start_text(),
+        "UNIT_TEXT": run.unit_text(),
+        "PORT": str(run.port),
+        "HEALTH_PATH": run.health.path,
+        "STATUS_LOW": str(low),
+        "STATUS_HIGH": str(high),
+        "HEALTH_BODY": run.health.body_contains or "",
+        "HEALTH_TIMEOUT": str(run.health.timeout_seconds),
+        "HEALTH_INTERVAL": f"{run.health.interval_seconds:g}",
+        "KEEP": str(releases_kept),
+        "SETTLE": f"{settle_seconds:g}",
+        "JOURNAL_LINES": str(JOURNAL_LINES),
+        "PROBE_JS": (HOST_SCRIPTS / "probe.js").read_text(),
+    }
 
-    Prints ``<release> <previous release>`` on success. A failing release leaves the host on its
-    previous release (switched back and restarted) and exits 1 with the unit's journal tail.
-    """
-    app, rid = args.app_name, args.release.id
-    paths = AppPaths.of(app, rid)
-    unit = f"{app}.service"
-    seconds = args.health_timeout_seconds
-    if args.release.tarball is None:  # pinned: the release must already be on the host
-        unpack = [
-            '[ -d "$releases/$rid" ] || '
-            + fail(
-                f"wayshub:app.releasePin: release {rid} is not on this host (it keeps the last {args.releases_kept})"
-            ),
-        ]
-    else:
-        unpack = [
-            'if [ ! -d "$releases/$rid" ]; then',
-            '  rm -rf "$releases/$rid.partial" && mkdir -p "$releases/$rid.partial"',
-            f'  tar -xzf {cmd(paths.upload)} -C "$releases/$rid.partial" --no-same-owner',
-            '  mv "$releases/$rid.partial" "$releases/$rid"',
-            "fi",
-            f"rm -f {cmd(paths.upload)}",
-        ]
-    return [
-        f"releases={cmd(paths.releases)}; current={cmd(paths.current)}; rid={cmd(rid)}; unit={cmd(unit)}",
-        'previous=$(basename "$(readlink "$current" 2>/dev/null)" 2>/dev/null || true)',
-        *unpack,
-        # Atomic switch: a new symlink renamed over the old one.
-        'switch() { touch "$releases/$1"; ln -sfn "$releases/$1" "$current.new" && mv -T "$current.new" "$current"; }',
-        f'healthy() {{ {health_probe(node_path, args.port)} "$1"; }}',
-        f'wait_healthy() {{ local deadline=$((SECONDS + {seconds})); until healthy "$1"; do [ "$SECONDS" -lt "$deadline" ] || return 1; sleep 0.5; done; }}',
-        'switch "$rid"',
-        'systemctl enable "$unit" >/dev/null 2>&1',
-        'systemctl restart "$unit"',
-        'if ! wait_healthy "$rid"; then',
-        f'  journal=$(journalctl -u "$unit" -n {JOURNAL_LINES} --no-pager 2>&1 || true)',
-        '  if [ -n "$previous" ] && [ "$previous" != "$rid" ] && [ -d "$releases/$previous" ]; then',
-        '    switch "$previous"; systemctl restart "$unit"',
-        '    if wait_healthy "$previous"; then outcome="rolled back to $previous (healthy)"',
-        '    else outcome="rolled back to $previous, which is not healthy either"; fi',
-        '  else outcome="no previous release to roll back to"; fi',
-        f'  echo "{app} on $(hostname): /health did not report release $rid within {seconds}s; $outcome. Journal:" >&2',
-        '  printf "%s\\n" "$journal" >&2',
-        "  exit 1",
-        "fi",
-        # Only a host that was serving before can have been marked failed by nginx; a first deploy
-        # has no traffic to protect, so it does not hold up the next batch.
-        *([f'if [ -n "$previous" ]; then sleep {args.settle_seconds:g}; fi'] if args.settle_seconds else []),
-        # Keep the newest releases (by switch time), never the live one.
-        f'ls -1dt "$releases"/*/ | sed \'s#/$##\' | tail -n +{args.releases_kept + 1} | {{ grep -vxF "$releases/$rid" || true; }} | xargs -r rm -rf',
-        'echo "$rid ${previous:-}"',
-    ]
+
+def deploy_command(inputs: Mapping[str, str]) -> str:
+    """``sudo bash -c`` of host/deploy.sh with its inputs assigned first (each value quoted)."""
+    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
+    return cmd("sudo", "-n", "bash", "-c", assignments + (HOST_SCRIPTS / "deploy.sh").read_text())
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class NodeAppArgs:
+    host: Host
+    run: AppRun
+    release: Release
+    # Secret values (wayshub:appSecrets): the env file then travels and is stored as a secret.
+    secret_env: pulumi.Input[Mapping[str, str]] | None = None
+    releases_kept: int = 3
+    # Wait after the health check before the next batch may restart: the LB's fail_timeout, so nginx
+    # has taken this host back before it loses another one.
+    settle_seconds: float = 0.0
+    # Resources whose completion must come first (the previous host's health gate, for rolling updates).
+    after: Sequence[pulumi.Resource] = ()
 
 
 class NodeApp(pulumi.ComponentResource):
@@ -197,72 +192,61 @@ class NodeApp(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:app:NodeApp", name, None, opts)
         conn = args.host.connection
-        paths = AppPaths.of(args.app_name, args.release.id)
+        run, release = args.run, args.release
         on_host = pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready])
 
-        self.node = RemoteCommand(
-            f"{name}-node",
-            RemoteCommandArgs(connection=conn, create=sudo_script(install_lines(args.node_install, args.node_version))),
-            opts=on_host,
-        )
-        self.node_path = self.node.stdout.apply(lambda out: out.strip().splitlines()[-1])
         self.base = RemoteCommand(
             f"{name}-base",
             RemoteCommandArgs(
                 connection=conn,
-                create=sudo_script(base_lines(args.app_name)),
-                delete=sudo_script(teardown_lines(args.app_name)),
+                create=sudo_script(base_lines(run.app_name)),
+                delete=sudo_script(teardown_lines(run.app_name)),
             ),
             opts=on_host,
         )
         after_base = pulumi.ResourceOptions(parent=self, depends_on=[self.base])
-        self.unit_text = self.node_path.apply(lambda node: unit_text(args, node))
-        self.unit = RemoteCommand(
-            f"{name}-unit",
-            RemoteCommandArgs(
-                connection=conn,
-                create=sudo_script([*install_from_stdin(paths.unit_file, "0644"), "systemctl daemon-reload"]),
-                stdin=self.unit_text,
-            ),
-            opts=after_base,
-        )
-        has_secrets = args.secret_env is not None
-        self.env_text = (
-            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(args, secrets))
-            if args.secret_env is not None
-            else pulumi.Output.from_input(env_file_text(args, {}))
-        )
-        self.env_file = RemoteCommand(
-            f"{name}-env",
-            RemoteCommandArgs(
-                connection=conn,
-                create=sudo_script(install_from_stdin(paths.env_file, "0640", group=args.app_name)),
-                stdin=self.env_text,
-                log_output=not has_secrets,
-            ),
-            opts=after_base,
-        )
+        self.node = self._declare_node(name, args, after_base)
+        self.node_path = self.node.stdout.apply(lambda out: out.strip().splitlines()[-1])
+
         self.upload: CopyFileToRemote | None = None
-        if args.release.tarball is not None:
+        if release.build is not None:
             self.upload = CopyFileToRemote(
                 f"{name}-upload",
-                CopyFileToRemoteArgs(connection=conn, source=str(args.release.tarball), remote_path=paths.upload),
+                CopyFileToRemoteArgs(
+                    connection=conn,
+                    source=str(release.build.tarball),
+                    remote_path=upload_path(run.app_name, release.build.id),
+                ),
                 opts=after_base,
             )
         uploads = [self.upload] if self.upload else []
+        has_secrets = args.secret_env is not None
+        self.env_text = (
+            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(run, release.id, secrets))
+            if args.secret_env is not None
+            else pulumi.Output.from_input(env_file_text(run, release.id, {}))
+        )
         self.deploy = RemoteCommand(
             f"{name}-release",
             RemoteCommandArgs(
                 connection=conn,
-                create=self.node_path.apply(lambda node: sudo_script(deploy_lines(args, node))),
-                rerun_on=[args.release.id, self.unit_text.apply(_digest), self.env_text.apply(_digest)],
+                create=self.node_path.apply(
+                    lambda node: deploy_command(
+                        deploy_inputs(run, release, node, args.releases_kept, args.settle_seconds)
+                    )
+                ),
+                # The env file (secrets included) goes by stdin, only into a new release folder; the
+                # command's output (release ids, or the failure and journal tail) is logged.
+                stdin=self.env_text,
+                secret_stdin=has_secrets,
+                rerun_on=[release.id, self.env_text.apply(_digest)],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.unit, self.env_file, *uploads, *args.after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
         )
         # stdout: "<release> <previous release>" (previous empty on a first deploy).
         self.release_id = self.deploy.stdout.apply(lambda out: (out.split() or [""])[0])
         self.previous_release = self.deploy.stdout.apply(lambda out: [*out.split(), "", ""][1])
-        self.backend = pulumi.Output.concat(args.host.private_address, ":", str(args.port))
+        self.backend = pulumi.Output.concat(args.host.private_address, ":", str(run.port))
         self.register_outputs(
             {
                 "backend": self.backend,
@@ -271,3 +255,37 @@ class NodeApp(pulumi.ComponentResource):
                 "node_path": self.node_path,
             }
         )
+
+    def _declare_node(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions) -> RemoteCommand:
+        """The node this host runs: the official binary shipped from here, or an installer's."""
+        conn, run = args.host.connection, args.run
+        choice = run.node
+        if choice.method != "binary":
+            return RemoteCommand(
+                f"{name}-node",
+                RemoteCommandArgs(connection=conn, create=sudo_script(install_lines(choice))),
+                opts=opts,
+            )
+        version = choice.version or ""
+        arch = RemoteCommand(f"{name}-arch", RemoteCommandArgs(connection=conn, create="uname -m"), opts=opts)
+        uploaded = f"/tmp/{run.app_name}-node-{version}.tgz"
+        upload = CopyFileToRemote(
+            f"{name}-node-upload",
+            CopyFileToRemoteArgs(
+                connection=conn,
+                source=arch.stdout.apply(lambda machine: str(package_tarball(version, architecture(machine)))),
+                remote_path=uploaded,
+            ),
+            opts=opts,
+        )
+        return RemoteCommand(
+            f"{name}-node",
+            RemoteCommandArgs(
+                connection=conn,
+                create=sudo_script(install_lines(choice, app_name=run.app_name, upload=uploaded)),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[upload])),
+        )
+
+
+__all__ = ["AppRun", "NodeApp", "NodeAppArgs", "binary_node_path", "plan_release"]

@@ -1,13 +1,35 @@
 """Scripts that install Node on a server and print the absolute path of its ``node``.
 
-``apt`` (the default) uses the OS packages; ``nodesource`` and ``nvm`` fetch a chosen major version
-over HTTPS. The unit's ExecStart uses the printed absolute path: nvm's node is not on PATH in a
-non-interactive SSH shell.
+``binary`` (the default when a version is known) unpacks the official binary that was shipped from
+the deploying machine into ``/opt/<app>/node/<version>``; ``apt`` uses the OS packages; ``nodesource``
+and ``nvm`` fetch a chosen major version over HTTPS. Each release links the printed absolute path.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from components.shell import cmd, fail
+
+Method = Literal["binary", "apt", "nodesource", "nvm"]
+
+
+@dataclass(frozen=True)
+class NodeChoice:
+    """How a host gets Node: ``version`` is exact for ``binary``, a major (or None) for the others."""
+
+    method: Method
+    version: str | None = None
+    source: str = ""  # where the version came from (app.nodeVersion, .nvmrc, package.json engines.node)
+
+    def describe(self) -> str:
+        return f"{self.method} {self.version or 'any'}"
+
+
+def binary_node_path(app_name: str, version: str) -> str:
+    return f"/opt/{app_name}/node/{version}/bin/node"
+
 
 NVM_VERSION = "v0.40.1"
 NVM_DIR = "/opt/nvm"
@@ -29,9 +51,28 @@ def _check_major(version: str | None, how: str) -> list[str]:
     return [f'[ "$("$node" -p \'process.versions.node.split(".")[0]\')" = {cmd(major)} ] || ' + fail(message)]
 
 
-def install_lines(method: str, version: str | None) -> list[str]:
+def _binary_lines(app_name: str, version: str, upload: str) -> list[str]:
+    """Unpack the uploaded ``node-linux-<arch>`` package's binary once per version."""
+    dest = binary_node_path(app_name, version).removesuffix("/bin/node")
+    return [
+        f"dest={cmd(dest)}; upload={cmd(upload)}",
+        'if [ ! -x "$dest/bin/node" ]; then',
+        '  rm -rf "$dest.partial" && mkdir -p "$dest.partial"',
+        '  tar -xzf "$upload" -C "$dest.partial" --strip-components=1 --no-same-owner package/bin/node package/LICENSE',
+        '  "$dest.partial/bin/node" --version >/dev/null',
+        '  chmod -R a+rX,go-w "$dest.partial" && mv -T "$dest.partial" "$dest"',
+        "fi",
+        'rm -f "$upload"',
+        'node="$dest/bin/node"',
+    ]
+
+
+def install_lines(choice: NodeChoice, app_name: str = "", upload: str = "") -> list[str]:
     """Lines of a root bash script; the last one prints the node path."""
-    if method == "apt":
+    method, version = choice.method, choice.version
+    if method == "binary":
+        lines = _binary_lines(app_name, version or "", upload)
+    elif method == "apt":
         lines = [
             *_APT_INSTALL,
             "if ! command -v node >/dev/null; then",

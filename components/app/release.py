@@ -1,53 +1,85 @@
-"""Build the app release ONCE where ``pulumi up`` runs: ``npm ci --omit=dev``, packed reproducibly.
+"""The app's code, built ONCE where ``pulumi up`` runs, and the release id every server switches to.
 
-The release id is a hash of the app's source (not of the built tree), so it is known cheaply in a
-preview and every server gets byte-identical code. Built tarballs are cached by id under ``build/``.
+Build: copy the source, install (``npm ci``, or ``npm install`` without a lockfile), run the optional
+build script, prune dev dependencies, pack reproducibly. The build id is a hash of the source and the
+recipe (not of the built tree), so it is known cheaply in a preview; built tarballs are cached by id.
+
+A *release* is more than code: the command line, the environment, the Node version and the unit come
+with it. Its id hashes all of them, so changing any one makes a new release folder on the servers and
+``current`` switches everything at once. Secret values enter the id only through a salted, slow hash.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# Never part of a release: local installs, VCS data, the app's own tests.
-EXCLUDED = frozenset({"node_modules", ".git", "test"})
+from components.app.app_spec import AppSpec
+
+# Never part of a release: local installs and VCS data anywhere, the app's own tests at the top.
+EXCLUDED_ANYWHERE = frozenset({"node_modules", ".git"})
+EXCLUDED_AT_TOP = frozenset({"test", "tests"})
 RELEASE_ID_LENGTH = 12
+SECRET_HASH_ROUNDS = 100_000
+
+
+@dataclass(frozen=True)
+class Build:
+    """The app's code with its production dependencies, as a tarball."""
+
+    id: str
+    tarball: Path
 
 
 @dataclass(frozen=True)
 class Release:
-    """``tarball`` is None for a pinned release: one already on the servers (rollback)."""
+    """What one release runs. ``build`` is None for a pinned release: one already on the servers."""
 
     id: str
-    tarball: Path | None
+    build: Build | None
 
 
 def pinned_release(release_id: str) -> Release:
     return Release(release_id, None)
 
 
-def source_files(source: Path, excluded: frozenset[str] = EXCLUDED) -> list[Path]:
-    """The app's files in path order, without folders named in ``excluded``."""
-    files = [
-        path
-        for path in source.rglob("*")
-        if path.is_file() and not excluded.intersection(path.relative_to(source).parts)
-    ]
+def source_files(source: Path, excluded: frozenset[str] = EXCLUDED_ANYWHERE) -> list[Path]:
+    """The app's files in path order, without folders named in ``excluded`` and top-level test folders."""
+    files = []
+    for path in source.rglob("*"):
+        parts = path.relative_to(source).parts
+        if path.is_file() and not excluded.intersection(parts) and parts[0] not in EXCLUDED_AT_TOP:
+            files.append(path)
     return sorted(files, key=lambda p: p.relative_to(source).as_posix())
 
 
-def release_id(source: Path) -> str:
-    """Hash of every source file's path and bytes."""
-    digest = hashlib.sha256()
+def build_id(source: Path, recipe: str = "") -> str:
+    """Hash of the recipe and every source file's path and bytes."""
+    digest = hashlib.sha256(recipe.encode() + b"\0")
     for path in source_files(source):
         digest.update(path.relative_to(source).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:RELEASE_ID_LENGTH]
+
+
+def release_id(parts: Sequence[str], secrets: Mapping[str, str], salt: str) -> str:
+    """The id of a release made of ``parts`` (build id, Node, command, env, unit) and ``secrets``.
+
+    The secrets enter only through PBKDF2 with a per-stack salt, so the id (which is public: folder
+    names, outputs) changes when a secret does without giving the secret away.
+    """
+    digest = hashlib.sha256(json.dumps(list(parts)).encode())
+    if secrets:
+        secret_text = json.dumps(dict(secrets), sort_keys=True).encode()
+        digest.update(hashlib.pbkdf2_hmac("sha256", secret_text, salt.encode(), SECRET_HASH_ROUNDS))
     return digest.hexdigest()[:RELEASE_ID_LENGTH]
 
 
@@ -71,29 +103,32 @@ def _pack(tree: Path, tarball: Path) -> None:
     partial.replace(tarball)
 
 
-def build_release(source: Path, out_dir: Path, app_name: str) -> Release:
-    """The release for ``source``: reused from ``out_dir`` when already built."""
-    if not (source / "package.json").is_file():
-        raise FileNotFoundError(f"wayshub:app.source: {source} has no package.json")
-    if not (source / "package-lock.json").is_file():
-        raise FileNotFoundError(f"wayshub:app.source: {source} has no package-lock.json (npm ci needs one)")
-    rid = release_id(source)
-    tarball = out_dir / f"{app_name}-{rid}.tar.gz"
+def _npm(tree: Path, *argv: str) -> None:
+    """Run one npm command line (``argv`` starts with ``npm``) in the build tree."""
+    result = subprocess.run([*argv, "--no-audit", "--no-fund"], cwd=tree, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed in the release build:\n{result.stderr[-3000:]}")
+
+
+def build_code(app: AppSpec, out_dir: Path, app_name: str) -> Build:
+    """The app's code built by ``app``'s recipe: reused from ``out_dir`` when already built."""
+    bid = build_id(app.source, app.recipe)
+    tarball = out_dir / f"{app_name}-{bid}.tar.gz"
     if tarball.is_file():
-        return Release(rid, tarball)
+        return Build(bid, tarball)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wayshub-release-") as tmp:
         tree = Path(tmp) / "release"
         tree.mkdir()
-        for path in source_files(source):
-            target = tree / path.relative_to(source)
+        for path in source_files(app.source):
+            target = tree / path.relative_to(app.source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-        (tree / "RELEASE").write_text(rid + "\n")
-        npm = subprocess.run(
-            ["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], cwd=tree, capture_output=True, text=True
-        )
-        if npm.returncode != 0:
-            raise RuntimeError(f"npm ci --omit=dev failed for {source}:\n{npm.stderr[-3000:]}")
+        if app.build_script:
+            _npm(tree, *app.install)
+            _npm(tree, "npm", "run", app.build_script)
+            _npm(tree, "npm", "prune", "--omit=dev")
+        else:
+            _npm(tree, *app.install, "--omit=dev")
         _pack(tree, tarball)
-    return Release(rid, tarball)
+    return Build(bid, tarball)

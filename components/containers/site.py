@@ -44,7 +44,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.app.release import release_id, source_files
+from components.app.release import build_id, source_files
 from components.config import LoadBalancerConfig
 from components.load_balancer.nginx import render_site
 from components.render import render
@@ -460,7 +460,7 @@ class ContainerSite(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-        self.release = release_id(args.app_source)
+        self.release = build_id(args.app_source)
         app_context = stage_app_context(args.app_source, args.build_dir, args.app_base, args.prefetch_npm)
         self.app_image = self._image(f"{name}-app-image", args, args.app_image, app_context, args.app_base)
         self.nginx_image = self._image(

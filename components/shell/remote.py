@@ -100,6 +100,8 @@ class RemoteCommandArgs(CommandArgs):
     """A :class:`CommandArgs` run over ``connection`` (from :func:`connection_args`)."""
 
     connection: pulumi.Input[dict[str, Any]]
+    # stdin carries a secret but the output does not (so it is still logged).
+    secret_stdin: bool = False
 
 
 class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
@@ -112,6 +114,8 @@ class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
         props = {**command_props(name, args), "connection": args.connection}
         # A command that logs nothing handles secrets: its stdin is kept secret too.
         secret_outputs = ["connection"] + ([] if args.log_output else ["stdout", "stderr", "stdin"])
+        if args.secret_stdin and "stdin" not in secret_outputs:
+            secret_outputs.append("stdin")
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
         super().__init__(RemoteCommandProvider(), name, props, opts)
 
@@ -168,7 +172,7 @@ class CopyFileProvider(CommandProvider):
 @dataclass(frozen=True)
 class CopyFileToRemoteArgs:
     connection: pulumi.Input[dict[str, Any]]
-    source: str
+    source: pulumi.Input[str]  # a local path (maybe known only once another resource has run)
     remote_path: pulumi.Input[str]
 
 
@@ -181,7 +185,7 @@ class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
         props: dict[str, Any] = {
             "connection": args.connection,
             "source": args.source,
-            "sha256": file_sha256(args.source),
+            "sha256": pulumi.Output.from_input(args.source).apply(file_sha256),
             "remote_path": args.remote_path,
             "stdout": None,
             "stderr": None,

@@ -33,8 +33,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
     cli.run("stack", "init", SITE_STACK)
     site = Site(cli=cli, project=project, hosts_file=hosts_file, image=sandbox_image)
     write_stack_config(site, app_servers=["app1", "app2"])
-    site.first_up = site.cli.up_summary()
     try:
+        site.first_up = site.cli.up_summary()
         yield site
     finally:
         cli.run("destroy", "--yes", "--skip-preview", check=False)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from components.app.release import release_id
+from components.app.release import build_id
 from components.containers.site import (
     APP_HEALTHCHECK,
     BuildContext,
@@ -246,7 +246,7 @@ def site() -> Iterator[Site]:
         app_image=f"{PREFIX}/app",
         nginx_image=f"{PREFIX}/nginx",
     )
-    site = Site(args, app_context, app_image, nginx_image, release_id(REPO / "app"))
+    site = Site(args, app_context, app_image, nginx_image, build_id(REPO / "app"))
     remove_everything()
     try:
         docker(

@@ -50,7 +50,7 @@ def report(name: str, result: BackgroundLoad) -> None:
 def rollout_site(site: Site) -> Iterator[Site]:
     server = site.project / "app" / "server.js"
     original = server.read_text()
-    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {"healthTimeoutSeconds": 8}})
+    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {"health": {"timeoutSeconds": 8}}})
     yield site
     # Back to the release and config the other site tests expect.
     server.write_text(original)

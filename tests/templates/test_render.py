@@ -6,6 +6,7 @@ are checked too); the systemd unit is read line by line; the hosts block is comp
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -58,25 +59,32 @@ NGINX_SAMPLES: dict[str, Context] = {
 }
 
 UNIT_SAMPLES: dict[str, Context] = {
-    "apt-node": {
+    "default": {
         "app_name": "wayshub",
         "description": "wayshub Node app",
         "user": "wayshub",
-        "working_directory": "/opt/wayshub/current",
-        "node_path": "/usr/bin/node",
-        "env_file": "/etc/wayshub/wayshub.env",
-        "entrypoint": "server.js",
+        "root": "/opt/wayshub",
+        "stop_timeout_seconds": 10,
     },
-    "nvm-node-own-group": {
+    "own-group": {
         "app_name": "wayshub-blue",
         "description": 'wayshub "blue" & friends',
         "user": "deploy",
         "group": "www-data",
-        "working_directory": "/srv/wayshub-blue/current",
-        "node_path": "/home/deploy/.nvm/versions/node/v20.11.1/bin/node",
-        "env_file": "/etc/wayshub-blue/app.env",
-        "entrypoint": "dist/main.js",
+        "root": "/opt/wayshub-blue",
+        "stop_timeout_seconds": 30,
     },
+}
+
+START_SAMPLES: dict[str, tuple[Context, str]] = {
+    "exec": (
+        {"app_name": "wayshub", "origin": "package.json scripts.start", "command": "node server.js", "exec": True},
+        "exec node server.js",
+    ),
+    "shell": (
+        {"app_name": "x", "origin": "app.start", "command": "node a.js && node b.js", "exec": False},
+        "node a.js && node b.js",
+    ),
 }
 
 HOSTS_SAMPLES: dict[str, tuple[Context, str]] = {
@@ -106,7 +114,8 @@ HOSTS_SAMPLES: dict[str, tuple[Context, str]] = {
 # One full context per template; every key in it is required (optional keys use `default`).
 REQUIRED_KEYS: dict[str, Context] = {
     "nginx-site.conf.j2": NGINX_SAMPLES["local-two-backends"],
-    "wayshub.service.j2": UNIT_SAMPLES["apt-node"],
+    "wayshub.service.j2": UNIT_SAMPLES["default"],
+    "start.sh.j2": START_SAMPLES["exec"][0],
     "hosts-block.j2": HOSTS_SAMPLES["local-one-entry"][0],
 }
 
@@ -233,24 +242,48 @@ def test_nginx_site_changes_only_where_backends_change() -> None:
 
 
 @pytest.mark.parametrize("sample", UNIT_SAMPLES)
-def test_unit_runs_node_by_absolute_path_under_systemd(sample: str) -> None:
+def test_unit_runs_everything_through_current(sample: str) -> None:
     ctx = UNIT_SAMPLES[sample]
     text = render("wayshub.service.j2", **ctx)
 
-    exec_start = unit_setting(text, "Service", "ExecStart")
-    assert exec_start == f"{ctx['node_path']} {ctx['entrypoint']}"
-    assert exec_start.startswith("/"), "nvm's node is not on PATH for systemd"
+    # The same text for every release: command, env and Node come from the release `current` names.
+    assert unit_setting(text, "Service", "ExecStart") == f"{ctx['root']}/current/start"
+    assert unit_setting(text, "Service", "EnvironmentFile") == f"{ctx['root']}/current/env"
+    assert unit_setting(text, "Service", "WorkingDirectory") == f"{ctx['root']}/current/app"
     assert unit_setting(text, "Service", "Restart") == "always"
     assert unit_setting(text, "Service", "RestartSec") == "1"
-    assert unit_setting(text, "Service", "EnvironmentFile") == ctx["env_file"]
-    assert unit_setting(text, "Service", "WorkingDirectory") == ctx["working_directory"]
     assert unit_setting(text, "Service", "User") == ctx["user"]
     assert unit_setting(text, "Service", "Group") == ctx.get("group", ctx["user"])
     assert unit_setting(text, "Service", "KillSignal") == "SIGTERM"
-    assert unit_setting(text, "Service", "TimeoutStopSec") == "10"
+    assert unit_setting(text, "Service", "TimeoutStopSec") == str(ctx["stop_timeout_seconds"])
     assert unit_setting(text, "Service", "SyslogIdentifier") == ctx["app_name"]
     assert unit_setting(text, "Unit", "Description") == ctx["description"]
     assert unit_setting(text, "Install", "WantedBy") == "multi-user.target"
+
+
+@pytest.mark.parametrize("sample", START_SAMPLES)
+def test_start_script_runs_the_command_from_the_release_with_its_node_first_on_path(
+    sample: str, tmp_path: Path
+) -> None:
+    ctx, last_line = START_SAMPLES[sample]
+    text = render("start.sh.j2", **ctx)
+    assert text.splitlines()[-1] == last_line
+    # Run it for real: a fake release whose bin/node prints where it runs and its arguments.
+    release = tmp_path / "releases" / "r1"
+    (release / "bin").mkdir(parents=True)
+    (tmp_path / "code").mkdir()
+    (release / "app").symlink_to(tmp_path / "code")
+    node = release / "bin" / "node"
+    node.write_text('#!/bin/sh\necho "$(pwd) $*"\n')
+    node.chmod(0o755)
+    (release / "start").write_text(text)
+    (release / "start").chmod(0o755)
+    (tmp_path / "current").symlink_to(release)
+    out = subprocess.run([str(tmp_path / "current" / "start")], capture_output=True, text=True, check=True).stdout
+    # `current` is resolved once: the process runs in THIS release even if `current` moves on.
+    app = release / "app"
+    expected = {"exec": [f"{app} server.js"], "shell": [f"{app} a.js", f"{app} b.js"]}
+    assert out.splitlines() == expected[sample]
 
 
 @pytest.mark.parametrize("sample", UNIT_SAMPLES)
@@ -268,7 +301,7 @@ def test_unit_hardening_and_no_duplicate_keys(sample: str) -> None:
 
 
 def test_unit_values_are_not_html_escaped() -> None:
-    text = render("wayshub.service.j2", **UNIT_SAMPLES["nvm-node-own-group"])
+    text = render("wayshub.service.j2", **UNIT_SAMPLES["own-group"])
     assert 'Description=wayshub "blue" & friends\n' in text
 
 

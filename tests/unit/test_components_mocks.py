@@ -7,13 +7,17 @@ from typing import Any
 
 import pulumi
 
-from components.app import NodeApp, NodeAppArgs, Release
-from components.config import LoadBalancerConfig
+from components.app import Build, NodeApp, NodeAppArgs, Release, read_app
+from components.app.node_app import AppRun, deploy_command, deploy_inputs
+from components.app.node_install import NodeChoice
+from components.config import AppConfig, LoadBalancerConfig
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs
 from tests.unit.pulumi_mocks import HOST_KEY, MOCKS, NODE_PATH, PRIVATE_KEY, pulumi_test
 
-RELEASE = Release("abc123def456", Path(__file__))  # any existing file stands in for the tarball
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Build("0123456789ab", Path(__file__))  # any existing file stands in for the tarball
+RELEASE = Release("abc123def456", BUILD)
 
 
 def inputs(name: str) -> dict[str, Any]:
@@ -61,31 +65,41 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
     return pulumi.Output.all(vm.connection, pulumi.Output.is_secret(vm.connection)).apply(check)
 
 
+def sample_run(**changes: Any) -> AppRun:
+    spec = read_app(AppConfig(), REPO / "app")
+    return AppRun(app_name="wayshub", spec=spec, node=NodeChoice("apt"), env={"GREETING": "hi; $(id)"}, **changes)
+
+
 @pulumi_test
-def test_node_app_renders_unit_with_the_absolute_node_path_and_gates_on_health() -> pulumi.Output[None]:
+def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit() -> pulumi.Output[None]:
     network = SandboxNetwork("net-b", SandboxNetworkArgs(network="wayshub-test", subnet="172.30.99.0/24", stack="test"))
     vm = declare_vm("app-b", 1, network)
-    app = NodeApp("app-b-app", NodeAppArgs(host=vm.host, release=RELEASE, env={"GREETING": "hi; $(id)"}))
+    run = sample_run(port_names=("PORT", "APP_PORT"))
+    app = NodeApp("app-b-app", NodeAppArgs(host=vm.host, run=run, release=RELEASE))
 
     def check(values: list[Any]) -> None:
-        backend, unit = values[:2]
+        backend = values[0]
         assert backend == "172.30.99.12:3000"
-        assert f"ExecStart={NODE_PATH} server.js" in unit.splitlines()
-        assert inputs("app-b-app-unit")["stdin"] == unit
-        assert inputs("app-b-app-env")["stdin"] == (
-            "GREETING=hi; $(id)\nHOST=0.0.0.0\nNODE_ENV=production\nPORT=3000\n"
-        )
         release = inputs("app-b-app-release")
+        # The env file goes by stdin into the new release folder: port variables, env, the release id.
+        assert release["stdin"] == (
+            f'APP_PORT=3000\nGREETING="hi; \\$(id)"\nNODE_ENV=production\nPORT=3000\nWAYSHUB_RELEASE={RELEASE.id}\n'
+        )
         assert RELEASE.id in release["rerun_on"]
-        assert "/health" in release["create"] and "unit=wayshub.service" in release["create"]
-        assert 'journalctl -u "$unit"' in release["create"] and 'switch "$previous"' in release["create"]
-        assert inputs("app-b-app-upload")["remote_path"] == f"/tmp/wayshub-{RELEASE.id}.tar.gz"
+        expected = deploy_inputs(run, RELEASE, NODE_PATH, releases_kept=3, settle_seconds=0)
+        assert release["create"] == deploy_command(expected)
+        assert expected["UNIT_TEXT"] == run.unit_text() and expected["START_TEXT"] == run.start_text()
+        assert "ExecStart=/opt/wayshub/current/start" in run.unit_text().splitlines()
+        assert "EnvironmentFile=/opt/wayshub/current/env" in run.unit_text().splitlines()
+        assert run.start_text().splitlines()[-1] == "exec node server.js"
+        assert inputs("app-b-app-upload")["remote_path"] == f"/tmp/wayshub-{BUILD.id}.tar.gz"
         assert "userdel wayshub" in inputs("app-b-app-base")["delete"]
+        # The unit is not a resource of its own: a host whose turn has not come keeps its unit.
+        assert "app-b-app-unit" not in MOCKS.registered and "app-b-app-env" not in MOCKS.registered
 
-    # Waiting on every child's stdout means each registration has reached the mocks.
-    children = [app.unit, app.env_file, app.deploy, app.base]
+    children = [app.node, app.deploy, app.base]
     return pulumi.Output.all(
-        app.backend, app.unit_text, app.upload.sha256 if app.upload else None, *[c.stdout for c in children]
+        app.backend, app.upload.sha256 if app.upload else None, *[c.stdout for c in children]
     ).apply(check)
 
 

@@ -64,10 +64,25 @@ BAD = [
     (GOOD, "sandbox", {"subnet": "8.8.8.0/24"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),
     (GOOD, "sandbox", {"bindAddress": "0.0.0.0"}, "wayshub:sandbox.bindAddress: must be a loopback address"),
     (GOOD, "sandbox", {"httpPort": 70000}, "wayshub:sandbox.httpPort: Input should be less than"),
-    (GOOD, "app", {"nodeInstall": "brew"}, "wayshub:app.nodeInstall: Input should be 'apt', 'nodesource' or 'nvm'"),
-    (GOOD, "app", {"nodeVersion": "latest"}, "wayshub:app.nodeVersion: must be a Node major version"),
+    (GOOD, "app", {"nodeInstall": "brew"}, "wayshub:app.nodeInstall: Input should be 'binary', 'apt', 'nodesource'"),
+    (GOOD, "app", {"nodeVersion": "latest"}, "wayshub:app.nodeVersion: 'latest' is not a Node version"),
     (GOOD, "app", {"env": {"lower": "x"}}, "wayshub:app.env: variable name 'lower' must be UPPER_SNAKE_CASE"),
-    (GOOD, "app", {"healthTimeoutSeconds": -1}, "wayshub:app.healthTimeoutSeconds: Input should be greater than"),
+    (GOOD, "app", {"env": {"A": [1]}}, "wayshub:app.env: A: must be text, a number or true/false, not list"),
+    (GOOD, "app", {"env": {"PORT": 1}}, "wayshub:app: env.PORT is the port variable (portEnv): app.port sets it"),
+    (GOOD, "app", {"health": {"timeoutSeconds": -1}}, "wayshub:app.health.timeoutSeconds: Input should be greater"),
+    (GOOD, "app", {"health": {"path": "healthz"}}, "wayshub:app.health.path: 'healthz' must be a URL path starting"),
+    (GOOD, "app", {"health": {"expectStatus": "2xx"}}, "wayshub:app.health.expectStatus: '2xx' is not an HTTP status"),
+    (GOOD, "app", {"health": {"expectStatus": "399-200"}}, "wayshub:app.health.expectStatus: '399-200' is not"),
+    (GOOD, "app", {"health": {"intervalSeconds": 0}}, "wayshub:app.health.intervalSeconds: Input should be greater"),
+    (GOOD, "app", {"health": {"bodyContains": ""}}, "wayshub:app.health.bodyContains: String should have at least"),
+    (GOOD, "app", {"health": {"grace": 1}}, "wayshub:app.health.grace: is not a known setting"),
+    (GOOD, "app", {"healthTimeoutSeconds": 5}, "wayshub:app.healthTimeoutSeconds: is not a known setting"),
+    (GOOD, "app", {"start": ""}, "wayshub:app.start: String should have at least 1 character"),
+    (GOOD, "app", {"start": "   "}, "wayshub:app.start: must not be empty"),
+    (GOOD, "app", {"build": "a\nb"}, "wayshub:app.build: must be one line"),
+    (GOOD, "app", {"portEnv": "app_port"}, "wayshub:app.portEnv: variable name 'app_port' must be UPPER_SNAKE_CASE"),
+    (GOOD, "app", {"portEnv": []}, "wayshub:app.portEnv: must name at least one variable"),
+    (GOOD, "app", {"portEnv": ["PORT", "app-port"]}, "wayshub:app.portEnv: variable name 'app-port' must be"),
     (GOOD, "lb", {"failTimeout": "ten"}, "wayshub:lb.failTimeout: 'ten' is not an nginx duration"),
     (GOOD, "lb", {"connectTimeout": "-1s"}, "wayshub:lb.connectTimeout: '-1s' is not an nginx duration"),
     (GOOD, "lb", {"listenPort": 0}, "wayshub:lb.listenPort: Input should be greater than"),
@@ -123,7 +138,23 @@ def test_good_sandbox_config_gets_documented_defaults() -> None:
         8080,
         "127.0.0.1",
     )
-    assert (config.app.port, config.app.node_install, config.lb.listen_port) == (3000, "apt", 80)
+    assert (config.app.port, config.app.node_install, config.lb.listen_port) == (3000, None, 80)
+    assert (config.app.port_names, config.app.health.path, config.app.health.status_range) == (
+        ["PORT"],
+        "/",
+        (200, 399),
+    )
+
+
+def test_env_numbers_and_booleans_from_config_set_path_are_written_as_text() -> None:
+    config = parse(with_change(GOOD, "app", {"env": {"APP_PORT": 3000, "DEBUG": True, "RATIO": 0.5, "NAME": "x"}}))
+    assert config.app.env_text_values == {"APP_PORT": "3000", "DEBUG": "true", "RATIO": "0.5", "NAME": "x"}
+
+
+def test_health_accepts_one_status_or_a_range_and_port_env_a_list() -> None:
+    app = parse(with_change(GOOD, "app", {"health": {"expectStatus": 204}, "portEnv": ["PORT", "APP_PORT"]})).app
+    assert app.health.status_range == (204, 204)
+    assert app.port_names == ["PORT", "APP_PORT"]
 
 
 def test_good_existing_config_keeps_addresses() -> None:

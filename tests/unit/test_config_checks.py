@@ -57,8 +57,7 @@ def test_paths_missing_app_source_and_a_directory_as_hosts_file(tmp_path: Path) 
     with pytest.raises(ConfigError, match=r"^wayshub:hostsFile.path: folder .*/missing does not exist$"):
         check_paths(config(GOOD, hostsFile={"path": str(tmp_path / "missing" / "hosts")}), REPO)
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "package.json").write_text("{}")
-    with pytest.raises(ConfigError, match=r"^wayshub:app.source: .* has no package-lock.json$"):
+    with pytest.raises(ConfigError, match=r"^wayshub:app.source: .* has no package.json$"):
         check_paths(config(GOOD), tmp_path)
     check_paths(config(GOOD, hostsFile={"path": str(tmp_path / "hosts")}), REPO)
 

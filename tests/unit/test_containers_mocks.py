@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from components.app.release import release_id
+from components.app.release import build_id
 from components.config import LoadBalancerConfig
 from components.containers import ContainerSite, ContainerSiteArgs
 from components.containers.site import (
@@ -185,7 +185,7 @@ def test_the_image_tag_changes_with_the_dockerfile_the_sources_and_the_base(tmp_
 @pulumi_test
 def test_app_containers_restart_check_health_and_keep_their_address() -> pulumi.Output[None]:
     site = ContainerSite("cs-d", site_args("ud", env={"GREETING": "hi; $(id)"}))
-    release = release_id(REPO / "app")
+    release = build_id(REPO / "app")
 
     def check(values: list[Any]) -> None:
         image_name = values[0]

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Deploy one release of a Node app on this host, as root. components/app/node_app.py runs it as
+# `bash -c "<inputs><this file>"`, the inputs being the UPPER_CASE variables below; stdin carries the
+# release's env file (secrets included) and is read only when the release folder is new.
+#
+#   APP RID              app name, release id
+#   PINNED               1: switch to release RID already on this host (a rollback), nothing is made
+#   BUILD_ID UPLOAD      the code's build id and its uploaded tarball (empty when pinned)
+#   NODE                 absolute path of the node binary the stack's settings want (kept by the prune)
+#   START_TEXT UNIT_TEXT the release's start script and systemd unit
+#   PORT HEALTH_PATH STATUS_LOW STATUS_HIGH HEALTH_BODY HEALTH_TIMEOUT HEALTH_INTERVAL   the health check
+#   PROBE_JS             components/app/host/probe.js
+#   KEEP SETTLE JOURNAL_LINES
+#
+# Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
+# bin/node, start, env, unit}, /opt/APP/current -> releases/RID. The unit runs current/start with
+# current/env, so switching `current` (and the unit file the release carries) switches everything.
+# Prints "RID PREVIOUS" on success. On a failed health check the host goes back to its previous
+# release (or, with none, stops the unit) and this exits 1 with the reason and the journal tail.
+set -euo pipefail
+
+root=/opt/$APP
+releases=$root/releases
+current=$root/current
+unit=$APP.service
+unit_file=/etc/systemd/system/$unit
+release=$releases/$RID
+created=
+
+log() { printf '%s\n' "$*" >&2; }
+
+previous=$(basename "$(readlink "$current" 2>/dev/null)" 2>/dev/null || true)
+
+make_release() {
+  local code=$root/code/$BUILD_ID partial=$release.partial
+  if [ ! -d "$code" ]; then
+    if [ ! -f "$UPLOAD" ]; then
+      log "$APP on $(hostname): build $BUILD_ID is neither unpacked nor uploaded ($UPLOAD); run pulumi up again"
+      exit 1
+    fi
+    rm -rf "$code.partial" && mkdir -p "$code.partial"
+    tar -xzf "$UPLOAD" -C "$code.partial" --no-same-owner
+    chmod -R a+rX,go-w "$code.partial"
+    mv -T "$code.partial" "$code"
+  fi
+  rm -rf "$partial" && mkdir -p "$partial/bin"
+  ln -s "../../code/$BUILD_ID" "$partial/app"
+  ln -s "$NODE" "$partial/bin/node"
+  printf '%s' "$START_TEXT" > "$partial/start" && chmod 0755 "$partial/start"
+  printf '%s' "$UNIT_TEXT" > "$partial/unit" && chmod 0644 "$partial/unit"
+  (umask 077 && cat > "$partial/env")
+  printf '%s\n' "$RID" > "$partial/RELEASE"
+  mv -T "$partial" "$release"
+  created=1
+}
+
+# Point `current` at release $1 and install the unit it carries (a release made before units were
+# kept per release keeps running under the unit it had).
+switch() {
+  touch "$releases/$1"
+  ln -sfn "$releases/$1" "$current.new" && mv -T "$current.new" "$current"
+  if [ -f "$releases/$1/unit" ] && ! cmp -s "$releases/$1/unit" "$unit_file"; then
+    install -m 0644 "$releases/$1/unit" "$unit_file"
+    systemctl daemon-reload
+  fi
+}
+
+show() { systemctl show -p "$1" --value "$unit"; }
+
+# Restart and wait until the process THIS restart started answers the health check for release $1.
+# Sets $reason to why not. The probe runs as the app's user: it may read its own processes' sockets
+# without CAP_SYS_PTRACE (which containers, our sandbox VMs among them, do not give root).
+restart_healthy() {
+  local wanted=${HEALTH_BODY//\{release\}/$1} probe_node invocation pid deadline
+  probe_node=$(readlink -f "$releases/$1/bin/node" 2>/dev/null || command -v node)
+  systemctl enable "$unit" >/dev/null 2>&1
+  systemctl restart "$unit"
+  invocation=$(show InvocationID)
+  pid=$(show MainPID)
+  deadline=$((SECONDS + HEALTH_TIMEOUT))
+  while :; do
+    if [ "$pid" = 0 ] || [ "$(show InvocationID)" != "$invocation" ] || [ "$(show MainPID)" != "$pid" ]; then
+      reason="the app exited (systemd is restarting it)"
+      return 1
+    fi
+    if [ "$(show ActiveState)" = active ] &&
+      reason=$(runuser -u "$APP" -- "$probe_node" -e "$PROBE_JS" "$PORT" "$HEALTH_PATH" "$STATUS_LOW" "$STATUS_HIGH" "$wanted" "$pid" 2>&1); then
+      return 0
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$HEALTH_INTERVAL"
+  done
+}
+
+if [ "$PINNED" = 1 ]; then
+  if [ ! -d "$release" ]; then
+    log "wayshub:app.releasePin: release $RID is not on $(hostname) (it keeps the last $KEEP)"
+    exit 1
+  fi
+elif [ ! -d "$release" ]; then
+  make_release
+fi
+[ -z "$UPLOAD" ] || rm -f "$UPLOAD"
+# A release from before releases carried their unit: keep the unit it runs under, for a rollback.
+if [ -n "$previous" ] && [ -d "$releases/$previous" ] && [ ! -f "$releases/$previous/unit" ] && [ -f "$unit_file" ]; then
+  cp "$unit_file" "$releases/$previous/unit"
+fi
+
+switch "$RID"
+if ! restart_healthy "$RID"; then
+  failure=$reason
+  journal=$(journalctl -u "$unit" -n "$JOURNAL_LINES" --no-pager 2>&1 || true)
+  if [ -n "$previous" ] && [ "$previous" != "$RID" ] && [ -d "$releases/$previous" ]; then
+    switch "$previous"
+    if restart_healthy "$previous"; then
+      outcome="rolled back to $previous (healthy)"
+    else
+      outcome="rolled back to $previous, which is not healthy either ($reason)"
+    fi
+  else
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    rm -f "$current"
+    outcome="no previous release to roll back to, so $unit is stopped"
+  fi
+  [ -z "$created" ] || rm -rf "$release"
+  log "$APP on $(hostname): release $RID failed its health check (GET $HEALTH_PATH on port $PORT within ${HEALTH_TIMEOUT}s): $failure; $outcome. Journal:"
+  printf '%s\n' "$journal" >&2
+  exit 1
+fi
+
+# Only a host that was serving before can have been marked failed by nginx; a first deploy has no
+# traffic to protect, so it does not hold up the next batch.
+if [ -n "$previous" ] && [ "$SETTLE" != 0 ]; then sleep "$SETTLE"; fi
+
+# Keep the newest releases (by switch time), never the live one; then code and Node no release uses
+# (but the Node the settings want, which this host's node step installed once).
+find "$releases" -mindepth 1 -maxdepth 1 -type d ! -name '*.partial' -printf '%T@ %p\n' | sort -rn |
+  tail -n +$((KEEP + 1)) | cut -d' ' -f2- | { grep -vxF "$release" || true; } | xargs -r rm -rf
+used=$(for r in "$releases"/*/; do readlink -f "${r}app" "${r}bin/node" 2>/dev/null || true; done)
+wanted_node=$(dirname "$(dirname "$NODE")")
+for dir in "$root"/code/* "$root"/node/*; do
+  if [ ! -d "$dir" ] || [ "$dir" = "$wanted_node" ]; then continue; fi
+  grep -qF "$dir/" <<<"$used"$'\n' || grep -qxF "$dir" <<<"$used" || rm -rf "$dir"
+done
+printf '%s %s\n' "$RID" "$previous"

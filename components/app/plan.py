@@ -1,0 +1,55 @@
+"""From the stack's ``app`` settings to what every app server runs, decided before any resource.
+
+Read the app's folder (start command, build, lockfile, Node version), choose how hosts get Node
+(resolving the version against the npm registry), build the code once, and plan the release id.
+Every problem is a ConfigError naming the setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from components.app.app_spec import AppSpec, read_app
+from components.app.node_app import AppRun, plan_release
+from components.app.node_dist import registry_versions, resolve
+from components.app.node_install import NodeChoice
+from components.app.release import Release, build_code, pinned_release
+from components.config import NAMESPACE, AppConfig, ConfigError
+
+
+def choose_node(config: AppConfig, spec: AppSpec) -> NodeChoice:
+    """``binary`` (an exact version from the registry) when a version is known, else the distro's."""
+    method = config.node_install or ("binary" if spec.node_request else "apt")
+    if method == "binary":
+        if spec.node_request is None:
+            raise ConfigError(
+                f"{NAMESPACE}:app.nodeInstall: 'binary' needs a Node version: set app.nodeVersion, "
+                "or give the app a .nvmrc or package.json engines.node"
+            )
+        found = resolve(spec.node_request, spec.node_from or "", registry_versions())
+        return NodeChoice("binary", found.version, spec.node_from or "")
+    # apt, nodesource, nvm: a major version (checked on the host), from the settings only.
+    major = config.node_version.removeprefix("v").split(".")[0] if config.node_version else None
+    return NodeChoice(method, major, "app.nodeVersion" if major else "")
+
+
+def app_run(config: AppConfig, project_dir: Path) -> AppRun:
+    spec = read_app(config, project_dir / config.source)
+    return AppRun(
+        app_name=config.name,
+        spec=spec,
+        node=choose_node(config, spec),
+        port=config.port,
+        port_names=config.port_names,
+        env=config.env_text_values,
+        health=config.health,
+    )
+
+
+def release_for(run: AppRun, config: AppConfig, build_dir: Path, secrets: Mapping[str, str], salt: str) -> Release:
+    """The pinned release, or the one built from the app's folder now."""
+    if config.release_pin:
+        return pinned_release(config.release_pin)
+    build = build_code(run.spec, build_dir, config.name)
+    return plan_release(run, build, secrets, salt)
