@@ -24,7 +24,8 @@ HTTPS_PORT = HTTP_PORT + 1
 SSH_PORT_BASE = 22600 + SLOT * 10
 SUBNET_PREFIX = f"172.30.{251 + SLOT}"
 SUBNET = f"{SUBNET_PREFIX}.0/24"
-SAMPLE_HEALTH_BODY = '"version":"{release}"'
+# The sample app with its stricter health check: /health reports the release the host switched to.
+SAMPLE_APP: dict[str, Any] = {"health": {"path": "/health", "bodyContains": '"version":"{release}"'}}
 
 
 @dataclass
@@ -55,14 +56,9 @@ def write_stack_config(
     hosts_extra: dict[str, object] | None = None,
     server_settings: dict[str, dict[str, object]] | None = None,
 ) -> None:
-    extra = dict(extra or {})
-    # The sample app's stricter health check: /health reports the release the host switched to.
-    app: dict[str, Any] = {"health": {"path": "/health", "bodyContains": SAMPLE_HEALTH_BODY}}
-    for key, value in dict(extra.pop("wayshub:app", {})).items():  # type: ignore[call-overload]
-        app[key] = {**app.get(key, {}), **value} if key == "health" else value
     config: dict[str, object] = {
         "wayshub:domain": DOMAIN,
-        "wayshub:app": app,
+        "wayshub:app": SAMPLE_APP,
         "wayshub:hosts": {
             "provider": "sandbox",
             "appServers": [{"name": name, **(server_settings or {}).get(name, {})} for name in app_servers],
@@ -78,7 +74,7 @@ def write_stack_config(
             "httpsPort": HTTPS_PORT,
         },
         "wayshub:hostsFile": {"path": str(site.hosts_file), "address": "127.0.0.1"},
-        **extra,
+        **(extra or {}),
     }
     stacks = site.project / "stacks"
     stacks.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ import pytest
 
 from bench.loadgen import BackgroundLoad
 from tests.e2e.pulumi_cli import REPO, UpResult, up_with_events
-from tests.e2e.site import DOMAIN, HTTP_PORT, SITE_STACK, Site, write_stack_config
+from tests.e2e.site import DOMAIN, HTTP_PORT, SAMPLE_APP, SITE_STACK, Site, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,9 @@ def report(name: str, result: BackgroundLoad) -> None:
 def rollout_site(site: Site) -> Iterator[Site]:
     server = site.project / "app" / "server.js"
     original = server.read_text()
-    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {"health": {"timeoutSeconds": 8}}})
+    write_stack_config(
+        site, app_servers=APP_SERVERS, extra={"wayshub:app": {"health": {**SAMPLE_APP["health"], "timeoutSeconds": 8}}}
+    )
     yield site
     # Back to the release and config the other site tests expect.
     server.write_text(original)

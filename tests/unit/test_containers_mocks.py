@@ -156,7 +156,9 @@ def test_images_are_local_builds_tagged_by_what_they_are_built_from() -> pulumi.
         assert build["dockerfile"] == str(context / "Dockerfile")
         assert (context / "Dockerfile").read_bytes() == APP_DOCKERFILE.read_bytes()
         staged = sorted(p.relative_to(context).as_posix() for p in context.rglob("*"))
-        assert staged == ["Dockerfile", "package-lock.json", "package.json", "server.js"], "no node_modules, no tests"
+        assert staged == [".nvmrc", "Dockerfile", "package-lock.json", "package.json", "server.js"], (
+            "no node_modules, no tests"
+        )
         nginx = inputs("cs-c-nginx-image")
         assert nginx["build"]["context"] == str(NGINX_CONTEXT) and nginx["build"]["args"] == {"BASE": "nginx:1.27"}
         assert re.fullmatch(r"wayshub/nginx:[0-9a-f]{12}", nginx["imageName"])
