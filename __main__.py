@@ -56,6 +56,7 @@ def on_servers() -> Site:
     """Steps 1-3 on servers reached over SSH: sandbox VMs or your existing VMs."""
     # 1. Servers: N app servers and one load balancer.
     servers = declare_servers(settings, stack)
+    pulumi.export("ssh_public_key", servers.ssh_public_key)  # for the servers' authorized_keys (docs/hosts.md)
 
     # 2. The app (built once above, or a pinned release already on the servers), rolled out in batches.
     apps = roll_out(

@@ -173,6 +173,19 @@ class HostsConfig(_Model):
     user: str = "wayshub"
     allow_lb_on_app_server: bool = Field(default=False, alias="allowLbOnAppServer")
     dial_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="dialTimeoutSeconds")
+    # ``existing``: the known_hosts file that vouches for servers without a pinned hostKey
+    # (default ~/.ssh/known_hosts); stored as an absolute path.
+    known_hosts_file: str | None = Field(default=None, alias="knownHostsFile", min_length=1)
+
+    @field_validator("known_hosts_file")
+    @classmethod
+    def _known_hosts(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser().absolute()
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file (make it with: ssh-keyscan -p <sshPort> <address> >> {path})")
+        return str(path)
 
     @model_validator(mode="after")
     def _servers(self) -> HostsConfig:
@@ -193,6 +206,8 @@ class HostsConfig(_Model):
                 extra = next((key for key, value in given.items() if value is not None), None)
                 if extra:
                     raise ValueError(f"{where}.{extra} does not apply with provider 'containers' (only name)")
+        if self.known_hosts_file is not None and self.provider != "existing":
+            raise ValueError("knownHostsFile applies only with provider 'existing' (sandbox VMs pin their keys)")
         if self.provider == "existing":
             for index, server in enumerate(self.all_servers):
                 if server.address is None:

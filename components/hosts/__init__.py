@@ -1,6 +1,6 @@
 """Hosts layer: servers to deploy to, each giving an SSH connection and a private address."""
 
-from components.hosts.existing import ExistingHost, ExistingHostArgs
+from components.hosts.existing import ExistingHost, ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.hosts.ssh_key import SshKeyPair
@@ -14,4 +14,5 @@ __all__ = [
     "SandboxVm",
     "SandboxVmArgs",
     "SshKeyPair",
+    "existing_hosts",
 ]

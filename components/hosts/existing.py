@@ -1,13 +1,21 @@
-"""``ExistingHost``: a server you already run (a VM, a cloud instance), described in stack config."""
+"""Servers you already run (VMs, cloud instances), described in stack config.
+
+``ExistingHost`` is one server and its probe (SSH login with the stack's key, a host key we can vouch
+for, passwordless sudo). ``existing_hosts`` declares them all behind one gate: nothing is deployed on
+any server until every server's probe has passed, so one misconfigured server leaves the others
+untouched too, and all failing servers are reported at once (the probes run in parallel).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
 from components.hosts.host import Host
-from components.shell import RemoteCommand, RemoteCommandArgs, connection_args
+from components.hosts.probe import HostProbe
+from components.shell import LocalCommand, LocalCommandArgs, cmd, connection_args
 
 
 @dataclass(frozen=True)
@@ -20,13 +28,16 @@ class ExistingHostArgs:
     private_address: str
     host_key: str | None = None
     dial_timeout_seconds: float = 60.0
+    # Without a pinned host_key, the known_hosts file that must list the server (default ~/.ssh/known_hosts).
+    known_hosts_file: str | None = None
 
 
 class ExistingHost(pulumi.ComponentResource):
-    """Outputs the same ``connection``/``private_address`` as a sandbox VM; checks SSH works before use."""
+    """Outputs the same ``connection``/``private_address`` as a sandbox VM; ``probe`` checks SSH and sudo."""
 
     def __init__(self, name: str, args: ExistingHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:hosts:ExistingHost", name, None, opts)
+        self.hostname = args.hostname
         self.private_address = pulumi.Output.from_input(args.private_address)
         self.connection = pulumi.Output.from_input(
             connection_args(
@@ -36,13 +47,22 @@ class ExistingHost(pulumi.ComponentResource):
                 private_key=pulumi.Output.secret(args.private_key),
                 host_key=args.host_key,
                 dial_timeout_seconds=args.dial_timeout_seconds,
+                known_hosts_file=args.known_hosts_file,
             )
         )
-        # Fails early, naming the host, when SSH or sudo does not work; later layers wait for it.
-        self.probe = RemoteCommand(
-            f"{name}-probe",
-            RemoteCommandArgs(connection=self.connection, create="sudo -n true && hostname"),
-            opts=pulumi.ResourceOptions(parent=self),
+        self.probe = HostProbe(
+            f"{name}-probe", args.hostname, self.connection, opts=pulumi.ResourceOptions(parent=self)
         )
-        self.host = Host(args.hostname, self.connection, self.private_address, self.probe)
         self.register_outputs({"private_address": self.private_address})
+
+
+def existing_hosts(servers: Sequence[ExistingHostArgs], gate_name: str = "preflight") -> list[Host]:
+    """One ``ExistingHost`` per server; each host is ``ready`` once every probe has passed."""
+    hosts = [ExistingHost(args.hostname, args) for args in servers]
+    # A step that runs nothing: it starts only after every probe, and every deployment waits for it.
+    gate = LocalCommand(
+        gate_name,
+        LocalCommandArgs(create=cmd("true")),
+        opts=pulumi.ResourceOptions(depends_on=[host.probe for host in hosts]),
+    )
+    return [Host(host.hostname, host.connection, host.private_address, gate) for host in hosts]

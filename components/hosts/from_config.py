@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pulumi
 
 from components.config import StackConfig
-from components.hosts.existing import ExistingHost, ExistingHostArgs
+from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
+from components.hosts.ssh_key import public_key_of
 
 # Sandbox private addresses: the LB at .10, app servers from .11 on, in config order.
 LB_HOST_INDEX = 10
@@ -21,6 +22,8 @@ LB_HOST_INDEX = 10
 class Servers:
     app: list[Host]
     lb: Host
+    # The authorized_keys line every server must accept (the stack's key pair, or the user's key).
+    ssh_public_key: pulumi.Output[str]
 
 
 def sandbox_address(subnet: str, index: int) -> str:
@@ -40,9 +43,8 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
     hosts = config.hosts
     if hosts.provider == "existing":
         key = pulumi.Config().require_secret("sshPrivateKey")
-        existing = [
-            ExistingHost(
-                server.name,
+        existing = existing_hosts(
+            [
                 ExistingHostArgs(
                     hostname=server.name,
                     address=server.address or "",
@@ -52,11 +54,14 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
                     private_address=server.private_address or server.address or "",
                     host_key=server.host_key,
                     dial_timeout_seconds=hosts.dial_timeout_seconds,
-                ),
-            ).host
-            for server in hosts.all_servers
-        ]
-        return Servers(app=existing[:-1], lb=existing[-1])
+                    known_hosts_file=hosts.known_hosts_file,
+                )
+                for server in hosts.all_servers
+            ]
+        )
+        # The public half of the user's key is no secret: servers need it in authorized_keys.
+        public_key = pulumi.Output.unsecret(key.apply(lambda text: public_key_of(text, f"wayshub-{stack}")))
+        return Servers(app=existing[:-1], lb=existing[-1], ssh_public_key=public_key)
 
     sandbox = config.sandbox
     network = SandboxNetwork("sandbox", SandboxNetworkArgs(network=sandbox.network, subnet=sandbox.subnet, stack=stack))
@@ -83,4 +88,4 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
         ).host
         for index, server in enumerate(ordered)
     ]
-    return Servers(app=vms[1:], lb=vms[0])
+    return Servers(app=vms[1:], lb=vms[0], ssh_public_key=network.key.public_key)

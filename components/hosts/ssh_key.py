@@ -1,4 +1,5 @@
-"""``SshKeyPair``: an ed25519 key pair made once per stack and kept only as a Pulumi secret."""
+"""SSH keys: ``SshKeyPair`` (an ed25519 key pair made once per stack and kept only as a Pulumi secret),
+and the public half of a key the user brings (``public_key_of``), for their servers' authorized_keys."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
+from components.shell.ssh import load_private_key
+
 
 def generate_ed25519(comment: str) -> tuple[str, str]:
     """A new key pair as (OpenSSH private key text, ``ssh-ed25519 AAAA... comment``)."""
@@ -18,6 +21,12 @@ def generate_ed25519(comment: str) -> tuple[str, str]:
     ).decode()
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return private, f"{public.decode()} {comment}"
+
+
+def public_key_of(private_key: str, comment: str) -> str:
+    """The ``authorized_keys`` line (``<type> <base64> <comment>``) of an OpenSSH/PEM private key."""
+    key = load_private_key(private_key)
+    return f"{key.get_name()} {key.get_base64()} {comment}"
 
 
 class SshKeyPairProvider(ResourceProvider):

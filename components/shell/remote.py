@@ -26,11 +26,14 @@ def connection_args(
     host_key: pulumi.Input[str] | None = None,
     dial_timeout_seconds: float = 60.0,
     gone_if: str | None = None,
+    known_hosts_file: str | None = None,
 ) -> dict[str, Any]:
     """The connection input of remote resources; the private key is always made secret.
 
     ``gone_if`` is a local command that succeeds only when the host no longer exists (a sandbox VM
     whose container was removed): deleting a resource on such a host has nothing left to do.
+    ``known_hosts_file`` (without a pinned ``host_key``) replaces ~/.ssh/known_hosts; it is stored only
+    when set, so connections without it stay as they were.
     """
     return {
         "host": host,
@@ -40,6 +43,7 @@ def connection_args(
         "host_key": host_key,
         "dial_timeout_seconds": dial_timeout_seconds,
         "gone_if": gone_if,
+        **({"known_hosts_file": known_hosts_file} if known_hosts_file else {}),
     }
 
 

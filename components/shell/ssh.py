@@ -1,8 +1,9 @@
 """SSH sessions to hosts, for the remote command and file resources (paramiko underneath).
 
 A host key can be pinned (``host_key`` = ``"<type> <base64>"``, as in a known_hosts line without the
-host name); without a pin the key must be in ~/.ssh/known_hosts. A server that presents any other
-key is refused before any command or secret is sent.
+host name); without a pin the key must be in a known_hosts file (``known_hosts_file``, default
+~/.ssh/known_hosts). A server that presents any other key is refused before any command or secret is sent.
+Every failure names the user and the host it was for.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Connection:
     private_key: str
     host_key: str | None = None
     dial_timeout_seconds: float = 60.0
+    known_hosts_file: str | None = None
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> Connection:
@@ -47,6 +49,7 @@ class Connection:
             private_key=str(props["private_key"]),
             host_key=props.get("host_key") or None,
             dial_timeout_seconds=float(props.get("dial_timeout_seconds") or 60.0),
+            known_hosts_file=props.get("known_hosts_file") or None,
         )
 
     @property
@@ -75,9 +78,8 @@ def load_private_key(text: str) -> paramiko.PKey:
 KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 
-def _known_host_keys(host: str, port: int) -> list[list[str]]:
-    """The keys ~/.ssh/known_hosts lists for ``host`` (``[host]:port`` unless port 22)."""
-    path = KNOWN_HOSTS.expanduser()
+def _known_host_keys(host: str, port: int, path: Path) -> list[list[str]]:
+    """The keys a known_hosts file lists for ``host`` (``[host]:port`` unless port 22)."""
     if not path.is_file():
         return []
     known = paramiko.HostKeys(str(path))
@@ -88,39 +90,58 @@ def _known_host_keys(host: str, port: int) -> list[list[str]]:
 
 
 class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
-    """Accept only the pinned host key or, without a pin, one listed in ~/.ssh/known_hosts."""
+    """Accept only the pinned host key or, without a pin, one listed in the known_hosts file."""
 
-    def __init__(self, expected: str | None, port: int) -> None:
+    def __init__(
+        self, expected: str | None, port: int, user: str | None = None, known_hosts: str | None = None
+    ) -> None:
         self._expected = expected.split()[:2] if expected else None
         self._port = port
+        self._as = f" as {user}" if user else ""
+        self._known_hosts = Path(known_hosts) if known_hosts else KNOWN_HOSTS
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        # paramiko names a host on another port than 22 "[host]:port", as known_hosts does.
+        if hostname.startswith("[") and "]:" in hostname:
+            hostname = hostname[1:].rsplit("]:", 1)[0]
         presented = [key.get_name(), key.get_base64()]
         if self._expected is not None:
             if presented != self._expected:
                 raise HostKeyMismatch(
                     f"host key of {hostname}:{self._port} is {presented[0]} {presented[1][:16]}..., "
-                    f"not the pinned {self._expected[0]} {self._expected[1][:16]}...: refusing to connect"
+                    f"not the pinned {self._expected[0]} {self._expected[1][:16]}...: refusing to connect{self._as}"
                 )
             return
-        known = _known_host_keys(hostname, self._port)
+        known = _known_host_keys(hostname, self._port, self._known_hosts.expanduser())
         if presented in known:
             return
-        what = "is a different key than" if known else "is not in"
+        what = "is a different key than the one in" if known else "is not in"
         raise HostKeyMismatch(
-            f"host key of {hostname}:{self._port} {what} {KNOWN_HOSTS}: refusing to connect; pin it with the "
-            f"server's hostKey setting (ssh-keyscan -p {self._port} {hostname} shows it)"
+            f"host key of {hostname}:{self._port} ({presented[0]} {presented[1][:16]}...) {what} "
+            f"{self._known_hosts}: refusing to connect{self._as}; if it is the server's key, pin it: "
+            f"ssh-keyscan -p {self._port} {hostname} >> {self._known_hosts} "
+            "(or set the server's hostKey to its ssh-ed25519 line)"
         )
 
 
+def _describe(error: Exception) -> str:
+    """One line for why a connection attempt failed."""
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        return "nothing answers on that port (connection refused): is the server up and sshd running?"
+    if isinstance(error, TimeoutError):
+        return "no answer (timed out): is the server up, and the address and port right?"
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def open_client(conn: Connection) -> paramiko.SSHClient:
-    """Connect, retrying until ``dial_timeout_seconds`` (a VM may still be booting)."""
+    """Connect, retrying until ``dial_timeout_seconds`` (a VM may still be booting, or its login key
+    may still be on its way: cloud-init writes it during boot). A wrong host key is refused at once."""
     deadline = time.monotonic() + conn.dial_timeout_seconds
     key = load_private_key(conn.private_key)
     last_error: Exception | None = None
     while True:
         client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(_PinnedHostKey(conn.host_key, conn.port))
+        client.set_missing_host_key_policy(_PinnedHostKey(conn.host_key, conn.port, conn.user, conn.known_hosts_file))
         try:
             client.connect(
                 conn.host,
@@ -141,8 +162,15 @@ def open_client(conn: Connection) -> paramiko.SSHClient:
             client.close()
             last_error = err
             if time.monotonic() >= deadline:
+                within = f"within {conn.dial_timeout_seconds:.0f}s"
+                if isinstance(err, paramiko.AuthenticationException):
+                    raise ConnectionError(
+                        f"{conn.address} did not accept our SSH key ({key.get_name()} {key.fingerprint}) {within}: "
+                        f"add its public key (pulumi stack output ssh_public_key) to ~{conn.user}/.ssh/authorized_keys "
+                        "on the server, or set wayshub:sshPrivateKey to a key it accepts"
+                    ) from err
                 raise ConnectionError(
-                    f"cannot reach {conn.address} over SSH within {conn.dial_timeout_seconds:.0f}s: {last_error}"
+                    f"cannot reach {conn.address} over SSH {within}: {_describe(last_error)}"
                 ) from err
             time.sleep(1.0)
 
