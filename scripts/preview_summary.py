@@ -5,9 +5,10 @@
 
 The comment says, per stack, which hosts, files and services change: a table of the resources to
 create/update/replace/delete grouped by layer (hosts, app, load balancer, names) and host; the hosts that
-roll to a new release; and a unified diff of every rendered file that changes (the nginx site, the systemd
-unit, the env file, the hosts block). Command strings are never shown: they are long, and the rendered
-files they install say the same thing readably.
+roll to a new release and why; and a unified diff of every rendered file that changes (the nginx site, the
+hosts block, and each release's env file, systemd unit and start script: the env file is the release
+resource's stdin, the unit and start script are variables its deploy command assigns). Command strings are
+never shown: they are long, and the rendered files they install say the same thing readably.
 
 Secrets: every value Pulumi marks secret (``"[secret]"``, or an object carrying Pulumi's secret
 signature, as ``--show-secrets`` exports have) is replaced by ``[secret]`` before anything is rendered,
@@ -23,6 +24,7 @@ import argparse
 import difflib
 import json
 import re
+import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,27 +79,29 @@ SHARED = "—"
 # service that picks the change up, and whether a line diff helps a reader (not for PEM text).
 FILES: tuple[tuple[str, str, str, bool], ...] = (
     ("-site", "nginx site", "nginx reloads after `nginx -t`", True),
-    ("-app-unit", "systemd unit", "", True),
-    ("-app-env", "env file", "", True),
+    ("-app-release", "env file", "", True),  # [secret] when wayshub:appSecrets is set
     ("-tls-certificate", "TLS certificate", "", False),
     ("-tls-key", "TLS private key", "", False),
 )
 HOSTS_BLOCK = ("hosts block", "", True)
 RELEASE_SUFFIX = "-app-release"
 # ``rerun_on`` of ``<host>-app-release`` (components/app/node_app.py): what each position stands for.
-RELEASE_CAUSES = ("release", "unit", "env file")
+RELEASE_CAUSES = ("release", "env file")
+# Files the release's deploy command carries as ``NAME='text'`` assignments before host/deploy.sh
+# (components/app/node_app.py ``deploy_command``): the variable and what the file is.
+RELEASE_FILES = (("UNIT_TEXT", "systemd unit"), ("START_TEXT", "start script"))
 # What each resource does on its host, by name suffix, in the order the program runs them on a host.
 ROLES: tuple[tuple[str, str], ...] = (
     ("-container", "the sandbox VM (a container booting systemd + sshd)"),
     ("-probe", "SSH check and host key pin"),
     ("-network", "the sandbox network"),
     ("-key", "the stack's SSH key pair (secret)"),
-    ("-app-node", "Node.js install"),
     ("-app-base", "app user and folders"),
-    ("-app-unit", "systemd unit"),
-    ("-app-env", "env file"),
+    ("-app-arch", "server architecture (`uname -m`) for the Node build"),
+    ("-app-node-upload", "Node.js binary upload"),
+    ("-app-node", "Node.js install"),
     ("-app-upload", "release tarball upload"),
-    ("-app-release", "release switch, restart, /health gate"),
+    ("-app-release", "release: make, switch, restart, health check"),
     ("-nginx", "nginx install"),
     ("-tls-certificate", "TLS certificate"),
     ("-tls-key", "TLS private key (secret)"),
@@ -106,7 +110,7 @@ ROLES: tuple[tuple[str, str], ...] = (
 # What a resource is, by its type, for those whose name says little.
 KINDS = {"SelfSignedTls": "self-signed CA and certificate (keys are secrets)", "HostsEntry": "hosts block"}
 # Name suffixes that make a host's resource names (fallback when a step has no parent chain).
-HOST_SUFFIX = re.compile(r"-(?:app(?:-[a-z]+)?|container|probe|nginx|site|tls-[a-z]+)$")
+HOST_SUFFIX = re.compile(r"-(?:app(?:-[a-z]+)*|container|probe|nginx|site|tls-[a-z]+)$")
 
 
 def scrub(value: Any) -> Any:
@@ -290,6 +294,39 @@ def _order(change: Change) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- rendered files
 
 
+def deploy_variables(command: Any) -> dict[str, str] | None:
+    """The ``NAME=value`` assignments that open a release's deploy command (``sudo -n bash -c
+    '<assignments><host/deploy.sh>'``), or None when ``command`` is not such a command (or not known)."""
+    if not isinstance(command, str) or command in (SECRET, UNKNOWN):
+        return None
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None
+    if len(argv) < 2 or argv[-2] != "-c":
+        return None
+    lexer = shlex.shlex(argv[-1], posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    found: dict[str, str] = {}
+    try:
+        for token in iter(lexer.get_token, None):
+            name, equals, value = token.partition("=")
+            if not (equals and re.fullmatch(r"[A-Z][A-Z0-9_]*", name)):
+                break  # the script itself begins
+            found[name] = value
+    except ValueError:  # unbalanced quotes in the script after the assignments
+        pass
+    return found or None
+
+
+def deploy_variable(command: Any, name: str) -> Any:
+    """One variable of a deploy command; ``[secret]`` or unknown as the command is, None when absent."""
+    if command in (SECRET, UNKNOWN):
+        return command
+    return (deploy_variables(command) or {}).get(name)
+
+
 @dataclass(frozen=True)
 class RenderedFile:
     change: Change
@@ -297,19 +334,27 @@ class RenderedFile:
     what: str  # "nginx site", "systemd unit", ...
     service: str
     diffable: bool
+    variable: str | None = None  # the text is this variable of the command in ``key``
+
+    def _text(self, inputs: Mapping[str, Any]) -> Any:
+        value = inputs.get(self.key)
+        return value if self.variable is None else deploy_variable(value, self.variable)
 
     @property
     def old(self) -> Any:
-        return self.change.old.get(self.key)
+        return self._text(self.change.old)
 
     @property
     def new(self) -> Any:
-        return self.change.new.get(self.key)
+        return self._text(self.change.new)
 
     @property
     def changes(self) -> bool:
         """Its text changes in place (a new or removed file has no diff)."""
-        return self.change.op in ("update", "replace") and self.key in self.change.changed
+        in_place = self.change.op in ("update", "replace") and self.key in self.change.changed
+        # One command carries several files: only those whose own text differs (a whole input that is
+        # [secret] on both sides may still have changed: the engine says so, the JSON cannot show it).
+        return in_place and (self.variable is None or self.old != self.new)
 
     @property
     def title(self) -> str:
@@ -327,6 +372,18 @@ def rendered_file(change: Change) -> RenderedFile | None:
         if change.name.endswith(suffix):
             return RenderedFile(change, "stdin", what, service, diffable)
     return RenderedFile(change, "stdin", "stdin", "", True)
+
+
+def rendered_files(change: Change) -> list[RenderedFile]:
+    """Every file a resource writes: :func:`rendered_file`, and for a release the unit and start script its
+    deploy command carries (when either state's command has them, or is not known yet)."""
+    files = [file for file in [rendered_file(change)] if file is not None]
+    if change.name.endswith(RELEASE_SUFFIX):
+        for variable, what in RELEASE_FILES:
+            file = RenderedFile(change, "create", what, "", True, variable)
+            if file.old is not None or file.new is not None:
+                files.append(file)
+    return files
 
 
 def _fence(text: str) -> str:
@@ -355,14 +412,9 @@ def file_diff(file: RenderedFile) -> str:
     if not file.diffable:
         return f"{file.title}: changes (not shown line by line).\n"
     old, new = str(file.old), str(file.new)
+    label = file.change.name if file.variable is None else f"{file.change.name} {file.what}"
     lines = list(
-        difflib.unified_diff(
-            old.splitlines(),
-            new.splitlines(),
-            f"{file.change.name} (now)",
-            f"{file.change.name} (after up)",
-            lineterm="",
-        )
+        difflib.unified_diff(old.splitlines(), new.splitlines(), f"{label} (now)", f"{label} (after up)", lineterm="")
     )
     text = "\n".join(lines)
     fence = _fence(text)
@@ -380,16 +432,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _item(value: Any, index: int) -> Any:
+    return value[index] if isinstance(value, list) and index < len(value) else None
+
+
 def _release_causes(change: Change) -> list[str]:
+    """Why a host rolls: from the release's ``rerun_on`` ([release id, env file digest]) and its deploy
+    command (the unit and start script it carries; the release id hashes them, so they change with it)."""
     old, new = change.old.get("rerun_on"), change.new.get("rerun_on")
     if (SECRET in (old, new) and old != new) or change.hidden:
         return ["a secret input changed"]
-    if not (isinstance(old, list) and isinstance(new, list)):
-        return []
+    old_vars = deploy_variables(change.old.get("create")) or {}
+    new_vars = deploy_variables(change.new.get("create")) or {}
     causes = []
     for index, label in enumerate(RELEASE_CAUSES):
-        before = old[index] if index < len(old) else None
-        after = new[index] if index < len(new) else None
+        if isinstance(old, list) and isinstance(new, list):
+            before, after = _item(old, index), _item(new, index)
+        elif label == "release":  # rerun_on is all [secret] (appSecrets): the command names the release
+            before, after = old_vars.get("RID"), new_vars.get("RID")
+        else:
+            continue
         if before == after:
             continue
         if label == "release" and isinstance(before, str) and isinstance(after, str) and SECRET not in (before, after):
@@ -397,23 +459,29 @@ def _release_causes(change: Change) -> list[str]:
             causes.append(f"release `{before}` → {shown}")
         else:
             causes.append(f"{label} changed")
+    if "create" in change.changed:
+        if old_vars and new_vars:
+            causes += [f"{what} changed" for name, what in RELEASE_FILES if old_vars.get(name) != new_vars.get(name)]
+        if not causes:  # the same release, env, unit and start script: host/deploy.sh or its settings
+            known = change.new.get("create") != UNKNOWN
+            causes.append("deploy script changed" if known else "deploy script may change (known after `pulumi up`)")
     return causes
 
 
 def what_changes(change: Change) -> str:
     """The table's last column: what this resource does to its host, in words."""
+    if change.name.endswith(RELEASE_SUFFIX):
+        if change.op == "create":
+            return "first deploy: make the release, switch to it, start, health check"
+        if change.op == "delete":
+            return "stops serving"
+        causes = _release_causes(change) or [f"`{key}` changed" for key in change.changed]
+        return "roll: " + "; ".join(causes) + " (restart, health check)"
     file = rendered_file(change)
     role = file.what if file else _role(change)[1]
     if change.hidden:
         hidden = "a secret changed (" + " or ".join(f"`{key}`" for key in change.changed) + ")"
         return f"{role}: {hidden}" if role else hidden
-    if change.name.endswith(RELEASE_SUFFIX):
-        if change.op == "create":
-            return "first deploy: switch to the release, start, /health gate"
-        if change.op == "delete":
-            return "stops serving"
-        causes = _release_causes(change) or [f"`{key}` changed" for key in change.changed]
-        return "roll: " + "; ".join(causes) + " (restart, /health gate)"
     if file is not None and change.op in ("create", "delete"):
         verb = "writes" if change.op == "create" else "removes"
         return f"{verb} the {file.what}"
@@ -476,13 +544,13 @@ def at_a_glance(rows: Sequence[Change]) -> list[str]:
     if rolls:
         causes = sorted({"; ".join(_release_causes(r)) or "inputs changed" for r in rolls})
         lines.append(
-            f"- **Hosts that roll** (new release, one batch at a time, each gated on /health): "
+            f"- **Hosts that roll** (one batch at a time, each gated on its health check): "
             f"{_hosts_list(r.host for r in rolls)} ({' / '.join(causes)})"
         )
     first = [r for r in rows if r.name.endswith(RELEASE_SUFFIX) and r.op == "create"]
     if first:
         lines.append(f"- **First deploy of the app:** {_hosts_list(r.host for r in first)}")
-    files = [f for f in (rendered_file(r) for r in rows) if f is not None]
+    files = [f for r in rows for f in rendered_files(r)]
     changed_files = [f for f in files if f.changes]
     if changed_files:
         lines.append("- **Files that change:** " + ", ".join(f.title for f in changed_files))
@@ -542,7 +610,7 @@ def render(
     if glance:
         lines += [*glance, ""]
     lines += [*_table(rows), ""]
-    files = [f for f in (rendered_file(r) for r in rows) if f is not None]
+    files = [f for r in rows for f in rendered_files(r)]
     diffs = [f for f in files if f.changes]
     if diffs:
         lines += ["#### Rendered files", ""]

@@ -116,12 +116,20 @@ def test_a_third_backend_shows_its_host_its_app_and_the_new_upstream_line(restor
     assert {layer for layer, _, _ in created} == {"hosts", "app"}
     assert all(host == "app3" and name.startswith("app3-") for _, host, name in created), created
     assert ("hosts", "app3", "app3-container") in created
-    assert {name for layer, _, name in created if layer == "app"} >= {"app3-app-unit", "app3-app-release"}
+    assert {name for layer, _, name in created if layer == "app"} >= {
+        "app3-app-base",
+        "app3-app-node",
+        "app3-app-upload",
+        "app3-app-release",
+    }
     assert [(layer, host, name, op) for layer, host, name, op in rows if op != "create"] == [
         ("load balancer", "lb", "lb-site", "update")
     ]
     assert "- **New hosts:** **app3**" in markdown
+    assert "- **First deploy of the app:** **app3**" in markdown
     assert "Hosts that roll" not in markdown
+    # The new release's env file is the release resource's stdin: written, not diffed.
+    assert re.search(r"^- env file on app3 \(`app3-app-release`\): new, \d+ lines$", markdown, re.M), markdown
 
     assert diff_titles(markdown) == ["nginx site on lb (`lb-site`):"], "only the nginx site's text changes"
     assert f"+    server {SUBNET_PREFIX}.13:3000 max_fails=1 fail_timeout=3s;" in markdown
@@ -141,6 +149,8 @@ def test_a_new_release_rolls_every_app_server_and_changes_no_file(restored: Site
     (roll_line,) = [line for line in markdown.splitlines() if line.startswith("- **Hosts that roll**")]
     assert "**app1**, **app2**" in roll_line
     assert re.search(rf"release `{deployed}` → `[0-9a-f]{{12}}`", roll_line), roll_line
+    # The env file, unit and start script are the same text from release to release: only the id changes.
+    assert re.search(r"\(release `[0-9a-f]{12}` → `[0-9a-f]{12}`\)$", roll_line), roll_line
     rows = table_rows(markdown)
     assert ("app", "app1", "app1-app-release", "update") in rows
     assert ("app", "app2", "app2-app-release", "update") in rows
@@ -188,8 +198,8 @@ def test_a_secret_in_the_env_file_is_shown_as_secret(restored: Site, key_lines: 
     assert status == 0, preview_json[-3000:]
     markdown = summary(restored, preview_json)
 
-    assert "env file on app1 (`app1-app-env`): [secret]: content hidden." in markdown
-    assert "env file on app2 (`app2-app-env`): [secret]: content hidden." in markdown
+    assert "env file on app1 (`app1-app-release`): [secret]: content hidden." in markdown
+    assert "env file on app2 (`app2-app-release`): [secret]: content hidden." in markdown
     (roll_line,) = [line for line in markdown.splitlines() if line.startswith("- **Hosts that roll**")]
     assert "**app1**, **app2** (a secret input changed)" in roll_line
     assert value not in markdown and "API_TOKEN" not in markdown

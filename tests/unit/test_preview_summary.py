@@ -1,4 +1,7 @@
-"""scripts/preview-summary on small hand-made previews: grouping, rolls, diffs, secrets, size limit."""
+"""scripts/preview-summary on small hand-made previews: grouping, rolls, diffs, secrets, size limit.
+
+A release's ``create`` is made by components/app/node_app.py's own ``deploy_command``, so the summary reads
+the unit and start script out of the same text a real preview carries."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from components.app.node_app import deploy_command
 from tests.unit.pulumi_mocks import fake_private_key_pem
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -49,6 +53,9 @@ SITE = """upstream wayshub_staging {
     keepalive 32;
 }
 """
+UNIT = "[Unit]\nDescription=wayshub\n\n[Service]\nRestart=always\n"
+START = "#!/bin/sh\nexec node server.js\n"
+ENV = "NODE_ENV=production\nPORT=3000\n"
 
 
 def urn(types: str, name: str) -> str:
@@ -86,14 +93,22 @@ def command(stdin: Any = None, **extra: Any) -> dict[str, Any]:
 
 
 def app_step(op: str, host: str, role: str, old: Any = None, new: Any = None) -> dict[str, Any]:
-    kind = COPY if role == "upload" else REMOTE
+    kind = COPY if role.endswith("upload") else REMOTE
     return step(op, f"{NODE_APP}${kind}", f"{host}-app-{role}", old, new, parent=urn(NODE_APP, f"{host}-app"))
 
 
-def release_step(host: str, old_id: str, new_id: str, unit: str = "u1", env: str = "e1") -> dict[str, Any]:
-    return app_step(
-        "update", host, "release", command(rerun_on=[old_id, unit, env]), command(rerun_on=[new_id, unit, env])
-    )
+def deploy(rid: str, unit: str = UNIT, start: str = START, health: str = "/") -> str:
+    """A release's ``create``: host/deploy.sh after its inputs, as NodeApp makes it."""
+    return deploy_command({"APP": "wayshub", "RID": rid, "START_TEXT": start, "UNIT_TEXT": unit, "HEALTH_PATH": health})
+
+
+def release(rid: str, env: str = ENV, digest: str = "e1", **texts: str) -> dict[str, Any]:
+    """The inputs of ``<host>-app-release``: deploy command, env file on stdin, rerun_on [release, env digest]."""
+    return command(env, create=deploy(rid, **texts), rerun_on=[rid, digest])
+
+
+def release_step(host: str, old_id: str, new_id: str, **new_texts: str) -> dict[str, Any]:
+    return app_step("update", host, "release", release(old_id), release(new_id, **new_texts))
 
 
 def preview(*steps: dict[str, Any], summary: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
@@ -111,12 +126,13 @@ def third_backend() -> dict[str, Any]:
         step("create", VM, "app3", {}, {}),
         step("create", f"{VM}${LOCAL}", "app3-container", None, {"create": "docker run"}, parent=urn(VM, "app3")),
         step("create", NODE_APP, "app3-app", None, {}),
-        app_step("create", "app3", "node", None, command()),
         app_step("create", "app3", "base", None, command()),
-        app_step("create", "app3", "unit", None, command(UNKNOWN)),
-        app_step("create", "app3", "env", None, command("NODE_ENV=production\nPORT=3000\n")),
+        app_step("create", "app3", "arch", None, command()),
+        app_step("create", "app3", "node-upload", None, {"remote_path": "/tmp/wayshub-node-22.11.0.tgz"}),
+        app_step("create", "app3", "node", None, command()),
         app_step("create", "app3", "upload", None, {"remote_path": "/tmp/wayshub-abc.tar.gz", "sha256": "00"}),
-        app_step("create", "app3", "release", None, command(create=UNKNOWN, rerun_on=["abc", UNKNOWN, "e1"])),
+        # The node path is known after up, so is the deploy command.
+        app_step("create", "app3", "release", None, command(ENV, create=UNKNOWN, rerun_on=["abc", "e1"])),
         step("update", f"{LB}${REMOTE}", "lb-site", command(SITE), command(new_site), parent=urn(LB, "lb")),
         summary={"create": 9, "update": 1, "same": 27},
     )
@@ -158,8 +174,10 @@ def test_rows_are_grouped_by_layer_then_host_in_the_programs_order() -> None:
             step("update", f"{LB}${REMOTE}", "lb-site", command(SITE), command(SITE + "#\n"), parent=urn(LB, "lb")),
             app_step("create", "app10", "release", None, command()),
             app_step("create", "app10", "node", None, command()),
-            app_step("create", "app2", "unit", None, command("u")),
             app_step("create", "app2", "node", None, command()),
+            app_step("create", "app2", "node-upload", None, {"remote_path": "/tmp/n.tgz"}),
+            app_step("create", "app2", "arch", None, command()),
+            app_step("create", "app2", "base", None, command()),
             step("create", f"{VM}${LOCAL}", "app10-container", None, {}, parent=urn(VM, "app10")),
             step("create", f"{VM}${LOCAL}", "app2-container", None, {}, parent=urn(VM, "app2")),
         )
@@ -167,8 +185,10 @@ def test_rows_are_grouped_by_layer_then_host_in_the_programs_order() -> None:
     assert [(r.layer, r.host, r.name) for r in rows] == [
         ("hosts", "app2", "app2-container"),
         ("hosts", "app10", "app10-container"),
+        ("app", "app2", "app2-app-base"),
+        ("app", "app2", "app2-app-arch"),
+        ("app", "app2", "app2-app-node-upload"),
         ("app", "app2", "app2-app-node"),
-        ("app", "app2", "app2-app-unit"),
         ("app", "app10", "app10-app-node"),
         ("app", "app10", "app10-app-release"),
         ("load balancer", "lb", "lb-site"),
@@ -202,20 +222,20 @@ def test_host_names_with_dashes_come_from_the_parent_component() -> None:
             step(
                 "create",
                 f"{NODE_APP}${REMOTE}",
-                "web-1-app-unit",
+                "web-1-app-release",
                 None,
-                command("u"),
+                command("e"),
                 parent=urn(NODE_APP, "web-1-app"),
             ),
             step("create", f"{EXISTING}${REMOTE}", "web-1-probe", None, command(), parent=urn(EXISTING, "web-1")),
             # Without a parent chain (hand-made or older JSON), the name's known suffix is dropped.
-            step("create", f"{NODE_APP}${REMOTE}", "db-2-app-env", None, command("e")),
+            step("create", f"{NODE_APP}${COPY}", "db-2-app-node-upload", None, {"remote_path": "/tmp/n.tgz"}),
         )
     )
     assert {(r.layer, r.host, r.name) for r in rows} == {
         ("hosts", "web-1", "web-1-probe"),
-        ("app", "web-1", "web-1-app-unit"),
-        ("app", "db-2", "db-2-app-env"),
+        ("app", "web-1", "web-1-app-release"),
+        ("app", "db-2", "db-2-app-node-upload"),
     }
 
 
@@ -224,10 +244,19 @@ def test_a_new_backend_lists_its_host_and_app_and_diffs_only_the_nginx_site() ->
     assert "**9 to create, 1 to update**, 27 unchanged" in text
     assert "- **New hosts:** **app3**" in text
     assert re.search(r"^\| hosts \| app3 \| `app3-container` \| `\+` create \|", text, re.M)
-    assert re.search(r"^\| app \| app3 \| `app3-app-node` \| `\+` create \|", text, re.M)
+    assert re.search(r"^\| app \| app3 \| `app3-app-base` \| `\+` create \| app user and folders \|$", text, re.M)
+    assert "| `app3-app-node-upload` | `+` create | uploads `wayshub-node-22.11.0.tgz` |" in text
+    assert (
+        "| `app3-app-release` | `+` create | first deploy: make the release, switch to it, start, health check |"
+        in text
+    )
+    assert "- **First deploy of the app:** **app3**" in text
     assert diff_titles(text) == ["nginx site on lb (`lb-site`):"]
     assert "+    server 10.0.0.13:3000 max_fails=1 fail_timeout=3s;" in text
-    assert "systemd unit on app3 (`app3-app-unit`): new, content known after `pulumi up`" in text
+    # The release's files: its env file (stdin) and the unit and start script of its deploy command.
+    assert "- env file on app3 (`app3-app-release`): new, 2 lines" in text
+    assert "- systemd unit on app3 (`app3-app-release`): new, content known after `pulumi up`" in text
+    assert "- start script on app3 (`app3-app-release`): new, content known after `pulumi up`" in text
     assert "Hosts that roll" not in text
     assert "docker run" not in text and "sudo -n" not in text, "command strings are not for reviewers"
 
@@ -248,11 +277,14 @@ def test_a_replacement_is_one_row() -> None:
 def test_a_removed_host_is_named() -> None:
     data = preview(
         step("delete", f"{VM}${LOCAL}", "app3-container", {"create": "x"}, None, parent=urn(VM, "app3")),
-        app_step("delete", "app3", "unit", command("[Unit]\n"), None),
+        app_step("delete", "app3", "release", release("aaa111"), None),
     )
     text = summarize(data, STACK)
     assert "- **Removed hosts:** **app3**" in text
-    assert "systemd unit on app3 (`app3-app-unit`): removed, 1 lines" in text
+    assert "| `app3-app-release` | `-` delete | stops serving |" in text
+    assert "- env file on app3 (`app3-app-release`): removed, 2 lines" in text
+    assert "- systemd unit on app3 (`app3-app-release`): removed, 5 lines" in text
+    assert "- start script on app3 (`app3-app-release`): removed, 2 lines" in text
 
 
 # ---------------------------------------------------------------- rolls and files
@@ -273,40 +305,85 @@ def test_a_release_change_rolls_the_hosts_and_diffs_no_file() -> None:
     )
     text = summarize(data, STACK)
     assert (
-        "- **Hosts that roll** (new release, one batch at a time, each gated on /health): **app1**, **app2** (release `aaa111` → `bbb222`)"
-        in text
+        "- **Hosts that roll** (one batch at a time, each gated on its health check): **app1**, **app2** "
+        "(release `aaa111` → `bbb222`)" in text
     )
-    assert "roll: release `aaa111` → `bbb222`" in text
+    assert "| `app1-app-release` | `~` update | roll: release `aaa111` → `bbb222` (restart, health check) |" in text
     assert "uploads `wayshub-bbb222.tar.gz`" in text
+    assert diff_titles(text) == [], "the env file, unit and start script are the same text"
+    assert "Files that change" not in text
+
+
+@pytest.mark.parametrize(
+    ("texts", "title", "line"),
+    [
+        ({"unit": UNIT + "LimitNOFILE=65536\n"}, "systemd unit", "+LimitNOFILE=65536"),
+        ({"start": START.replace("server.js", "dist/server.js")}, "start script", "+exec node dist/server.js"),
+    ],
+    ids=["unit", "start-script"],
+)
+def test_a_unit_or_start_script_change_shows_its_diff_and_rolls_for_it(
+    texts: dict[str, str], title: str, line: str
+) -> None:
+    """They are variables of the release's deploy command; the release id hashes them, so it changes too."""
+    text = summarize(preview(release_step("app1", "aaa111", "bbb222", **texts)), STACK)
+    assert diff_titles(text) == [f"{title} on app1 (`app1-app-release`):"]
+    assert line in text
+    assert f"- **Files that change:** {title} on app1 (`app1-app-release`)" in text
+    assert f"**app1** (release `aaa111` → `bbb222`; {title} changed)" in text
+    assert f"roll: release `aaa111` → `bbb222`; {title} changed (restart, health check)" in text
+    assert "sudo -n" not in text and "set -euo pipefail" not in text, "the command itself is not shown"
+
+
+@pytest.mark.parametrize(
+    ("new_create", "cause"),
+    [
+        (deploy("aaa111", health="/ready"), "deploy script changed"),
+        (UNKNOWN, "deploy script may change (known after `pulumi up`)"),
+    ],
+    ids=["known", "unknown"],
+)
+def test_a_new_deploy_command_for_the_same_release_says_the_deploy_script_changed(new_create: str, cause: str) -> None:
+    """E.g. another health check: the command changes, the release id, env file, unit and start script do not."""
+    new = {**release("aaa111"), "create": new_create}
+    text = summarize(preview(app_step("update", "app1", "release", release("aaa111"), new)), STACK)
+    assert f"- **Hosts that roll** (one batch at a time, each gated on its health check): **app1** ({cause})" in text
+    assert f"| `app1-app-release` | `~` update | roll: {cause} (restart, health check) |" in text
     assert diff_titles(text) == []
 
 
-def test_a_unit_change_shows_its_diff_and_rolls_for_the_unit() -> None:
-    old_unit, new_unit = "[Service]\nRestart=always\n", "[Service]\nRestart=always\nLimitNOFILE=65536\n"
-    data = preview(
-        app_step("update", "app1", "unit", command(old_unit), command(new_unit)),
-        release_step("app1", "aaa111", "aaa111", unit="u1", env="e1"),
-    )
-    data["steps"][-1]["newState"]["inputs"]["rerun_on"] = ["aaa111", "u2", "e1"]
-    text = summarize(data, STACK)
-    assert diff_titles(text) == ["systemd unit on app1 (`app1-app-unit`):"]
-    assert "+LimitNOFILE=65536" in text
-    assert "**app1** (unit changed)" in text
+def test_an_env_file_change_shows_its_diff_and_rolls_for_the_env_file() -> None:
+    """The env file is the release's stdin; a new value changes its digest in rerun_on, not the release id."""
+    new = release("aaa111", env=ENV + "WORKERS=4\n", digest="e2")
+    text = summarize(preview(app_step("update", "app1", "release", release("aaa111"), new)), STACK)
+    assert diff_titles(text) == ["env file on app1 (`app1-app-release`):"]
+    assert "+WORKERS=4" in text
+    assert "**app1** (env file changed)" in text
+    assert "| `app1-app-release` | `~` update | roll: env file changed (restart, health check) |" in text
 
 
 def test_a_secret_env_file_rolls_for_a_secret_and_shows_no_text() -> None:
-    """As the engine shows an env file that gets a secret: its text and the release's hashes become [secret]."""
-    data = preview(
-        app_step(
-            "update", "app1", "env", command("PORT=3000\n", log_output=True), command("[secret]", log_output=False)
-        ),
-        app_step("update", "app1", "release", command(rerun_on=["aaa111", "u1", "e1"]), command(rerun_on="[secret]")),
-    )
-    text = summarize(data, STACK)
-    assert "env file on app1 (`app1-app-env`): [secret]: content hidden." in text
+    """As the engine shows an env file that gets a secret: its text and the release's rerun_on become [secret]."""
+    old = release("aaa111", env="PORT=3000\n")
+    new = {**release("bbb222"), "stdin": "[secret]", "rerun_on": "[secret]"}
+    text = summarize(preview(app_step("update", "app1", "release", old, new)), STACK)
+    assert "env file on app1 (`app1-app-release`): [secret]: content hidden." in text
     assert "**app1** (a secret input changed)" in text
-    assert "| app | app1 | `app1-app-env` | `~` update | env file changes ([secret]); `log_output` changed |" in text
+    assert (
+        "| app | app1 | `app1-app-release` | `~` update | roll: a secret input changed (restart, health check) |"
+        in text
+    )
     assert "PORT=3000" not in text, "not even the old text of a file that becomes secret"
+
+
+def test_with_secrets_a_new_release_is_read_from_the_deploy_command() -> None:
+    """With wayshub:appSecrets the whole rerun_on is [secret]; the command still names the release."""
+    old = {**release("aaa111"), "stdin": "[secret]", "rerun_on": "[secret]"}
+    new = {**release("bbb222"), "stdin": "[secret]", "rerun_on": "[secret]"}
+    text = summarize(preview(app_step("update", "app1", "release", old, new)), STACK)
+    assert "**app1** (release `aaa111` → `bbb222`)" in text
+    assert "roll: release `aaa111` → `bbb222` (restart, health check)" in text
+    assert diff_titles(text) == []
 
 
 def test_the_hosts_block_is_diffed() -> None:
@@ -354,7 +431,9 @@ def test_tls_files_are_named_but_not_diffed() -> None:
 
 
 def test_text_with_backticks_gets_a_longer_fence() -> None:
-    data = preview(app_step("update", "app1", "env", command("A=1\n"), command("A=```\n")))
+    data = preview(
+        app_step("update", "app1", "release", release("aaa111", env="A=1\n"), release("aaa111", env="A=```\n"))
+    )
     text = summarize(data, STACK)
     assert "````diff" in text and "+A=```" in text
 
@@ -369,24 +448,56 @@ def secret_object(plaintext: str) -> dict[str, str]:
 def test_secrets_are_shown_as_secret_and_never_printed() -> None:
     data = preview(
         # a secret file text, old as Pulumi prints it, new as an export with --show-secrets has it
-        app_step("update", "app1", "env", command("[secret]"), command(secret_object(PLAINTEXT_SECRET))),
+        app_step(
+            "update",
+            "app1",
+            "release",
+            {**release("aaa111"), "stdin": "[secret]", "rerun_on": "[secret]"},
+            {**release("aaa111"), "stdin": secret_object(PLAINTEXT_SECRET), "rerun_on": "[secret]"},
+        ),
         app_step(
             "update",
             "app2",
-            "env",
-            command("TOKEN=1\n", connection=secret_object(PRIVATE_KEY)),
-            command("TOKEN=2\n", connection=secret_object(PRIVATE_KEY + "x")),
+            "release",
+            {**release("aaa111", env="TOKEN=1\n"), "connection": secret_object(PRIVATE_KEY)},
+            {**release("aaa111", env="TOKEN=2\n", digest="e2"), "connection": secret_object(PRIVATE_KEY + "x")},
         ),
         # an unmarked private key in a file text, and in an error message
-        app_step("update", "app3", "env", command("A=1\n"), command(f"A=1\nKEY={PRIVATE_KEY}")),
-        diagnostics=[{"urn": urn(REMOTE, "app1-app-env"), "severity": "error", "message": f"failed:\n{PRIVATE_KEY}"}],
+        app_step(
+            "update",
+            "app3",
+            "release",
+            release("aaa111", env="A=1\n"),
+            release("aaa111", env=f"A=1\nKEY={PRIVATE_KEY}"),
+        ),
+        # a file that is [secret] before and after
+        step(
+            "update",
+            f"{LB}${REMOTE}",
+            "lb-tls-key",
+            command("[secret]", connection=secret_object(PRIVATE_KEY)),
+            command(secret_object(PRIVATE_KEY + "y"), connection=secret_object(PRIVATE_KEY + "x")),
+            parent=urn(LB, "lb"),
+        ),
+        diagnostics=[
+            {"urn": urn(REMOTE, "app1-app-release"), "severity": "error", "message": f"failed:\n{PRIVATE_KEY}"}
+        ],
     )
     text = summarize(data, STACK)
     assert PLAINTEXT_SECRET not in text
     assert KEY_BODY not in text and "PRIVATE KEY-----" not in text
-    assert "env file on app1 (`app1-app-env`): [secret]: content hidden." in text
+    assert "env file on app1 (`app1-app-release`): [secret]: content hidden." in text
+    assert "TLS private key on lb (`lb-tls-key`): [secret]: content hidden." in text
     # Secrets are compared only as Pulumi shows them: the engine saw a change, the JSON cannot say which.
-    assert "| app | app1 | `app1-app-env` | `~` update | env file: a secret changed (`connection` or `stdin`) |" in text
+    assert (
+        "| app | app1 | `app1-app-release` | `~` update | roll: a secret input changed (restart, health check) |"
+        in text
+    )
+    assert (
+        "| load balancer | lb | `lb-tls-key` | `~` update | TLS private key: a secret changed (`connection` or `stdin`) |"
+        in text
+    )
+    assert "-TOKEN=1" in text and "+TOKEN=2" in text
     assert "[private key hidden]" in text
 
 
@@ -396,9 +507,9 @@ def test_secrets_are_shown_as_secret_and_never_printed() -> None:
 def big_preview(hosts: int, lines: int) -> dict[str, Any]:
     steps = []
     for n in range(1, hosts + 1):
-        old = "".join(f"Environment=OLD_{i}={n}\n" for i in range(lines))
-        new = "".join(f"Environment=NEW_{i}={n}\n" for i in range(lines))
-        steps.append(app_step("update", f"app{n}", "unit", command(old), command(new)))
+        old = "".join(f"SETTING_OLD_{i}=value-{n}\n" for i in range(lines))
+        new = "".join(f"SETTING_NEW_{i}=value-{n}\n" for i in range(lines))
+        steps.append(app_step("update", f"app{n}", "release", release("r1", env=old), release("r1", env=new)))
     return preview(*steps, summary={"update": hosts})
 
 
