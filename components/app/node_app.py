@@ -19,8 +19,9 @@ from pathlib import Path
 import pulumi
 
 from components.app.app_spec import AppSpec
+from components.app.layout import app_root, code_upload, node_upload, unit_file
 from components.app.node_dist import architecture, package_tarball
-from components.app.node_install import NodeChoice, binary_node_path, install_lines
+from components.app.node_install import NodeChoice, install_lines
 from components.app.release import Build, Release, release_id
 from components.config import HealthConfig
 from components.hosts import Host
@@ -37,8 +38,6 @@ from components.shell import (
 JOURNAL_LINES = 40
 STOP_TIMEOUT_SECONDS = 10
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
-# Set in every release's env file: the app may show it (our sample does); health.bodyContains's {release}.
-RELEASE_VARIABLE = "WAYSHUB_RELEASE"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class AppRun:
 
     @property
     def root(self) -> str:
-        return f"/opt/{self.app_name}"
+        return app_root(self.app_name)
 
     def start_text(self) -> str:
         return render(
@@ -77,7 +76,7 @@ class AppRun:
         )
 
     def public_env(self) -> dict[str, str]:
-        """The env file's values but the secrets and the release id (the port variables win)."""
+        """The env file's values but the secrets (the port variables win)."""
         return {"NODE_ENV": "production", **self.env, **{name: str(self.port) for name in self.port_names}}
 
 
@@ -89,8 +88,10 @@ def _quote_env(value: str) -> str:
     return f'"{escaped}"'
 
 
-def env_file_text(run: AppRun, rid: str, secrets: Mapping[str, str]) -> str:
-    values = {**run.public_env(), **secrets, RELEASE_VARIABLE: rid}
+def env_file_text(run: AppRun, secrets: Mapping[str, str]) -> str:
+    """The release's env file. (WAYSHUB_RELEASE comes from the start script: the env file stays the same
+    text from release to release, so a preview shows it only when the environment really changes.)"""
+    values = {**run.public_env(), **secrets}
     return "".join(f"{key}={_quote_env(value)}\n" for key, value in sorted(values.items()))
 
 
@@ -101,7 +102,7 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: st
         run.node.describe(),
         run.start_text(),
         run.unit_text(),
-        env_file_text(run, "", {}),
+        env_file_text(run, {}),
         str(sorted(secrets)),
     ]
     return Release(release_id(parts, secrets, salt), build)
@@ -109,7 +110,7 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: st
 
 def base_lines(app: str) -> list[str]:
     """Create the system user and folders (idempotent)."""
-    root = f"/opt/{app}"
+    root = app_root(app)
     return [
         f"id -u {cmd(app)} >/dev/null 2>&1 || useradd --system --home-dir {cmd(root)} --shell /usr/sbin/nologin {cmd(app)}",
         cmd("install", "-d", "-m", "0755", root, f"{root}/releases", f"{root}/code", f"{root}/node"),
@@ -121,15 +122,11 @@ def teardown_lines(app: str) -> list[str]:
     unit = f"{app}.service"
     return [
         f"systemctl disable --now {cmd(unit)} >/dev/null 2>&1 || true",
-        cmd("rm", "-f", f"/etc/systemd/system/{unit}"),
+        cmd("rm", "-f", unit_file(app)),
         "systemctl daemon-reload",
-        cmd("rm", "-rf", f"/opt/{app}", f"/etc/{app}"),
+        cmd("rm", "-rf", app_root(app), f"/etc/{app}"),
         f"if id -u {cmd(app)} >/dev/null 2>&1; then {cmd('userdel', app)}; fi",
     ]
-
-
-def upload_path(app: str, build_id: str) -> str:
-    return f"/tmp/{app}-{build_id}.tar.gz"
 
 
 def deploy_inputs(
@@ -143,7 +140,7 @@ def deploy_inputs(
         "RID": release.id,
         "PINNED": "0" if build else "1",
         "BUILD_ID": build.id if build else "",
-        "UPLOAD": upload_path(run.app_name, build.id) if build else "",
+        "UPLOAD": code_upload(run.app_name, build.id) if build else "",
         "NODE": node_path,
         "START_TEXT": run.start_text(),
         "UNIT_TEXT": run.unit_text(),
@@ -215,16 +212,16 @@ class NodeApp(pulumi.ComponentResource):
                 CopyFileToRemoteArgs(
                     connection=conn,
                     source=str(release.build.tarball),
-                    remote_path=upload_path(run.app_name, release.build.id),
+                    remote_path=code_upload(run.app_name, release.build.id),
                 ),
                 opts=after_base,
             )
         uploads = [self.upload] if self.upload else []
         has_secrets = args.secret_env is not None
         self.env_text = (
-            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(run, release.id, secrets))
+            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(run, secrets))
             if args.secret_env is not None
-            else pulumi.Output.from_input(env_file_text(run, release.id, {}))
+            else pulumi.Output.from_input(env_file_text(run, {}))
         )
         self.deploy = RemoteCommand(
             f"{name}-release",
@@ -268,7 +265,7 @@ class NodeApp(pulumi.ComponentResource):
             )
         version = choice.version or ""
         arch = RemoteCommand(f"{name}-arch", RemoteCommandArgs(connection=conn, create="uname -m"), opts=opts)
-        uploaded = f"/tmp/{run.app_name}-node-{version}.tgz"
+        uploaded = node_upload(run.app_name, version)
         upload = CopyFileToRemote(
             f"{name}-node-upload",
             CopyFileToRemoteArgs(
@@ -286,6 +283,3 @@ class NodeApp(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[upload])),
         )
-
-
-__all__ = ["AppRun", "NodeApp", "NodeAppArgs", "binary_node_path", "plan_release"]

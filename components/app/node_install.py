@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from components.app.layout import node_path
 from components.shell import cmd, fail
 
 Method = Literal["binary", "apt", "nodesource", "nvm"]
@@ -25,10 +26,6 @@ class NodeChoice:
 
     def describe(self) -> str:
         return f"{self.method} {self.version or 'any'}"
-
-
-def binary_node_path(app_name: str, version: str) -> str:
-    return f"/opt/{app_name}/node/{version}/bin/node"
 
 
 NVM_VERSION = "v0.40.1"
@@ -53,7 +50,7 @@ def _check_major(version: str | None, how: str) -> list[str]:
 
 def _binary_lines(app_name: str, version: str, upload: str) -> list[str]:
     """Unpack the uploaded ``node-linux-<arch>`` package's binary once per version."""
-    dest = binary_node_path(app_name, version).removesuffix("/bin/node")
+    dest = node_path(app_name, version).removesuffix("/bin/node")
     return [
         f"dest={cmd(dest)}; upload={cmd(upload)}",
         'if [ ! -x "$dest/bin/node" ]; then',

@@ -29,7 +29,13 @@ FIXTURES = REPO / "tests" / "fixtures" / "apps"
 FAST_HEALTH = {"timeoutSeconds": 8, "intervalSeconds": 0.5}
 SHAPES: dict[str, dict[str, Any]] = {
     # (a) no dependencies, no lockfile, port from APP_PORT, health at /healthz, `npm start`, the distro's Node.
-    "plain": {"source": "apps/plain", "portEnv": "APP_PORT", "health": {"path": "/healthz", **FAST_HEALTH}},
+    # Numbers and booleans in env, as `pulumi config set --path wayshub:app.env.WORKERS 4` stores them.
+    "plain": {
+        "source": "apps/plain",
+        "portEnv": "APP_PORT",
+        "env": {"WORKERS": 4, "DEBUG": True},
+        "health": {"path": "/healthz", **FAST_HEALTH},
+    },
     # (b) TypeScript built by `npm run build` to dist/, dev dependencies pruned, lockfile, several port variables.
     "built": {
         "source": "apps/built",
@@ -130,6 +136,7 @@ def test_a_plain_app_with_no_dependencies_deploys_on_the_distros_node(apps_site:
         assert apps_site.sh(server, "tail -n 1 /opt/wayshub/current/start").stdout == "exec node src/main.js\n"
         env = apps_site.sh(server, "cat /opt/wayshub/current/env").stdout.splitlines()
         assert "APP_PORT=3000" in env and "PORT=3000" not in env
+        assert {"WORKERS=4", "DEBUG=true"} <= set(env)
         assert '"app":"plain"' in served(apps_site, server)
     assert apps_site.cli.outputs()["app"]["node"] == "apt any"
 

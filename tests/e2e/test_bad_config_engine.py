@@ -81,15 +81,52 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ),
     (
         "negative health timeout",
-        {"wayshub:app": {"healthTimeoutSeconds": -5}},
+        {"wayshub:app": {"health": {"timeoutSeconds": -5}}},
         {},
-        "wayshub:app.healthTimeoutSeconds: Input should be greater than",
+        "wayshub:app.health.timeoutSeconds: Input should be greater than",
     ),
     (
         "bad node version",
         {"wayshub:app": {"nodeVersion": "lts"}},
         {},
-        "wayshub:app.nodeVersion: must be a Node major version",
+        "wayshub:app.nodeVersion: 'lts' is not a Node version",
+    ),
+    ("empty start command", {"wayshub:app": {"start": " "}}, {}, "wayshub:app.start: must not be empty"),
+    (
+        "health path without /",
+        {"wayshub:app": {"health": {"path": "healthz"}}},
+        {},
+        "wayshub:app.health.path: 'healthz' must be a URL path starting with '/'",
+    ),
+    (
+        "build script missing",
+        {"wayshub:app": {"build": "npm run compile"}},
+        {},
+        "wayshub:app.build: package.json has no 'compile' script (it has: start, test)",
+    ),
+    (
+        "unparseable .nvmrc",
+        {"wayshub:app": {"source": "bad-apps/nvmrc"}},
+        {},
+        "wayshub:app.nodeVersion: ",
+    ),
+    (
+        "unparseable engines.node",
+        {"wayshub:app": {"source": "bad-apps/engines"}},
+        {},
+        "wayshub:app.nodeVersion: package.json engines.node 'the newest one' is not a Node version or range",
+    ),
+    (
+        "node version not in the registry",
+        {"wayshub:app": {"nodeVersion": "21.99.0"}},
+        {},
+        "wayshub:app.nodeVersion: the npm registry has no Node 21.99.0 (app.nodeVersion); nearby: 21.",
+    ),
+    (
+        "port variable not UPPER_SNAKE",
+        {"wayshub:app": {"portEnv": "app-port"}},
+        {},
+        "wayshub:app.portEnv: variable name 'app-port' must be UPPER_SNAKE_CASE",
     ),
     ("nvm without version", {"wayshub:app": {"nodeInstall": "nvm"}}, {}, "wayshub:app: nodeVersion is required"),
     ("release path missing", {"wayshub:app": {"source": "no-such-app"}}, {}, "wayshub:app.source:"),
@@ -181,6 +218,16 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
 def cli(tmp_path_factory: pytest.TempPathFactory) -> PulumiCli:
     root = tmp_path_factory.mktemp("badconfig")
     copy_program(root / "project")
+    bad_apps = {
+        "nvmrc": ({"scripts": {"start": "node x.js"}}, {".nvmrc": "lts/iron\n"}),
+        "engines": ({"scripts": {"start": "node x.js"}, "engines": {"node": "the newest one"}}, {}),
+    }
+    for name, (package, files) in bad_apps.items():
+        folder = root / "project" / "bad-apps" / name
+        folder.mkdir(parents=True)
+        (folder / "package.json").write_text(json.dumps(package))
+        for file_name, text in files.items():
+            (folder / file_name).write_text(text)
     cli = PulumiCli(root / "project", engine_env(root / "state", root / "home"))
     cli.run("stack", "init", STACK)
     return cli

@@ -65,8 +65,8 @@ def test_https_with_the_self_signed_ca_and_secrets_stay_secret(hardened: Site) -
     assert (status, headers["location"]) == (301, f"https://{DOMAIN}:{HTTPS_PORT}/some/page?x=1")
     assert site.cli.outputs()["url"] == f"https://{DOMAIN}:{HTTPS_PORT}/"
 
-    env_file = site.sh("app1", "cat /etc/wayshub/wayshub.env; stat -c %a /etc/wayshub/wayshub.env").stdout
-    assert f"API_TOKEN={TOKEN}\n" in env_file and env_file.endswith("640\n")
+    env_file = site.sh("app1", "cat /opt/wayshub/current/env; stat -c %a /opt/wayshub/current/env").stdout
+    assert f"API_TOKEN={TOKEN}\n" in env_file and env_file.endswith("600\n")
     exported = json.loads(site.cli.run("stack", "export", "--show-secrets").stdout)
     (tls,) = [r for r in exported["deployment"]["resources"] if r["urn"].endswith("::tls")]
     tls_key = json.loads(tls["outputs"]["private_key"]["plaintext"])
@@ -88,7 +88,7 @@ def test_a_changed_host_key_is_refused(hardened: Site) -> None:
         result = site.cli.run("up", "--yes", "--skip-preview", check=False)
         assert result.returncode != 0
         assert "not the pinned" in result.stdout and "refusing to connect" in result.stdout
-        assert "GREETING" not in site.sh("app1", "cat /etc/wayshub/wayshub.env").stdout
+        assert "GREETING" not in site.sh("app1", "cat /opt/wayshub/current/env").stdout
     finally:
         site.sh("app1", restore)
 

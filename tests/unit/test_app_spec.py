@@ -198,14 +198,13 @@ def test_the_release_id_changes_with_anything_the_release_runs_but_never_shows_a
     assert len({base, *changed.values()}) == len(changed) + 1, changed
 
 
-def test_env_file_has_the_port_variables_the_release_id_and_quotes_what_systemd_would_change() -> None:
+def test_env_file_has_the_port_variables_and_quotes_what_systemd_would_change() -> None:
     run = run_of(port_names=("PORT", "APP_PORT"), env={"GREETING": 'say "hi" $HOME', "PLAIN": "a-b_c/d:1"})
-    assert env_file_text(run, "r1", {"TOKEN": "t\\k"}) == (
+    assert env_file_text(run, {"TOKEN": "t\\k"}) == (
         "APP_PORT=3000\n"
         'GREETING="say \\"hi\\" \\$HOME"\n'
         "NODE_ENV=production\n"
         "PLAIN=a-b_c/d:1\n"
         "PORT=3000\n"
         'TOKEN="t\\\\k"\n'
-        "WAYSHUB_RELEASE=r1\n"
     )

@@ -81,10 +81,8 @@ def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit()
         backend = values[0]
         assert backend == "172.30.99.12:3000"
         release = inputs("app-b-app-release")
-        # The env file goes by stdin into the new release folder: port variables, env, the release id.
-        assert release["stdin"] == (
-            f'APP_PORT=3000\nGREETING="hi; \\$(id)"\nNODE_ENV=production\nPORT=3000\nWAYSHUB_RELEASE={RELEASE.id}\n'
-        )
+        # The env file goes by stdin into the new release folder: port variables and env.
+        assert release["stdin"] == ('APP_PORT=3000\nGREETING="hi; \\$(id)"\nNODE_ENV=production\nPORT=3000\n')
         assert RELEASE.id in release["rerun_on"]
         expected = deploy_inputs(run, RELEASE, NODE_PATH, releases_kept=3, settle_seconds=0)
         assert release["create"] == deploy_command(expected)

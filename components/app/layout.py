@@ -1,0 +1,25 @@
+"""Where the app lives on a server: the one place these paths are spelled (host/deploy.sh follows it)."""
+
+from __future__ import annotations
+
+
+def app_root(app: str) -> str:
+    """``code/<build>``, ``node/<version>``, ``releases/<id>``, ``current``."""
+    return f"/opt/{app}"
+
+
+def node_path(app: str, version: str) -> str:
+    """The shipped Node binary of ``version``."""
+    return f"{app_root(app)}/node/{version}/bin/node"
+
+
+def unit_file(app: str) -> str:
+    return f"/etc/systemd/system/{app}.service"
+
+
+def code_upload(app: str, build_id: str) -> str:
+    return f"/tmp/{app}-{build_id}.tar.gz"
+
+
+def node_upload(app: str, version: str) -> str:
+    return f"/tmp/{app}-node-{version}.tgz"
