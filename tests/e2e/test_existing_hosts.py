@@ -1,0 +1,356 @@
+"""``hosts.provider: existing`` against servers the program did not make (tests/e2e/other_servers.py).
+
+In file order, on one set of servers: first the failures, on pristine servers (each stops at the
+probe, one line naming server, user and host, and touches nothing); then the staging and prod stack
+files previewed against these servers; then the whole site deployed as the ``ubuntu`` user with sudo,
+proven, left unchanged by a second ``up`` and by ``refresh``, and destroyed without leftovers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import parse
+from components.hosts.ssh_key import generate_ed25519
+from tests.e2e.other_servers import (
+    HTTP_PORT,
+    NO_SUDO_USER,
+    PASSWORD_SUDO_USER,
+    SUBNET_PREFIX,
+    UNUSED_SSH_PORT,
+    USER,
+    OtherServers,
+    Server,
+    other_servers,
+)
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+
+pytestmark = pytest.mark.e2e
+
+DOMAIN = "ext.wayshub.test"
+APP = "wayshub"
+DIAL_SECONDS = 5
+USER_HOSTS_LINES = "127.0.0.1\tlocalhost\n# kept byte for byte\n"
+# The sample app's stricter health check: /health reports the release the host switched to.
+SAMPLE_HEALTH = {"path": "/health", "bodyContains": '"version":"{release}"'}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator[OtherServers]:
+    with other_servers(sandbox_image, tmp_path_factory.mktemp("ext-servers")) as made:
+        yield made
+
+
+@dataclass
+class Stack:
+    cli: PulumiCli
+    name: str
+    root: Path
+
+    @property
+    def file(self) -> Path:
+        return self.cli.workdir / "stacks" / f"Pulumi.{self.name}.yaml"
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """Replace the stack's settings, keeping what `pulumi config set --secret` stored."""
+        current = yaml.safe_load(self.file.read_text()) or {}
+        kept = {k: v for k, v in (current.get("config") or {}).items() if k == "wayshub:sshPrivateKey"}
+        self.file.write_text(yaml.safe_dump({**current, "config": {**config, **kept}}, sort_keys=True))
+
+    def made(self) -> list[str]:
+        """The names of the resources in the state that did something (not components or providers)."""
+        state = json.loads(self.cli.run("stack", "export").stdout)
+        resources = state["deployment"].get("resources") or []
+        return [r["urn"].rsplit("::", 1)[-1] for r in resources if r["type"].startswith("pulumi-python:dynamic")]
+
+
+def new_stack(root: Path, name: str, private_key: str) -> Stack:
+    project = root / "project"
+    copy_program(project)
+    (project / "stacks").mkdir()
+    cli = PulumiCli(project, engine_env(root / "state", root / "home"))
+    cli.run("stack", "init", name)
+    cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", private_key)
+    return Stack(cli, name, root)
+
+
+def server_entry(server: Server, **overrides: object) -> dict[str, object]:
+    return {
+        "name": server.name,
+        "address": "127.0.0.1",
+        "sshPort": server.ssh_port,
+        "privateAddress": server.private_address,
+        **overrides,
+    }
+
+
+def existing_hosts(servers: OtherServers, known_hosts: Path, **per_server: dict[str, object]) -> dict[str, object]:
+    return {
+        "provider": "existing",
+        "user": USER,
+        "knownHostsFile": str(known_hosts),
+        "dialTimeoutSeconds": DIAL_SECONDS,
+        "appServers": [server_entry(servers.server(n), **per_server.get(n, {})) for n in ("app1", "app2")],
+        "lbServer": server_entry(servers.server("lb"), **per_server.get("lb", {})),
+    }
+
+
+def site_config(hosts: dict[str, object], hosts_file: Path, app: str = APP) -> dict[str, Any]:
+    return {
+        "wayshub:domain": DOMAIN,
+        "wayshub:hosts": hosts,
+        "wayshub:app": {"name": app, "health": SAMPLE_HEALTH},
+        "wayshub:lb": {"listenPort": 80},
+        "wayshub:hostsFile": {"path": str(hosts_file), "address": "127.0.0.1"},
+    }
+
+
+# --- Failures: each stops at the probe, before anything is touched on any server. ---
+
+FAILING_APP = "extfail"
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("extfail")
+    stack = new_stack(root, "extfail", servers.private_key)
+    try:
+        yield stack
+    finally:
+        stack.cli.run("destroy", "--yes", "--skip-preview", check=False)
+        stack.cli.run("stack", "rm", "--yes", "--force", check=False)
+
+
+def failing_up(stack: Stack, servers: OtherServers, known_hosts: Path | None = None, **per_server: Any) -> str:
+    """A first `up` that must fail (the previous case's probes are forgotten first)."""
+    stack.cli.run("destroy", "--yes", "--skip-preview")
+    hosts_file = stack.root / "hosts"
+    hosts_file.write_text(USER_HOSTS_LINES)
+    hosts = existing_hosts(servers, known_hosts or servers.known_hosts, **per_server)
+    stack.configure(site_config(hosts, hosts_file, app=FAILING_APP))
+    result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    # Nothing half-done: the probes ran, nothing after them; the hosts file is as it was.
+    assert set(stack.made()) <= {"app1-probe", "app2-probe", "lb-probe"}, stack.made()
+    assert hosts_file.read_text() == USER_HOSTS_LINES
+    for server in servers.servers:
+        leftovers = servers.sh(
+            server.name,
+            f"ls -d /opt/{FAILING_APP} /etc/{FAILING_APP} /etc/nginx 2>/dev/null; "
+            f"getent passwd {FAILING_APP}; command -v nginx node; true",
+        ).stdout
+        assert leftovers == "", f"{server.name} was touched: {leftovers}"
+    return output
+
+
+def the_line(output: str, pattern: str) -> str:
+    """The one error line matching ``pattern`` (the engine prints a dynamic provider's traceback around it)."""
+    lines = sorted({line.strip() for line in output.splitlines() if re.search(pattern, line)})
+    assert len(lines) == 1, f"expected one distinct line matching {pattern!r}, got {lines}\n{output[-4000:]}"
+    return lines[0]
+
+
+def test_a_user_without_sudo_rights_and_sudo_that_asks_a_password_fail_at_the_probe(
+    failing: Stack, servers: OtherServers
+) -> None:
+    output = failing_up(failing, servers, app1={"user": NO_SUDO_USER}, app2={"user": PASSWORD_SUDO_USER})
+    app1, app2 = servers.server("app1"), servers.server("app2")
+    line = the_line(output, rf"app1: {NO_SUDO_USER}@127\.0\.0\.1:{app1.ssh_port}")
+    assert f"{NO_SUDO_USER} has no sudo rights" in line and f"'{NO_SUDO_USER} ALL=(ALL) NOPASSWD:ALL'" in line
+    line = the_line(output, rf"app2: {PASSWORD_SUDO_USER}@127\.0\.0\.1:{app2.ssh_port}")
+    assert f"sudo asks {PASSWORD_SUDO_USER} for a password" in line
+
+
+def test_a_key_the_servers_do_not_accept_fails_at_the_probe(failing: Stack, servers: OtherServers) -> None:
+    wrong_key, _ = generate_ed25519("not-authorized")
+    failing.cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", wrong_key)
+    try:
+        output = failing_up(failing, servers)
+    finally:
+        failing.cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", servers.private_key)
+    lb = servers.server("lb")
+    line = the_line(output, rf"lb: {USER}@127\.0\.0\.1:{lb.ssh_port} did not accept our SSH key")
+    assert f"within {DIAL_SECONDS}s" in line and "pulumi stack output ssh_public_key" in line
+
+
+def test_a_host_key_not_in_known_hosts_is_refused_and_the_message_says_how_to_pin_it(
+    failing: Stack, servers: OtherServers
+) -> None:
+    app2 = servers.server("app2")
+    partial = failing.root / "known_hosts_without_app2"
+    partial.write_text(
+        "".join(
+            line + "\n" for line in servers.known_hosts.read_text().splitlines() if f"]:{app2.ssh_port} " not in line
+        )
+    )
+    output = failing_up(failing, servers, known_hosts=partial)
+    line = the_line(output, rf"app2: host key of 127\.0\.0\.1:{app2.ssh_port}")
+    assert f"is not in {partial}: refusing to connect as {USER}" in line
+    pin = f"ssh-keyscan -p {app2.ssh_port} 127.0.0.1 >> {partial}"
+    assert pin in line
+    # Doing what the message says is enough to get past the host key check.
+    subprocess.run(["bash", "-c", pin], check=True, capture_output=True)
+    assert f"[127.0.0.1]:{app2.ssh_port}" in partial.read_text()
+
+
+def test_a_server_that_is_down_fails_within_the_dial_limit(failing: Stack, servers: OtherServers) -> None:
+    output = failing_up(failing, servers, app1={"sshPort": UNUSED_SSH_PORT})
+    line = the_line(output, rf"app1: cannot reach {USER}@127\.0\.0\.1:{UNUSED_SSH_PORT}")
+    assert f"over SSH within {DIAL_SECONDS}s" in line and "connection refused" in line
+
+
+def test_the_public_key_for_the_servers_authorized_keys_comes_before_any_server_is_touched(
+    failing: Stack, servers: OtherServers
+) -> None:
+    # The docs' recipe: an `up` of the stack resource alone records the outputs and touches no server.
+    failing.cli.run("destroy", "--yes", "--skip-preview")
+    hosts = existing_hosts(servers, servers.known_hosts, app1={"sshPort": UNUSED_SSH_PORT})
+    failing.configure(site_config(hosts, failing.root / "hosts", app=FAILING_APP))
+    stack_urn = f"urn:pulumi:{failing.name}::wayshub::pulumi:pulumi:Stack::wayshub-{failing.name}"
+    failing.cli.run("up", "--yes", "--skip-preview", "--target", stack_urn)
+    assert failing.made() == []
+    public_key = failing.cli.run("stack", "output", "ssh_public_key").stdout.strip()
+    assert public_key.split()[:2] == servers.public_key.split()[:2]
+    assert public_key.endswith(" wayshub-extfail")
+
+
+# --- The stack files in stacks/: previewed with their servers pointed at these. ---
+
+
+@pytest.mark.parametrize("name", ["staging", "prod"])
+def test_the_stack_file_previews_against_these_servers(name: str, tmp_path: Path, servers: OtherServers) -> None:
+    config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{name}.yaml").read_text())["config"]
+    hosts = config["wayshub:hosts"]
+    # Only where the servers are and who logs in changes; every other setting is the file's.
+    for entry in [*hosts["appServers"], hosts["lbServer"]]:
+        server = servers.server(entry["name"])
+        entry.update(address="127.0.0.1", sshPort=server.ssh_port, privateAddress=server.private_address)
+    hosts.update(user=USER, knownHostsFile=str(servers.known_hosts))
+    if config.get("wayshub:hostsFile", {}).get("enabled", True):
+        (tmp_path / "hosts").write_text(USER_HOSTS_LINES)
+        config["wayshub:hostsFile"] = {**config["wayshub:hostsFile"], "path": str(tmp_path / "hosts")}
+    stack = new_stack(tmp_path, name, servers.private_key)
+    stack.configure(config)
+
+    steps = stack.cli.preview_steps()
+    created = {s["urn"].rsplit("::", 1)[-1]: s for s in steps if s["op"] == "create"}
+    assert {"app1-probe", "app2-probe", "lb-probe", "preflight", "app1-app-release", "lb-site"} <= set(created)
+    lb = parse({k.removeprefix("wayshub:"): v for k, v in config.items()}).lb
+    site = json.dumps(created["lb-site"]["newState"]["inputs"])
+    for app in ("app1", "app2"):
+        address = servers.server(app).private_address
+        assert f"server {address}:3000 max_fails={lb.max_fails} fail_timeout={lb.fail_timeout};" in site
+    assert stack.made() == [], "a preview changes nothing"
+
+
+# --- The whole site on these servers, as `ubuntu` with passwordless sudo. ---
+
+
+@dataclass
+class Deployed:
+    stack: Stack
+    hosts_file: Path
+    first_up: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) -> Iterator[Deployed]:
+    root = tmp_path_factory.mktemp("ext")
+    stack = new_stack(root, "ext", servers.private_key)
+    hosts_file = root / "hosts"
+    hosts_file.write_text(USER_HOSTS_LINES)
+    stack.configure(site_config(existing_hosts(servers, servers.known_hosts), hosts_file))
+    try:
+        yield Deployed(stack, hosts_file, stack.cli.up_summary())
+    finally:
+        stack.cli.run("destroy", "--yes", "--skip-preview", check=False)
+        stack.cli.run("stack", "rm", "--yes", "--force", check=False)
+
+
+def get(path: str = "/") -> tuple[int, str]:
+    """One GET through the LB (its port 80 on 127.0.0.1:18301) with the site's Host header."""
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
+    try:
+        conn.request("GET", path, headers={"Host": DOMAIN})
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Wayshub-Backend", "")
+    finally:
+        conn.close()
+
+
+def test_the_whole_site_deploys_and_both_backends_answer_through_the_lb(
+    deployed: Deployed, servers: OtherServers
+) -> None:
+    assert deployed.first_up.get("create", 0) >= 20, deployed.first_up
+    outputs = deployed.stack.cli.outputs()
+    assert outputs["backends"] == [f"{SUBNET_PREFIX}.11:3000", f"{SUBNET_PREFIX}.12:3000"]
+    assert outputs["ssh_public_key"].split()[:2] == servers.public_key.split()[:2]
+    answers = [get() for _ in range(40)]
+    assert {status for status, _ in answers} == {200}
+    assert {backend for _, backend in answers} == {"app1", "app2"}
+    block = f"# BEGIN wayshub-infra ext\n127.0.0.1\t{DOMAIN}\n# END wayshub-infra ext\n"
+    assert deployed.hosts_file.read_text() == USER_HOSTS_LINES + block
+    # The app runs as its own system user, not as the login user or root.
+    owner = servers.sh("app1", "ps -o user= -C node | sort -u").stdout.split()
+    assert owner == [APP]
+
+
+def test_with_one_app_server_stopped_the_site_still_answers(deployed: Deployed, servers: OtherServers) -> None:
+    servers.sh("app1", f"systemctl stop {APP}")
+    try:
+        answers = [get() for _ in range(100)]
+        assert Counter(status for status, _ in answers) == {200: 100}
+        assert {backend for _, backend in answers} == {"app2"}
+    finally:
+        servers.sh("app1", f"systemctl start {APP}")
+    seen: set[str] = set()
+    for _ in range(120):
+        status, backend = get()
+        seen |= {backend} if status == 200 else set()
+        if seen == {"app1", "app2"}:
+            break
+        time.sleep(0.25)
+    assert seen == {"app1", "app2"}
+
+
+def test_a_second_up_changes_nothing(deployed: Deployed) -> None:
+    summary = deployed.stack.cli.up_summary()
+    assert set(summary) == {"same"}, summary
+
+
+def test_refresh_finds_everything_as_deployed(deployed: Deployed) -> None:
+    deployed.stack.cli.run("refresh", "--yes", "--skip-preview")
+    changes = deployed.stack.cli.json("stack", "history")[0]["resourceChanges"]
+    assert set(changes) == {"same"}, changes
+
+
+def test_destroy_leaves_no_unit_site_user_release_or_hosts_block_behind(
+    deployed: Deployed, servers: OtherServers
+) -> None:
+    deployed.stack.cli.run("destroy", "--yes", "--skip-preview")
+    for name in ("app1", "app2"):
+        left = servers.sh(
+            name,
+            f"ls -d /etc/systemd/system/{APP}.service /opt/{APP} /etc/{APP} /tmp/{APP}-* 2>/dev/null; "
+            f"getent passwd {APP}; systemctl list-units --all --no-legend {APP}.service; true",
+        ).stdout
+        assert left == "", f"{name} keeps: {left}"
+    left = servers.sh("lb", "find /etc/nginx/conf.d /etc/nginx/tls -mindepth 1 2>/dev/null; true").stdout
+    assert left == "", f"lb keeps: {left}"
+    # What stays, on purpose (docs/hosts.md): the nginx package, still serving its default site.
+    assert servers.sh("lb", "command -v nginx").stdout.strip() == "/usr/sbin/nginx"
+    assert deployed.hosts_file.read_text() == USER_HOSTS_LINES
