@@ -25,7 +25,7 @@ from components.hosts.ssh_key import generate_ed25519
 from tests.e2e.pulumi_cli import REPO
 
 NETWORK = "wayshub-ext"
-SUBNET_PREFIX = "172.30.240"
+SUBNET_PREFIX = "172.30.230"  # not bench/run.py's 172.30.240
 CONTAINER_PREFIX = "wayshub-ext-"
 IMAGE = "wayshub/ext-server:bookworm"
 LABEL = "wayshub.test=ext"
@@ -35,7 +35,7 @@ USER = "ubuntu"  # passwordless sudo
 NO_SUDO_USER = "nosudo"  # no sudo rights at all
 PASSWORD_SUDO_USER = "pwsudo"  # in group sudo: sudo asks for a password
 USERS = (USER, NO_SUDO_USER, PASSWORD_SUDO_USER)
-UNUSED_SSH_PORT = 23019  # nothing listens there: a server that is down
+UNUSED_SSH_PORT = 23119  # nothing listens there: a server that is down
 BOOT_SECONDS = 120
 
 
@@ -54,7 +54,7 @@ class Server:
         return f"{SUBNET_PREFIX}.{self.index}"
 
 
-SERVERS = (Server("lb", 23001, 10), Server("app1", 23002, 11), Server("app2", 23003, 12))
+SERVERS = (Server("lb", 23101, 10), Server("app1", 23102, 11), Server("app2", 23103, 12))
 
 
 @dataclass(frozen=True)
