@@ -13,8 +13,12 @@ def node_path(app: str, version: str) -> str:
     return f"{app_root(app)}/node/{version}/bin/node"
 
 
+def unit_name(app: str) -> str:
+    return f"{app}.service"
+
+
 def unit_file(app: str) -> str:
-    return f"/etc/systemd/system/{app}.service"
+    return f"/etc/systemd/system/{unit_name(app)}"
 
 
 def code_upload(app: str, build_id: str) -> str:

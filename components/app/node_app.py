@@ -11,7 +11,6 @@ unit's journal). The unit is the same text for every release and runs everything
 from __future__ import annotations
 
 import hashlib
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,13 @@ from pathlib import Path
 import pulumi
 
 from components.app.app_spec import AppSpec
-from components.app.layout import app_root, code_upload, node_upload, unit_file
+from components.app.layout import app_root, code_upload, node_upload, unit_file, unit_name
 from components.app.node_dist import architecture, package_tarball
 from components.app.node_install import NodeChoice, install_lines
 from components.app.release import Build, Release, release_id
 from components.config import HealthConfig
 from components.hosts import Host
+from components.hosts.survey import BACKUP_DIR, host_script
 from components.render import render
 from components.shell import (
     CopyFileToRemote,
@@ -119,7 +119,7 @@ def base_lines(app: str) -> list[str]:
 
 def teardown_lines(app: str) -> list[str]:
     """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
-    unit = f"{app}.service"
+    unit = unit_name(app)
     return [
         f"systemctl disable --now {cmd(unit)} >/dev/null 2>&1 || true",
         cmd("rm", "-f", unit_file(app)),
@@ -130,7 +130,7 @@ def teardown_lines(app: str) -> list[str]:
 
 
 def deploy_inputs(
-    run: AppRun, release: Release, node_path: str, releases_kept: int, settle_seconds: float
+    run: AppRun, release: Release, node_path: str, releases_kept: int, settle_seconds: float, takeover: bool = False
 ) -> dict[str, str]:
     """The UPPER_CASE inputs of host/deploy.sh (see its header)."""
     low, high = run.health.status_range
@@ -155,13 +155,14 @@ def deploy_inputs(
         "SETTLE": f"{settle_seconds:g}",
         "JOURNAL_LINES": str(JOURNAL_LINES),
         "PROBE_JS": (HOST_SCRIPTS / "probe.js").read_text(),
+        "TAKEOVER": "1" if takeover else "0",
+        "BACKUP": BACKUP_DIR,
     }
 
 
 def deploy_command(inputs: Mapping[str, str]) -> str:
     """``sudo bash -c`` of host/deploy.sh with its inputs assigned first (each value quoted)."""
-    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
-    return cmd("sudo", "-n", "bash", "-c", assignments + (HOST_SCRIPTS / "deploy.sh").read_text())
+    return host_script(HOST_SCRIPTS / "deploy.sh", inputs)
 
 
 def _digest(text: str) -> str:
@@ -181,6 +182,8 @@ class NodeAppArgs:
     settle_seconds: float = 0.0
     # Resources whose completion must come first (the previous host's health gate, for rolling updates).
     after: Sequence[pulumi.Resource] = ()
+    # hosts.takeover: stop a process of someone else's that holds the app's port, right before the switch.
+    takeover: bool = False
 
 
 class NodeApp(pulumi.ComponentResource):
@@ -229,7 +232,7 @@ class NodeApp(pulumi.ComponentResource):
                 connection=conn,
                 create=self.node_path.apply(
                     lambda node: deploy_command(
-                        deploy_inputs(run, release, node, args.releases_kept, args.settle_seconds)
+                        deploy_inputs(run, release, node, args.releases_kept, args.settle_seconds, args.takeover)
                     )
                 ),
                 # The env file (secrets included) goes by stdin, only into a new release folder; the
@@ -240,9 +243,11 @@ class NodeApp(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
         )
-        # stdout: "<release> <previous release>" (previous empty on a first deploy).
-        self.release_id = self.deploy.stdout.apply(lambda out: (out.split() or [""])[0])
-        self.previous_release = self.deploy.stdout.apply(lambda out: [*out.split(), "", ""][1])
+        # stdout: "<release> <previous release>" (previous empty on a first deploy), then what a takeover did.
+        first_line = self.deploy.stdout.apply(lambda out: (out.splitlines() or [""])[0])
+        self.release_id = first_line.apply(lambda line: (line.split() or [""])[0])
+        self.previous_release = first_line.apply(lambda line: [*line.split(), "", ""][1])
+        self.takeover_notes = self.deploy.stdout.apply(lambda out: out.splitlines()[1:])
         self.backend = pulumi.Output.concat(args.host.private_address, ":", str(run.port))
         self.register_outputs(
             {

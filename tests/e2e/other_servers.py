@@ -117,7 +117,8 @@ def _start(server: Server, image: str) -> None:
     _docker(
         "run", "--detach", "--name", server.container, "--hostname", server.name, "--label", LABEL,
         "--network", NETWORK, "--ip", server.private_address, *published,
-        "--cap-add", "SYS_ADMIN", "--cgroupns", "host", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+        # SYS_PTRACE: root on a real VM may see every process's sockets (which process holds a port).
+        "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE", "--cgroupns", "host", "--tmpfs", "/run", "--tmpfs", "/run/lock",
         "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--stop-timeout", "10",
         image,
     )  # fmt: skip

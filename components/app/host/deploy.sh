@@ -11,11 +11,13 @@
 #   PORT HEALTH_PATH STATUS_LOW STATUS_HIGH HEALTH_BODY HEALTH_TIMEOUT HEALTH_INTERVAL   the health check
 #   PROBE_JS             components/app/host/probe.js
 #   KEEP SETTLE JOURNAL_LINES
+#   TAKEOVER BACKUP      1: first stop any other process holding PORT (an app run by hand), noting it in
+#                        BACKUP/processes.txt (functions from components/hosts/host/lib.sh)
 #
 # Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
 # bin/node, start, env, unit}, /opt/APP/current -> releases/RID. The unit runs current/start with
 # current/env, so switching `current` (and the unit file the release carries) switches everything.
-# Prints "RID PREVIOUS" on success. On a failed health check the host goes back to its previous
+# Prints "RID PREVIOUS" on success, then one line per process a takeover stopped. On a failed health check the host goes back to its previous
 # release (or, with none, stops the unit) and this exits 1 with the reason and the journal tail.
 set -euo pipefail
 
@@ -106,6 +108,24 @@ if [ -n "$previous" ] && [ -d "$releases/$previous" ] && [ ! -f "$releases/$prev
   cp "$unit_file" "$releases/$previous/unit"
 fi
 
+# Taking over a hand-built setup: whatever else holds the app's port goes, right before our switch.
+stopped=()
+if [ "$TAKEOVER" = 1 ]; then
+  for pid in $(port_holders "$PORT" "$unit"); do
+    if [ "$pid" = "?" ]; then
+      log "$APP on $(hostname): port $PORT is held by a process root cannot see; stop it by hand"
+      exit 1
+    fi
+    what=$(describe_pid "$pid")
+    mkdir -p "$BACKUP"
+    printf '%s %s cwd=%s\n' "$(date -Is)" "$what" "$(readlink "/proc/$pid/cwd" 2>/dev/null || true)" >>"$BACKUP/processes.txt"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    stopped+=("$(hostname): took over port $PORT: stopped $what (noted in $BACKUP/processes.txt)")
+  done
+fi
+
 switch "$RID"
 if ! restart_healthy "$RID"; then
   failure=$reason
@@ -143,3 +163,4 @@ for dir in "$root"/code/* "$root"/node/*; do
   grep -qF "$dir/" <<<"$used"$'\n' || grep -qxF "$dir" <<<"$used" || rm -rf "$dir"
 done
 printf '%s %s\n' "$RID" "$previous"
+for note in "${stopped[@]}"; do printf '%s\n' "$note"; done

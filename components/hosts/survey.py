@@ -1,0 +1,74 @@
+"""Before anything is deployed to servers you own: what is already there, and may it be taken over?
+
+The seed's servers are not empty: the app runs by hand on its port and nginx serves a hand-written
+site for the domain. One ``<server>-survey`` step per server looks for those (host/survey.sh); every
+later step waits behind one gate after all of them, so a conflict on any server stops the ``up``
+before anything changes on any server, with one line per conflict. With ``hosts.takeover: true`` the
+survey lists what will be taken over, and the app and LB steps do it (stop the hand-run process
+right before that host's switch; disable the hand-written site once ours is live), keeping copies.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pulumi
+
+from components.hosts.from_config import Servers
+from components.shell import LocalCommand, LocalCommandArgs, RemoteCommand, RemoteCommandArgs, cmd
+
+HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
+# Where a takeover keeps copies of what it disables or stops, on each server.
+BACKUP_DIR = "/var/backups/wayshub-takeover"
+
+
+def host_script(script: Path, inputs: Mapping[str, str]) -> str:
+    """``sudo bash -c`` of ``script``: its UPPER_CASE inputs first (previews read them there), then
+    host/lib.sh's functions, then the script (which sets its own shell options)."""
+    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
+    return cmd("sudo", "-n", "bash", "-c", assignments + (HOST_SCRIPTS / "lib.sh").read_text() + script.read_text())
+
+
+@dataclass(frozen=True)
+class SurveyArgs:
+    app_port: int
+    app_unit: str  # our systemd unit: its processes are not conflicts
+    domain: str
+    site_file: str  # our nginx site: not a conflict
+    takeover: bool
+
+
+def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
+    return {
+        "SERVER": server,
+        "ROLE": role,
+        "PORT": str(args.app_port),
+        "UNIT": args.app_unit,
+        "DOMAIN": args.domain,
+        "SITE_FILE": args.site_file,
+        "TAKEOVER": "1" if args.takeover else "0",
+        "BACKUP": BACKUP_DIR,
+    }
+
+
+def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
+    """The same servers, each ``ready`` only once every server's survey has passed."""
+    roles = [(host, "app") for host in servers.app] + [(servers.lb, "lb")]
+    surveys = [
+        RemoteCommand(
+            f"{host.name}-survey",
+            RemoteCommandArgs(
+                connection=host.connection,
+                create=host_script(HOST_SCRIPTS / "survey.sh", survey_inputs(host.name, role, args)),
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[host.ready]),
+        )
+        for host, role in roles
+    ]
+    gate = LocalCommand(
+        "survey-gate", LocalCommandArgs(create=cmd("true")), opts=pulumi.ResourceOptions(depends_on=surveys)
+    )
+    return replace(servers, app=[replace(host, ready=gate) for host in servers.app], lb=replace(servers.lb, ready=gate))

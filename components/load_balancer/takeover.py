@@ -1,0 +1,28 @@
+"""Taking over a hand-built LB (``hosts.takeover``): once our site is live, retire the hand-written one.
+
+Runs after ``NginxLoadBalancer``'s site step, so the domain is served all along: ours wins from the
+moment it is live (conf.d is read before sites-enabled), then theirs is disabled with a copy kept under
+the takeover backup folder (host/retire-sites.sh). Without takeover nothing here is declared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.hosts import Host
+from components.hosts.survey import BACKUP_DIR, host_script
+from components.shell import RemoteCommand, RemoteCommandArgs
+
+SCRIPT = Path(__file__).resolve().parent / "host" / "retire-sites.sh"
+
+
+def retire_sites(name: str, host: Host, domain: str, site_file: str, after: pulumi.Resource) -> RemoteCommand:
+    """``stdout``: one line per site it disabled."""
+    inputs = {"DOMAIN": domain, "SITE_FILE": site_file, "BACKUP": BACKUP_DIR}
+    return RemoteCommand(
+        name,
+        RemoteCommandArgs(connection=host.connection, create=host_script(SCRIPT, inputs)),
+        opts=pulumi.ResourceOptions(depends_on=[after]),
+    )
