@@ -92,11 +92,13 @@ ACTIONLINT_VERSION := v1.7.12
 $(VENV)/bin/actionlint: | $(VENV)/.installed
 	GOBIN=$(CURDIR)/$(VENV)/bin CGO_ENABLED=0 go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
-lint: venv $(VENV)/bin/actionlint ## ruff, mypy and actionlint (workflows)
+lint: venv $(VENV)/bin/actionlint ## ruff, mypy, actionlint (workflows), shellcheck and gixy (rendered nginx sites)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/actionlint
+	shellcheck components/load_balancer/host/*.sh
+	$(VENV)/bin/pytest -q tests/templates/test_gixy.py
 
 clean: ## remove the venv and the engine link (not the engine cache, not stack state)
 	rm -rf $(VENV) .wayshub/bin

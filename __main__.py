@@ -16,7 +16,14 @@ from components.app import NodeApp, NodeAppArgs, roll_out
 from components.app.plan import app_run, release_for
 from components.containers import ContainerSite, ContainerSiteArgs
 from components.hosts.from_config import declare_servers
-from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs, SelfSignedTls, TlsMaterial
+from components.load_balancer import (
+    BackendHealthCheck,
+    BackendHealthCheckArgs,
+    NginxLoadBalancer,
+    NginxLoadBalancerArgs,
+    SelfSignedTls,
+    TlsMaterial,
+)
 from components.names import HostsEntry, HostsEntryArgs
 
 HERE = Path(__file__).resolve().parent
@@ -98,6 +105,19 @@ def on_servers() -> Site:
             public_https_port=public_https_port,
         ),
     )
+    if settings.lb.health_check.enabled:
+        # A hung backend leaves the upstream within seconds (docs/hung-backends.md).
+        BackendHealthCheck(
+            "lb-health",
+            BackendHealthCheckArgs(
+                host=servers.lb,
+                site_name=lb.site_name,
+                backends=[a.backend for a in apps],
+                settings=settings.lb,
+                health=settings.app.health,
+                site=lb.site,
+            ),
+        )
     pulumi.export("lb_address", lb.address)
     pulumi.export("backends", [a.backend for a in apps])
     pulumi.export("release", release.id)

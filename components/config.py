@@ -359,6 +359,35 @@ class AppConfig(_Model):
         return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in self.env.items()}
 
 
+def duration_seconds(value: str) -> float:
+    """An nginx duration (``500ms``, ``3s``, ``1m``) in seconds."""
+    number, unit = re.match(r"^(\d+)(ms|s|m)$", value).groups()  # type: ignore[union-attr]
+    return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+class HealthCheckConfig(_Model):
+    """Active checks from the LB (docs/hung-backends.md): every ``interval`` each backend's
+    ``app.health.path``; no answer within ``timeout`` (hung) or a status outside ``app.health.expectStatus``,
+    ``fall`` times in a row, marks it down (and, with ``killHung``, ends requests stuck on a hung one);
+    ``rise`` good answers in a row bring it back."""
+
+    enabled: bool = True
+    interval: str = "250ms"
+    timeout: str = "750ms"
+    fall: Annotated[int, Field(ge=1, le=10)] = 2
+    rise: Annotated[int, Field(ge=1, le=10)] = 2
+    kill_hung: bool = Field(default=True, alias="killHung")
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError(f"{value!r} is not a duration such as '250ms' or '1s'")
+        if not 0.05 <= duration_seconds(value) <= 60:
+            raise ValueError(f"{value!r} must be between 50ms and 60s")
+        return value
+
+
 class LoadBalancerConfig(_Model):
     listen_port: Port = Field(default=80, alias="listenPort")
     https_port: Port = Field(default=443, alias="httpsPort")
@@ -371,6 +400,7 @@ class LoadBalancerConfig(_Model):
     connect_timeout: str = Field(default="1s", alias="connectTimeout")
     read_timeout: str = Field(default="30s", alias="readTimeout")
     next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(default=3, alias="nextUpstreamTries")
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig, alias="healthCheck")
 
     @field_validator("fail_timeout", "connect_timeout", "read_timeout")
     @classmethod
@@ -390,12 +420,22 @@ class LoadBalancerConfig(_Model):
     def _ports(self) -> LoadBalancerConfig:
         if self.tls != "off" and self.https_port == self.listen_port:
             raise ValueError(f"httpsPort and listenPort are both {self.listen_port}")
+        check = self.health_check
+        if check.enabled and duration_seconds(check.timeout) >= duration_seconds(self.read_timeout):
+            raise ValueError(
+                f"healthCheck.timeout ({check.timeout}) must be shorter than readTimeout ({self.read_timeout})"
+            )
+        if check.enabled and check.rise * duration_seconds(check.interval) > self.fail_timeout_seconds:
+            # The rollout waits failTimeout + 1s after a batch: the restarted host must be back by then.
+            raise ValueError(
+                f"healthCheck.rise x interval ({check.rise} x {check.interval}) must not exceed "
+                f"failTimeout ({self.fail_timeout}): a restarted backend must be back before the next batch"
+            )
         return self
 
     @property
     def fail_timeout_seconds(self) -> float:
-        number, unit = re.match(r"^(\d+)(ms|s|m)$", self.fail_timeout).groups()  # type: ignore[union-attr]
-        return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+        return duration_seconds(self.fail_timeout)
 
 
 class RolloutConfig(_Model):

@@ -86,6 +86,10 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
     ]  # fmt: skip
     for host_port, container_port in args.published_ports:
         argv += ["--publish", f"{args.bind_address}:{host_port}:{container_port}"]
+    if args.published_ports:
+        # The LB VM (the one whose ports are published): its backend health check ends connections
+        # stuck on a hung backend with `ss -K`, which needs CAP_NET_ADMIN in its network namespace.
+        argv += ["--cap-add", "NET_ADMIN"]
     if args.apt_cache_dir:
         argv += [
             "--volume", f"{args.apt_cache_dir}/archives:/var/cache/apt/archives",

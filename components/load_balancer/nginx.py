@@ -87,12 +87,19 @@ def site_path(site_name: str) -> str:
     return f"/etc/nginx/conf.d/{site_name}.conf"
 
 
+def site_lock(site_name: str) -> str:
+    """Held while the live site is written: by publishing and by the backend health check."""
+    return f"/run/lock/{site_name}.nginx.lock"
+
+
 def install_lines() -> list[str]:
     return [
         "export DEBIAN_FRONTEND=noninteractive",
-        "if ! command -v nginx >/dev/null; then",
+        # curl and ss (iproute2) serve the backend health check.
+        "if ! command -v nginx >/dev/null || ! command -v curl >/dev/null || ! command -v ss >/dev/null; then",
         "  apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null",
-        f"  apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends {NGINX_PACKAGE} >/dev/null",
+        "  apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends"
+        f" {NGINX_PACKAGE} curl iproute2 >/dev/null",
         "fi",
         "systemctl enable --now nginx >/dev/null 2>&1",
         "nginx -v 2>&1",
@@ -108,6 +115,7 @@ def publish_lines(site_name: str) -> list[str]:
     live = site_path(site_name)
     staging = f"/etc/nginx/{site_name}.conf"  # outside conf.d: nginx never includes it
     return [
+        f"exec 9>{cmd(site_lock(site_name))}; flock -w 60 9",
         f"new=$(mktemp {cmd(staging + '.new.XXXXXX')}); old=''",
         'cat > "$new"; chmod 0644 "$new"',
         f'if [ -f {cmd(live)} ]; then old=$(mktemp {cmd(staging + ".old.XXXXXX")}); cp -p {cmd(live)} "$old"; fi',
@@ -154,6 +162,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *tls_files]),
         )
+        self.site_name = args.site_name
         self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
         self.register_outputs({"address": self.address, "site": self.site_text})
 

@@ -116,6 +116,26 @@ BAD = [
     (CONTAINERS, "hosts.appServers.0.address", "10.0.0.1", "wayshub:hosts: appServers[0].address does not apply"),
     (CONTAINERS, "hosts.lbServer.sshPort", 2222, "wayshub:hosts: lbServer.sshPort does not apply"),
     (CONTAINERS, "lb", {"tls": "self-signed"}, "wayshub: lb.tls must be 'off' with hosts.provider 'containers'"),
+    # The backend health check (issue 14).
+    (GOOD, "lb", {"healthCheck": {"interval": "1 s"}}, "wayshub:lb.healthCheck.interval: '1 s' is not a duration"),
+    (GOOD, "lb", {"healthCheck": {"timeout": "10ms"}}, "wayshub:lb.healthCheck.timeout: '10ms' must be between"),
+    (GOOD, "lb", {"healthCheck": {"interval": "2m"}}, "wayshub:lb.healthCheck.interval: '2m' must be between"),
+    (GOOD, "lb", {"healthCheck": {"fall": 0}}, "wayshub:lb.healthCheck.fall: Input should be greater than"),
+    (GOOD, "lb", {"healthCheck": {"rise": 11}}, "wayshub:lb.healthCheck.rise: Input should be less than"),
+    (GOOD, "lb", {"healthCheck": {"killHung": "yes"}}, "wayshub:lb.healthCheck.killHung: Input should be a valid"),
+    (GOOD, "lb", {"healthCheck": {"every": "1s"}}, "wayshub:lb.healthCheck.every: is not a known setting"),
+    (
+        GOOD,
+        "lb",
+        {"readTimeout": "2s", "healthCheck": {"timeout": "2s"}},
+        "wayshub:lb: healthCheck.timeout (2s) must be shorter than readTimeout (2s)",
+    ),
+    (
+        GOOD,
+        "lb",
+        {"healthCheck": {"interval": "2s", "rise": 2}},
+        "wayshub:lb: healthCheck.rise x interval (2 x 2s) must not exceed failTimeout (3s)",
+    ),
 ]
 
 
@@ -186,3 +206,18 @@ def test_containers_subnet_must_hold_every_app_server() -> None:
     many = with_change(CONTAINERS, "hosts.appServers", [{"name": f"app{i}"} for i in range(1, 6)])
     with pytest.raises(ConfigError, match=r"^wayshub: containers.subnet has room for 4 app servers, not 5$"):
         parse(with_change(many, "containers", {"subnet": "172.30.78.0/28"}))
+
+
+def test_the_backend_health_check_is_on_by_default_and_can_be_turned_off() -> None:
+    check = parse(GOOD).lb.health_check
+    assert (check.enabled, check.interval, check.timeout, check.fall, check.rise, check.kill_hung) == (
+        True,
+        "250ms",
+        "750ms",
+        2,
+        2,
+        True,
+    )
+    # Off, its limits no longer apply.
+    off = parse(with_change(GOOD, "lb", {"readTimeout": "1s", "healthCheck": {"enabled": False, "timeout": "1s"}}))
+    assert off.lb.health_check.enabled is False
