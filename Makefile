@@ -97,7 +97,7 @@ lint: venv $(VENV)/bin/actionlint ## ruff, mypy, actionlint (workflows), shellch
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/actionlint
-	shellcheck components/load_balancer/host/*.sh
+	shellcheck components/load_balancer/host/backend-health.sh
 	$(VENV)/bin/pytest -q tests/templates/test_gixy.py
 
 clean: ## remove the venv and the engine link (not the engine cache, not stack state)

@@ -5,7 +5,7 @@ Everything runs on this machine against sandbox VMs of a dedicated `bench` stack
 measured side by side in one run, alternating A/B, and reported as a ratio. Results are printed and
 appended to bench/RESULTS.md with the date and the machine.
 
-    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10,20] [--skip lb,failover,engine,deploy]
+    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10,20] [--skip lb,failover,hang,engine,deploy]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from bench.hang import HANGS, HangReport, measure
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
 
 STACK = "bench"
@@ -33,7 +34,10 @@ SUBNET_PREFIX = "172.30.240"
 SSH_PORT_BASE = 23000
 HTTP_PORT, HTTPS_PORT = 19080, 19081
 SEED_PORT = 81  # the seed's plain site, next to ours on the same LB VM
+SEED_DOMAIN = f"seed.{DOMAIN}"  # the seed's site on port 80 too (by name), for load from this machine
+CHECKER = f"wayshub-{STACK}-backend-health.service"
 RESULTS = REPO / "bench" / "RESULTS.md"
+BACKENDS = [f"{SUBNET_PREFIX}.{11 + i}:3000" for i in range(2)]
 
 
 def seed_site(backends: list[str]) -> str:
@@ -154,6 +158,65 @@ def prepare_lb(bench: Bench, backends: list[str]) -> None:
     )
 
 
+def seed_by_name() -> str:
+    """The seed's site once more, on our port 80 by server name, so load from this machine reaches it."""
+    return (
+        f"server {{\n    listen 80;\n    server_name {SEED_DOMAIN};\n"
+        "    location / {\n        proxy_pass http://seed_backends;\n    }\n}\n"
+    )
+
+
+def hang_rounds(bench: Bench, rounds: int, hang_seconds: float) -> dict[str, dict[str, list[HangReport]]]:
+    """Per hang kind, alternate seed and ours; app1 hangs mid-run. Our health check runs only in our
+    rounds: its `ss -K` would end the seed's stuck connections too."""
+    bench.sh(
+        "lb",
+        f"cat > /etc/nginx/conf.d/seed-by-name.conf <<'EOF'\n{seed_by_name()}EOF\n"
+        "nginx -t -q && systemctl reload nginx",
+    )
+    results: dict[str, dict[str, list[HangReport]]] = {kind: {"seed": [], "ours": []} for kind in HANGS}
+    for _ in range(rounds):
+        for kind in HANGS:
+            for label, host_header in (("seed", SEED_DOMAIN), ("ours", DOMAIN)):
+                bench.sh("lb", f"systemctl {'start' if label == 'ours' else 'stop'} {CHECKER}")
+                time.sleep(4)  # app1 answers again and nginx has forgotten its failures
+                report = measure(
+                    HTTP_PORT, host_header, HANGS[kind], bench.container("app1"), "wayshub.service",
+                    hang_seconds=hang_seconds,
+                )  # fmt: skip
+                print(f"  {kind} {label}: {report.summary()}", flush=True)
+                results[kind][label].append(report)
+    bench.sh("lb", f"systemctl start {CHECKER}")
+    return results
+
+
+def hang_table(results: dict[str, dict[str, list[HangReport]]]) -> list[str]:
+    """Worst wait: the worst over all rounds; counts: summed; throughput during the hang: median."""
+    rows = [
+        "| hang | config | worst wait s | requests over 2 s | failed / total | rps during the hang |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, by_label in results.items():
+        figures = {}
+        for label in ("seed", "ours"):
+            reports = by_label[label]
+            figures[label] = (
+                max(r.worst_wait for r in reports),
+                sum(r.over_2s for r in reports),
+                sum(r.failed for r in reports),
+                sum(len(r.requests) for r in reports),
+                float(statistics.median(r.rps_during_hang for r in reports)),
+            )
+            worst, slow, failed, total, rps = figures[label]
+            rows.append(f"| {kind} | {label} | {worst:.2f} | {slow} | {failed} / {total} | {rps:.0f} |")
+        seed, ours = figures["seed"], figures["ours"]
+        rows.append(
+            f"| {kind} | ratio ours/seed | {ours[0] / seed[0]:.2f} | "
+            f"{ours[1] / seed[1] if seed[1] else float('nan'):.2f} | | {ours[4] / seed[4] if seed[4] else float('nan'):.2f} |"
+        )
+    return rows
+
+
 def ab_rounds(bench: Bench, rounds: int, seconds: int, kill_after: float | None = None) -> dict[str, list[WrkResult]]:
     """Alternate A (seed) and B (ours); with ``kill_after``, SIGKILL app1 that many seconds into each run."""
     results: dict[str, list[WrkResult]] = {"seed": [], "ours": []}
@@ -256,8 +319,8 @@ def main() -> None:
                 )
             bench.configure(2)
             bench.up()
-            backends = [f"{SUBNET_PREFIX}.{11 + i}:3000" for i in range(2)]
-            if "lb" not in skip or "failover" not in skip:
+            backends = BACKENDS
+            if not {"lb", "failover", "hang"} <= skip:
                 prepare_lb(bench, backends)
             if "lb" not in skip:
                 results = ab_rounds(bench, args.rounds, args.seconds)
@@ -277,6 +340,21 @@ def main() -> None:
                         f"### Failover: app1 SIGKILLed {args.seconds / 3:.0f}s into each run (Restart=always)",
                         "",
                         *lb_table(results, with_failures=True),
+                        "",
+                    ]
+                )
+            if "hang" not in skip:
+                hang_seconds = 10.0
+                results_hang = hang_rounds(bench, args.rounds, hang_seconds)
+                emit(
+                    [
+                        f"### A hung backend: app1 hangs {hang_seconds:.0f}s mid-run, 16 keep-alive clients GET for "
+                        f"{hang_seconds + 6:.0f}s from this machine, seed config vs ours on the same LB VM, "
+                        f"{args.rounds} alternating rounds per hang kind",
+                        "",
+                        *(f"- `{kind}`: {hang.describe}" for kind, hang in HANGS.items()),
+                        "",
+                        *hang_table(results_hang),
                         "",
                     ]
                 )

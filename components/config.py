@@ -367,16 +367,15 @@ def duration_seconds(value: str) -> float:
 
 class HealthCheckConfig(_Model):
     """Active checks from the LB (docs/hung-backends.md): every ``interval`` each backend's
-    ``app.health.path``; no answer within ``timeout`` (hung) or a status outside ``app.health.expectStatus``,
-    ``fall`` times in a row, marks it down (and, with ``killHung``, ends requests stuck on a hung one);
-    ``rise`` good answers in a row bring it back."""
+    ``app.health.path``; no answer within ``timeout``, ``fall`` times in a row, makes it hung: the LB
+    then ends the requests stuck on it every round, until ``rise`` answers in ``app.health.expectStatus``
+    in a row."""
 
     enabled: bool = True
     interval: str = "250ms"
     timeout: str = "750ms"
     fall: Annotated[int, Field(ge=1, le=10)] = 2
     rise: Annotated[int, Field(ge=1, le=10)] = 2
-    kill_hung: bool = Field(default=True, alias="killHung")
 
     @field_validator("interval", "timeout")
     @classmethod

@@ -1,9 +1,9 @@
-"""``BackendHealthCheck``: active health checks on the LB, so a HUNG backend leaves the upstream in seconds.
+"""``BackendHealthCheck``: active health checks on the LB, so a HUNG backend stalls nobody for long.
 
 Open-source nginx only learns of a hung backend when ``readTimeout`` expires. This component runs
-``host/backend-health.sh`` as a systemd service on the LB: it probes every backend's health path,
-marks a hung one ``down`` in the live site (graceful reload) and ends the connections stuck on it.
-docs/hung-backends.md has the design and the measurements.
+``host/backend-health.sh`` as a systemd service on the LB: it probes every backend's health path and,
+while one is hung, ends the connections stuck on it; nginx retries those GETs elsewhere and its
+passive check skips the backend. docs/hung-backends.md has the design and the measurements.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pulumi
 
 from components.config import HealthConfig, LoadBalancerConfig, duration_seconds
 from components.hosts import Host
-from components.load_balancer.nginx import site_lock, site_path
 from components.render import render
 from components.shell import RemoteCommand, RemoteCommandArgs, cmd, install_from_stdin, sudo_script
 
@@ -30,7 +29,7 @@ class BackendHealthCheckArgs:
     backends: Sequence[pulumi.Input[str]]
     settings: LoadBalancerConfig
     health: HealthConfig
-    # The published site: the service edits it, so it starts after it.
+    # The published site: the checker starts once nginx serves it.
     site: pulumi.Resource
 
 
@@ -63,8 +62,6 @@ def env_text(site_name: str, backends: list[str], settings: LoadBalancerConfig, 
         "backend-health.env.j2",
         script=Paths.of(site_name).script,
         site_name=site_name,
-        site_file=site_path(site_name),
-        lock=site_lock(site_name),
         backends=sorted(backends),
         health_path=health.path,
         status_min=low,
@@ -73,7 +70,6 @@ def env_text(site_name: str, backends: list[str], settings: LoadBalancerConfig, 
         timeout=_seconds(check.timeout),
         fall=check.fall,
         rise=check.rise,
-        kill_hung=1 if check.kill_hung else 0,
     )
 
 
@@ -93,7 +89,7 @@ def start_lines(paths: Paths) -> list[str]:
 
 
 def stop_lines(paths: Paths) -> list[str]:
-    """Idempotent; stopping marks every backend up again (the script's exit trap)."""
+    """Idempotent: a missing unit or file is fine."""
     return [
         cmd("systemctl", "disable", "--now", "--quiet", paths.unit) + " 2>/dev/null || true",
         cmd("rm", "-f", paths.unit_file, paths.env_file, paths.script),

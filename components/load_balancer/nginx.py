@@ -87,11 +87,6 @@ def site_path(site_name: str) -> str:
     return f"/etc/nginx/conf.d/{site_name}.conf"
 
 
-def site_lock(site_name: str) -> str:
-    """Held while the live site is written: by publishing and by the backend health check."""
-    return f"/run/lock/{site_name}.nginx.lock"
-
-
 def install_lines() -> list[str]:
     return [
         "export DEBIAN_FRONTEND=noninteractive",
@@ -115,7 +110,6 @@ def publish_lines(site_name: str) -> list[str]:
     live = site_path(site_name)
     staging = f"/etc/nginx/{site_name}.conf"  # outside conf.d: nginx never includes it
     return [
-        f"exec 9>{cmd(site_lock(site_name))}; flock -w 60 9",
         f"new=$(mktemp {cmd(staging + '.new.XXXXXX')}); old=''",
         'cat > "$new"; chmod 0644 "$new"',
         f'if [ -f {cmd(live)} ]; then old=$(mktemp {cmd(staging + ".old.XXXXXX")}); cp -p {cmd(live)} "$old"; fi',

@@ -122,7 +122,7 @@ BAD = [
     (GOOD, "lb", {"healthCheck": {"interval": "2m"}}, "wayshub:lb.healthCheck.interval: '2m' must be between"),
     (GOOD, "lb", {"healthCheck": {"fall": 0}}, "wayshub:lb.healthCheck.fall: Input should be greater than"),
     (GOOD, "lb", {"healthCheck": {"rise": 11}}, "wayshub:lb.healthCheck.rise: Input should be less than"),
-    (GOOD, "lb", {"healthCheck": {"killHung": "yes"}}, "wayshub:lb.healthCheck.killHung: Input should be a valid"),
+    (GOOD, "lb", {"healthCheck": {"enabled": "yes"}}, "wayshub:lb.healthCheck.enabled: Input should be a valid"),
     (GOOD, "lb", {"healthCheck": {"every": "1s"}}, "wayshub:lb.healthCheck.every: is not a known setting"),
     (
         GOOD,
@@ -210,14 +210,7 @@ def test_containers_subnet_must_hold_every_app_server() -> None:
 
 def test_the_backend_health_check_is_on_by_default_and_can_be_turned_off() -> None:
     check = parse(GOOD).lb.health_check
-    assert (check.enabled, check.interval, check.timeout, check.fall, check.rise, check.kill_hung) == (
-        True,
-        "250ms",
-        "750ms",
-        2,
-        2,
-        True,
-    )
+    assert (check.enabled, check.interval, check.timeout, check.fall, check.rise) == (True, "250ms", "750ms", 2, 2)
     # Off, its limits no longer apply.
     off = parse(with_change(GOOD, "lb", {"readTimeout": "1s", "healthCheck": {"enabled": False, "timeout": "1s"}}))
     assert off.lb.health_check.enabled is False

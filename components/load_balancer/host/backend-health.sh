@@ -1,33 +1,34 @@
 #!/bin/bash
-# Active health checks for one nginx site's upstream; installed and started by BackendHealthCheck
+# Ends requests stuck on a HUNG backend; installed and started by BackendHealthCheck
 # (components/load_balancer/health_check.py) as a systemd service on the load balancer.
 #
-# Every INTERVAL seconds it asks each backend for HEALTH_PATH (all backends at once, each probe
-# bounded by TIMEOUT). A backend that gives no answer within TIMEOUT (hung: a stopped process, a
-# frozen VM, dropped packets) or a status outside STATUS_MIN..STATUS_MAX, FALL probes in a row, is
-# marked `down` in SITE_FILE's upstream and nginx reloads gracefully; a hung one also has its
-# connections from this host destroyed (`ss -K`, needs CAP_NET_ADMIN) every round while it is down,
-# so requests stuck on it end now (nginx retries GET/HEAD on the next backend; anything else gets a
-# 502 and is never re-sent). RISE good answers in a row put it back. A refused connection changes
-# nothing: nginx sees that itself at once and retries. If every backend would be down, none is
-# (nginx's own passive checks decide). On exit every backend is marked up again.
+# Every INTERVAL seconds it asks each backend for HEALTH_PATH (all at once, each probe bounded by
+# TIMEOUT). A backend that gives no answer within TIMEOUT, FALL probes in a row, is hung (a stopped
+# process, a frozen VM, dropped packets: the kernel may still take the connection, so nginx would wait
+# for proxy_read_timeout). While it is hung, every round destroys this host's TCP connections to it
+# (`ss -K`, needs CAP_NET_ADMIN): nginx sees an upstream error at once, retries GET/HEAD on the next
+# backend (anything else gets a 502 and is never re-sent), and its passive check (max_fails) skips
+# the backend for fail_timeout. RISE answers in a row with a status in STATUS_MIN..STATUS_MAX end
+# the hung state; nginx then takes the backend back by itself. No nginx reload: a reload closes idle
+# keep-alive client connections, which costs clients requests. Refused connections and bad statuses
+# are only logged: nginx sees those itself, at once.
 #
 # Inputs (environment, from the unit's EnvironmentFile):
-#   SITE_FILE  the live nginx site (its `server ADDR ...;` lines)   LOCK  lock file shared with publishing
-#   BACKENDS   ADDR:PORT ... as in the server lines                 HEALTH_PATH  e.g. /health
-#   STATUS_MIN STATUS_MAX  healthy statuses                         INTERVAL TIMEOUT  seconds (0.25)
-#   FALL RISE  probes in a row                                      KILL_HUNG  1 to destroy connections
+#   BACKENDS  ADDR:PORT ...      HEALTH_PATH  e.g. /health     STATUS_MIN STATUS_MAX  healthy statuses
+#   INTERVAL TIMEOUT  seconds    FALL RISE  probes in a row
 set -euo pipefail
 
-: "${SITE_FILE:?}" "${LOCK:?}" "${BACKENDS:?}" "${HEALTH_PATH:?}" "${STATUS_MIN:?}" "${STATUS_MAX:?}"
-: "${INTERVAL:?}" "${TIMEOUT:?}" "${FALL:?}" "${RISE:?}" "${KILL_HUNG:?}"
+: "${BACKENDS:?}" "${HEALTH_PATH:?}" "${STATUS_MIN:?}" "${STATUS_MAX:?}"
+: "${INTERVAL:?}" "${TIMEOUT:?}" "${FALL:?}" "${RISE:?}"
 
 read -r -a backends <<<"$BACKENDS"
-declare -A state fails oks verdict
+declare -A state fails oks last
 for b in "${backends[@]}"; do
-    state[$b]=up fails[$b]=0 oks[$b]=0 verdict[$b]=ok
+    state[$b]=ok fails[$b]=0 oks[$b]=0 last[$b]=ok
 done
 results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+trap 'exit 0' TERM INT
 
 log() { printf '%s\n' "$*"; }
 
@@ -42,51 +43,16 @@ probe() {
     elif [ "$code" -ge "$STATUS_MIN" ] && [ "$code" -le "$STATUS_MAX" ]; then
         echo ok
     else
-        echo bad
+        echo "bad $code"
     fi >"$2"
 }
 
-# The site text with exactly the backends named in $1 (" a b ") marked down, on stdout.
-marked() {
-    awk -v down=" $1 " -v ours=" ${backends[*]} " '
-        $1 == "server" && index(ours, " " $2 " ") {
-            has = ($0 ~ / down;[[:space:]]*$/)
-            want = index(down, " " $2 " ") > 0
-            if (want && !has) sub(/;[[:space:]]*$/, " down;")
-            if (!want && has) sub(/ down;[[:space:]]*$/, ";")
-        }
-        { print }' "$SITE_FILE"
+# Destroy this host's established TCP connections to ADDR:PORT $1; prints how many.
+end_connections() {
+    local host=${1%:*}
+    host=${host#[} host=${host%]}
+    ss -K -n -t state established dst "$host" dport = ":${1##*:}" 2>/dev/null | tail -n +2 | wc -l
 }
-
-# Make SITE_FILE mark exactly $1 down; nginx -t, then a graceful reload. Under the publishing lock.
-apply() {
-    local tmp
-    exec 9>"$LOCK"
-    flock -w 30 9
-    if [ -f "$SITE_FILE" ] && ! marked "$1" | cmp -s - "$SITE_FILE"; then
-        tmp=$(mktemp "$(dirname "$(dirname "$SITE_FILE")")/.backend-health.XXXXXX")
-        marked "$1" >"$tmp"
-        chmod --reference="$SITE_FILE" "$tmp"
-        cp -p "$SITE_FILE" "$tmp.old"
-        mv -f "$tmp" "$SITE_FILE"
-        if out=$(nginx -t 2>&1); then
-            rm -f "$tmp.old"
-            systemctl reload nginx
-            log "nginx: down now: [${1# }]"
-        else
-            mv -f "$tmp.old" "$SITE_FILE"
-            log "nginx -t refused the marked site; left as it was: $out"
-        fi
-    fi
-    exec 9>&-
-}
-
-cleanup() {
-    apply "" || true
-    rm -rf "$results"
-}
-trap cleanup EXIT
-trap 'exit 0' TERM INT
 
 log "checking ${backends[*]} every ${INTERVAL}s (timeout ${TIMEOUT}s, fall $FALL, rise $RISE)"
 while :; do
@@ -97,35 +63,25 @@ while :; do
     wait
     for i in "${!backends[@]}"; do
         b=${backends[$i]}
-        verdict[$b]=$(cat "$results/$i")
-        case ${verdict[$b]} in
+        verdict=$(cat "$results/$i")
+        case $verdict in
             ok) fails[$b]=0 oks[$b]=$((oks[$b] + 1)) ;;
-            hung | bad) oks[$b]=0 fails[$b]=$((fails[$b] + 1)) ;;
-            refused) oks[$b]=0 fails[$b]=0 ;;
+            hung) oks[$b]=0 fails[$b]=$((fails[$b] + 1)) ;;
+            *) oks[$b]=0 fails[$b]=0 ;;
         esac
-        if [ "${state[$b]}" = up ] && [ "${fails[$b]}" -ge "$FALL" ]; then
-            state[$b]=down
-            log "$b: down (${verdict[$b]}, $FALL probes in a row)"
-        elif [ "${state[$b]}" = down ] && [ "${oks[$b]}" -ge "$RISE" ]; then
-            state[$b]=up
-            log "$b: up again ($RISE good answers in a row)"
+        if [ "${state[$b]}" = ok ] && [ "${fails[$b]}" -ge "$FALL" ]; then
+            state[$b]=hung
+            log "$b: hung (no answer within ${TIMEOUT}s, $FALL times in a row)"
+        elif [ "${state[$b]}" = hung ] && [ "${oks[$b]}" -ge "$RISE" ]; then
+            state[$b]=ok
+            log "$b: answers again ($RISE times in a row)"
+        elif [ "$verdict" != "${last[$b]}" ] && [ "$verdict" != ok ] && [ "$verdict" != hung ]; then
+            log "$b: $verdict (left to nginx)"
+        fi
+        last[$b]=$verdict
+        if [ "${state[$b]}" = hung ]; then
+            killed=$(end_connections "$b")
+            [ "$killed" = 0 ] || log "$b: ended $killed connections stuck on it"
         fi
     done
-    down="" up=0
-    for b in "${backends[@]}"; do
-        if [ "${state[$b]}" = down ]; then down+=" $b"; else up=$((up + 1)); fi
-    done
-    if [ "$up" = 0 ]; then
-        down=""  # every backend failing: leave the choice to nginx rather than refuse everything
-    fi
-    apply "$down"
-    if [ "$KILL_HUNG" = 1 ]; then
-        for b in $down; do
-            if [ "${verdict[$b]}" = hung ]; then
-                host=${b%:*} host=${host#[} host=${host%]}
-                killed=$(ss -K -n -t state established dst "$host" dport = ":${b##*:}" 2>/dev/null | tail -n +2 | wc -l)
-                [ "$killed" = 0 ] || log "$b: ended $killed connections stuck on it"
-            fi
-        done
-    fi
 done

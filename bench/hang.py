@@ -1,0 +1,166 @@
+"""Hung backends: make one hang three ways, and measure what clients of the LB see meanwhile.
+
+Used by `make bench` (seed config vs ours, side by side) and by tests/e2e/test_hung_backends.py.
+The hang kinds act from this machine on a sandbox VM (a Docker container):
+
+- ``stop``: the app's processes get SIGSTOP (systemd's ``kill -s STOP``), later SIGCONT;
+- ``pause``: the whole VM is frozen (``docker pause``: nothing on it runs), later unpaused;
+- ``drop``: every packet into the VM is dropped (iptables in the VM's network namespace, via nsenter).
+
+Load goes only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench.loadgen import _check_target
+
+SLOW_SECONDS = 2.0  # "requests over 2 s"
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+def _netns_iptables(container: str, action: str) -> None:
+    pid = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.Pid}}", container], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    _run("nsenter", "-t", pid, "-n", "iptables", action, "INPUT", "-j", "DROP")
+
+
+@dataclass(frozen=True)
+class HangKind:
+    name: str
+    describe: str
+    start: Callable[[str, str], None]  # (container, app unit)
+    end: Callable[[str, str], None]
+
+
+HANGS: dict[str, HangKind] = {
+    "stop": HangKind(
+        "stop",
+        "app process SIGSTOPped",
+        lambda c, unit: _run("docker", "exec", c, "systemctl", "kill", "--signal=SIGSTOP", unit),
+        lambda c, unit: _run("docker", "exec", c, "systemctl", "kill", "--signal=SIGCONT", unit),
+    ),
+    "pause": HangKind(
+        "pause",
+        "whole VM frozen (docker pause)",
+        lambda c, unit: _run("docker", "pause", c),
+        lambda c, unit: _run("docker", "unpause", c),
+    ),
+    "drop": HangKind(
+        "drop",
+        "packets into the VM dropped (iptables in its netns)",
+        lambda c, unit: _netns_iptables(c, "-I"),
+        lambda c, unit: _netns_iptables(c, "-D"),
+    ),
+}
+
+
+@dataclass
+class HangReport:
+    """Every request: (sent, done, ok), seconds on the monotonic clock; the hang's window."""
+
+    requests: list[tuple[float, float, bool]] = field(default_factory=list)
+    hang_from: float = 0.0
+    hang_until: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    hang_error: BaseException | None = None
+
+    @property
+    def worst_wait(self) -> float:
+        return max((done - sent for sent, done, _ in self.requests), default=0.0)
+
+    @property
+    def over_2s(self) -> int:
+        return sum(1 for sent, done, _ in self.requests if done - sent > SLOW_SECONDS)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for *_, ok in self.requests if not ok)
+
+    @property
+    def rps_during_hang(self) -> float:
+        """Answers completed while the backend hung, per second."""
+        done = sum(1 for _, end, ok in self.requests if ok and self.hang_from <= end <= self.hang_until)
+        return done / max(self.hang_until - self.hang_from, 1e-9)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.requests)} requests, worst wait {self.worst_wait:.2f}s, {self.over_2s} over 2s, "
+            f"{self.failed} failed, {self.rps_during_hang:.0f}/s during the hang; errors {self.errors[:3]}"
+        )
+
+
+async def _client(client: httpx.AsyncClient, url: str, report: HangReport, until: float) -> None:
+    while time.monotonic() < until:
+        sent = time.monotonic()
+        try:
+            response = await client.get(url)
+            ok = response.status_code == 200
+            if not ok:
+                report.errors.append(f"HTTP {response.status_code}")
+        except httpx.HTTPError as err:
+            ok = False
+            report.errors.append(f"{type(err).__name__}: {err}")
+        report.requests.append((sent, time.monotonic(), ok))
+
+
+def measure(
+    port: int,
+    host_header: str,
+    hang: HangKind,
+    container: str,
+    unit: str,
+    *,
+    clients: int = 16,
+    before: float = 3.0,
+    hang_seconds: float = 10.0,
+    after: float = 3.0,
+    path: str = "/",
+) -> HangReport:
+    """``clients`` keep-alive clients GET the site for before + hang + after seconds; the backend
+    hangs in the middle. The hang always ends, also when the load fails."""
+    _check_target("127.0.0.1")
+    report = HangReport()
+
+    async def load() -> None:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        timeout = httpx.Timeout(60.0)
+        until = time.monotonic() + before + hang_seconds + after
+        async with httpx.AsyncClient(headers={"Host": host_header}, timeout=timeout, limits=limits) as client:
+            url = f"http://127.0.0.1:{port}{path}"
+            await asyncio.gather(*[_client(client, url, report, until) for _ in range(clients)])
+
+    def hang_in_background() -> None:
+        time.sleep(before)
+        report.hang_from = time.monotonic()
+        try:
+            hang.start(container, unit)
+            try:
+                time.sleep(hang_seconds)
+            finally:
+                hang.end(container, unit)
+        except BaseException as err:  # reported by measure(), in the caller's thread
+            report.hang_error = err
+        report.hang_until = time.monotonic()
+
+    thread = threading.Thread(target=hang_in_background, daemon=True)
+    thread.start()
+    try:
+        asyncio.run(load())
+    finally:
+        thread.join()
+    if report.hang_error is not None:
+        raise RuntimeError(f"could not make or end the hang ({hang.name})") from report.hang_error
+    return report
