@@ -32,6 +32,8 @@ class LoadReport:
     releases: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # GETs sent again after the server closed a reused connection before answering (not failures).
+    retried: int = 0
 
     @property
     def failed(self) -> int:
@@ -48,6 +50,7 @@ class LoadReport:
             "total": self.total,
             "non_2xx": self.non_2xx,
             "errors": self.errors,
+            "retried": self.retried,
             "rps": round(self.total / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(self.percentile(50), 2),
             "p99_ms": round(self.percentile(99), 2),
@@ -73,7 +76,16 @@ async def _worker(
         budget[0] -= 1
         started = time.perf_counter()
         try:
-            response = await client.get(url)
+            try:
+                response = await client.get(url)
+            except httpx.RemoteProtocolError as err:
+                # A kept-alive connection the server closed as the request went out (an nginx reload
+                # retires its old workers' idle connections): like browsers and curl (RFC 9112 9.3.1),
+                # send the idempotent GET once more on a new connection, and count it.
+                if "without sending a response" not in str(err):
+                    raise
+                report.retried += 1
+                response = await client.get(url)
             report.latencies_ms.append((time.perf_counter() - started) * 1000)
             report.total += 1
             if not 200 <= response.status_code < 300:

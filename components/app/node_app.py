@@ -36,6 +36,9 @@ from components.shell import (
 )
 
 JOURNAL_LINES = 40
+# After taking a host over from a hand-run app: the hand-written nginx site may still hold it failed for
+# nginx's default fail_timeout (10 s); the next batch waits that out.
+TAKEOVER_SETTLE_SECONDS = 11.0
 STOP_TIMEOUT_SECONDS = 10
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 
@@ -157,6 +160,7 @@ def deploy_inputs(
         "PROBE_JS": (HOST_SCRIPTS / "probe.js").read_text(),
         "TAKEOVER": "1" if takeover else "0",
         "BACKUP": BACKUP_DIR,
+        "TAKEOVER_SETTLE": f"{max(settle_seconds, TAKEOVER_SETTLE_SECONDS):g}",
     }
 
 

@@ -125,10 +125,11 @@ def get_https(ca_pem: str, path: str = "/") -> tuple[int, dict[str, str]]:
         conn.close()
 
 
-def get_http_headers(path: str = "/") -> tuple[int, dict[str, str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5.0)
+def get_http_headers(path: str = "/", port: int = HTTP_PORT, domain: str = DOMAIN) -> tuple[int, dict[str, str]]:
+    """One GET through an LB on 127.0.0.1 (this site's, unless told), with the domain's Host header."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
     try:
-        conn.request("GET", path, headers={"Host": DOMAIN})
+        conn.request("GET", path, headers={"Host": domain})
         response = conn.getresponse()
         response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}

@@ -9,7 +9,6 @@ and deploys — under load through the LB the whole time.
 
 from __future__ import annotations
 
-import http.client
 import shlex
 import subprocess
 import tarfile
@@ -24,6 +23,7 @@ from components.app.node_dist import package_tarball, registry_versions, resolve
 from components.hosts.survey import BACKUP_DIR
 from tests.e2e.other_servers import HTTP_PORT, SUBNET_PREFIX, USER, OtherServers, other_servers
 from tests.e2e.pulumi_cli import REPO
+from tests.e2e.site import get_http_headers
 from tests.e2e.test_existing_hosts import DOMAIN, Stack, existing_hosts, new_stack, site_config
 
 pytestmark = pytest.mark.e2e
@@ -113,18 +113,11 @@ def seed(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
 
 
 def get(path: str = "/") -> tuple[int, dict[str, str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
-    try:
-        conn.request("GET", path, headers={"Host": DOMAIN})
-        response = conn.getresponse()
-        response.read()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        conn.close()
+    return get_http_headers(path, HTTP_PORT, DOMAIN)
 
 
 def hand_run_pids(servers: OtherServers, name: str) -> list[str]:
-    return servers.sh(name, f"pgrep -u {USER} -f 'node src/main.js' || true").stdout.split()
+    return servers.sh(name, f"pgrep -u {USER} -fx '/home/{USER}/node/bin/node src/main.js' || true").stdout.split()
 
 
 def test_the_seeds_setup_answers_before_we_touch_it(seed: Seed) -> None:

@@ -13,6 +13,7 @@
 #   KEEP SETTLE JOURNAL_LINES
 #   TAKEOVER BACKUP      1: first stop any other process holding PORT (an app run by hand), noting it in
 #                        BACKUP/processes.txt (functions from components/hosts/host/lib.sh)
+#   TAKEOVER_SETTLE      seconds to wait after such a host is healthy again, before the next batch
 #
 # Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
 # bin/node, start, env, unit}, /opt/APP/current -> releases/RID. The unit runs current/start with
@@ -149,8 +150,13 @@ if ! restart_healthy "$RID"; then
 fi
 
 # Only a host that was serving before can have been marked failed by nginx; a first deploy has no
-# traffic to protect, so it does not hold up the next batch.
-if [ -n "$previous" ] && [ "$SETTLE" != 0 ]; then sleep "$SETTLE"; fi
+# traffic to protect, so it does not hold up the next batch. A host taken over from a hand-run app was
+# serving through the hand-written site, whose nginx may hold it failed for its own fail_timeout.
+if [ "${#stopped[@]}" -gt 0 ]; then
+  sleep "$TAKEOVER_SETTLE"
+elif [ -n "$previous" ] && [ "$SETTLE" != 0 ]; then
+  sleep "$SETTLE"
+fi
 
 # Keep the newest releases (by switch time), never the live one; then code and Node no release uses
 # (but the Node the settings want, which this host's node step installed once).
