@@ -13,9 +13,11 @@ import pulumi
 
 from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, roll_out
+from components.app.layout import unit_name
 from components.app.plan import app_run, release_for
 from components.containers import ContainerSite, ContainerSiteArgs
 from components.hosts.from_config import declare_servers
+from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
 from components.load_balancer import (
     BackendHealthCheck,
     BackendHealthCheckArgs,
@@ -24,6 +26,8 @@ from components.load_balancer import (
     SelfSignedTls,
     TlsMaterial,
 )
+from components.load_balancer.nginx import site_path
+from components.load_balancer.takeover import retire_sites
 from components.names import HostsEntry, HostsEntryArgs
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +68,17 @@ def on_servers() -> Site:
     # 1. Servers: N app servers and one load balancer.
     servers = declare_servers(settings, stack)
     pulumi.export("ssh_public_key", servers.ssh_public_key)  # for the servers' authorized_keys (docs/hosts.md)
+    site_name = f"wayshub-{stack}"
+    takeover = settings.hosts.takeover
+    if settings.hosts.provider == "existing":
+        # What is already on your servers (an app run by hand, a hand-written nginx site): any conflict
+        # stops the up before anything changes, unless hosts.takeover says to take it over.
+        servers = survey_servers(
+            servers,
+            SurveyArgs(
+                settings.app.port, unit_name(settings.app.name), settings.domain, site_path(site_name), takeover
+            ),
+        )
 
     # 2. The app (built once above, or a pinned release already on the servers), rolled out in batches.
     apps = roll_out(
@@ -79,6 +94,7 @@ def on_servers() -> Site:
                 releases_kept=settings.app.releases_kept,
                 settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
                 after=after,
+                takeover=takeover,
             ),
         ),
     )
@@ -97,7 +113,7 @@ def on_servers() -> Site:
         "lb",
         NginxLoadBalancerArgs(
             host=servers.lb,
-            site_name=f"wayshub-{stack}",
+            site_name=site_name,
             domain=settings.domain,
             backends=[a.backend for a in apps],
             settings=settings.lb,
@@ -124,6 +140,11 @@ def on_servers() -> Site:
     pulumi.export("app", {"start": run.spec.start, "node": run.node.describe(), "install": run.spec.recipe})
     pulumi.export("releases", [a.release_id for a in apps])
     pulumi.export("previous_releases", [a.previous_release for a in apps])
+    if takeover:
+        retired = retire_sites("lb-retire-sites", servers.lb, settings.domain, site_path(site_name), lb.site)
+        notes = [a.takeover_notes for a in apps] + [retired.stdout.apply(str.splitlines)]
+        pulumi.export("takeover", pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns]))
+        pulumi.export("takeover_backup", BACKUP_DIR)
     return Site(
         lb_ready=lb.site,
         public_address=settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or ""),

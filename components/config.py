@@ -176,6 +176,10 @@ class HostsConfig(_Model):
     # ``existing``: the known_hosts file that vouches for servers without a pinned hostKey
     # (default ~/.ssh/known_hosts); stored as an absolute path.
     known_hosts_file: str | None = Field(default=None, alias="knownHostsFile", min_length=1)
+    # ``existing``: what `up` does with a hand-built setup it finds (an app run by hand on the app's port,
+    # an nginx site for the domain): false stops before any change and lists them; true takes them over,
+    # keeping copies under /var/backups/wayshub-takeover on that server.
+    takeover: bool = False
 
     @field_validator("known_hosts_file")
     @classmethod
@@ -208,6 +212,8 @@ class HostsConfig(_Model):
                     raise ValueError(f"{where}.{extra} does not apply with provider 'containers' (only name)")
         if self.known_hosts_file is not None and self.provider != "existing":
             raise ValueError("knownHostsFile applies only with provider 'existing' (sandbox VMs pin their keys)")
+        if self.takeover and self.provider != "existing":
+            raise ValueError("takeover applies only with provider 'existing' (the program makes the other servers)")
         if self.provider == "existing":
             for index, server in enumerate(self.all_servers):
                 if server.address is None:

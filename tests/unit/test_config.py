@@ -97,6 +97,8 @@ BAD = [
         "10.0.0.12",
         "wayshub:hosts: lbServer.address 10.0.0.12 is also an app server",
     ),
+    (GOOD, "hosts.takeover", True, "wayshub:hosts: takeover applies only with provider 'existing'"),
+    (EXISTING, "hosts.takeover", "yes", "wayshub:hosts.takeover: Input should be a valid boolean"),
     (GOOD, "hosts.dialTimeoutSeconds", 0, "wayshub:hosts.dialTimeoutSeconds: Input should be greater than"),
     (GOOD, "lb", {"tls": "letsencrypt"}, "wayshub:lb.tls: Input should be 'off', 'self-signed' or 'provided'"),
     (GOOD, "lb", {"tls": "self-signed", "httpsPort": 80}, "wayshub:lb: httpsPort and listenPort are both 80"),
