@@ -1,0 +1,59 @@
+"""The stack files a user starts from (stacks/), each previewed by the real engine as shipped.
+
+staging and prod are previewed against servers the tests make (tests/e2e/test_existing_hosts.py);
+here the `local` stack (the embedded default `make up` deploys) is previewed exactly as committed, with
+its own passphrase, in a throwaway state; `containers` where a docker provider plugin exists.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.test_containers_engine import Plugin, find_docker_plugin
+
+pytestmark = pytest.mark.e2e
+
+# The passphrase the Makefile uses by default: the local stack file's encryptionsalt was made with it.
+LOCAL_PASSPHRASE = "wayshub-local"
+
+
+def stack_as_shipped(tmp_path: Path, name: str, home: Path | None = None) -> PulumiCli:
+    project = tmp_path / "project"
+    copy_program(project)
+    (project / "stacks").mkdir()
+    shutil.copy(REPO / "stacks" / f"Pulumi.{name}.yaml", project / "stacks")
+    env = {**engine_env(tmp_path / "state", home or tmp_path / "home"), "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE}
+    cli = PulumiCli(project, env)
+    cli.run("stack", "init", name)
+    return cli
+
+
+def test_every_stack_file_is_covered() -> None:
+    shipped = sorted(p.name.split(".")[1] for p in (REPO / "stacks").glob("Pulumi.*.yaml"))
+    assert shipped == ["containers", "local", "prod", "staging"], "a new stack file needs a preview test"
+
+
+def test_the_local_stack_previews_as_shipped(tmp_path: Path) -> None:
+    cli = stack_as_shipped(tmp_path, "local")
+    steps = cli.preview_steps()
+    created = {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] == "create"}
+    expected = {"sandbox-network", "lb-container", "app1-container", "app2-container", "app1-app-release", "lb-site"}
+    assert expected <= created, sorted(created)
+    config = yaml.safe_load((REPO / "stacks" / "Pulumi.local.yaml").read_text())["config"]
+    site = next(s for s in steps if s["urn"].endswith("::lb-site"))
+    assert f"server_name {config['wayshub:domain']};" in str(site["newState"]["inputs"]["stdin"])
+    assert {s["op"] for s in steps} <= {"create", "same"}, "a preview of a new stack only plans creates"
+
+
+def test_the_containers_stack_previews_where_a_docker_plugin_exists(tmp_path: Path) -> None:
+    plugin = find_docker_plugin(tmp_path / "probe-state")
+    if not isinstance(plugin, Plugin):
+        pytest.skip(f"no pulumi-docker plugin here: {plugin}")
+    cli = stack_as_shipped(tmp_path, "containers", plugin.home)
+    created = {s["urn"].rsplit("::", 1)[-1] for s in cli.preview_steps() if s["op"] == "create"}
+    assert {"containers-network", "containers-app-image", "containers-nginx-image"} <= created, sorted(created)
