@@ -137,7 +137,8 @@ def on_servers() -> Site:
     pulumi.export("lb_address", lb.address)
     pulumi.export("backends", [a.backend for a in apps])
     pulumi.export("release", release.id)
-    pulumi.export("app", {"start": run.spec.start, "node": run.node.describe(), "install": run.spec.recipe})
+    node = run.node.describe() + (f" (from {run.node.source})" if run.node.source else "")
+    pulumi.export("app", {"start": run.spec.start, "node": node, "install": run.spec.recipe})
     pulumi.export("releases", [a.release_id for a in apps])
     pulumi.export("previous_releases", [a.previous_release for a in apps])
     if takeover:
