@@ -7,6 +7,8 @@ Pulumi.yaml's ``config:`` section and the README's reference describe the same k
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import re
@@ -461,6 +463,94 @@ class HostsFileConfig(_Model):
         return value
 
 
+_KEY_NAME = re.compile(
+    r"^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$"
+)
+DNS_TSIG_SETTING = "dnsTsigSecret"
+
+
+def in_zone(name: str, zone: str) -> bool:
+    """True if ``name`` is ``zone`` or a name under it (``www.example.com`` in ``example.com``)."""
+    return name == zone or name.endswith("." + zone)
+
+
+class DnsConfig(_Model):
+    """DNS records for the site's names, kept on your DNS server with RFC 2136 updates signed with TSIG
+    (docs/dns.md). The key's secret is the separate secret setting ``wayshub:dnsTsigSecret``."""
+
+    # The DNS server's IP address (primary for the zone) and port.
+    server: str
+    port: Port = 53
+    # The zone the records live in: the domain itself or a suffix of it.
+    zone: str
+    key_name: str = Field(alias="keyName")
+    algorithm: Literal["hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"] = "hmac-sha256"
+    ttl: Annotated[int, Field(ge=1, le=86400)] = 300
+    # The names that point at the LB (default: the domain). Each is an A record (and AAAA for IPv6 addresses).
+    records: list[str] = Field(default_factory=list)
+    # The addresses they point at; default the LB's public address (sandbox: sandbox.bindAddress;
+    # existing: lbServer.address, which must then be an IP address).
+    addresses: list[str] = Field(default_factory=list)
+    # Take over records that already exist under those names instead of stopping.
+    adopt: bool = False
+    timeout_seconds: Annotated[int, Field(ge=1, le=120)] = Field(default=10, alias="timeoutSeconds")
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address (give the DNS server's address, not its name)") from None
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone = value.rstrip(".").lower()
+        if not _DOMAIN.match(zone):
+            raise ValueError(f"{value!r} is not a zone name such as 'example.com'")
+        return zone
+
+    @field_validator("key_name")
+    @classmethod
+    def _key_name(cls, value: str) -> str:
+        if not _KEY_NAME.match(value):
+            raise ValueError(f"{value!r} is not a TSIG key name such as 'wayshub-update' (as tsig-keygen names it)")
+        return value
+
+    @field_validator("records")
+    @classmethod
+    def _records(cls, value: list[str]) -> list[str]:
+        names = [name.rstrip(".").lower() for name in value]
+        for name in names:
+            if not _DOMAIN.match(name):
+                raise ValueError(f"{name!r} is not a domain name such as 'www.example.com'")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"{', '.join(duplicates)} repeated")
+        return names
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        addresses = []
+        for address in value:
+            try:
+                addresses.append(str(ipaddress.ip_address(address)))
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address") from None
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("an address is repeated")
+        return addresses
+
+    @model_validator(mode="after")
+    def _names_in_zone(self) -> DnsConfig:
+        outside = [name for name in self.records if not in_zone(name, self.zone)]
+        if outside:
+            raise ValueError(f"records: {outside[0]} is not in zone {self.zone}")
+        return self
+
+
 class StackConfig(_Model):
     """Everything one stack declares, after validation."""
 
@@ -472,6 +562,7 @@ class StackConfig(_Model):
     lb: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     hosts_file: HostsFileConfig = Field(default_factory=HostsFileConfig, alias="hostsFile")
+    dns: DnsConfig | None = None
 
     @field_validator("domain")
     @classmethod
@@ -490,6 +581,27 @@ class StackConfig(_Model):
         if len(self.hosts.app_servers) > room:
             raise ValueError(f"containers.subnet has room for {room} app servers, not {len(self.hosts.app_servers)}")
         return self
+
+    @model_validator(mode="after")
+    def _dns(self) -> StackConfig:
+        if self.dns is None:
+            return self
+        if not in_zone(self.domain, self.dns.zone):
+            raise ValueError(f"dns.zone {self.dns.zone} is not a suffix of the domain {self.domain}")
+        lb_address = self.hosts.lb_server.address
+        if not self.dns.addresses and self.hosts.provider == "existing" and lb_address is not None:
+            try:
+                ipaddress.ip_address(lb_address)
+            except ValueError:
+                raise ValueError(
+                    f"dns.addresses is required: lbServer.address {lb_address} is a name, not an IP address"
+                ) from None
+        return self
+
+    @property
+    def dns_records(self) -> list[str]:
+        """The names the DNS records are kept for (``dns.records``, else the domain)."""
+        return (self.dns.records if self.dns else []) or [self.domain]
 
 
 def _location(error: Mapping[str, Any]) -> str:
@@ -518,7 +630,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         raise ConfigError(f"{prefix}: {message}") from None
 
 
-KEYS = ("domain", "hosts", "sandbox", "containers", "app", "lb", "rollout", "hostsFile")
+KEYS = ("domain", "hosts", "sandbox", "containers", "app", "lb", "rollout", "hostsFile", "dns")
 
 
 def _decode(key: str, value: str) -> Any:
@@ -610,6 +722,26 @@ def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> 
         raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
 
 
+def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
+    """``dnsTsigSecret``: the TSIG key's secret (base64, as tsig-keygen prints it); never printed."""
+    setting = f"{NAMESPACE}:{DNS_TSIG_SETTING}"
+    if config.dns is None:
+        if secret:
+            raise ConfigError(f"{setting}: is set but wayshub:dns is not")
+        return
+    if not secret:
+        raise ConfigError(
+            f"{setting}: is required with wayshub:dns "
+            f"(pulumi config set --secret {setting} <the secret tsig-keygen printed>)"
+        )
+    try:
+        decoded = base64.b64decode(secret.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        decoded = b""
+    if not decoded:
+        raise ConfigError(f'{setting}: is not base64 (the secret "..." line tsig-keygen prints)')
+
+
 def load_checked(get: Callable[[str], str | None], project_dir: Path) -> StackConfig:
     """Everything checked before any resource: values, files, and the secrets' form (never their text)."""
     config = load(get)
@@ -617,4 +749,5 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path) -> StackCo
     check_ssh_private_key(config, get("sshPrivateKey"))
     check_app_secrets(config, get("appSecrets"))
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
+    check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
     return config

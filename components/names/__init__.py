@@ -1,9 +1,13 @@
-"""Names layer: the site's host names, written into a hosts file as one managed block per stack."""
+"""Names layer: the site's host names, as a managed block in a hosts file and/or records on a DNS server."""
 
+from components.names.dns_records import DnsRecordSet, DnsRecordSetArgs, DnsRecordSetProvider
 from components.names.hosts_entry import HostsEntry, HostsEntryArgs, HostsEntryProvider
 from components.names.hosts_file import read_block, render_block, replace_block, write_in_place
 
 __all__ = [
+    "DnsRecordSet",
+    "DnsRecordSetArgs",
+    "DnsRecordSetProvider",
     "HostsEntry",
     "HostsEntryArgs",
     "HostsEntryProvider",
