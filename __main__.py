@@ -1,6 +1,6 @@
 """wayshub: the seed's five steps, declared once per stack.
 
-1. servers  2. the Node app on each app server  3. nginx in front  4. the domain in a hosts file
+1. servers  2. the Node app on each app server  3. nginx in front  4. the domain in a hosts file and/or DNS records
 5. exports to prove it (URL, backends, release). Reading and checking config happens first.
 Steps 1-3 run on servers over SSH (sandbox or existing VMs) or, in containers mode, as containers.
 """
@@ -28,7 +28,7 @@ from components.load_balancer import (
 )
 from components.load_balancer.nginx import site_path
 from components.load_balancer.takeover import retire_sites
-from components.names import HostsEntry, HostsEntryArgs
+from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
 
 HERE = Path(__file__).resolve().parent
 stack = pulumi.get_stack()
@@ -205,6 +205,19 @@ if settings.hosts_file.enabled:
         ),
         opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
     )
+if settings.dns is not None:
+    # A/AAAA records on your DNS server (RFC 2136 + TSIG, docs/dns.md), at dns.addresses or the LB's public address.
+    for record in settings.dns_records:
+        DnsRecordSet(
+            f"dns-{record}",
+            DnsRecordSetArgs(
+                settings=settings.dns,
+                name=record,
+                addresses=settings.dns.addresses or [site.public_address],
+                tsig_secret=config.require_secret(stack_config.DNS_TSIG_SETTING),
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
+        )
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
 scheme, port = ("https", site.https_port) if site.tls else ("http", site.http_port)
