@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse
+from components.config import ConfigError, check_dns_tsig_secret, parse
 
 GOOD: dict[str, Any] = {
     "domain": "wayshub.local",
     "hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}, {"name": "app2"}], "lbServer": {"name": "lb"}},
 }
 CONTAINERS: dict[str, Any] = {**GOOD, "hosts": {**GOOD["hosts"], "provider": "containers"}}
+DNS: dict[str, Any] = {**GOOD, "dns": {"server": "10.0.0.53", "zone": "local", "keyName": "wayshub-update"}}
 EXISTING: dict[str, Any] = {
     "domain": "wayshub.example.com",
     "hosts": {
@@ -138,6 +139,35 @@ BAD = [
         {"healthCheck": {"interval": "2s", "rise": 2}},
         "wayshub:lb: healthCheck.rise x interval (2 x 2s) must not exceed failTimeout (3s)",
     ),
+    # DNS records (issue 15).
+    (DNS, "dns.server", "ns1.example.com", "wayshub:dns.server: 'ns1.example.com' is not an IP address"),
+    (DNS, "dns.server", ..., "wayshub:dns.server: is required"),
+    (DNS, "dns.zone", "example.com", "wayshub: dns.zone example.com is not a suffix of the domain wayshub.local"),
+    (DNS, "dns.zone", "hub.local", "wayshub: dns.zone hub.local is not a suffix of the domain wayshub.local"),
+    (DNS, "dns.zone", "bad zone", "wayshub:dns.zone: 'bad zone' is not a zone name"),
+    (DNS, "dns.algorithm", "hmac-md5", "wayshub:dns.algorithm: Input should be 'hmac-sha224', 'hmac-sha256'"),
+    (DNS, "dns.keyName", "my key", "wayshub:dns.keyName: 'my key' is not a TSIG key name"),
+    (DNS, "dns.keyName", ..., "wayshub:dns.keyName: is required"),
+    (DNS, "dns.port", 0, "wayshub:dns.port: Input should be greater than"),
+    (DNS, "dns.ttl", 0, "wayshub:dns.ttl: Input should be greater than"),
+    (DNS, "dns.timeoutSeconds", 600, "wayshub:dns.timeoutSeconds: Input should be less than"),
+    (DNS, "dns.records", ["www.example.com"], "wayshub:dns: records: www.example.com is not in zone local"),
+    (DNS, "dns.records", ["a;b.local"], "wayshub:dns.records: 'a;b.local' is not a domain name"),
+    (DNS, "dns.records", ["a.local", "A.local."], "wayshub:dns.records: a.local repeated"),
+    (DNS, "dns.addresses", ["lb.local"], "wayshub:dns.addresses: 'lb.local' is not an IP address"),
+    (DNS, "dns.addresses", ["10.0.0.1", "10.0.0.01"], "wayshub:dns.addresses:"),
+    (DNS, "dns.adopt", "yes", "wayshub:dns.adopt: Input should be a valid boolean"),
+    (DNS, "dns.secret", "c2VjcmV0", "wayshub:dns.secret: is not a known setting"),
+    (
+        {
+            **EXISTING,
+            "dns": {**DNS["dns"], "zone": "example.com"},
+            "hosts": {**EXISTING["hosts"], "lbServer": {"name": "lb", "address": "lb.example.com"}},
+        },
+        "dns.ttl",
+        60,
+        "wayshub: dns.addresses is required: lbServer.address lb.example.com is a name, not an IP address",
+    ),
 ]
 
 
@@ -216,3 +246,61 @@ def test_the_backend_health_check_is_on_by_default_and_can_be_turned_off() -> No
     # Off, its limits no longer apply.
     off = parse(with_change(GOOD, "lb", {"readTimeout": "1s", "healthCheck": {"enabled": False, "timeout": "1s"}}))
     assert off.lb.health_check.enabled is False
+
+
+def test_dns_is_off_by_default_and_gets_documented_defaults() -> None:
+    assert parse(GOOD).dns is None
+    config = parse(with_change(DNS, "dns.zone", "Wayshub.Local."))
+    dns = config.dns
+    assert dns is not None
+    assert (dns.server, dns.port, dns.zone, dns.algorithm, dns.ttl, dns.adopt, dns.timeout_seconds) == (
+        "10.0.0.53",
+        53,
+        "wayshub.local",
+        "hmac-sha256",
+        300,
+        False,
+        10,
+    )
+    # Records default to the domain; addresses to the LB's public address (decided in __main__).
+    assert (config.dns_records, dns.addresses) == (["wayshub.local"], [])
+    named = parse(with_change(DNS, "dns.records", ["WWW.wayshub.local.", "wayshub.local"]))
+    assert named.dns_records == ["www.wayshub.local", "wayshub.local"]
+
+
+def test_dns_with_existing_servers_takes_the_lb_ip_or_explicit_addresses() -> None:
+    dns = {"server": "10.0.0.53", "zone": "example.com", "keyName": "k"}
+    assert parse({**EXISTING, "dns": dns}).dns is not None
+    named_lb = {**EXISTING["hosts"], "lbServer": {"name": "lb", "address": "lb.example.com"}}
+    explicit = parse({**EXISTING, "hosts": named_lb, "dns": {**dns, "addresses": ["FD00::0010", "10.0.0.10"]}})
+    assert explicit.dns is not None and explicit.dns.addresses == ["fd00::10", "10.0.0.10"]
+
+
+TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
+
+
+@pytest.mark.parametrize(
+    ("base", "secret", "message"),
+    [
+        (DNS, None, "wayshub:dnsTsigSecret: is required with wayshub:dns (pulumi config set --secret"),
+        (DNS, "", "wayshub:dnsTsigSecret: is required with wayshub:dns"),
+        (DNS, "not base64 at all!", "wayshub:dnsTsigSecret: is not base64"),
+        (DNS, "QUJD*", "wayshub:dnsTsigSecret: is not base64"),
+        (GOOD, TSIG_SECRET, "wayshub:dnsTsigSecret: is set but wayshub:dns is not"),
+    ],
+    ids=["missing", "empty", "words", "bad-char", "without-dns"],
+)
+def test_tsig_secret_fails_with_one_line_that_never_shows_it(
+    base: dict[str, Any], secret: str | None, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_dns_tsig_secret(parse(base), secret)
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith(message), text
+    if secret:
+        assert secret not in text
+
+
+def test_tsig_secret_accepts_what_tsig_keygen_prints() -> None:
+    check_dns_tsig_secret(parse(DNS), TSIG_SECRET)
+    check_dns_tsig_secret(parse(GOOD), None)
