@@ -66,6 +66,10 @@ class DnsRecordSetProvider(ResourceProvider):
         old, new = _records(olds), _records(news)
         if old != new:
             replace(_server(news), str(news["name"]), old, new)
+        else:
+            # Only the key (or adopt, or the timeout) changed: a signed read proves the new key works
+            # now, not at the next record change or at delete.
+            read(_server(news), str(news["name"]))
         return UpdateResult(outs=_outs(news, new))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -78,7 +82,8 @@ class DnsRecordSetProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in UPDATE_KEYS + REPLACE_KEYS if olds.get(key) != news.get(key)]
         replaces = [key for key in REPLACE_KEYS if key in changed]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
+        # The new records first, then the old ones go: a new server that fails leaves the old records serving.
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
 
 @dataclass(frozen=True)

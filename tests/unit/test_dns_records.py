@@ -36,6 +36,7 @@ class FakeServer:
         self.rcodes = rcodes
         self.answers = answers or {}
         self.sent: list[str] = []
+        self.queries: list[str] = []
 
     def __call__(self, message: dns.message.Message, where: str, timeout: float, port: int) -> dns.message.Message:
         assert (where, port, timeout) == ("10.0.0.53", 53, 5.0)
@@ -47,6 +48,7 @@ class FakeServer:
         else:
             question = message.question[0]
             key = f"{question.name} {dns.rdatatype.to_text(question.rdtype)}"
+            self.queries.append(key)
             values = self.answers.get(key, [])
             if values:
                 response.answer.append(dns.rrset.from_text_list(question.name, 120, "IN", question.rdtype, values))
@@ -192,12 +194,15 @@ def test_provider_diff_replaces_on_a_new_server_or_name_and_updates_records_in_p
     rotated = provider.diff("id", PROPS, {**PROPS, "tsigSecret": "b3RoZXI="})
     assert (rotated.changes, rotated.replaces) == (True, [])
     renamed = provider.diff("id", PROPS, {**PROPS, "name": "www.wayshub.test", "server": "10.0.0.54"})
-    assert (renamed.replaces, renamed.delete_before_replace) == (["server", "name"], True)
+    assert (renamed.replaces, renamed.delete_before_replace) == (["server", "name"], False)
 
 
-def test_provider_update_without_a_record_change_sends_nothing(fake: FakeServer) -> None:
+def test_provider_update_without_a_record_change_only_checks_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = FakeServer([], {"wayshub.test. A": ["127.0.0.1"]})
+    monkeypatch.setattr(dns.query, "tcp", server)
     outs = DnsRecordSetProvider().update("id", PROPS, {**PROPS, "tsigSecret": "b3RoZXI=", "adopt": True}).outs
-    assert fake.sent == []
+    assert server.sent == [], "no update message"
+    assert server.queries == ["wayshub.test. A", "wayshub.test. AAAA"], "a signed read checks the new key"
     assert outs is not None and (outs["tsigSecret"], outs["adopt"]) == ("b3RoZXI=", True)
 
 
