@@ -20,7 +20,7 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
-.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin recover destroy test quick e2e bench app-test lint clean
+.PHONY: help venv engine docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,24 @@ recover: stack ## after an interrupted up: drop its lock, forget half-made creat
 
 destroy: stack ## remove everything the stack made
 	$(PULUMI) destroy --yes --stack $(STACK)
+
+# Day-2 operations on the deployed stack (docs/operate.md): hosts, key and pinned host keys come from the stack.
+shq = '$(subst ','\'',$(1))'
+OPS = $(WITH_ENGINE) $(VENV)/bin/python scripts/ops --stack $(STACK)
+
+status: venv engine ## every host: release, unit, restarts, health, nginx upstream, disk; exit 1 if not as the stack says
+	@$(OPS) status
+
+logs: venv engine ## the app's journal and the LB's nginx logs, merged by time (HOST=app1 FOLLOW=1 SINCE=10m)
+	@$(OPS) logs $(if $(HOST),--host $(call shq,$(HOST))) $(if $(FOLLOW),--follow) $(if $(SINCE),--since $(call shq,$(SINCE)))
+
+ssh: venv engine ## a shell on HOST=app1 with the stack's key (CMD=... runs one command instead)
+	@$(if $(HOST),,echo "make ssh: say which host, e.g. make ssh HOST=app1" >&2; exit 2)
+	@$(OPS) ssh $(call shq,$(HOST)) $(if $(CMD),--cmd $(call shq,$(value CMD)))
+
+exec: venv engine ## run CMD=... on every app server (or HOST=...), output per host
+	@$(if $(CMD),,echo "make exec: say what to run, e.g. make exec CMD=uptime" >&2; exit 2)
+	@$(OPS) exec $(call shq,$(value CMD)) $(if $(HOST),--host $(call shq,$(HOST)))
 
 test: venv engine docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test

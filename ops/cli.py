@@ -1,0 +1,66 @@
+"""scripts/ops: status, logs, ssh and exec on the hosts of one stack (the Makefile's targets call this)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from ops.logs import parse_since, print_logs
+from ops.shell import interactive, run_on
+from ops.stack import PulumiStack, StackError, with_dial_timeout
+from ops.status import status
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="scripts/ops", description=__doc__)
+    top.add_argument("--stack", required=True)
+    top.add_argument("--project", type=Path, default=REPO, help="the Pulumi project folder")
+    top.add_argument("--dial-timeout", type=float, default=10.0, help="seconds to wait for a host's SSH")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("status", help="one row per host; exit 1 when any host is not as the stack says")
+    logs = commands.add_parser("logs", help="the app's journal (and nginx's logs on the LB), merged by time")
+    logs.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+    logs.add_argument("--follow", action="store_true")
+    logs.add_argument("--since", help="30s, 10m, 2h, 1d or a date/time (2026-11-28T08:00)")
+    logs.add_argument("--lines", type=int, default=50, help="lines per log without --since")
+    shell = commands.add_parser("ssh", help="a shell on one host, or --cmd non-interactively")
+    shell.add_argument("host")
+    shell.add_argument("--cmd", help="run this command line instead of a shell")
+    run = commands.add_parser("exec", help="run one command line on every app host (or --host)")
+    run.add_argument("cmd")
+    run.add_argument("--host", action="append", default=[], help="only this host (repeatable; lb allowed)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        view = with_dial_timeout(PulumiStack(args.stack, args.project, os.environ).read(), args.dial_timeout)
+        if args.command == "status":
+            rows, text = status(view)
+            print(text)
+            return 0 if all(r.ok for r in rows) else 1
+        if args.command == "logs":
+            since = parse_since(args.since, time.time()) if args.since else None
+            hosts = [view.host(n) for n in args.host] if args.host else view.hosts
+            return print_logs(view, hosts, args.lines, since, args.follow)
+        if args.command == "ssh":
+            host = view.host(args.host)
+            if args.cmd is None:
+                return interactive(host)
+            results, text = run_on([host], args.cmd)
+            if text:
+                print(text)
+            result = results[0].result
+            return result.exit_code if result is not None else 255
+        results, text = run_on([view.host(n) for n in args.host] if args.host else view.app_hosts, args.cmd)
+        print(text)
+        return 0 if all(r.ok for r in results) else 1
+    except (StackError, ValueError) as err:
+        print(f"ops: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,187 @@
+"""What the stack says about its hosts: how to reach each one, and what should be running there.
+
+Read from the stack (``pulumi stack export --show-secrets``, ``pulumi stack output``, ``pulumi config``)
+with the ``pulumi`` on PATH. The parsing is plain functions of those JSON documents, testable alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from components import config as stack_config
+from components.load_balancer.nginx import site_path
+from components.shell.ssh import Connection
+
+# How the engine marks a secret value in an exported state (pulumi's resource.SecretSig).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a marker, not a secret
+
+
+class StackError(Exception):
+    """The stack cannot be read, or has no hosts we can reach over SSH."""
+
+
+@dataclass(frozen=True)
+class OpsHost:
+    name: str
+    role: str  # "app" or "lb"
+    connection: Connection = field(repr=False)  # carries the private key: never printed
+
+
+@dataclass(frozen=True)
+class StackView:
+    stack: str
+    hosts: list[OpsHost]
+    app: stack_config.AppConfig
+    release: str  # the release the stack intends (output `release`)
+    backends: list[str]  # the LB's upstream members (output `backends`)
+    site_name: str  # the LB's nginx site (its file name; "" when the state has no LB site)
+    upstream: str  # the upstream the rendered site proxies to
+    health_unit: bool  # whether the stack runs the LB's backend health check
+
+    def host(self, name: str) -> OpsHost:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise StackError(f"no host {name!r} in stack {self.stack} (hosts: {', '.join(h.name for h in self.hosts)})")
+
+    @property
+    def app_hosts(self) -> list[OpsHost]:
+        return [h for h in self.hosts if h.role == "app"]
+
+
+def unsecret(value: Any) -> Any:
+    """The plain value of an exported state value, secrets (shown with --show-secrets) decoded."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) is not None and "plaintext" in value:
+            return unsecret(json.loads(value["plaintext"]))
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsecret(v) for v in value]
+    return value
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def connections_by_component(deployment: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{component name: (component type, connection props)}`` from the remote resources' inputs."""
+    resources = deployment.get("resources") or []
+    types = {r["urn"]: r["type"] for r in resources}
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for resource in resources:
+        parent = resource.get("parent")
+        connection = unsecret((resource.get("inputs") or {}).get("connection"))
+        if parent in types and isinstance(connection, dict) and connection.get("host"):
+            found.setdefault(_name(parent), (types[parent], connection))
+    return found
+
+
+def component_outputs(deployment: Mapping[str, Any], type_: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (_name(r["urn"]), unsecret(r.get("outputs") or {}))
+        for r in deployment.get("resources") or []
+        if r["type"] == type_
+    ]
+
+
+APP_TYPE = "wayshub:app:NodeApp"
+LB_TYPE = "wayshub:load_balancer:NginxLoadBalancer"
+HEALTH_TYPE = "wayshub:load_balancer:BackendHealthCheck"
+
+
+def view_of(
+    stack: str, deployment: Mapping[str, Any], outputs: Mapping[str, Any], settings: stack_config.StackConfig
+) -> StackView:
+    """The hosts in config order (app servers, then the LB), each with the connection its resources use."""
+    if settings.hosts.provider == "containers":
+        raise StackError(f"stack {stack} runs in containers (no SSH): use docker ps / docker logs")
+    by_component = connections_by_component(deployment)
+    hosts: list[OpsHost] = []
+    for server in settings.hosts.app_servers:
+        found = by_component.get(f"{server.name}-app")
+        if found and found[0] == APP_TYPE:
+            hosts.append(OpsHost(server.name, "app", Connection.from_props(found[1])))
+    lbs = [(name, conn) for name, (type_, conn) in by_component.items() if type_ == LB_TYPE]
+    if lbs:
+        hosts.append(OpsHost(settings.hosts.lb_server.name, "lb", Connection.from_props(lbs[0][1])))
+    if not hosts:
+        raise StackError(f"stack {stack} has no deployed hosts (run `make up STACK={stack}` first)")
+    return StackView(
+        stack=stack,
+        hosts=hosts,
+        app=settings.app,
+        release=str(outputs.get("release") or ""),
+        backends=[str(b) for b in outputs.get("backends") or []],
+        site_name=site_name_of(deployment),
+        upstream=next(
+            (upstream_name(str(out.get("site") or "")) for _, out in component_outputs(deployment, LB_TYPE)), ""
+        ),
+        health_unit=bool(component_outputs(deployment, HEALTH_TYPE)),
+    )
+
+
+def upstream_name(site_text: str) -> str:
+    """The upstream a rendered nginx site declares: ``upstream <name> {``."""
+    match = re.search(r"^upstream\s+(\S+)\s*\{", site_text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+def site_name_of(deployment: Mapping[str, Any]) -> str:
+    """The LB's nginx site name: the file its site command publishes (shaped by ``site_path``).
+
+    (The stack has no output for it; the rendered site names its upstream with ``_`` for ``-``.)
+    """
+    shape = re.escape(site_path("@@")).replace("@@", r"([A-Za-z0-9._-]+)")
+    types = {r["urn"]: r["type"] for r in deployment.get("resources") or []}
+    for resource in deployment.get("resources") or []:
+        if types.get(resource.get("parent", "")) == LB_TYPE:
+            match = re.search(shape, str((resource.get("inputs") or {}).get("create") or ""))
+            if match:
+                return match.group(1)
+    return ""
+
+
+def with_dial_timeout(view: StackView, seconds: float) -> StackView:
+    """The same hosts, giving up on an unreachable one after ``seconds`` (deploys wait longer)."""
+    hosts = [replace(h, connection=replace(h.connection, dial_timeout_seconds=seconds)) for h in view.hosts]
+    return replace(view, hosts=hosts)
+
+
+@dataclass(frozen=True)
+class PulumiStack:
+    """The ``pulumi`` CLI for one stack of the project in ``workdir`` (env: backend, passphrase, home)."""
+
+    stack: str
+    workdir: Path
+    env: Mapping[str, str] | None = None
+
+    def _json(self, *args: str) -> Any:
+        result = subprocess.run(
+            ["pulumi", "--non-interactive", *args, "--stack", self.stack],
+            cwd=self.workdir,
+            env=dict(self.env) if self.env is not None else None,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"pulumi {args[0]} {args[1]} --stack {self.stack}: {result.stderr.strip()[-500:]}")
+        return json.loads(result.stdout or "null")
+
+    def read(self) -> StackView:
+        deployment = self._json("stack", "export", "--show-secrets").get("deployment") or {}
+        outputs = self._json("stack", "output", "--json", "--show-secrets") or {}
+        config = self._json("config", "--json")
+        values = {key.removeprefix(f"{stack_config.NAMESPACE}:"): entry.get("value") for key, entry in config.items()}
+        try:
+            settings = stack_config.load(values.get)
+        except stack_config.ConfigError as err:
+            raise StackError(str(err)) from None
+        return view_of(self.stack, deployment, outputs, settings)

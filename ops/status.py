@@ -1,0 +1,183 @@
+"""`make status`: one row per host, and whether each host is as the stack says (the exit code)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.app.layout import unit_name
+from components.hosts.survey import host_script
+from components.load_balancer.health_check import Paths
+from components.load_balancer.nginx import site_path
+from ops.fanout import HostResult, run_all
+from ops.stack import OpsHost, StackView
+
+STATUS_SCRIPT = Path(__file__).resolve().parent / "host" / "status.sh"
+PROBE_JS = Path(__file__).resolve().parents[1] / "components" / "app" / "host" / "probe.js"
+
+
+def status_command(view: StackView, host: OpsHost) -> str:
+    """``sudo bash -c`` of host/status.sh with its inputs (each value quoted)."""
+    health = view.app.health
+    low, high = health.status_range
+    return host_script(
+        STATUS_SCRIPT,
+        {
+            "ROLE": host.role,
+            "APP": view.app.name,
+            "PORT": str(view.app.port),
+            "HEALTH_PATH": health.path,
+            "STATUS_LOW": str(low),
+            "STATUS_HIGH": str(high),
+            "HEALTH_BODY": health.body_contains or "",
+            "PROBE_JS": PROBE_JS.read_text(),
+            "UPSTREAM": view.upstream,
+            "SITE_FILE": site_path(view.site_name) if view.site_name else "",
+            "HEALTH_UNIT": Paths.of(view.site_name).unit if view.health_unit and view.site_name else "",
+        },
+    )
+
+
+def parse_facts(stdout: str) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    for line in stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            facts[key.strip()] = value.strip()
+    return facts
+
+
+@dataclass(frozen=True)
+class Row:
+    host: str
+    role: str
+    reachable: bool
+    release: str
+    unit: str
+    since: str
+    restarts: str
+    health: str
+    node: str
+    disk: str
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def ago(epoch: str, now: float) -> str:
+    """``3m ago`` style, from an epoch in seconds ("" when unknown)."""
+    if not epoch.isdigit():
+        return "-"
+    seconds = max(0, int(now - int(epoch)))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def disk_text(facts: dict[str, str]) -> str:
+    free = facts.get("disk_free_kb", "")
+    if not free.isdigit():
+        return "-"
+    return f"{int(free) / 1048576:.1f}G free ({facts.get('disk_used', '?')} used)"
+
+
+def judge(view: StackView, outcome: HostResult, now: float) -> Row:
+    """The host's row; ``problems`` says what is not as the stack says."""
+    host = outcome.host
+    if outcome.result is None or outcome.result.exit_code != 0:
+        why = outcome.error or (outcome.result.stderr.strip() if outcome.result else "") or "status script failed"
+        return Row(host.name, host.role, outcome.result is not None, "-", "-", "-", "-", "-", "-", "-", (why,))
+    facts = parse_facts(outcome.result.stdout)
+    problems: list[str] = []
+    if host.role == "app":
+        release = facts.get("release", "")
+        if release != view.release:
+            problems.append(f"runs release {release or 'none'}, the stack's is {view.release}")
+        state = facts.get("unit_state", "unknown")
+        if state != "active":
+            problems.append(f"{unit_name(view.app.name)} is {state}")
+        health = facts.get("health", "")
+        if health != "ok":
+            problems.append(f"health check: {health or 'no answer'}")
+        health_text = f"{health} {facts['health_ms']}ms" if health == "ok" and "health_ms" in facts else health
+        marker = "" if release == view.release else " (not the stack's)"
+        return Row(
+            host.name,
+            host.role,
+            True,
+            (release or "-") + marker,
+            state,
+            ago(facts.get("unit_since", ""), now),
+            facts.get("unit_restarts", "-") or "-",
+            health_text or "-",
+            facts.get("node", "") or "-",
+            disk_text(facts),
+            tuple(problems),
+        )
+    state = facts.get("nginx_state", "unknown")
+    if state != "active":
+        problems.append(f"nginx is {state}")
+    if facts.get("nginx_config") != "ok":
+        problems.append("nginx -t fails")
+    members = [m for m in facts.get("upstream", "").split(",") if m]
+    if sorted(members) != sorted(view.backends):
+        problems.append(f"upstream is {', '.join(members) or 'empty'}, the stack's is {', '.join(view.backends)}")
+    if "health_unit" in facts and facts["health_unit"] != "active":
+        problems.append(f"backend health check is {facts['health_unit'] or 'missing'}")
+    return Row(
+        host.name,
+        host.role,
+        True,
+        "-",
+        f"nginx {state}",
+        ago(facts.get("nginx_since", ""), now),
+        facts.get("nginx_restarts", "-") or "-",
+        f"upstream {len(members)}/{len(view.backends)}",
+        "-",
+        disk_text(facts),
+        tuple(problems),
+    )
+
+
+COLUMNS = ("HOST", "ROLE", "SSH", "RELEASE", "UNIT", "SINCE", "RESTARTS", "HEALTH", "NODE", "DISK")
+
+
+def table(rows: list[Row]) -> str:
+    cells = [COLUMNS] + [
+        (
+            r.host,
+            r.role,
+            "ok" if r.reachable else "DOWN",
+            r.release,
+            r.unit,
+            r.since,
+            r.restarts,
+            r.health,
+            r.node,
+            r.disk,
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    for r in rows:
+        lines.extend(f"{r.host}: {problem}" for problem in r.problems)
+    return "\n".join(lines)
+
+
+def status(view: StackView) -> tuple[list[Row], str]:
+    """Query every host in parallel; the rows and the printable report."""
+    outcomes = run_all(view.hosts, lambda host: status_command(view, host), timeout=60)
+    now = time.time()
+    rows = [judge(view, outcome, now) for outcome in outcomes]
+    bad = [r.host for r in rows if not r.ok]
+    summary = (
+        f"stack {view.stack}: every host is as the stack says (release {view.release})"
+        if not bad
+        else f"stack {view.stack}: NOT as the stack says on {', '.join(bad)}"
+    )
+    return rows, table(rows) + "\n" + summary
