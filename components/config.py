@@ -582,6 +582,12 @@ class StackConfig(_Model):
             raise ValueError(f"containers.subnet has room for {room} app servers, not {len(self.hosts.app_servers)}")
         return self
 
+    @field_validator("dns", mode="before")
+    @classmethod
+    def _dns_off(cls, value: Any) -> Any:
+        # Pulumi.yaml's default `{}` (an absent key): no DNS records.
+        return None if value == {} else value
+
     @model_validator(mode="after")
     def _dns(self) -> StackConfig:
         if self.dns is None:

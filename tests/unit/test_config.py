@@ -250,6 +250,7 @@ def test_the_backend_health_check_is_on_by_default_and_can_be_turned_off() -> No
 
 def test_dns_is_off_by_default_and_gets_documented_defaults() -> None:
     assert parse(GOOD).dns is None
+    assert parse({**GOOD, "dns": {}}).dns is None, "Pulumi.yaml's default {} means no DNS records"
     config = parse(with_change(DNS, "dns.zone", "Wayshub.Local."))
     dns = config.dns
     assert dns is not None
