@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from ops.fanout import run_one
 from ops.logs import parse_since, print_logs
 from ops.shell import interactive, run_on
 from ops.stack import PulumiStack, StackError, with_dial_timeout
@@ -53,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             host = view.host(args.host)
             if args.cmd is None:
                 return interactive(host)
-            results, text = run_on([host], args.cmd)
-            if text:
-                print(text)
-            result = results[0].result
-            return result.exit_code if result is not None else 255
+            outcome = run_one(host, args.cmd, timeout=900)
+            if outcome.result is None:
+                print(f"ops: {host.name}: {outcome.error}", file=sys.stderr)
+                return 255
+            sys.stdout.write(outcome.result.stdout)
+            sys.stderr.write(outcome.result.stderr)
+            return outcome.result.exit_code
         results, text = run_on([view.host(n) for n in args.host] if args.host else view.app_hosts, args.cmd)
         print(text)
         return 0 if all(r.ok for r in results) else 1

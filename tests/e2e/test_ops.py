@@ -1,0 +1,121 @@
+"""Day-2 operations against the deployed site: scripts/ops (what make status/logs/ssh/exec run) reads the
+stack's state and reaches every host with the stack's key and pinned host keys (issue 19)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.pulumi_cli import REPO
+from tests.e2e.site import SITE_STACK, Site, get
+
+pytestmark = pytest.mark.e2e
+
+
+def ops(site: Site, *args: str, stdin: str | None = None, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**site.cli.env, **({"TMPDIR": str(tmp)} if tmp else {})}
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "ops"), "--stack", SITE_STACK, "--project", str(site.project), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def private_key(site: Site) -> str:
+    state = site.cli.run("stack", "export", "--show-secrets").stdout
+    marker = "BEGIN OPENSSH PRIVATE KEY"
+    assert marker in state
+    # The key's body: one of its base64 lines is enough to spot it in any output.
+    return str(state.split(marker, 1)[1].split("\\n")[2])
+
+
+def wait_for_status(site: Site, code: int, deadline_seconds: float = 120) -> subprocess.CompletedProcess[str]:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = ops(site, "status")
+        if result.returncode == code or time.monotonic() > deadline:
+            return result
+        time.sleep(2)
+
+
+def test_status_is_green_after_up_and_shows_each_host(site: Site) -> None:
+    release = site.cli.outputs()["release"]
+    result = wait_for_status(site, 0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:4]}
+    assert set(rows) == {"app1", "app2", "lb"}
+    for app in ("app1", "app2"):
+        assert rows[app][1:5] == ["app", "ok", release, "active"], result.stdout
+        assert "ok" in rows[app] and any(cell.startswith("v") for cell in rows[app]), result.stdout
+    assert rows["lb"][1:6] == ["lb", "ok", "-", "nginx", "active"], result.stdout
+    assert "upstream 2/2" in result.stdout
+    assert private_key(site) not in result.stdout + result.stderr
+
+
+def test_status_names_a_stopped_host_and_fails(site: Site) -> None:
+    site.sh("app2", "systemctl stop wayshub.service")
+    try:
+        result = ops(site, "status")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "app2: wayshub.service is inactive" in result.stdout
+        assert "NOT as the stack says on app2" in result.stdout
+        assert "app1:" not in result.stdout  # no problem line for the healthy host
+    finally:
+        site.sh("app2", "systemctl start wayshub.service")
+    assert wait_for_status(site, 0).returncode == 0
+
+
+def test_logs_show_a_request_made_through_the_lb(site: Site) -> None:
+    marker = f"ops-{uuid.uuid4().hex[:12]}"
+    assert get(f"/?{marker}").status == 200
+    # nginx writes its access log line when the response is done; give it a moment.
+    deadline = time.monotonic() + 30
+    while True:
+        result = ops(site, "logs", "--since", "10m")
+        lines = [line for line in result.stdout.splitlines() if marker in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert result.returncode == 0, result.stderr
+    assert len(lines) == 1, result.stdout
+    assert " lb   | access.log: " in lines[0] and f"GET /?{marker} HTTP/1.1" in lines[0]
+    # Every host's app journal is there too, merged by time and prefixed by its host.
+    assert " app1 | " in result.stdout and " app2 | " in result.stdout
+    stamps = [line[:23] for line in result.stdout.splitlines()]
+    assert stamps == sorted(stamps)
+    # HOST= keeps one host's lines only.
+    only = ops(site, "logs", "--host", "app1", "--since", "10m")
+    assert only.stdout and all(" app1 | " in line for line in only.stdout.splitlines()), only.stdout
+
+
+def test_exec_returns_each_app_hosts_hostname(site: Site) -> None:
+    result = ops(site, "exec", "hostname")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["app1 | app1", "app2 | app2"]
+    failing = ops(site, "exec", "test $(hostname) = app1")
+    assert failing.returncode == 1
+    assert failing.stdout.splitlines() == ["app2 | exit 1"]
+
+
+def test_ssh_runs_a_command_non_interactively(site: Site) -> None:
+    result = ops(site, "ssh", "app1", "--cmd", "hostname")
+    assert (result.returncode, result.stdout) == (0, "app1\n"), result.stderr
+    assert ops(site, "ssh", "lb", "--cmd", "exit 7").returncode == 7
+
+
+def test_ssh_shell_uses_a_key_file_that_is_gone_afterwards(site: Site, tmp_path: Path) -> None:
+    # No terminal here: the shell reads its commands from stdin (a person gets a terminal).
+    result = ops(site, "ssh", "app2", stdin="hostname\nexit 3\n", tmp=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "app2" in result.stdout.split()
+    assert list(tmp_path.iterdir()) == []
+    assert private_key(site) not in result.stdout + result.stderr
