@@ -125,6 +125,11 @@ def _send(server: Server, message: dns.message.Message, what: str) -> dns.messag
             f"{SETTING}: no answer from the DNS server at {server.where} within {server.timeout:g}s ({what}; "
             "check dns.server and dns.port)"
         ) from None
+    except EOFError:
+        raise DnsError(
+            f"{SETTING}: the DNS server at {server.where} closed the connection without an answer ({what}; "
+            "is it a DNS server, and does it answer on TCP?)"
+        ) from None
     except OSError as err:
         reason = err.strerror or type(err).__name__
         if isinstance(err, socket.timeout):

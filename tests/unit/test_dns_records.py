@@ -151,8 +151,9 @@ def test_a_refused_update_names_the_policy_and_never_the_secret(monkeypatch: pyt
             "no answer from the DNS server at 10.0.0.53:53 within 5s",
         ),
         (ConnectionRefusedError(111, "Connection refused"), "cannot reach the DNS server at 10.0.0.53:53"),
+        (EOFError("EOF"), "the DNS server at 10.0.0.53:53 closed the connection without an answer"),
     ],
-    ids=["bad-signature", "bad-key", "timeout", "refused"],
+    ids=["bad-signature", "bad-key", "timeout", "refused", "closed"],
 )
 def test_transport_and_tsig_failures_are_one_line(
     monkeypatch: pytest.MonkeyPatch, error: Exception, message: str
