@@ -47,11 +47,13 @@ probe() {
     fi >"$2"
 }
 
-# Destroy this host's established TCP connections to ADDR:PORT $1; prints how many.
+# Destroy this host's TCP connections to ADDR:PORT $1, established or still connecting (packets dropped:
+# nginx's connect would wait out proxy_connect_timeout); prints how many. Runs between probe rounds, so
+# the only such connections are nginx's.
 end_connections() {
     local host=${1%:*}
     host=${host#[} host=${host%]}
-    ss -K -n -t state established dst "$host" dport = ":${1##*:}" 2>/dev/null | tail -n +2 | wc -l
+    ss -K -n -t state established state syn-sent dst "$host" dport = ":${1##*:}" 2>/dev/null | tail -n +2 | wc -l
 }
 
 log "checking ${backends[*]} every ${INTERVAL}s (timeout ${TIMEOUT}s, fall $FALL, rise $RISE)"
