@@ -76,8 +76,12 @@ class DnsRecordSetProvider(ResourceProvider):
         delete(_server(props), str(props["name"]), _records(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """What the server holds now under our name (empty ``addresses`` if our records are gone)."""
-        return ReadResult(id_=id_, outs=_outs(props, read(_server(props), str(props["name"]))))
+        """What the server holds now under our name (empty ``addresses`` if our records are gone).
+
+        Returned as the inputs too, so after a refresh ``preview --diff`` shows the drift as record lines.
+        """
+        outs = _outs(props, read(_server(props), str(props["name"])))
+        return ReadResult(id_=id_, outs=outs, inputs=dict(outs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in UPDATE_KEYS + REPLACE_KEYS if olds.get(key) != news.get(key)]

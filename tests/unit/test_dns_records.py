@@ -210,8 +210,10 @@ def test_provider_update_without_a_record_change_only_checks_the_key(monkeypatch
 def test_provider_read_reports_what_the_server_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeServer([], {"wayshub.test. A": ["192.0.2.99"]})
     monkeypatch.setattr(dns.query, "tcp", server)
-    outs = DnsRecordSetProvider().read("id", PROPS).outs
+    result = DnsRecordSetProvider().read("id", PROPS)
+    outs = result.outs
     assert outs is not None
+    assert result.inputs == outs, "refreshed inputs, so a preview shows the drift as record lines"
     assert (outs["addresses"], outs["ttl"], outs["records"]) == (
         ["192.0.2.99"],
         120,
