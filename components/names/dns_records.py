@@ -60,7 +60,7 @@ class DnsRecordSetProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         records = _records(props)
         create(_server(props), str(props["name"]), records, adopt=bool(props.get("adopt")))
-        return CreateResult(id_=f"{props['name']}@{props['server']}:{props['port']}", outs=_outs(props, records))
+        return CreateResult(id_=f"{props['name']}@{props['server']}:{int(props['port'])}", outs=_outs(props, records))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = _records(olds), _records(news)
