@@ -103,7 +103,11 @@ def world(tmp_path: Path) -> Iterator[dict[str, object]]:
 def ended(log: Path, backend: str) -> int:
     """How many rounds ended the connections to ``backend``."""
     address, port = backend.rsplit(":", 1)
-    return log.read_text().splitlines().count(f"ss -K -n -t state established state syn-sent dst {address} dport = :{port}")
+    return (
+        log.read_text()
+        .splitlines()
+        .count(f"ss -K -n -t state established state syn-sent dst {address} dport = :{port}")
+    )
 
 
 def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
