@@ -8,6 +8,8 @@
 //   HOST             address to bind (default 0.0.0.0)
 //   WAYSHUB_RELEASE  release id shown on the page and by /health (default: the
 //                    RELEASE file a wayshub-infra release carries, else "dev")
+//   LOG_REQUESTS     1: one log line per request ("GET /path 200"), for reading
+//                    which backend served what (off by default: load tests)
 
 const fs = require('fs');
 const os = require('os');
@@ -35,10 +37,17 @@ function parsePort(value) {
   return port;
 }
 
-function createApp({ hostname = os.hostname(), release = 'dev' } = {}) {
+function createApp({ hostname = os.hostname(), release = 'dev', log = null } = {}) {
   const app = express();
   app.disable('x-powered-by');
   app.locals.shuttingDown = false;
+
+  if (log) {
+    app.use((req, res, next) => {
+      res.on('finish', () => log(`${req.method} ${req.originalUrl} ${res.statusCode}`));
+      next();
+    });
+  }
 
   app.use((req, res, next) => {
     res.set('X-Wayshub-Backend', hostname);
@@ -84,8 +93,9 @@ function start({
   hostname = os.hostname(),
   release = 'dev',
   shutdownTimeoutMs = SHUTDOWN_TIMEOUT_MS,
+  log = null,
 } = {}) {
-  const app = createApp({ hostname, release });
+  const app = createApp({ hostname, release, log });
   const server = app.listen(port, host);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -141,6 +151,7 @@ async function main() {
     port: parsePort(env.PORT || '3000'),
     host: env.HOST || '0.0.0.0',
     release,
+    log: env.LOG_REQUESTS === '1' ? (line) => console.log(line) : null,
   });
   console.log(`wayshub ${release} listening on ${address.address}:${address.port}`);
 

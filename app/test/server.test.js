@@ -46,6 +46,15 @@ test('GET / names the backend and release in the page and the headers', async ()
   });
 });
 
+test('with a log function, every request is logged once with method, path and status', async () => {
+  const lines = [];
+  await withServer({ log: (line) => lines.push(line) }, async ({ address }) => {
+    await get(address.port, '/?who=me');
+    await get(address.port, '/nope');
+  });
+  assert.deepEqual(lines, ['GET /?who=me 200', 'GET /nope 404']);
+});
+
 test('GET / escapes the release id in HTML', async () => {
   await withServer({ hostname: 'app-1', release: '<script>x</script>' }, async ({ address }) => {
     const res = await get(address.port, '/');

@@ -7,14 +7,17 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.pulumi_cli import REPO
-from tests.e2e.site import SITE_STACK, Site, get
+from tests.e2e.site import SAMPLE_APP, SITE_STACK, Site, get, write_stack_config
 
 pytestmark = pytest.mark.e2e
+
+APP_SERVERS = ["app1", "app2"]
 
 
 def ops(site: Site, *args: str, stdin: str | None = None, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -74,20 +77,37 @@ def test_status_names_a_stopped_host_and_fails(site: Site) -> None:
     assert wait_for_status(site, 0).returncode == 0
 
 
-def test_logs_show_a_request_made_through_the_lb(site: Site) -> None:
+@pytest.fixture()
+def logging_requests(site: Site) -> Iterator[Site]:
+    """The sample app logging each request (LOG_REQUESTS=1 in its env), and back afterwards."""
+    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {**SAMPLE_APP, "env": {"LOG_REQUESTS": 1}}})
+    site.cli.run("up", "--yes", "--skip-preview")
+    try:
+        yield site
+    finally:
+        write_stack_config(site, app_servers=APP_SERVERS)
+        site.cli.run("up", "--yes", "--skip-preview")
+
+
+def test_logs_show_a_request_on_the_lb_and_on_the_app_host_that_served_it(logging_requests: Site) -> None:
+    site = logging_requests
     marker = f"ops-{uuid.uuid4().hex[:12]}"
-    assert get(f"/?{marker}").status == 200
-    # nginx writes its access log line when the response is done; give it a moment.
+    answer = get(f"/?{marker}")
+    assert answer.status == 200 and answer.backend in APP_SERVERS
+    # nginx and the app write their lines when the response is done; give them a moment.
     deadline = time.monotonic() + 30
     while True:
         result = ops(site, "logs", "--since", "10m")
         lines = [line for line in result.stdout.splitlines() if marker in line]
-        if lines or time.monotonic() > deadline:
+        if len(lines) >= 2 or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert result.returncode == 0, result.stderr
-    assert len(lines) == 1, result.stdout
-    assert " lb   | access.log: " in lines[0] and f"GET /?{marker} HTTP/1.1" in lines[0]
+    assert len(lines) == 2, result.stdout
+    (lb,) = [line for line in lines if " lb   | access.log: " in line]
+    assert f"GET /?{marker} HTTP/1.1" in lb
+    (app,) = [line for line in lines if line is not lb]
+    assert f" {answer.backend} | " in app and app.endswith(f"GET /?{marker} 200"), app
     # Every host's app journal is there too, merged by time and prefixed by its host.
     assert " app1 | " in result.stdout and " app2 | " in result.stdout
     stamps = [line[:23] for line in result.stdout.splitlines()]
