@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.app.layout import unit_name
+from components.hosts.probe import parse_facts
 from components.hosts.survey import host_script
 from components.load_balancer.health_check import Paths
 from components.load_balancer.nginx import site_path
@@ -37,15 +38,6 @@ def status_command(view: StackView, host: OpsHost) -> str:
             "HEALTH_UNIT": Paths.of(view.site_name).unit if view.health_unit and view.site_name else "",
         },
     )
-
-
-def parse_facts(stdout: str) -> dict[str, str]:
-    facts: dict[str, str] = {}
-    for line in stdout.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            facts[key.strip()] = value.strip()
-    return facts
 
 
 @dataclass(frozen=True)

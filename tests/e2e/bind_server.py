@@ -28,6 +28,7 @@ import dns.rcode
 import dns.update
 
 from components.names import dns_update
+from tests.e2e.other_servers import build_on_debian_base
 from tests.e2e.pulumi_cli import REPO
 
 NETWORK = "wayshub-dns"
@@ -37,7 +38,6 @@ UNUSED_ADDRESS = "172.30.232.99"  # nothing there: a DNS server that is down
 CONTAINER = "wayshub-dns-bind"
 LABEL = "wayshub.test=dns"
 IMAGE = "wayshub/dns-bind9:bookworm"
-DEBIAN_BASE = "wayshub/debian-base:bookworm"
 HOST = "127.0.0.1"
 PORT = 15353
 KEY_NAME = "wayshub-update"
@@ -100,26 +100,7 @@ def _docker(*args: str, check: bool = True, stdin: str | None = None) -> subproc
 
 
 def build_image() -> str:
-    has_base = _docker("image", "inspect", DEBIAN_BASE, check=False).returncode == 0
-    base = DEBIAN_BASE if has_base else "debian:bookworm"
-    result = subprocess.run(
-        [
-            "docker",
-            "build",
-            "--pull=false",
-            "--build-arg",
-            f"BASE={base}",
-            "-t",
-            IMAGE,
-            str(REPO / "tests/e2e/bind_server"),
-        ],
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"docker build of {IMAGE} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return IMAGE
+    return build_on_debian_base(REPO / "tests" / "e2e" / "bind_server", IMAGE)
 
 
 def named_conf(zone: str, secret: str) -> str:

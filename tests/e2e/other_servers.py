@@ -83,23 +83,25 @@ def _docker(*args: str, check: bool = True, stdin: str | None = None) -> subproc
     return subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, check=check)
 
 
-def build_image(sandbox_image: str) -> str:
-    """The server image, from the Debian base scripts/sandbox-image made (or Docker Hub's debian:bookworm).
-
-    ``sandbox_image`` only says that script ran: it leaves one of those bases behind.
-    """
+def build_on_debian_base(context: Path, image: str) -> str:
+    """``image`` from the Dockerfile in ``context``, FROM the Debian base scripts/sandbox-image made
+    where no registry answers (or Docker Hub's debian:bookworm on a laptop)."""
     has_base = _docker("image", "inspect", DEBIAN_BASE, check=False).returncode == 0
     base = DEBIAN_BASE if has_base else "debian:bookworm"
-    context = REPO / "tests" / "e2e" / "other_servers"
     result = subprocess.run(
-        ["docker", "build", "--pull=false", "--build-arg", f"BASE={base}", "-t", IMAGE, str(context)],
+        ["docker", "build", "--pull=false", "--build-arg", f"BASE={base}", "-t", image, str(context)],
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode == 0, f"docker build of {IMAGE} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return IMAGE
+    assert result.returncode == 0, f"docker build of {image} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return image
+
+
+def build_image(sandbox_image: str) -> str:
+    """The server image. ``sandbox_image`` only says scripts/sandbox-image ran: it leaves a base behind."""
+    return build_on_debian_base(REPO / "tests" / "e2e" / "other_servers", IMAGE)
 
 
 def remove_all() -> None:
