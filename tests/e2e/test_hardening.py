@@ -6,6 +6,7 @@ Runs on the session's deployed site; every test puts the site back as it found i
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -127,15 +128,17 @@ def test_an_interrupted_up_converges_when_run_again(hardened: Site) -> None:
             env=site.cli.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own process group: the engine and the plugins it starts, and nothing else of this machine.
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "releases" not in site.sh("app1", "ls /opt/wayshub", check=False).stdout:
             time.sleep(0.2)
         # Mid-deploy: the new release is on its way; kill the engine like a closed laptop lid would.
         time.sleep(1.0)
-        process.send_signal(signal.SIGKILL)
+        # Kill the whole group we started (engine, language host, dynamic providers), by its id.
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-        subprocess.run(["pkill", "-9", "-f", "pulumi-resource-pulumi-python|pulumi-language-python"], check=False)
 
         # What `make recover` does: drop the dead run's lock, forget its half-made creates, read the hosts.
         site.cli.run("cancel", "--yes")

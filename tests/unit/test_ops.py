@@ -18,8 +18,9 @@ from ops.logs import HostParser, parse_since
 from ops.shell import key_files, known_hosts_line, report, ssh_argv
 from ops.stack import SECRET_SIG, OpsHost, StackError, StackView, view_of
 from ops.status import judge, status_command
+from tests.unit.pulumi_mocks import fake_private_key_pem
 
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0\n-----END OPENSSH PRIVATE KEY-----\n"
+KEY = fake_private_key_pem("c2VjcmV0")
 PROJECT = "urn:pulumi:s::wayshub::"
 
 
