@@ -118,6 +118,25 @@ def test_an_unreachable_app_host_fails_clearly_and_the_site_keeps_serving(harden
         subprocess.run(["docker", "start", site.container("app2")], check=True, capture_output=True)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, …), read from /proc."""
+    parent_of: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent_of[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        children = [child for child, parent in parent_of.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def test_an_interrupted_up_converges_when_run_again(hardened: Site) -> None:
     site = hardened
     (site.project / "app" / "VARIANT").write_text("interrupted\n")
@@ -128,16 +147,16 @@ def test_an_interrupted_up_converges_when_run_again(hardened: Site) -> None:
             env=site.cli.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            # Its own process group: the engine and the plugins it starts, and nothing else of this machine.
-            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "releases" not in site.sh("app1", "ls /opt/wayshub", check=False).stdout:
             time.sleep(0.2)
         # Mid-deploy: the new release is on its way; kill the engine like a closed laptop lid would.
         time.sleep(1.0)
-        # Kill the whole group we started (engine, language host, dynamic providers), by its id.
-        os.killpg(process.pid, signal.SIGKILL)
+        # Kill what we started (the engine and the plugins it started, which run in process groups of
+        # their own) by pid, all at once, like a closed laptop lid would.
+        for pid in [process.pid, *descendants(process.pid)]:
+            os.kill(pid, signal.SIGKILL)
         process.wait(timeout=30)
 
         # What `make recover` does: drop the dead run's lock, forget its half-made creates, read the hosts.
