@@ -110,12 +110,12 @@ ACTIONLINT_VERSION := v1.7.12
 $(VENV)/bin/actionlint: | $(VENV)/.installed
 	GOBIN=$(CURDIR)/$(VENV)/bin CGO_ENABLED=0 go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
-lint: venv $(VENV)/bin/actionlint ## ruff, mypy, actionlint (workflows), shellcheck and gixy (rendered nginx sites)
+lint: venv $(VENV)/bin/actionlint ## ruff, mypy, actionlint (workflows), shellcheck (scripts run on hosts) and gixy (rendered nginx sites)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/actionlint
-	shellcheck components/load_balancer/host/backend-health.sh
+	shellcheck -S warning -s bash components/*/host/*.sh ops/host/*.sh
 	$(VENV)/bin/pytest -q tests/templates/test_gixy.py
 
 clean: ## remove the venv and the engine link (not the engine cache, not stack state)
