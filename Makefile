@@ -91,7 +91,8 @@ exec: venv engine ## run CMD=... on every app server (or HOST=...), output per h
 
 test: venv engine docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
-	$(WITH_ENGINE) $(VENV)/bin/pytest tests
+	$(VENV)/bin/pytest tests/unit tests/templates
+	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
 
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates

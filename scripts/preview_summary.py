@@ -82,6 +82,9 @@ FILES: tuple[tuple[str, str, str, bool], ...] = (
     ("-app-release", "env file", "", True),  # [secret] when wayshub:appSecrets is set
     ("-tls-certificate", "TLS certificate", "", False),
     ("-tls-key", "TLS private key", "", False),
+    ("-health-script", "backend health check script", "", True),
+    ("-health-unit", "backend health check unit", "", True),
+    ("-health-service", "backend health check settings", "the checker restarts", True),
 )
 HOSTS_BLOCK = ("hosts block", "", True)
 RELEASE_SUFFIX = "-app-release"
@@ -106,11 +109,16 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("-tls-certificate", "TLS certificate"),
     ("-tls-key", "TLS private key (secret)"),
     ("-site", "nginx site"),
+    ("-health-script", "backend health check script"),
+    ("-health-unit", "backend health check unit"),
+    ("-health-service", "backend health check: settings (backends), restart"),
+    ("-survey", "what is already on the server (hand-run app, nginx site)"),
+    ("-retire-sites", "takeover: disable the hand-written nginx site"),
 )
 # What a resource is, by its type, for those whose name says little.
 KINDS = {"SelfSignedTls": "self-signed CA and certificate (keys are secrets)", "HostsEntry": "hosts block"}
 # Name suffixes that make a host's resource names (fallback when a step has no parent chain).
-HOST_SUFFIX = re.compile(r"-(?:app(?:-[a-z]+)*|container|probe|nginx|site|tls-[a-z]+)$")
+HOST_SUFFIX = re.compile(r"-(?:app(?:-[a-z]+)*|container|probe|survey|nginx|site|tls-[a-z]+|health-[a-z]+)$")
 
 
 def scrub(value: Any) -> Any:
@@ -226,6 +234,8 @@ def _host(urn: Urn, layer: str, owner: str | None) -> str:
         return HOST_SUFFIX.sub("", urn.name) or urn.name
     if layer == "app":
         return owner.removesuffix("-app")
+    if layer == "load balancer":
+        return owner.removesuffix("-health")  # the LB's health checker (lb-health) runs on the LB
     return owner
 
 

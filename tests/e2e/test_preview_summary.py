@@ -122,8 +122,10 @@ def test_a_third_backend_shows_its_host_its_app_and_the_new_upstream_line(restor
         "app3-app-upload",
         "app3-app-release",
     }
+    # The nginx site and the LB's health checker list the backends; nothing else changes in place.
     assert [(layer, host, name, op) for layer, host, name, op in rows if op != "create"] == [
-        ("load balancer", "lb", "lb-site", "update")
+        ("load balancer", "lb", "lb-site", "update"),
+        ("load balancer", "lb", "lb-health-service", "update"),
     ]
     assert "- **New hosts:** **app3**" in markdown
     assert "- **First deploy of the app:** **app3**" in markdown
@@ -131,7 +133,10 @@ def test_a_third_backend_shows_its_host_its_app_and_the_new_upstream_line(restor
     # The new release's env file is the release resource's stdin: written, not diffed.
     assert re.search(r"^- env file on app3 \(`app3-app-release`\): new, \d+ lines$", markdown, re.M), markdown
 
-    assert diff_titles(markdown) == ["nginx site on lb (`lb-site`):"], "only the nginx site's text changes"
+    assert diff_titles(markdown) == [
+        "nginx site on lb (`lb-site`):",
+        "backend health check settings on lb (`lb-health-service`):",
+    ], "only the nginx site's and the health checker's texts change"
     assert f"+    server {SUBNET_PREFIX}.13:3000 max_fails=1 fail_timeout=3s;" in markdown
     assert_no_secrets(markdown, key_lines)
 

@@ -98,7 +98,7 @@ def test_a_third_backend_changes_only_its_host_its_app_and_the_nginx_site(site: 
     changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps}
     updates = {name for op, name in changed if op != "create"}
     created = {name for op, name in changed if op == "create"}
-    assert updates == {"lb-site"}, f"only the nginx site may change in place, got {sorted(changed)}"
+    assert updates == {"lb-site", "lb-health-service"}, f"only the LB's backend lists change, got {sorted(changed)}"
     assert all(name.startswith("app3") for name in created), sorted(created)
     assert {"app3", "app3-container", "app3-app", "app3-app-release"} <= created
 
@@ -117,7 +117,9 @@ def test_a_recreated_vm_gets_everything_again_and_the_preview_says_so(site: Site
     steps = [s for s in site.cli.preview_steps() if s["op"] != "same"]
     replaced = {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] in ("replace", "create-replacement")}
     assert {"app3-container", "app3-app-node", "app3-app-base", "app3-app-release"} <= replaced
-    assert all(name.startswith("app3") or name == "lb-site" for name in replaced), sorted(replaced)
+    assert all(name.startswith("app3") or name in ("lb-site", "lb-health-service") for name in replaced), sorted(
+        replaced
+    )
 
     site.cli.up_summary()
     wait_until_both_answer({"app1", "app2", "app3"})
