@@ -157,9 +157,13 @@ def measure(
 
     thread = threading.Thread(target=hang_in_background, daemon=True)
     thread.start()
+    # A private event loop: asyncio.run() would leave the calling thread with no current loop, which
+    # breaks whatever else in this process awaits on it (Pulumi's mocks in a test session).
+    loop = asyncio.new_event_loop()
     try:
-        asyncio.run(load())
+        loop.run_until_complete(load())
     finally:
+        loop.close()
         thread.join()
     if report.hang_error is not None:
         raise RuntimeError(f"could not make or end the hang ({hang.name})") from report.hang_error
