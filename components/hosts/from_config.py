@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 
 import pulumi
 
+from components.cache import cache_root
 from components.config import StackConfig
 from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
@@ -32,10 +32,7 @@ def sandbox_address(subnet: str, index: int) -> str:
 
 def apt_cache_root() -> str:
     """Where sandbox VMs keep apt downloads between re-creations (one folder per VM: no lock fights)."""
-    cache = os.environ.get("WAYSHUB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wayshub"
-    )
-    return os.path.join(cache, "apt")
+    return str(cache_root() / "apt")
 
 
 def declare_servers(config: StackConfig, stack: str) -> Servers:

@@ -74,7 +74,7 @@ def hand_run_app(servers: OtherServers, name: str, node: Path) -> None:
 
 
 def node_binary(workdir: Path) -> Path:
-    version = resolve("22", "test", registry_versions()).version
+    version = resolve("22", "test", registry_versions())
     with tarfile.open(package_tarball(version, "x64")) as archive:
         member = archive.getmember("package/bin/node")
         member.name = "node"

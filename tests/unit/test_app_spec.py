@@ -152,7 +152,7 @@ def test_package_json_that_is_not_json_is_named(tmp_path: Path) -> None:
     [("22", "22.11.0"), ("22.10", "22.10.0"), ("20.18.1", "20.18.1"), (">=18 <21", "20.18.1"), ("^18", "18.19.0")],
 )
 def test_a_version_request_resolves_to_the_newest_release_that_satisfies_it(request_: str, expected: str) -> None:
-    assert resolve(request_, "test", VERSIONS).version == expected
+    assert resolve(request_, "test", VERSIONS) == expected
 
 
 def test_a_version_the_registry_lacks_names_nearby_ones() -> None:
