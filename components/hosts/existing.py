@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.hosts.host import Host
+from components.hosts.host import Host, gate
 from components.hosts.probe import HostProbe
-from components.shell import LocalCommand, LocalCommandArgs, cmd, connection_args
+from components.shell import connection_args
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,6 @@ class ExistingHost(pulumi.ComponentResource):
 def existing_hosts(servers: Sequence[ExistingHostArgs], gate_name: str = "preflight") -> list[Host]:
     """One ``ExistingHost`` per server; each host is ``ready`` once every probe has passed."""
     hosts = [ExistingHost(args.hostname, args) for args in servers]
-    # A step that runs nothing: it starts only after every probe, and every deployment waits for it.
-    gate = LocalCommand(
-        gate_name,
-        LocalCommandArgs(create=cmd("true")),
-        opts=pulumi.ResourceOptions(depends_on=[host.probe for host in hosts]),
-    )
-    return [Host(host.hostname, host.connection, host.private_address, gate) for host in hosts]
+    # Every deployment waits behind one step that follows every probe.
+    ready = gate(gate_name, [host.probe for host in hosts])
+    return [Host(host.hostname, host.connection, host.private_address, ready) for host in hosts]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+
+from components.shell import LocalCommand, LocalCommandArgs, cmd
 
 
 @dataclass(frozen=True)
@@ -20,3 +23,8 @@ class Host:
     connection: pulumi.Output[dict[str, Any]]
     private_address: pulumi.Output[str]
     ready: pulumi.Resource
+
+
+def gate(name: str, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+    """A step that runs nothing and finishes only after every one of ``after``: what hosts wait behind."""
+    return LocalCommand(name, LocalCommandArgs(create=cmd("true")), opts=pulumi.ResourceOptions(depends_on=list(after)))

@@ -18,7 +18,8 @@ from pathlib import Path
 import pulumi
 
 from components.hosts.from_config import Servers
-from components.shell import LocalCommand, LocalCommandArgs, RemoteCommand, RemoteCommandArgs, cmd
+from components.hosts.host import gate
+from components.shell import RemoteCommand, RemoteCommandArgs, cmd
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 # Where a takeover keeps copies of what it disables or stops, on each server.
@@ -68,7 +69,7 @@ def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
         )
         for host, role in roles
     ]
-    gate = LocalCommand(
-        "survey-gate", LocalCommandArgs(create=cmd("true")), opts=pulumi.ResourceOptions(depends_on=surveys)
+    ready = gate("survey-gate", surveys)
+    return replace(
+        servers, app=[replace(host, ready=ready) for host in servers.app], lb=replace(servers.lb, ready=ready)
     )
-    return replace(servers, app=[replace(host, ready=gate) for host in servers.app], lb=replace(servers.lb, ready=gate))
