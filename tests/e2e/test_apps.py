@@ -127,14 +127,25 @@ def served(site: Site, server: str) -> str:
     return site.sh(server, f"/opt/wayshub/current/bin/node -e {shlex.quote(probe)}").stdout.strip()
 
 
-def test_a_plain_app_with_no_dependencies_deploys_on_the_distros_node(apps_site: Site, tmp_path: Path) -> None:
-    done = deploy(apps_site, SHAPES["plain"], tmp_path / "events.jsonl")
+def deploy_whole(site: Site, shape: str, events: Path) -> str:
+    """Deploy a fixture shape under load; it succeeds and every host runs the new release whole."""
+    done = deploy(site, SHAPES[shape], events)
     assert done.up.returncode == 0, done.up.output[-3000:]
-    rid = apps_site.cli.outputs()["release"]
+    rid = str(site.cli.outputs()["release"])
     for server in APP_SERVERS:
-        assert_coherent(apps_site, server, rid)
+        assert_coherent(site, server, rid)
+    return rid
+
+
+def env_lines(site: Site, server: str) -> list[str]:
+    return site.sh(server, "cat /opt/wayshub/current/env").stdout.splitlines()
+
+
+def test_a_plain_app_with_no_dependencies_deploys_on_the_distros_node(apps_site: Site, tmp_path: Path) -> None:
+    deploy_whole(apps_site, "plain", tmp_path / "events.jsonl")
+    for server in APP_SERVERS:
         assert apps_site.sh(server, "tail -n 1 /opt/wayshub/current/start").stdout == "exec node src/main.js\n"
-        env = apps_site.sh(server, "cat /opt/wayshub/current/env").stdout.splitlines()
+        env = env_lines(apps_site, server)
         assert "APP_PORT=3000" in env and "PORT=3000" not in env
         assert {"WORKERS=4", "DEBUG=true"} <= set(env)
         assert '"app":"plain"' in served(apps_site, server)
@@ -142,27 +153,21 @@ def test_a_plain_app_with_no_dependencies_deploys_on_the_distros_node(apps_site:
 
 
 def test_an_app_with_a_build_step_ships_its_output_without_dev_dependencies(apps_site: Site, tmp_path: Path) -> None:
-    done = deploy(apps_site, SHAPES["built"], tmp_path / "events.jsonl")
-    assert done.up.returncode == 0, done.up.output[-3000:]
-    rid = apps_site.cli.outputs()["release"]
+    deploy_whole(apps_site, "built", tmp_path / "events.jsonl")
     for server in APP_SERVERS:
-        assert_coherent(apps_site, server, rid)
         listing = apps_site.sh(server, "cd /opt/wayshub/current/app && ls dist node_modules").stdout.split()
         assert "server.js" in listing and "ms" in listing
         assert "typescript" not in listing, "dev dependencies are pruned from the release"
-        env = apps_site.sh(server, "cat /opt/wayshub/current/env").stdout.splitlines()
-        assert {"PORT=3000", "HTTP_PORT=3000"} <= set(env)
+        assert {"PORT=3000", "HTTP_PORT=3000"} <= set(env_lines(apps_site, server))
         assert '"app":"built"' in served(apps_site, server)
 
 
 def test_an_esm_app_without_lockfile_runs_the_node_its_nvmrc_names(apps_site: Site, tmp_path: Path) -> None:
-    done = deploy(apps_site, SHAPES["esm"], tmp_path / "events.jsonl")
-    assert done.up.returncode == 0, done.up.output[-3000:]
-    outputs = apps_site.cli.outputs()
-    assert outputs["app"]["node"].startswith("binary 20.")
-    version = outputs["app"]["node"].split()[1]
+    deploy_whole(apps_site, "esm", tmp_path / "events.jsonl")
+    node = apps_site.cli.outputs()["app"]["node"]
+    assert node.startswith("binary 20.")
+    version = node.split()[1]
     for server in APP_SERVERS:
-        assert_coherent(apps_site, server, outputs["release"])
         assert apps_site.sh(server, "/opt/wayshub/current/bin/node --version").stdout.strip() == f"v{version}"
         assert f'"node":"v{version}"' in served(apps_site, server)
         # Shipped from here: the server has no node of its own on PATH for it.
