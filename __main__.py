@@ -29,12 +29,15 @@ from components.load_balancer import (
 from components.load_balancer.nginx import site_path
 from components.load_balancer.takeover import retire_sites
 from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
+from components.names import write_problem as hosts_file_write_problem
 
 HERE = Path(__file__).resolve().parent
 stack = pulumi.get_stack()
 config = pulumi.Config()
 try:
     settings = stack_config.load_checked(config.get, HERE)
+    if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
+        raise stack_config.ConfigError(problem)  # now, not after the servers are built
     if settings.hosts.provider != "containers":
         # The user's app: how it is built and started, which Node, and the release every host runs.
         run = app_run(settings.app, HERE)

@@ -2,7 +2,7 @@
 
 from components.names.dns_records import DnsRecordSet, DnsRecordSetArgs, DnsRecordSetProvider
 from components.names.hosts_entry import HostsEntry, HostsEntryArgs, HostsEntryProvider
-from components.names.hosts_file import read_block, render_block, replace_block, write_in_place
+from components.names.hosts_file import read_block, render_block, replace_block, write_in_place, write_problem
 
 __all__ = [
     "DnsRecordSet",
@@ -15,4 +15,5 @@ __all__ = [
     "render_block",
     "replace_block",
     "write_in_place",
+    "write_problem",
 ]

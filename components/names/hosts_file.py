@@ -9,6 +9,7 @@ newline, bytes that are not UTF-8 - comes back exactly as it was read.
 from __future__ import annotations
 
 import errno
+import getpass
 import ipaddress
 import os
 import re
@@ -197,6 +198,28 @@ def sudo_works() -> bool:
         ["sudo", "-n", "true"], capture_output=True, timeout=SUDO_TIMEOUT_SECONDS, check=False, stdin=subprocess.DEVNULL
     )
     return probe.returncode == 0
+
+
+def write_problem(path: Path) -> str | None:
+    """Why this process could not write the hosts file at ``path``: one line naming the setting, or None.
+
+    Asked before any resource is declared, so an ``up`` that could not write the block stops at once
+    instead of after the servers are built (the provider itself can only fail with a traceback).
+    Writable here means: the file (or, if it is missing, its folder) is writable by this user, or
+    ``sudo -n true`` works.
+    """
+    target = path if path.exists() else path.parent
+    if os.access(target, os.W_OK) or sudo_works():
+        return None
+    try:
+        user = f"user {getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container's user)
+        user = f"uid {os.getuid()}"
+    return (
+        f"wayshub:hostsFile.enabled: {user} cannot write {path} and `sudo -n` needs a password; set "
+        "wayshub:hostsFile.enabled false (a *.localhost domain needs no hosts entry), point "
+        "wayshub:hostsFile.path at a file this user can write, or run where `sudo -n true` works"
+    )
 
 
 def _permission_error(path: Path, action: str, err: OSError) -> PermissionError:
