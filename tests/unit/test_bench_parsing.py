@@ -1,8 +1,14 @@
-"""The benchmark's wrk parser reads the numbers wrk prints (a real wrk 4.1 report)."""
+"""The benchmark's pieces that need no VMs: the wrk parser (a real wrk 4.1 report), the seed's config,
+the wrk container's command, and the rolling-update control's program (the wait removed)."""
 
 from __future__ import annotations
 
-from bench.run import parse_wrk, seed_site
+import pytest
+
+from bench.run import seed_site
+from bench.stack import NO_SETTLE_LINE, SETTLE_LINE, no_wait_program
+from bench.wrk import parse_wrk, wrk_argv
+from tests.e2e.pulumi_cli import REPO
 
 WRK_REPORT = """Running 10s test @ http://127.0.0.1:80/
   2 threads and 32 connections
@@ -42,3 +48,26 @@ def test_seed_site_is_the_plain_config() -> None:
         "server {\n    listen 81;\n    server_name wayshub.bench;\n"
         "    location / {\n        proxy_pass http://seed_backends;\n    }\n}\n"
     )
+
+
+def test_wrk_runs_in_its_own_container_on_the_bench_network() -> None:
+    assert wrk_argv("wayshub-bench", "bench", "172.30.240.13", 81, "wayshub.bench", 10) == [
+        "docker", "run", "--rm", "--network", "wayshub-bench", "--label", "wayshub.stack=bench",
+        "--entrypoint", "wrk", "wayshub/bench-wrk:bookworm",
+        "-t2", "-c32", "-d10s", "--latency", "-H", "Host: wayshub.bench", "http://172.30.240.13:81/",
+    ]  # fmt: skip
+
+
+def test_the_control_program_is_ours_without_the_wait() -> None:
+    ours = (REPO / "__main__.py").read_text()
+    control = no_wait_program(ours)
+    assert SETTLE_LINE not in control
+    # Exactly that one line differs; the rest of the program is the user's.
+    changed = [(a, b) for a, b in zip(ours.splitlines(), control.splitlines(), strict=True) if a != b]
+    assert [(a.strip(), b.strip()) for a, b in changed] == [(SETTLE_LINE, NO_SETTLE_LINE)]
+    compile(control, "__main__.py", "exec")
+
+
+def test_the_control_stops_the_bench_when_the_program_changed_shape() -> None:
+    with pytest.raises(SystemExit, match="0 lines `settle_seconds="):
+        no_wait_program("settle_seconds=settings.lb.fail_timeout_seconds + 2,\n")

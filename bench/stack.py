@@ -1,0 +1,137 @@
+"""The `bench` stack: sandbox VMs on 172.30.240.0/24 deployed by the real program, and its variants.
+
+The bench runs a private copy of the program (as a user's checkout has it). One variant exists only
+here: ``settle=False`` deploys with the rollout's wait after each batch removed (``no_wait_program``),
+the control of the rolling-update benchmark. It is not a setting: no user config can ask for it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+
+STACK = "bench"
+DOMAIN = "wayshub.bench"
+NETWORK = f"wayshub-{STACK}"
+SUBNET_PREFIX = "172.30.240"
+SSH_PORT_BASE = 23000
+HTTP_PORT, HTTPS_PORT = 19080, 19081
+CHECKER = f"wayshub-{STACK}-backend-health.service"
+APP_UNIT = "wayshub.service"
+
+# The one line of __main__.py that sets the rollout's wait; the control replaces it (no wait).
+SETTLE_LINE = "settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,"
+NO_SETTLE_LINE = "settle_seconds=0,  # make bench: the control rolls out without waiting"
+
+
+def no_wait_program(main_py: str) -> str:
+    """``__main__.py`` with the wait after each batch removed; fails if the program changed shape."""
+    if main_py.count(SETTLE_LINE) != 1:
+        raise SystemExit(
+            f"bench: __main__.py has {main_py.count(SETTLE_LINE)} lines `{SETTLE_LINE}`, not 1: "
+            "update bench/stack.py SETTLE_LINE so the rolling-update control can remove the wait"
+        )
+    return main_py.replace(SETTLE_LINE, NO_SETTLE_LINE)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What is deployed: app servers, extra `wayshub:lb` settings, the rollout's wait on or off."""
+
+    app_servers: int = 2
+    lb: tuple[tuple[str, Any], ...] = ()
+    settle: bool = True
+
+
+@dataclass
+class Bench:
+    cli: PulumiCli
+    project: Path
+    hosts_file: Path
+    image: str
+    deployed: Variant | None = field(default=None)
+
+    def container(self, server: str) -> str:
+        return f"wayshub-{STACK}-{server}"
+
+    def sh(self, server: str, command: str) -> str:
+        return subprocess.run(
+            ["docker", "exec", self.container(server), "bash", "-c", command],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def address(self, server: str) -> str:
+        """The VM's address on the bench network, as Docker reports it."""
+        networks = json.loads(
+            subprocess.run(
+                ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", self.container(server)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        return str(networks[NETWORK]["IPAddress"])
+
+    def configure(self, variant: Variant) -> None:
+        config: dict[str, Any] = {
+            "wayshub:domain": DOMAIN,
+            "wayshub:hosts": {
+                "provider": "sandbox",
+                "appServers": [{"name": f"app{i}"} for i in range(1, variant.app_servers + 1)],
+                "lbServer": {"name": "lb"},
+            },
+            "wayshub:sandbox": {
+                "image": self.image,
+                "network": NETWORK,
+                "subnet": f"{SUBNET_PREFIX}.0/24",
+                "sshPortBase": SSH_PORT_BASE,
+                "httpPort": HTTP_PORT,
+                "httpsPort": HTTPS_PORT,
+            },
+            "wayshub:hostsFile": {"path": str(self.hosts_file)},
+        }
+        if variant.lb:
+            config["wayshub:lb"] = dict(variant.lb)
+        (self.project / "stacks").mkdir(exist_ok=True)
+        (self.project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+        main_py = (REPO / "__main__.py").read_text()
+        (self.project / "__main__.py").write_text(main_py if variant.settle else no_wait_program(main_py))
+
+    def up(self) -> float:
+        started = time.monotonic()
+        self.cli.run("up", "--yes", "--skip-preview")
+        return time.monotonic() - started
+
+    def deploy(self, variant: Variant) -> None:
+        """Make ``variant`` live, unless it already is."""
+        if self.deployed != variant:
+            self.configure(variant)
+            self.up()
+            self.deployed = variant
+
+    def destroy(self) -> None:
+        self.cli.run("destroy", "--yes", "--skip-preview")
+        self.deployed = None
+
+
+def setup(root: Path) -> Bench:
+    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True)
+    image = subprocess.run(
+        [str(REPO / "scripts" / "sandbox-image")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    copy_program(root / "project")
+    hosts_file = root / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    cli = PulumiCli(root / "project", engine_env(root / "state", root / "home"))
+    cli.run("stack", "init", STACK)
+    return Bench(cli, root / "project", hosts_file, image)
