@@ -47,6 +47,7 @@ try:
             HERE / "build" / "releases",
             secrets=stack_config.check_app_secrets(settings, config.get("appSecrets")),
             salt=f"{pulumi.get_project()}/{stack}/{settings.app.name}",
+            preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
         )
 except stack_config.ConfigError as err:
     # One line naming the setting, before any resource is declared (exit code 32 tells the

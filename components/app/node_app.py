@@ -220,6 +220,9 @@ class NodeApp(pulumi.ComponentResource):
                     connection=conn,
                     source=str(release.build.tarball),
                     remote_path=code_upload(run.app_name, release.build.id),
+                    # Named by the build id, not the tarball's bytes: a preview builds nothing (no
+                    # tarball yet) and must show exactly what `up` will do.
+                    content_id=release.build.id,
                 ),
                 opts=after_base,
             )

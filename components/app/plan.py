@@ -1,7 +1,8 @@
 """From the stack's ``app`` settings to what every app server runs, decided before any resource.
 
 Read the app's folder (start command, build, lockfile, Node version), choose how hosts get Node
-(resolving the version against the npm registry), build the code once, and plan the release id.
+(resolving the version against the npm registry), build the code once (on ``up`` only), and plan the
+release id.
 Every problem is a ConfigError naming the setting.
 """
 
@@ -14,7 +15,7 @@ from components.app.app_spec import AppSpec, read_app
 from components.app.node_app import AppRun, plan_release
 from components.app.node_dist import registry_versions, resolve
 from components.app.node_install import NodeChoice
-from components.app.release import Release, build_code, pinned_release
+from components.app.release import Release, build_code, pinned_release, planned_build
 from components.config import NAMESPACE, AppConfig, ConfigError
 
 
@@ -47,9 +48,15 @@ def app_run(config: AppConfig, project_dir: Path) -> AppRun:
     )
 
 
-def release_for(run: AppRun, config: AppConfig, build_dir: Path, secrets: Mapping[str, str], salt: str) -> Release:
-    """The pinned release, or the one built from the app's folder now."""
+def release_for(
+    run: AppRun, config: AppConfig, build_dir: Path, secrets: Mapping[str, str], salt: str, *, preview: bool
+) -> Release:
+    """The pinned release, or the one built from the app's folder now.
+
+    In a ``preview`` nothing is built (no npm, no install or build scripts of the app, even with no
+    cached build): the release id comes from the source alone and equals the one ``up`` builds.
+    """
     if config.release_pin:
         return pinned_release(config.release_pin)
-    build = build_code(run.spec, build_dir, config.name)
-    return plan_release(run, build, secrets, salt)
+    build = planned_build if preview else build_code
+    return plan_release(run, build(run.spec, build_dir, config.name), secrets, salt)

@@ -2,7 +2,8 @@
 
 Build: copy the source, install (``npm ci``, or ``npm install`` without a lockfile), run the optional
 build script, prune dev dependencies, pack reproducibly. The build id is a hash of the source and the
-recipe (not of the built tree), so it is known cheaply in a preview; built tarballs are cached by id.
+recipe (not of the built tree), so a preview knows it without building (it never runs npm: see
+``planned_build``); built tarballs are cached by id.
 
 A *release* is more than code: the command line, the environment, the Node version and the unit come
 with it. Its id hashes all of them, so changing any one makes a new release folder on the servers and
@@ -110,12 +111,22 @@ def _npm(tree: Path, *argv: str) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed in the release build:\n{result.stderr[-3000:]}")
 
 
+def planned_build(app: AppSpec, out_dir: Path, app_name: str) -> Build:
+    """The build ``build_code`` makes (its id and tarball path), from the source alone: nothing runs.
+
+    A preview uses this: the app's install and build scripts are the app's code (a pull request's, in a
+    preview job), so they run only on ``up``; the id, and so the release id, is the same either way.
+    """
+    bid = build_id(app.source, app.recipe)
+    return Build(bid, out_dir / f"{app_name}-{bid}.tar.gz")
+
+
 def build_code(app: AppSpec, out_dir: Path, app_name: str) -> Build:
     """The app's code built by ``app``'s recipe: reused from ``out_dir`` when already built."""
-    bid = build_id(app.source, app.recipe)
-    tarball = out_dir / f"{app_name}-{bid}.tar.gz"
+    build = planned_build(app, out_dir, app_name)
+    tarball = build.tarball
     if tarball.is_file():
-        return Build(bid, tarball)
+        return build
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wayshub-release-") as tmp:
         tree = Path(tmp) / "release"
@@ -131,4 +142,4 @@ def build_code(app: AppSpec, out_dir: Path, app_name: str) -> Build:
         else:
             _npm(tree, *app.install, "--omit=dev")
         _pack(tree, tarball)
-    return Build(bid, tarball)
+    return build

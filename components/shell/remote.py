@@ -146,9 +146,12 @@ class CopyFileProvider(CommandProvider):
 
     def _upload(self, props: dict[str, Any]) -> dict[str, Any]:
         source = props["source"]
-        actual = file_sha256(source)
-        if actual != props["sha256"]:
-            raise ValueError(f"{source} changed since the program read it (sha256 {actual})")
+        if props.get("sha256") is not None:
+            actual = file_sha256(source)
+            if actual != props["sha256"]:
+                raise ValueError(f"{source} changed since the program read it (sha256 {actual})")
+        elif not Path(source).is_file():
+            raise FileNotFoundError(f"{source} (content {props.get('content_id')}) was not made before its upload")
         ssh.upload(_connection(props), source, props["remote_path"])
         return {**props, "stdout": "", "stderr": ""}
 
@@ -164,7 +167,7 @@ class CopyFileProvider(CommandProvider):
         """The uploaded file is left for the owner's delete command to clean up."""
 
     def extra_keys(self) -> tuple[str, ...]:
-        return ("sha256", "remote_path")
+        return ("sha256", "content_id", "remote_path")
 
     def quiet_keys(self) -> tuple[str, ...]:
         return ("connection",)
@@ -178,18 +181,24 @@ class CopyFileToRemoteArgs:
     connection: pulumi.Input[dict[str, Any]]
     source: pulumi.Input[str]  # a local path (maybe known only once another resource has run)
     remote_path: pulumi.Input[str]
+    # What names the file's content (a build id) when the file may not exist yet while the program runs
+    # (a preview builds nothing): it then drives re-uploads instead of the file's sha256.
+    content_id: pulumi.Input[str] | None = None
 
 
 class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
-    """One local file copied to a host over SFTP, re-copied when its sha256 changes."""
+    """One local file copied to a host over SFTP, re-copied when its sha256 (or ``content_id``) changes."""
 
-    sha256: pulumi.Output[str]
+    sha256: pulumi.Output[str | None]
+    content_id: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: CopyFileToRemoteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        by_content_id = args.content_id is not None
         props: dict[str, Any] = {
             "connection": args.connection,
             "source": args.source,
-            "sha256": pulumi.Output.from_input(args.source).apply(file_sha256),
+            "sha256": None if by_content_id else pulumi.Output.from_input(args.source).apply(file_sha256),
+            **({"content_id": args.content_id} if by_content_id else {}),
             "remote_path": args.remote_path,
             "stdout": None,
             "stderr": None,
