@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components.shell.ssh import load_private_key
 
@@ -276,6 +276,26 @@ class HealthConfig(_Model):
 EnvValue = str | int | float | bool
 
 
+def env_value_problem(value: str) -> str | None:
+    """Why text cannot reach the app's environment byte for byte (None: it can). Quotes, backslashes,
+    ``$``, newlines, spaces and any Unicode arrive as written (components/app/node_app.py quotes them
+    for systemd); a NUL cannot be in an environment variable at all, and the env file is UTF-8."""
+    if "\0" in value:
+        return "contains a NUL character, which no environment variable can hold"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (it holds a lone surrogate such as \\udc80)"
+    return None
+
+
+def _env_value(value: Any) -> Any:
+    problem = env_value_problem(value) if isinstance(value, str) else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class AppConfig(_Model):
     """The Node app and how it runs on each app server (docs/app.md explains each setting)."""
 
@@ -293,7 +313,8 @@ class AppConfig(_Model):
     node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(default=None, alias="nodeInstall")
     node_version: str | None = Field(default=None, alias="nodeVersion")
     # Text, numbers and booleans (`pulumi config set --path` stores 3000 and true as such); written as text.
-    env: dict[str, Any] = Field(default_factory=dict)
+    # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
+    env: dict[str, Annotated[Any, AfterValidator(_env_value)]] = Field(default_factory=dict)
     health: HealthConfig = Field(default_factory=HealthConfig)
     releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(default=3, alias="releasesKept")
     release_pin: str | None = Field(default=None, alias="releasePin")
@@ -353,8 +374,6 @@ class AppConfig(_Model):
                 raise ValueError(f"variable name {key!r} must be UPPER_SNAKE_CASE")
             if not isinstance(item, EnvValue):
                 raise ValueError(f"{key}: must be text, a number or true/false, not {type(item).__name__}")
-            if "\n" in str(item) or "\0" in str(item):
-                raise ValueError(f"{key}: a value must be one line")
         return value
 
     @property
@@ -706,6 +725,9 @@ def check_app_secrets(config: StackConfig, raw: str | None) -> dict[str, str]:
             raise ConfigError(f"{NAMESPACE}:appSecrets: variable name {name!r} must be UPPER_SNAKE_CASE")
         if name in config.app.env:
             raise ConfigError(f"{NAMESPACE}:appSecrets: {name} is also in app.env; keep it in one place")
+        problem = env_value_problem(value[name])
+        if problem:  # says what is wrong, never the value
+            raise ConfigError(f"{NAMESPACE}:appSecrets.{name}: {problem}")
     return value
 
 

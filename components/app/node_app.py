@@ -83,12 +83,27 @@ class AppRun:
         return {"NODE_ENV": "production", **self.env, **{name: str(self.port) for name in self.port_names}}
 
 
+# Characters a bare (unquoted) value may hold: systemd's parser keeps them as they are. Anything else,
+# and the empty value, is double-quoted.
+_BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,@+=%")
+# Inside double quotes systemd's EnvironmentFile parser (src/basic/env-file.c) drops a backslash before
+# exactly these four and keeps every other byte as it is: newlines, spaces, '#', quotes, Unicode.
+_ESCAPED_IN_QUOTES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"}
+
+
 def _quote_env(value: str) -> str:
-    """A value as systemd's EnvironmentFile reads it back unchanged."""
-    if value and all(c.isalnum() or c in "-_./:,@+=%" for c in value):
+    """A value as systemd's EnvironmentFile reads it back byte for byte.
+
+    Bare, systemd would drop a backslash (``back\\slash`` → ``backslash``), strip leading and trailing
+    spaces, join the next line to a value ending in a backslash, and end the value at a newline (the
+    rest becoming a variable of its own). Double-quoted and escaped it does none of that
+    (tests/e2e/test_app_env_and_sandboxing.py reads each value back from the running app). NUL cannot
+    be carried at all: config.py refuses it, and so does this."""
+    if "\0" in value:
+        raise ValueError("an environment value cannot hold a NUL character")
+    if value and all(c in _BARE for c in value):
         return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
-    return f'"{escaped}"'
+    return '"' + "".join(_ESCAPED_IN_QUOTES.get(c, c) for c in value) + '"'
 
 
 def env_file_text(run: AppRun, secrets: Mapping[str, str]) -> str:
