@@ -4,7 +4,8 @@ The image (``bind_server/Dockerfile``) is built FROM the local Debian base scrip
 (``wayshub/debian-base:bookworm``) when Docker has it, else Docker Hub's ``debian:bookworm``. The harness
 writes ``named.conf`` (one TSIG key, made fresh for the run; one primary zone whose ``update-policy``
 lets only that key change it) and the zone file, copies them into the container and starts it.
-named listens on the container's address on its own network and on 127.0.0.1:15353 (tcp and udp).
+named listens on the container's address on its own network and on 127.0.0.1:15353 (tcp and udp; the port,
+like every name and the subnet, follows the e2e slot: tests/e2e/slots.py).
 
 The zone holds records somebody else owns (``other``, ``taken``): tests check they survive.
 Names are this module's own (network ``wayshub-dns``, containers ``wayshub-dns-*``), so other test
@@ -28,18 +29,20 @@ import dns.rcode
 import dns.update
 
 from components.names import dns_update
+from tests.e2e import slots
 from tests.e2e.other_servers import build_on_debian_base
 from tests.e2e.pulumi_cli import REPO
 
-NETWORK = "wayshub-dns"
-SUBNET = "172.30.232.0/24"
-ADDRESS = "172.30.232.53"  # named, on the network
-UNUSED_ADDRESS = "172.30.232.99"  # nothing there: a DNS server that is down
-CONTAINER = "wayshub-dns-bind"
-LABEL = "wayshub.test=dns"
-IMAGE = "wayshub/dns-bind9:bookworm"
+NETWORK = f"wayshub-{slots.DNS}"
+SUBNET = f"{slots.DNS_SUBNET_PREFIX}.0/24"
+ADDRESS = f"{slots.DNS_SUBNET_PREFIX}.53"  # named, on the network
+UNUSED_ADDRESS = f"{slots.DNS_SUBNET_PREFIX}.99"  # nothing there: a DNS server that is down
+CONTAINER = f"{NETWORK}-bind"
+LABEL = f"wayshub.test={slots.DNS}"
+IMAGE = "wayshub/dns-bind9:bookworm"  # shared by every slot: the same build, never removed by a test
 HOST = "127.0.0.1"
-PORT = 15353
+PORT = slots.DNS_PORT
+UNUSED_PORT = PORT + 1  # nothing listens there
 KEY_NAME = "wayshub-update"
 ALGORITHM = "hmac-sha256"
 START_SECONDS = 120

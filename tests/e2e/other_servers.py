@@ -7,8 +7,8 @@ on a cloud VM the harness does after boot: it puts the test's public key in the 
 authorized_keys. The servers' host keys go into a known_hosts file with ``ssh-keyscan``, as a user
 would pin them.
 
-Names, ports and the subnet are this module's own (``wayshub-ext*``), so other e2e sessions never
-collide with it. SSH is published on 127.0.0.1 only; the servers talk to each other on their network.
+Names, ports and the subnet are this module's own (``wayshub-ext*``) and follow the e2e slot
+(tests/e2e/slots.py), so other e2e sessions never collide with it. SSH is published on 127.0.0.1 only; the servers talk to each other on their network.
 """
 
 from __future__ import annotations
@@ -22,20 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.hosts.ssh_key import generate_ed25519
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO
 
-NETWORK = "wayshub-ext"
-SUBNET_PREFIX = "172.30.230"  # not bench/run.py's 172.30.240
-CONTAINER_PREFIX = "wayshub-ext-"
-IMAGE = "wayshub/ext-server:bookworm"
-LABEL = "wayshub.test=ext"
+NETWORK = f"wayshub-{slots.EXT}"
+SUBNET_PREFIX = slots.EXT_SUBNET_PREFIX
+CONTAINER_PREFIX = f"{NETWORK}-"
+IMAGE = "wayshub/ext-server:bookworm"  # shared by every slot: the same build, never removed by a test
+LABEL = f"wayshub.test={slots.EXT}"
 DEBIAN_BASE = "wayshub/debian-base:bookworm"  # made by scripts/sandbox-image where no registry answers
-HTTP_PORT = 18301  # the LB's port 80 on 127.0.0.1
+HTTP_PORT = slots.EXT_HTTP_PORT  # the LB's port 80 on 127.0.0.1
 USER = "ubuntu"  # passwordless sudo
 NO_SUDO_USER = "nosudo"  # no sudo rights at all
 PASSWORD_SUDO_USER = "pwsudo"  # in group sudo: sudo asks for a password
 USERS = (USER, NO_SUDO_USER, PASSWORD_SUDO_USER)
-UNUSED_SSH_PORT = 23119  # nothing listens there: a server that is down
+UNUSED_SSH_PORT = slots.EXT_SSH_PORT_BASE + 9  # nothing listens there: a server that is down
 BOOT_SECONDS = 120
 
 
@@ -54,7 +55,9 @@ class Server:
         return f"{SUBNET_PREFIX}.{self.index}"
 
 
-SERVERS = (Server("lb", 23101, 10), Server("app1", 23102, 11), Server("app2", 23103, 12))
+SERVERS = tuple(
+    Server(name, slots.EXT_SSH_PORT_BASE + 1 + index, 10 + index) for index, name in enumerate(("lb", "app1", "app2"))
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import ssl
 import subprocess
@@ -13,16 +12,16 @@ from typing import Any
 
 import yaml
 
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import PulumiCli
 
-# WAYSHUB_E2E_SLOT lets two test sessions share a machine without sharing names, ports or subnets.
-SLOT = int(os.environ.get("WAYSHUB_E2E_SLOT", "0"))
-SITE_STACK = "e2e" if SLOT == 0 else f"e2e{SLOT}"
+# WAYSHUB_E2E_SLOT lets two test sessions share a machine without sharing names, ports or subnets (slots.py).
+SITE_STACK = slots.SITE_STACK
 DOMAIN = "wayshub.test"
-HTTP_PORT = 18080 + SLOT * 10
+HTTP_PORT = slots.SITE_HTTP_PORT
 HTTPS_PORT = HTTP_PORT + 1
-SSH_PORT_BASE = 22600 + SLOT * 10
-SUBNET_PREFIX = f"172.30.{251 + SLOT}"
+SSH_PORT_BASE = slots.SITE_SSH_PORT_BASE
+SUBNET_PREFIX = slots.SITE_SUBNET_PREFIX
 SUBNET = f"{SUBNET_PREFIX}.0/24"
 # The sample app with its stricter health check: /health reports the release the host switched to.
 SAMPLE_APP: dict[str, Any] = {"health": {"path": "/health", "bodyContains": '"version":"{release}"'}}

@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from components.load_balancer.tls import self_signed
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import PulumiCli, copy_program, engine_env
 
 pytestmark = pytest.mark.e2e
 
-STACK = "badconfig"
+STACK = slots.name("badconfig")
 GOOD: dict[str, Any] = {
     "wayshub:domain": "wayshub.test",
     "wayshub:hosts": {
@@ -42,7 +43,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
         "missing domain",
         {"wayshub:domain": None},
         {},
-        "validating stack config: Stack 'badconfig' is missing configuration value 'domain'",
+        f"validating stack config: Stack '{STACK}' is missing configuration value 'domain'",
     ),
     ("invalid domain", {"wayshub:domain": "not a domain"}, {}, "wayshub:domain: 'not a domain' is not a domain name"),
     ("domain injection", {"wayshub:domain": "x.com; return 500"}, {}, "wayshub:domain:"),

@@ -10,7 +10,7 @@ starts while a backend is down — and, to show why addresses are pinned, an ngi
 a re-created backend's old address and cannot start while a backend is stopped.
 
 Traffic goes only to 127.0.0.1 and to the containers made here, on network ``wayshub-ctest-net``
-(172.31.240.0/24; ``WAYSHUB_E2E_SLOT=n`` shifts names and subnet). Containers and the network are
+(172.31.(240+n).0/24 in e2e slot n: tests/e2e/slots.py). Containers and the network are
 removed at the end, also on failure; images stay, labelled with a recipe hash, so a warm run builds nothing.
 """
 
@@ -46,15 +46,15 @@ from components.containers.site import (
     stage_app_context,
     uploads_tar,
 )
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO
 
 pytestmark = pytest.mark.e2e
 
-SLOT = int(os.environ.get("WAYSHUB_E2E_SLOT", "0"))
-STACK = "ctest" if SLOT == 0 else f"ctest{SLOT}"
+STACK = slots.CONTAINERS_STACK
 PREFIX = f"wayshub-{STACK}"  # every container and the network: wayshub-ctest-…
 NETWORK = f"{PREFIX}-net"
-SUBNET = f"172.31.{240 + SLOT}.0/24"
+SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
 DOMAIN = "wayshub.test"
 APP_SERVERS = ("app1", "app2")
 DEBIAN_BASE = "wayshub/debian-base:bookworm"
@@ -280,7 +280,7 @@ def test_app_runs_as_a_non_root_user_and_its_healthcheck_reports_healthy(site: S
         assert isinstance(host_config, dict)
         assert host_config["ReadonlyRootfs"] is True and host_config["CapDrop"] == ["ALL"]
         assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
-        assert site.address(server) == f"172.31.{240 + SLOT}.{11 + APP_SERVERS.index(server)}"
+        assert site.address(server) == f"{slots.CONTAINERS_SUBNET_PREFIX}.{11 + APP_SERVERS.index(server)}"
     # The HEALTHCHECK the container ran is the image's, and it is the one ContainerSite declares.
     check = json.loads(docker("image", "inspect", "--format", "{{json .Config.Healthcheck}}", site.app_image.tag))
     assert check["Test"] == list(APP_HEALTHCHECK.test)
@@ -339,7 +339,7 @@ def test_a_crashed_app_is_restarted_at_its_address_and_nginx_uses_it_again(site:
         assert time.monotonic() < deadline, "the restart policy did not bring app1 back"
         time.sleep(0.3)
     assert after["RestartCount"] == int(str(before["RestartCount"])) + 1
-    assert site.address("app1") == f"172.31.{240 + SLOT}.11"
+    assert site.address("app1") == f"{slots.CONTAINERS_SUBNET_PREFIX}.11"
     site.wait_until_answering(set(APP_SERVERS))
     site.wait_healthy("app1")
 
@@ -362,12 +362,12 @@ def test_without_pinned_addresses_nginx_would_not_follow_containers(site: Site) 
         lb_spec(site.args),
         name=site.name("lb-bare"),
         hostname="lb-bare",
-        ipv4_address=f"172.31.{240 + SLOT}.9",
+        ipv4_address=f"{slots.CONTAINERS_SUBNET_PREFIX}.9",
         published=(dataclasses.replace(lb_spec(site.args).published[0], host_port=port),),
         pinned_hosts=(),
         restart="no",
     )
-    app2, moved = site.name("app2"), f"172.31.{240 + SLOT}.99"
+    app2, moved = site.name("app2"), f"{slots.CONTAINERS_SUBNET_PREFIX}.99"
     try:
         site.run(bare, site.nginx_image.tag, healthcheck=False)
         site.wait_until_answering(set(APP_SERVERS), port=port)

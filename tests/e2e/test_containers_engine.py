@@ -24,14 +24,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
-from tests.e2e.test_containers_docker import DOMAIN, SLOT, choose_base, docker, free_port
+from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_port
 
 pytestmark = pytest.mark.e2e
 
-STACK = "ctest-engine" if SLOT == 0 else f"ctest{SLOT}-engine"
+STACK = f"{slots.CONTAINERS_STACK}-engine"
 NETWORK = f"wayshub-{STACK}-net"
-SUBNET = f"172.31.{240 + SLOT}.0/24"
+SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
 PLUGIN = "docker"
 
 

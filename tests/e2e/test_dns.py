@@ -120,7 +120,7 @@ def test_a_wrong_tsig_key_fails_in_one_line_and_changes_nothing(dns_site: Site, 
     try:
         output = up(dns_site, check=False)
         assert (
-            "wayshub:dns: the server at 127.0.0.1:15353 rejected the TSIG signature of key 'wayshub-update'" in output
+            f"wayshub:dns: the server at 127.0.0.1:{PORT} rejected the TSIG signature of key 'wayshub-update'" in output
         )
         assert bind.records(DOMAIN) == RecordSet(("127.0.0.1",), 300), "nothing changed"
         assert wrong not in output and bind.secret not in output

@@ -13,7 +13,7 @@ import pytest
 
 from components.names import dns_update
 from components.names.dns_update import DnsError, RecordSet
-from tests.e2e.bind_server import UNUSED_ADDRESS, Bind, bind_server
+from tests.e2e.bind_server import UNUSED_ADDRESS, UNUSED_PORT, Bind, bind_server
 
 pytestmark = pytest.mark.e2e
 
@@ -92,5 +92,7 @@ def test_a_server_that_does_not_answer_fails_within_the_timeout(bind: Bind) -> N
     took = time.monotonic() - started
     assert str(caught.value).startswith("wayshub:dns: ") and f"{UNUSED_ADDRESS}:53" in str(caught.value)
     assert took < 60, f"took {took:.0f}s"
-    with pytest.raises(DnsError, match=r"cannot reach the DNS server at 127\.0\.0\.1:15354: Connection refused"):
-        dns_update.read(bind.server(port=15354), f"site.{ZONE}")
+    with pytest.raises(
+        DnsError, match=rf"cannot reach the DNS server at 127\.0\.0\.1:{UNUSED_PORT}: Connection refused"
+    ):
+        dns_update.read(bind.server(port=UNUSED_PORT), f"site.{ZONE}")

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+
+STACK = slots.name("smoke")
 
 pytestmark = pytest.mark.e2e
 
@@ -34,12 +37,12 @@ def test_engine_version_is_a_3_2xx_release(smoke: PulumiCli) -> None:
 
 def test_stack_life_cycle_creates_keeps_and_removes_the_file(smoke: PulumiCli, tmp_path: Path) -> None:
     target = tmp_path / "made-by-pulumi.txt"
-    smoke.run("stack", "init", "smoke")
+    smoke.run("stack", "init", STACK)
     smoke.run("config", "set", "target", str(target))
 
     planned = smoke.preview_steps()
     assert [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in planned if s["op"] != "same"] == [
-        ("create", "wayshub-smoke-smoke"),
+        ("create", f"wayshub-smoke-{STACK}"),
         ("create", "marker"),
     ]
     assert not target.exists(), "a preview must not run the command"
@@ -54,5 +57,5 @@ def test_stack_life_cycle_creates_keeps_and_removes_the_file(smoke: PulumiCli, t
 
     smoke.run("destroy", "--yes", "--skip-preview")
     assert not target.exists(), "destroy must run the delete command"
-    smoke.run("stack", "rm", "--yes", "smoke")
-    assert "smoke" not in smoke.run("stack", "ls").stdout
+    smoke.run("stack", "rm", "--yes", STACK)
+    assert STACK not in smoke.run("stack", "ls").stdout

@@ -24,6 +24,7 @@ import yaml
 
 from components.config import parse
 from components.hosts.ssh_key import generate_ed25519
+from tests.e2e import slots
 from tests.e2e.other_servers import (
     HTTP_PORT,
     NO_SUDO_USER,
@@ -125,7 +126,7 @@ FAILING_APP = "extfail"
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("extfail")
-    stack = new_stack(root, "extfail", servers.private_key)
+    stack = new_stack(root, slots.name("extfail"), servers.private_key)
     try:
         yield stack
     finally:
@@ -224,7 +225,7 @@ def test_the_public_key_for_the_servers_authorized_keys_comes_before_any_server_
     assert failing.made() == []
     public_key = failing.cli.run("stack", "output", "ssh_public_key").stdout.strip()
     assert public_key.split()[:2] == servers.public_key.split()[:2]
-    assert public_key.endswith(" wayshub-extfail")
+    assert public_key.endswith(f" wayshub-{failing.name}")
 
 
 # --- The stack files in stacks/: previewed with their servers pointed at these. ---
@@ -269,7 +270,7 @@ class Deployed:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("ext")
-    stack = new_stack(root, "ext", servers.private_key)
+    stack = new_stack(root, slots.EXT, servers.private_key)
     hosts_file = root / "hosts"
     hosts_file.write_text(USER_HOSTS_LINES)
     stack.configure(site_config(existing_hosts(servers, servers.known_hosts), hosts_file))
@@ -281,7 +282,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) ->
 
 
 def get(path: str = "/") -> tuple[int, str]:
-    """One GET through the LB (its port 80 on 127.0.0.1:18301) with the site's Host header."""
+    """One GET through the LB (its port 80 on 127.0.0.1:HTTP_PORT) with the site's Host header."""
     conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
     try:
         conn.request("GET", path, headers={"Host": DOMAIN})

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
 from tests.e2e.site import docker_names
 
 pytestmark = pytest.mark.e2e
 
-STACK = "e2ehosts"
+STACK = slots.HOSTS_STACK
 NAMES = ["alpha", "bravo", "charlie"]
 
 
@@ -29,8 +30,8 @@ def hosts_program(tmp_path: Path, sandbox_image: str) -> Iterator[PulumiCli]:
     cli = PulumiCli(project, engine_env(tmp_path / "state", tmp_path / "home"))
     cli.run("stack", "init", STACK)
     cli.run("config", "set", "image", sandbox_image)
-    cli.run("config", "set", "subnetPrefix", "172.30.250")
-    cli.run("config", "set", "sshPortBase", "22500")
+    cli.run("config", "set", "subnetPrefix", slots.HOSTS_SUBNET_PREFIX)
+    cli.run("config", "set", "sshPortBase", str(slots.HOSTS_SSH_PORT_BASE))
     cli.run("config", "set", "--path", "names[0]", NAMES[0])
     for index, name in enumerate(NAMES[1:], start=1):
         cli.run("config", "set", "--path", f"names[{index}]", name)

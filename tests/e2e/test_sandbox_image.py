@@ -2,8 +2,8 @@
 
 Uses the real scripts: scripts/ensure-docker, then scripts/sandbox-image (a cold build makes the base
 image with debootstrap and takes a few minutes; warm it is seconds). Then boots TWO containers on the
-dedicated network ``wayshub-test-img`` (172.31.250.0/24) with SSH published on 127.0.0.1 random ports and
-checks them over SSH with a freshly generated ed25519 key. Traffic goes only to 127.0.0.1 and to these
+dedicated network ``wayshub-test-img`` (its name and /24 follow the e2e slot: tests/e2e/slots.py) with SSH
+published on 127.0.0.1 random ports and checks them over SSH with a freshly generated ed25519 key. Traffic goes only to 127.0.0.1 and to these
 containers. Containers and network are removed afterwards, also on failure.
 
 Needs Linux with root (or a running Docker engine) and the OpenSSH client.
@@ -23,15 +23,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import slots
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 ENSURE_DOCKER = REPO / "scripts" / "ensure-docker"
 SANDBOX_IMAGE = REPO / "scripts" / "sandbox-image"
 
-NETWORK = "wayshub-test-img"
-SUBNET = "172.31.250.0/24"
-LABEL = "wayshub.test=test_sandbox_image"
+NETWORK = f"wayshub-{slots.IMAGE_TEST}"
+SUBNET = f"{slots.IMAGE_SUBNET_PREFIX}.0/24"
+LABEL = f"wayshub.test={slots.IMAGE_TEST}"
 USER = "wayshub"
 BOOT_TIMEOUT = 90.0
 
@@ -144,7 +146,7 @@ def vms(image: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.Fi
     suffix = uuid.uuid4().hex[:8]
     vms: list[Vm] = []
     for letter in ("a", "b"):
-        name = f"wayshub-test-img-{letter}-{suffix}"
+        name = f"{NETWORK}-{letter}-{suffix}"
         started = time.monotonic()
         docker(
             "run", "-d",
@@ -217,7 +219,7 @@ def test_each_container_has_its_own_host_keys(vms: list[Vm]) -> None:
 def test_a_reaches_b_on_private_network(vms: list[Vm]) -> None:
     a, b = vms
     assert a.ip != b.ip
-    assert all(vm.ip.startswith("172.31.250.") for vm in vms)
+    assert all(vm.ip.startswith(f"{slots.IMAGE_SUBNET_PREFIX}.") for vm in vms)
     a.ssh(f"timeout 5 bash -c '</dev/tcp/{b.ip}/22'")
     banner = a.ssh(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{b.ip}/22; head -c 8 <&3'").stdout
     assert banner.startswith("SSH-2.0-"), banner

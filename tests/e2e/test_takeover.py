@@ -21,6 +21,7 @@ import pytest
 from bench.loadgen import BackgroundLoad
 from components.app.node_dist import package_tarball, registry_versions, resolve
 from components.hosts.survey import BACKUP_DIR
+from tests.e2e import slots
 from tests.e2e.other_servers import HTTP_PORT, SUBNET_PREFIX, USER, OtherServers, other_servers
 from tests.e2e.pulumi_cli import REPO
 from tests.e2e.site import get_http_headers
@@ -100,7 +101,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
         for name in ("app1", "app2"):
             hand_run_app(servers, name, node)
         servers.sh("lb", "nginx -t && systemctl reload nginx")
-        stack = new_stack(root, "takeover", servers.private_key)
+        stack = new_stack(root, slots.name("takeover"), servers.private_key)
         hosts_file = root / "hosts"
         hosts_file.write_text("")
         made = Seed(servers, stack, hosts_file)

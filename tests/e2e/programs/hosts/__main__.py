@@ -8,7 +8,7 @@ from components.shell import RemoteCommand, RemoteCommandArgs
 config = pulumi.Config()
 stack = pulumi.get_stack()
 names = config.require_object("names")
-subnet_prefix = config.require("subnetPrefix")  # e.g. "172.30.250" (a /24 the test owns)
+subnet_prefix = config.require("subnetPrefix")  # the first three octets of a /24 the test owns (tests/e2e/slots.py)
 ssh_port_base = config.require_int("sshPortBase")
 
 network = SandboxNetwork(

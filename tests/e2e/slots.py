@@ -1,0 +1,75 @@
+"""Every name, host port and subnet an e2e test makes, derived from ``WAYSHUB_E2E_SLOT`` (0-9).
+
+Two test sessions in different slots share a machine (one Docker engine, one loopback) without
+sharing a stack name, container, network, label value, published port or subnet, so each can clean
+up by its own label value without touching the other's. Slot 0 keeps the historical names and ports
+(``e2e``, ``wayshub-ext-lb``, 127.0.0.1:15353, …) the docs quote.
+
+- Names: ``name("ext")`` is ``ext`` in slot 0 and ``ext4`` in slot 4; stacks, networks, container
+  prefixes and label values are built from it.
+- Host ports: each harness owns a base; slot N uses ``base + 10*N`` up to 9 ports above it.
+- Subnets: each harness owns ten /24s in a row, slot N the N-th. None overlaps another harness's,
+  the local stack's (172.30.77/78), the bench's (172.30.240) or the unit tests' (172.30.99, no Docker).
+"""
+
+from __future__ import annotations
+
+import os
+
+SLOTS = range(10)
+PORT_BLOCK = 10
+
+
+def _slot() -> int:
+    text = os.environ.get("WAYSHUB_E2E_SLOT", "0")
+    if not text.isdigit() or int(text) not in SLOTS:
+        raise ValueError(f"WAYSHUB_E2E_SLOT={text!r}: must be one of 0-9")
+    return int(text)
+
+
+SLOT = _slot()
+
+
+def name(base: str) -> str:
+    """A stack name, container prefix or label value of this slot."""
+    return base if SLOT == 0 else f"{base}{SLOT}"
+
+
+def port(base: int, offset: int = 0) -> int:
+    """Host port ``offset`` (0-9) of a harness whose slot-0 block starts at ``base``."""
+    if not 0 <= offset < PORT_BLOCK:
+        raise ValueError(f"port offset {offset} is outside a slot's block of {PORT_BLOCK}")
+    return base + PORT_BLOCK * SLOT + offset
+
+
+def subnet_prefix(first: str, base: int) -> str:
+    """``<first>.<base + slot>``: the first three octets of this slot's /24 (``base`` + 9 must stay < 256)."""
+    if base + max(SLOTS) > 255:
+        raise ValueError(f"{first}.{base}: ten slots do not fit below .255")
+    return f"{first}.{base + SLOT}"
+
+
+# Stacks of the deployed site (sandbox VMs): tests/e2e/site.py.
+SITE_STACK = name("e2e")
+SITE_HTTP_PORT = port(18080)  # +1: HTTPS
+SITE_SSH_PORT_BASE = port(22600)  # one port per VM
+SITE_SUBNET_PREFIX = subnet_prefix("172.30", 100)
+# Sandbox VMs straight from the hosts layer: tests/e2e/test_sandbox_hosts.py.
+HOSTS_STACK = name("e2ehosts")
+HOSTS_SSH_PORT_BASE = port(22500)
+HOSTS_SUBNET_PREFIX = subnet_prefix("172.30", 130)
+# Somebody else's servers for `provider: existing`: tests/e2e/other_servers.py.
+EXT = name("ext")
+EXT_SSH_PORT_BASE = port(23100)  # lb +1, app1 +2, app2 +3; +9 is never listened on
+EXT_HTTP_PORT = port(18300, 1)
+EXT_SUBNET_PREFIX = subnet_prefix("172.30", 110)
+# BIND for the DNS tests: tests/e2e/bind_server.py.
+DNS = name("dns")
+DNS_PORT = port(15350, 3)  # +4 is never listened on
+DNS_SUBNET_PREFIX = subnet_prefix("172.30", 120)
+# Two raw containers of the sandbox image: tests/e2e/test_sandbox_image.py.
+IMAGE_TEST = name("test-img")
+IMAGE_SUBNET_PREFIX = subnet_prefix("172.30", 140)
+# Containers mode (docker CLI and engine): tests/e2e/test_containers_*.py.
+CONTAINERS_STACK = name("ctest")
+CONTAINERS_SUBNET_PREFIX = subnet_prefix("172.31", 240)
