@@ -186,10 +186,80 @@ def test_an_oversized_or_unmarked_comment_is_refused(tmp_path: Path) -> None:
         assert result["comments"] == [] and result["calls"] == [] and len(result["failures"]) == 1
 
 
-def test_preview_reads_the_backend_and_passphrase_from_secrets() -> None:
-    env = load("preview.yml")["jobs"]["preview"]["env"]
-    assert env["PULUMI_BACKEND_URL"] == "${{ secrets.PULUMI_BACKEND_URL }}"
-    assert "secrets.PULUMI_CONFIG_PASSPHRASE" in env["PULUMI_CONFIG_PASSPHRASE"]
+def test_preview_reads_the_backend_and_each_stacks_own_passphrase_from_secrets() -> None:
+    job = load("preview.yml")["jobs"]["preview"]
+    env = job["env"]
+    assert env["PULUMI_BACKEND_URL"] == "${{ !matrix.isolated && secrets.PULUMI_BACKEND_URL || '' }}"
+    assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ !matrix.isolated && secrets[matrix.passphrase] || '' }}"
+    passphrases = {entry["stack"]: entry["passphrase"] for entry in job["strategy"]["matrix"]["include"]}
+    assert passphrases == {
+        "staging": "PULUMI_CONFIG_PASSPHRASE_STAGING",
+        "prod": "",
+        "local": "PULUMI_CONFIG_PASSPHRASE_LOCAL",
+    }
+
+
+# ---------------------------------------------------------------- prod secrets never reach pull-request code
+# Issue 17: the prod preview of a pull request read the prod passphrase, which decrypts prod's SSH key. A
+# pull_request workflow runs the pull request's code (its program, even its edited workflow), so the rule is
+# that no such workflow names a prod secret or the prod environment; prod's passphrase lives in the `prod`
+# environment only (deployments from main), and the prod preview runs without any secret.
+
+PROD_SECRET = re.compile(r"PULUMI_CONFIG_PASSPHRASE_PROD\b|secrets\.PULUMI_CONFIG_PASSPHRASE\b(?!_)")
+
+
+def triggers(workflow: dict[str, Any]) -> set[str]:
+    on = workflow["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
+def job_environment(job: dict[str, Any]) -> str | None:
+    environment = job.get("environment")
+    return environment.get("name") if isinstance(environment, dict) else environment
+
+
+def test_no_pull_request_job_can_read_a_prod_secret() -> None:
+    checked = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = load(path.name)
+        if not triggers(workflow) & {"pull_request", "pull_request_target", "workflow_run"}:
+            continue
+        for name, job in workflow["jobs"].items():
+            checked += 1
+            text = yaml.safe_dump(job)
+            found = PROD_SECRET.findall(text)
+            assert not found, f"{path.name} job {name} names {found}: pull-request code would see it"
+            assert job_environment(job) not in ("prod", "production"), f"{path.name} job {name} runs in prod"
+        assert "PULUMI_CONFIG_PASSPHRASE_PROD" not in yaml.safe_dump(workflow.get("env", {}))
+    assert checked, "the preview workflow runs on pull requests"
+
+
+def test_the_prod_passphrase_is_read_only_in_the_prod_environment_on_main() -> None:
+    readers = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = load(path.name)
+        for name, job in workflow["jobs"].items():
+            if PROD_SECRET.search(yaml.safe_dump(job)):
+                readers.append((path.name, name))
+                assert job_environment(job) == "prod", f"{path.name} job {name} reads it outside the prod environment"
+                assert triggers(workflow) <= {"push", "workflow_dispatch"}, f"{path.name} runs on {triggers(workflow)}"
+                assert workflow["on"]["push"]["branches"] == ["main"]
+    assert readers == [("up.yml", "prod")]
+
+
+def test_the_prod_preview_runs_without_any_secret() -> None:
+    job = load("preview.yml")["jobs"]["preview"]
+    (prod,) = [entry for entry in job["strategy"]["matrix"]["include"] if entry["stack"] == "prod"]
+    assert prod["isolated"] is True and prod["passphrase"] == ""
+    others = [entry for entry in job["strategy"]["matrix"]["include"] if entry["stack"] != "prod"]
+    assert all(entry["isolated"] is False for entry in others)
+    # Every secret the job reads is behind `!matrix.isolated &&`, so the isolated entry's env holds none.
+    for key, value in job["env"].items():
+        if "secrets" in str(value):
+            assert re.fullmatch(r"\$\{\{ !matrix\.isolated && secrets[.\[][^|]*\|\| '' \}\}", value), key
+    assert not any("secrets" in str(step) for step in job["steps"]), "steps read secrets only through env"
+    (preview,) = [step for step in job["steps"] if step.get("id") == "preview"]
+    assert 'scripts/preview-isolated "$STACK" > preview.json' in preview["run"]
 
 
 # ---------------------------------------------------------------- up.yml
