@@ -10,7 +10,7 @@ machine; bench/RESULTS.md holds nothing else, and the docs quote none of its fig
 A benchmark is one function ``(Bench, Options) -> lines`` in ``BENCHMARKS``: it measures, then returns
 its section (a heading, what was run, one table from ``bench.stats.table``).
 
-    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10,20] [--skip deploy,lb,failover,hang,rollout,engine]
+    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--skip deploy,lb,failover,hang,rollout,engine]
         [--only lb,...] [--results FILE]
 """
 
@@ -307,7 +307,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--scale", default="2,10,20")
+    parser.add_argument("--scale", default="2,10")
     parser.add_argument("--skip", default="", help=f"any of {','.join(BENCHMARKS)}")
     parser.add_argument("--only", default="", help="run only these (comma-separated)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="append the section here (trial runs)")
