@@ -32,7 +32,9 @@ def test_table_rows_medians_spread_sums_and_ratio_of_medians() -> None:
         "seed": [{"rps": 100.0, "failed": 2, "total": 50}, {"rps": 300.0, "failed": 0, "total": 70}, {"rps": 200.0, "failed": 1, "total": 60}],
         "ours": [{"rps": 900.0, "failed": 0, "total": 90}, {"rps": 500.0, "failed": 0, "total": 80}, {"rps": 700.0, "failed": 0, "total": 70}],
     }  # fmt: skip
-    rows = table({"": samples}, [Column("rps", "requests/s", 0), Column("failed", "failed", of="total")], ("seed", "ours"))
+    rows = table(
+        {"": samples}, [Column("rps", "requests/s", 0), Column("failed", "failed", of="total")], ("seed", "ours")
+    )
     assert rows == [
         "| config | rounds | requests/s median (min-max) | failed, all rounds |",
         "|---|---|---|---|",
@@ -60,7 +62,10 @@ def test_grouped_table_and_a_ratio_over_zero() -> None:
 
 
 def test_a_figure_measured_once_per_label_and_no_ratio_for_counts() -> None:
-    samples = {"2": [{"preview_s": 2.0, "changes": 0.0}, {"preview_s": 2.4}], "10": [{"preview_s": 3.9, "changes": 0.0}]}
+    samples = {
+        "2": [{"preview_s": 2.0, "changes": 0.0}, {"preview_s": 2.4}],
+        "10": [{"preview_s": 3.9, "changes": 0.0}],
+    }
     columns = [Column("preview_s", "preview s", 1), Column("changes", "changes", 0, ratio=False)]
     rows = table({"": samples}, columns, ("2", "10"), label_heading="app hosts")
     assert rows[2:] == ["| 2 | 2 | 2.2 (2.0-2.4) | 0 |", "| 10 | 1 | 3.9 | 0 |", "| ratio 10/2 | | 1.77 | |"]
