@@ -5,6 +5,7 @@
 Steps 1-3 run on servers over SSH (sandbox or existing VMs) or, in containers mode, as containers.
 """
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,10 @@ HERE = Path(__file__).resolve().parent
 stack = pulumi.get_stack()
 config = pulumi.Config()
 try:
-    settings = stack_config.load_checked(config.get, HERE)
+    stack_config.check_passphrase(stack, os.environ)
+    # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
+    names = stack_config.setting_names(pulumi.runtime.get_config_env())
+    settings = stack_config.load_checked(config.get, HERE, names)
     if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
         raise stack_config.ConfigError(problem)  # now, not after the servers are built
     if settings.hosts.provider != "containers":

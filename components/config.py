@@ -2,17 +2,21 @@
 
 Every key is checked before any resource is declared: an unknown key, a missing one or a bad value
 stops the program with ONE line naming the setting (``wayshub:hosts.appServers[1].name: ...``).
-Pulumi.yaml's ``config:`` section and the README's reference describe the same keys.
+The models are the one source of truth: each field carries its description and default, and
+Pulumi.yaml's ``config:`` section and docs/config.md are generated from them (components/config_reference.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,6 +34,11 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message is one line that names it."""
+
+
+def _shown(default: str) -> dict[str, Any]:
+    """The default the reference shows for a field whose value is decided elsewhere (``None`` in the model)."""
+    return {"shown_default": default}
 
 
 class _Model(BaseModel):
@@ -55,12 +64,30 @@ def _check_address(value: str) -> str:
 class ServerConfig(_Model):
     """One server. For ``sandbox`` only ``name`` (and ``sshPort``) apply; ``existing`` needs ``address``."""
 
-    name: str
-    address: str | None = None
-    ssh_port: Port | None = Field(default=None, alias="sshPort")
-    user: str | None = None
-    private_address: str | None = Field(default=None, alias="privateAddress")
-    host_key: str | None = Field(default=None, alias="hostKey")
+    name: str = Field(description="the server's name: lowercase letters, digits or `-`, unique in the stack")
+    address: str | None = Field(
+        default=None, description="`existing` (required there): the IP address or host name SSH reaches"
+    )
+    ssh_port: Port | None = Field(
+        default=None,
+        alias="sshPort",
+        description="`existing`: the server's SSH port",
+        json_schema_extra=_shown("`22` (sandbox: from `sandbox.sshPortBase`)"),
+    )
+    user: str | None = Field(
+        default=None, description="`existing`: the SSH user for this server", json_schema_extra=_shown("`hosts.user`")
+    )
+    private_address: str | None = Field(
+        default=None,
+        alias="privateAddress",
+        description="`existing`: the address the LB reaches this server's app on",
+        json_schema_extra=_shown("`address`"),
+    )
+    host_key: str | None = Field(
+        default=None,
+        alias="hostKey",
+        description="the server's pinned host key (`ssh-ed25519 AAAA…`, a known_hosts line without the host name): any other is refused",
+    )
 
     _name = field_validator("name")(_check_host_name)
 
@@ -80,13 +107,26 @@ class ServerConfig(_Model):
 class SandboxConfig(_Model):
     """Local sandbox VMs: Docker containers with systemd + sshd on one network."""
 
-    image: str = "wayshub/sandbox-vm:bookworm"
-    network: str = "wayshub-local"
-    subnet: str = "172.30.77.0/24"
-    ssh_port_base: Port = Field(default=2220, alias="sshPortBase")
-    http_port: Port = Field(default=8080, alias="httpPort")
-    https_port: Port = Field(default=8443, alias="httpsPort")
-    bind_address: str = Field(default="127.0.0.1", alias="bindAddress")
+    image: str = Field(default="wayshub/sandbox-vm:bookworm", description="the VM image `scripts/sandbox-image` makes")
+    network: str = Field(default="wayshub-local", description="the sandbox VMs' own Docker network")
+    subnet: str = Field(
+        default="172.30.77.0/24",
+        description="the network's private IPv4 subnet (≥ /28): the LB gets `.10`, app servers `.11`, `.12`, … in config order",
+    )
+    ssh_port_base: Port = Field(
+        default=2220,
+        alias="sshPortBase",
+        description="SSH of the LB on `bindAddress`:this port, app servers on the next ports in config order",
+    )
+    http_port: Port = Field(default=8080, alias="httpPort", description="the LB's port 80 published on `bindAddress`")
+    https_port: Port = Field(
+        default=8443, alias="httpsPort", description="the LB's port 443 published on `bindAddress`"
+    )
+    bind_address: str = Field(
+        default="127.0.0.1",
+        alias="bindAddress",
+        description="where the sandbox ports are published: a loopback address, so they never leave this machine",
+    )
 
     @field_validator("subnet")
     @classmethod
@@ -114,20 +154,41 @@ _DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 class ContainersConfig(_Model):
     """Containers mode (``hosts.provider: containers``): the site as Docker containers, with pulumi-docker."""
 
-    # Local images, never pushed; the tag is a digest of what they are built from.
-    app_image: str = Field(default="wayshub/app", alias="appImage")
-    nginx_image: str = Field(default="wayshub/nginx", alias="nginxImage")
-    # The Dockerfiles' BASE build arg: Docker Hub's images on a laptop; without a registry,
-    # wayshub/debian-base:bookworm (made by scripts/sandbox-image) for both.
-    app_base: str = Field(default="node:20-bookworm-slim", alias="appBase")
-    nginx_base: str = Field(default="nginx:1.27", alias="nginxBase")
-    network: str = "wayshub-containers"
-    subnet: str = "172.30.78.0/24"
-    http_port: Port = Field(default=8090, alias="httpPort")
-    bind_address: str = Field(default="127.0.0.1", alias="bindAddress")
-    # Fill the build's npm cache with this machine's npm, so `npm ci` in the image build runs offline.
-    prefetch_npm: bool = Field(default=False, alias="prefetchNpm")
-    builder: Literal["BuilderV1", "BuilderBuildKit"] = "BuilderV1"
+    app_image: str = Field(
+        default="wayshub/app",
+        alias="appImage",
+        description="the app image's local repository (never pushed; the tag is a digest of what it is built from)",
+    )
+    nginx_image: str = Field(
+        default="wayshub/nginx",
+        alias="nginxImage",
+        description="the nginx image's local repository, tagged the same way",
+    )
+    app_base: str = Field(
+        default="node:20-bookworm-slim",
+        alias="appBase",
+        description="the app Dockerfile's `BASE`; `wayshub/debian-base:bookworm` (from `scripts/sandbox-image`) where no registry answers",
+    )
+    nginx_base: str = Field(
+        default="nginx:1.27", alias="nginxBase", description="the nginx Dockerfile's `BASE`, likewise"
+    )
+    network: str = Field(
+        default="wayshub-containers",
+        description="the containers' own Docker network: nginx gets `.10`, app containers `.11`, `.12`, … in config order",
+    )
+    subnet: str = Field(default="172.30.78.0/24", description="the network's private IPv4 subnet (≥ /28)")
+    http_port: Port = Field(default=8090, alias="httpPort", description="nginx's port published on `bindAddress`")
+    bind_address: str = Field(
+        default="127.0.0.1", alias="bindAddress", description="where nginx's port is published: a loopback address"
+    )
+    prefetch_npm: bool = Field(
+        default=False,
+        alias="prefetchNpm",
+        description="fill the build's npm cache with this machine's npm, so `npm ci` in the image build runs offline",
+    )
+    builder: Literal["BuilderV1", "BuilderBuildKit"] = Field(
+        default="BuilderV1", description="`BuilderV1` (the legacy builder, no buildx) or `BuilderBuildKit`"
+    )
 
     @field_validator("app_image", "nginx_image")
     @classmethod
@@ -169,19 +230,33 @@ class ContainersConfig(_Model):
 
 
 class HostsConfig(_Model):
-    provider: Literal["sandbox", "existing", "containers"] = "sandbox"
-    app_servers: list[ServerConfig] = Field(alias="appServers", min_length=1)
-    lb_server: ServerConfig = Field(alias="lbServer")
-    user: str = "wayshub"
-    allow_lb_on_app_server: bool = Field(default=False, alias="allowLbOnAppServer")
-    dial_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="dialTimeoutSeconds")
-    # ``existing``: the known_hosts file that vouches for servers without a pinned hostKey
-    # (default ~/.ssh/known_hosts); stored as an absolute path.
-    known_hosts_file: str | None = Field(default=None, alias="knownHostsFile", min_length=1)
-    # ``existing``: what `up` does with a hand-built setup it finds (an app run by hand on the app's port,
-    # an nginx site for the domain): false stops before any change and lists them; true takes them over,
-    # keeping copies under /var/backups/wayshub-takeover on that server.
-    takeover: bool = False
+    provider: Literal["sandbox", "existing", "containers"] = Field(
+        default="sandbox",
+        description="`sandbox` (VMs on this machine), `existing` (your servers over SSH) or `containers` (Docker containers, pulumi-docker; only server names apply)",
+    )
+    app_servers: list[ServerConfig] = Field(
+        alias="appServers", min_length=1, description="the app servers (at least one), each a server as below"
+    )
+    lb_server: ServerConfig = Field(alias="lbServer", description="the load-balancer server, same keys")
+    user: str = Field(default="wayshub", description="the SSH user (needs passwordless sudo)")
+    allow_lb_on_app_server: bool = Field(
+        default=False, alias="allowLbOnAppServer", description="`existing`: let the LB share an app server's address"
+    )
+    dial_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=60, alias="dialTimeoutSeconds", description="how long to keep trying to reach a server over SSH"
+    )
+    # Stored as an absolute path.
+    known_hosts_file: str | None = Field(
+        default=None,
+        alias="knownHostsFile",
+        min_length=1,
+        description="`existing`: the known_hosts file that vouches for servers without a pinned `hostKey`",
+        json_schema_extra=_shown("`~/.ssh/known_hosts`"),
+    )
+    takeover: bool = Field(
+        default=False,
+        description="`existing`: a hand-run app on the app's port or a hand-written nginx site for the domain stops the `up` before any change; `true` takes them over, keeping copies under /var/backups/wayshub-takeover (docs/hosts.md)",
+    )
 
     @field_validator("known_hosts_file")
     @classmethod
@@ -244,13 +319,22 @@ NODE_VERSION = re.compile(r"^v?[0-9]{1,2}(\.[0-9]+){0,2}$")
 class HealthConfig(_Model):
     """How a new release proves it serves: the unit's new process answers ``path`` on the app's port."""
 
-    path: str = "/"
-    # One status (200) or a range (200-399).
-    expect_status: str | int = Field(default="200-399", alias="expectStatus")
-    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(default=60, alias="timeoutSeconds")
-    interval_seconds: Annotated[float, Field(ge=0.1, le=60)] = Field(default=1.0, alias="intervalSeconds")
-    # Text the answer must contain; ``{release}`` stands for the release id (WAYSHUB_RELEASE).
-    body_contains: str | None = Field(default=None, alias="bodyContains", min_length=1)
+    path: str = Field(default="/", description="the URL path a release must answer (also what the LB probes)")
+    expect_status: str | int = Field(
+        default="200-399", alias="expectStatus", description="the answer's status: one (`200`) or a range (`200-399`)"
+    )
+    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=60, alias="timeoutSeconds", description="how long a new release has to answer before the `up` fails"
+    )
+    interval_seconds: Annotated[float, Field(ge=0.1, le=60)] = Field(
+        default=1.0, alias="intervalSeconds", description="seconds between two tries"
+    )
+    body_contains: str | None = Field(
+        default=None,
+        alias="bodyContains",
+        min_length=1,
+        description="text the answer must contain; `{release}` stands for the release id (`WAYSHUB_RELEASE`)",
+    )
 
     @field_validator("path")
     @classmethod
@@ -299,25 +383,52 @@ def _env_value(value: Any) -> Any:
 class AppConfig(_Model):
     """The Node app and how it runs on each app server (docs/app.md explains each setting)."""
 
-    name: str = "wayshub"
-    source: str = "app"
-    port: Port = 3000
-    # The environment variable(s) the app reads its port from.
-    port_env: str | list[str] = Field(default="PORT", alias="portEnv")
-    # The command line run in the release's app folder; default from package.json (scripts.start, main).
-    start: str | None = Field(default=None, min_length=1)
-    # An npm script run once where `pulumi up` runs, before dev dependencies are pruned.
-    build: str | None = Field(default=None, min_length=1)
-    # binary (Node from the npm registry, shipped with the release), apt (the distro's), nodesource, nvm.
-    # Default: binary when a version is known (nodeVersion, .nvmrc, engines.node), else apt.
-    node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(default=None, alias="nodeInstall")
-    node_version: str | None = Field(default=None, alias="nodeVersion")
+    name: str = Field(default="wayshub", description="the app's name: its systemd unit, user and folders")
+    source: str = Field(default="app", description="the app's folder (with its package.json), relative to the project")
+    port: Port = Field(default=3000, description="the port the app listens on")
+    port_env: str | list[str] = Field(
+        default="PORT", alias="portEnv", description="the environment variable(s) the app reads its port from"
+    )
+    start: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the command line run in the release's app folder",
+        json_schema_extra=_shown("package.json's `start` script, else `node <main>`"),
+    )
+    build: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a command run once where `pulumi up` runs (e.g. `npm run build`), before dev dependencies are pruned",
+    )
+    node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(
+        default=None,
+        alias="nodeInstall",
+        description="how Node gets onto the servers: `binary` (from the npm registry, shipped with the release), `apt` (the distro's), `nodesource` or `nvm`",
+        json_schema_extra=_shown("`binary` when a version is known, else `apt`"),
+    )
+    node_version: str | None = Field(
+        default=None,
+        alias="nodeVersion",
+        description="the Node version (`22`, `22.11`, `22.11.0`)",
+        json_schema_extra=_shown("`.nvmrc`, else package.json's `engines.node`"),
+    )
     # Text, numbers and booleans (`pulumi config set --path` stores 3000 and true as such); written as text.
     # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
-    env: dict[str, Annotated[Any, AfterValidator(_env_value)]] = Field(default_factory=dict)
-    health: HealthConfig = Field(default_factory=HealthConfig)
-    releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(default=3, alias="releasesKept")
-    release_pin: str | None = Field(default=None, alias="releasePin")
+    env: dict[str, Annotated[Any, AfterValidator(_env_value)]] = Field(
+        default_factory=dict,
+        description="environment variables for the app: `NAME: value` (text, numbers and true/false, written as text)",
+    )
+    health: HealthConfig = Field(
+        default_factory=HealthConfig, description="how a new release proves it serves before the next host switches"
+    )
+    releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=3, alias="releasesKept", description="releases kept on each server (the previous one is the rollback)"
+    )
+    release_pin: str | None = Field(
+        default=None,
+        alias="releasePin",
+        description="run this release id (12 hex characters) instead of the one built from `source`: `make rollback` sets it",
+    )
 
     _name = field_validator("name")(_check_host_name)
 
@@ -398,11 +509,18 @@ class HealthCheckConfig(_Model):
     then ends the requests stuck on it every round, until ``rise`` answers in ``app.health.expectStatus``
     in a row."""
 
-    enabled: bool = True
-    interval: str = "250ms"
-    timeout: str = "750ms"
-    fall: Annotated[int, Field(ge=1, le=10)] = 2
-    rise: Annotated[int, Field(ge=1, le=10)] = 2
+    enabled: bool = Field(
+        default=True,
+        description="the LB's active check of every backend's `app.health.path` (docs/hung-backends.md; not in containers mode)",
+    )
+    interval: str = Field(default="250ms", description="how often each backend is probed (50ms to 60s)")
+    timeout: str = Field(
+        default="750ms", description="no answer within this is a hang sign (shorter than `lb.readTimeout`)"
+    )
+    fall: Annotated[int, Field(ge=1, le=10)] = Field(default=2, description="probes in a row that make a backend hung")
+    rise: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=2, description="answers in a row that bring it back (`rise` x `interval` ≤ `lb.failTimeout`)"
+    )
 
     @field_validator("interval", "timeout")
     @classmethod
@@ -415,18 +533,43 @@ class HealthCheckConfig(_Model):
 
 
 class LoadBalancerConfig(_Model):
-    listen_port: Port = Field(default=80, alias="listenPort")
-    https_port: Port = Field(default=443, alias="httpsPort")
-    tls: Literal["off", "self-signed", "provided"] = "off"
-    hsts: bool = False
-    client_max_body_size: str = Field(default="10m", alias="clientMaxBodySize")
-    keepalive: Annotated[int, Field(ge=0, le=1024)] = 32
-    max_fails: Annotated[int, Field(ge=0, le=100)] = Field(default=1, alias="maxFails")
-    fail_timeout: str = Field(default="3s", alias="failTimeout")
-    connect_timeout: str = Field(default="1s", alias="connectTimeout")
-    read_timeout: str = Field(default="30s", alias="readTimeout")
-    next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(default=3, alias="nextUpstreamTries")
-    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig, alias="healthCheck")
+    """nginx on the LB server: ports, TLS, and how it treats backends."""
+
+    listen_port: Port = Field(default=80, alias="listenPort", description="nginx's plain-HTTP port on the LB")
+    https_port: Port = Field(default=443, alias="httpsPort", description="nginx's TLS port")
+    tls: Literal["off", "self-signed", "provided"] = Field(
+        default="off",
+        description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses) or `provided` (`tlsCertificate` and `tlsPrivateKey`)",
+    )
+    hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
+    client_max_body_size: str = Field(
+        default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
+    )
+    keepalive: Annotated[int, Field(ge=0, le=1024)] = Field(
+        default=32, description="idle upstream connections kept per worker"
+    )
+    max_fails: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=1,
+        alias="maxFails",
+        description="passive health: failures that make nginx skip a backend for `failTimeout`",
+    )
+    fail_timeout: str = Field(
+        default="3s",
+        alias="failTimeout",
+        description="how long a failed backend is skipped; the rollout waits this long (+1 s) between batches",
+    )
+    connect_timeout: str = Field(default="1s", alias="connectTimeout", description="the upstream connect timeout")
+    read_timeout: str = Field(default="30s", alias="readTimeout", description="the upstream read timeout")
+    next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=3,
+        alias="nextUpstreamTries",
+        description="backends tried for one request on `error timeout http_502 http_503`",
+    )
+    health_check: HealthCheckConfig = Field(
+        default_factory=HealthCheckConfig,
+        alias="healthCheck",
+        description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
+    )
 
     @field_validator("fail_timeout", "connect_timeout", "read_timeout")
     @classmethod
@@ -467,13 +610,19 @@ class LoadBalancerConfig(_Model):
 class RolloutConfig(_Model):
     """How app updates roll: ``batchSize`` hosts at a time, each batch gated on the previous one's health."""
 
-    batch_size: Annotated[int, Field(ge=1, le=100)] = Field(default=1, alias="batchSize")
+    batch_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1,
+        alias="batchSize",
+        description="app servers switched at a time; the next batch waits for this one's health gate",
+    )
 
 
 class HostsFileConfig(_Model):
-    enabled: bool = True
-    path: str = "/etc/hosts"
-    address: str = "127.0.0.1"
+    """A managed block in a hosts file that points the domain at the LB."""
+
+    enabled: bool = Field(default=True, description="write the managed block")
+    path: str = Field(default="/etc/hosts", description="which hosts file")
+    address: str = Field(default="127.0.0.1", description="the address the domain points at")
 
     @field_validator("address")
     @classmethod
@@ -497,22 +646,30 @@ class DnsConfig(_Model):
     """DNS records for the site's names, kept on your DNS server with RFC 2136 updates signed with TSIG
     (docs/dns.md). The key's secret is the separate secret setting ``wayshub:dnsTsigSecret``."""
 
-    # The DNS server's IP address (primary for the zone) and port.
-    server: str
-    port: Port = 53
-    # The zone the records live in: the domain itself or a suffix of it.
-    zone: str
-    key_name: str = Field(alias="keyName")
-    algorithm: Literal["hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"] = "hmac-sha256"
-    ttl: Annotated[int, Field(ge=1, le=86400)] = 300
-    # The names that point at the LB (default: the domain). Each is an A record (and AAAA for IPv6 addresses).
-    records: list[str] = Field(default_factory=list)
-    # The addresses they point at; default the LB's public address (sandbox: sandbox.bindAddress;
-    # existing: lbServer.address, which must then be an IP address).
-    addresses: list[str] = Field(default_factory=list)
-    # Take over records that already exist under those names instead of stopping.
-    adopt: bool = False
-    timeout_seconds: Annotated[int, Field(ge=1, le=120)] = Field(default=10, alias="timeoutSeconds")
+    server: str = Field(description="your DNS server: the zone's primary, as an IP address")
+    port: Port = Field(default=53, description="the DNS server's port")
+    zone: str = Field(description="the zone the records live in: the domain or a suffix of it")
+    key_name: str = Field(alias="keyName", description="the TSIG key's name, as the server knows it")
+    algorithm: Literal["hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"] = Field(
+        default="hmac-sha256", description="the TSIG key's algorithm"
+    )
+    ttl: Annotated[int, Field(ge=1, le=86400)] = Field(default=300, description="the records' TTL in seconds")
+    records: list[str] = Field(
+        default_factory=list,
+        description="the names that point at the LB, each an A record (AAAA for IPv6 addresses)",
+        json_schema_extra=_shown("the domain"),
+    )
+    addresses: list[str] = Field(
+        default_factory=list,
+        description="the addresses they point at (`existing`: `lbServer.address` must then be an IP address)",
+        json_schema_extra=_shown("the LB's public address"),
+    )
+    adopt: bool = Field(
+        default=False, description="take over records already there under those names instead of stopping"
+    )
+    timeout_seconds: Annotated[int, Field(ge=1, le=120)] = Field(
+        default=10, alias="timeoutSeconds", description="how long to wait for the DNS server"
+    )
 
     @field_validator("server")
     @classmethod
@@ -573,15 +730,30 @@ class DnsConfig(_Model):
 class StackConfig(_Model):
     """Everything one stack declares, after validation."""
 
-    domain: str
-    hosts: HostsConfig
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    containers: ContainersConfig = Field(default_factory=ContainersConfig)
-    app: AppConfig = Field(default_factory=AppConfig)
-    lb: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
-    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
-    hosts_file: HostsFileConfig = Field(default_factory=HostsFileConfig, alias="hostsFile")
-    dns: DnsConfig | None = None
+    domain: str = Field(description="the site's domain: nginx `server_name`, hosts entry, URL; e.g. `wayshub.local`")
+    hosts: HostsConfig = Field(description="the servers: sandbox VMs, your existing servers, or containers")
+    sandbox: SandboxConfig = Field(
+        default_factory=SandboxConfig,
+        description="sandbox VMs (`hosts.provider: sandbox`): Docker containers with systemd and sshd",
+    )
+    containers: ContainersConfig = Field(
+        default_factory=ContainersConfig,
+        description="containers mode (`hosts.provider: containers`): the site as Docker containers, with pulumi-docker",
+    )
+    app: AppConfig = Field(default_factory=AppConfig, description="your Node app and how it runs (docs/app.md)")
+    lb: LoadBalancerConfig = Field(
+        default_factory=LoadBalancerConfig, description="the load balancer: nginx on the LB server"
+    )
+    rollout: RolloutConfig = Field(
+        default_factory=RolloutConfig, description="how app updates roll out: a batch of hosts at a time, health-gated"
+    )
+    hosts_file: HostsFileConfig = Field(
+        default_factory=HostsFileConfig, alias="hostsFile", description="the managed hosts-file block for the domain"
+    )
+    dns: DnsConfig | None = Field(
+        default=None,
+        description="A/AAAA records on your DNS server by RFC 2136 updates signed with TSIG (docs/dns.md); off when absent",
+    )
 
     @field_validator("domain")
     @classmethod
@@ -629,6 +801,64 @@ class StackConfig(_Model):
         return (self.dns.records if self.dns else []) or [self.domain]
 
 
+# Settings read on their own, not part of StackConfig: secrets (never printed) and the TLS certificate.
+SEPARATE_SETTINGS: dict[str, str] = {
+    "sshPrivateKey": "`existing` only: the SSH private key, a secret: "
+    '`pulumi config set --secret wayshub:sshPrivateKey -- "$(cat key)"`',
+    "appSecrets": "secret environment values for the app: "
+    "`pulumi config set --secret --path wayshub:appSecrets.API_TOKEN …`; never shown in plain text",
+    "tlsCertificate": "`lb.tls: provided`: the PEM certificate chain for the domain",
+    "tlsPrivateKey": "`lb.tls: provided`: the certificate's private key (PEM), a secret",
+    DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "
+    "`pulumi config set --secret wayshub:dnsTsigSecret …`",
+}
+
+
+def section_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model a field holds (unwrapping ``X | None`` and ``list[X]``), and whether it is a list of them."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        found = [section_model(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
+        return next((m for m in found if m[0] is not None), (None, False))
+    if origin is list:
+        model, _ = section_model(typing.get_args(annotation)[0])
+        return (model, True) if model is not None else (None, False)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    return None, False
+
+
+def field_keys(model: type[BaseModel]) -> list[str]:
+    """A model's keys as a stack file spells them (the aliases)."""
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys known where a validation location points (``("lb", "keepAlive")`` -> LoadBalancerConfig's)."""
+    model: type[BaseModel] | None = StackConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {field.alias or name: field for name, field in model.model_fields.items()} if model else {}
+        if part not in fields:
+            break
+        model, _ = section_model(fields[part].annotation)
+    return field_keys(model) if model else []
+
+
+def unknown_setting(name: str, known: Collection[str], where: str = "") -> ConfigError:
+    """``wayshub:lb.keepAlive: unknown setting; did you mean wayshub:lb.keepalive?``"""
+    full = f"{NAMESPACE}:{where}{name}"
+    lower = {key.lower(): key for key in known}
+    near = difflib.get_close_matches(name.lower(), lower, n=1, cutoff=0.75)
+    if near:
+        return ConfigError(f"{full}: unknown setting; did you mean {NAMESPACE}:{where}{lower[near[0]]}?")
+    return ConfigError(f"{full}: unknown setting (known here: {', '.join(known)})")
+
+
+_KINDS = {str: "text", int: "a number", float: "a number", bool: "true/false", list: "a list"}
+
+
 def _location(error: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for part in error["loc"]:
@@ -650,12 +880,18 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         if first["type"] == "missing":
             message = "is required"
         elif first["type"] == "extra_forbidden":
-            message = "is not a known setting"
+            parent = where.rpartition(".")[0]
+            where_parent = f"{parent}." if parent else ""
+            raise unknown_setting(str(first["loc"][-1]), _keys_at(first["loc"][:-1]), where_parent) from None
+        elif first["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            kind = _KINDS.get(type(first["input"]), type(first["input"]).__name__)
+            message = f"must be a map of settings (docs/config.md lists them), not {kind}"
         prefix = f"{NAMESPACE}:{where}" if where else NAMESPACE
         raise ConfigError(f"{prefix}: {message}") from None
 
 
-KEYS = ("domain", "hosts", "sandbox", "containers", "app", "lb", "rollout", "hostsFile", "dns")
+# The sections and values a stack sets under ``wayshub:`` (besides SEPARATE_SETTINGS).
+KEYS = tuple(field_keys(StackConfig))
 
 
 def _decode(key: str, value: str) -> Any:
@@ -668,10 +904,52 @@ def _decode(key: str, value: str) -> Any:
         raise ConfigError(f"{NAMESPACE}:{key}: is not valid JSON/YAML ({err.msg})") from None
 
 
-def load(get: Callable[[str], str | None], keys: tuple[str, ...] = KEYS) -> StackConfig:
-    """Load from a Pulumi config getter (``pulumi.Config().get``); absent keys take defaults."""
+def setting_names(config_env: Mapping[str, Any]) -> list[str]:
+    """The ``wayshub:`` settings a stack sets, from the engine's config (``pulumi.runtime.get_config_env()``:
+    the language host hands the program every ``namespace:key`` of the stack), without the prefix."""
+    prefix = f"{NAMESPACE}:"
+    return sorted(key.removeprefix(prefix) for key in config_env if key.startswith(prefix))
+
+
+def check_known(names: Collection[str]) -> None:
+    """Every setting the stack sets is one the program reads: a typo (``hostFile``) is not silently ignored."""
+    known = [*KEYS, *SEPARATE_SETTINGS]
+    for name in sorted(names):
+        if name not in known:
+            raise unknown_setting(name, known)
+
+
+def load(get: Callable[[str], str | None], keys: tuple[str, ...] = KEYS, names: Collection[str] = ()) -> StackConfig:
+    """Load from a Pulumi config getter (``pulumi.Config().get``); absent keys take defaults. ``names``: the
+    settings the stack sets (``setting_names``), each of which must be known."""
+    check_known(names)
     raw = {key: _decode(key, value) for key in keys if (value := get(key)) is not None}
     return parse(raw)
+
+
+# The passphrase the Makefile gives the `local` stack; any other stack must have its own.
+DEFAULT_PASSPHRASE = "wayshub-local"  # noqa: S105 (public on purpose: it is in the Makefile)
+DEFAULT_PASSPHRASE_STACKS = ("local",)
+
+
+def check_passphrase(stack: str, environ: Mapping[str, str]) -> None:
+    """Refuse the well-known default passphrase for any stack but ``local``: its secrets (SSH keys, TLS keys)
+    would be encrypted with a passphrase everyone can read in the Makefile."""
+    if stack in DEFAULT_PASSPHRASE_STACKS:
+        return
+    given = environ.get("PULUMI_CONFIG_PASSPHRASE")
+    source = "PULUMI_CONFIG_PASSPHRASE"
+    if given is None and environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        source = "PULUMI_CONFIG_PASSPHRASE_FILE"
+        try:
+            given = Path(environ[source]).read_text().rstrip("\r\n")
+        except OSError:
+            return  # the engine itself reports a passphrase file it cannot read
+    if given == DEFAULT_PASSPHRASE:
+        raise ConfigError(
+            f"{source}: stack '{stack}' uses the default passphrase, which only the local stack may use; set your "
+            "own (export PULUMI_CONFIG_PASSPHRASE=... or PULUMI_CONFIG_PASSPHRASE_FILE=<file>) before creating the stack"
+        )
 
 
 # --- Checks that need more than the config values: files on disk, secrets (never echoed). ---
@@ -770,9 +1048,10 @@ def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
         raise ConfigError(f'{setting}: is not base64 (the secret "..." line tsig-keygen prints)')
 
 
-def load_checked(get: Callable[[str], str | None], project_dir: Path) -> StackConfig:
-    """Everything checked before any resource: values, files, and the secrets' form (never their text)."""
-    config = load(get)
+def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Collection[str] = ()) -> StackConfig:
+    """Everything checked before any resource: the settings' names, values, files, and the secrets' form
+    (never their text)."""
+    config = load(get, names=names)
     check_paths(config, project_dir)
     check_ssh_private_key(config, get("sshPrivateKey"))
     check_app_secrets(config, get("appSecrets"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from components.config import ConfigError, check_app_secrets, check_paths, check_ssh_private_key, check_tls, parse
+from components.config import (
+    DEFAULT_PASSPHRASE,
+    ConfigError,
+    check_app_secrets,
+    check_passphrase,
+    check_paths,
+    check_ssh_private_key,
+    check_tls,
+    parse,
+)
 from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.unit.test_config import EXISTING, GOOD
@@ -112,3 +123,36 @@ def test_tls_pair_checks() -> None:
         check_tls(provided, wrong_domain["certificate"], wrong_domain["private_key"])
     with pytest.raises(ConfigError, match=r"^wayshub:tlsCertificate: is set but lb.tls is 'off'"):
         check_tls(config(GOOD), made["certificate"], None)
+
+
+def test_only_the_local_stack_may_use_the_default_passphrase(tmp_path: Path) -> None:
+    check_passphrase("local", {"PULUMI_CONFIG_PASSPHRASE": DEFAULT_PASSPHRASE})
+    check_passphrase("staging", {"PULUMI_CONFIG_PASSPHRASE": "a passphrase of our own"})
+    with pytest.raises(ConfigError) as caught:
+        check_passphrase("staging", {"PULUMI_CONFIG_PASSPHRASE": DEFAULT_PASSPHRASE})
+    assert str(caught.value) == (
+        "PULUMI_CONFIG_PASSPHRASE: stack 'staging' uses the default passphrase, which only the local stack may use; "
+        "set your own (export PULUMI_CONFIG_PASSPHRASE=... or PULUMI_CONFIG_PASSPHRASE_FILE=<file>) before "
+        "creating the stack"
+    )
+    passphrase_file = tmp_path / "passphrase"
+    passphrase_file.write_text(DEFAULT_PASSPHRASE + "\n")
+    with pytest.raises(ConfigError, match=r"^PULUMI_CONFIG_PASSPHRASE_FILE: stack 'prod' uses the default"):
+        check_passphrase("prod", {"PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file)})
+    passphrase_file.write_text("ours\n")
+    check_passphrase("prod", {"PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file)})
+
+
+@pytest.mark.parametrize(("stack", "given"), [("local", DEFAULT_PASSPHRASE), ("staging", ""), ("prod", "")])
+def test_make_gives_the_default_passphrase_to_the_local_stack_only(stack: str, given: str) -> None:
+    show = 'show-passphrase: ; @echo "[$${PULUMI_CONFIG_PASSPHRASE-}]"'
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_CONFIG_PASSPHRASE", "MAKE"))}
+    result = subprocess.run(
+        ["make", "-s", f"STACK={stack}", "--eval", show, "show-passphrase"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == f"[{given}]\n"

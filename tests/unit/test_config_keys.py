@@ -1,0 +1,244 @@
+"""Every setting the models declare has a bad input that stops the program with ONE line naming that key.
+
+The cases run the loading path the program itself runs (``load_checked``, with the values as the engine
+hands them over: sections as JSON text, plain values as text). ``test_every_setting_has_a_bad_input_case``
+walks the models, so a new setting without a case here fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import config_reference
+from components.config import SEPARATE_SETTINGS, ConfigError, load_checked
+from components.load_balancer.tls import self_signed
+from tests.unit.test_config import DNS, EXISTING, GOOD
+
+REPO = Path(__file__).resolve().parents[2]
+TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
+PAIR = self_signed("wayshub.local", "keys-test")
+PROVIDED_TLS = {"lb": {"tls": "provided"}}
+
+
+@dataclass(frozen=True)
+class Case:
+    """``value`` put at ``key`` (``[]`` = the first server) of ``base``; ``message`` follows ``wayshub:<key>: ``."""
+
+    key: str
+    value: Any
+    message: str
+    base: dict[str, Any] = field(default_factory=lambda: GOOD)
+    # Other settings as the engine hands them over (secrets, the TLS certificate).
+    others: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def named(self) -> str:
+        return f"wayshub:{self.key.replace('[]', '[0]')}: "
+
+
+def dns_case(key: str, value: Any, message: str) -> Case:
+    return Case(key, value, message, DNS, {"dnsTsigSecret": TSIG_SECRET})
+
+
+MAP = "must be a map of settings (docs/config.md lists them), not"
+CASES = [
+    Case("domain", "not a domain", "'not a domain' is not a domain name such as 'wayshub.local'"),
+    Case("hosts", "app1,app2", f"{MAP} text"),
+    Case("hosts.provider", "multipass", "Input should be 'sandbox', 'existing' or 'containers'"),
+    Case("hosts.appServers", [], "List should have at least 1 item after validation, not 0"),
+    Case("hosts.appServers[].name", "App_1", "must be 1-32 lowercase letters, digits or '-', starting with a letter"),
+    Case("hosts.appServers[].address", "bad address!", "'bad address!' is neither an IP address nor a host name"),
+    Case("hosts.appServers[].sshPort", 0, "Input should be greater than or equal to 1"),
+    Case("hosts.appServers[].user", 7, "Input should be a valid string"),
+    Case("hosts.appServers[].privateAddress", "not an address", "'not an address' is neither an IP address"),
+    Case("hosts.appServers[].hostKey", "not a key", "must be '<type> <base64>' as in a known_hosts line"),
+    Case("hosts.lbServer", "lb", f"{MAP} text"),
+    Case("hosts.lbServer.name", "LB", "must be 1-32 lowercase letters"),
+    Case("hosts.lbServer.address", "a b", "'a b' is neither an IP address nor a host name"),
+    Case("hosts.lbServer.sshPort", 70000, "Input should be less than or equal to 65535"),
+    Case("hosts.lbServer.user", ["root"], "Input should be a valid string"),
+    Case("hosts.lbServer.privateAddress", "x y", "'x y' is neither an IP address nor a host name"),
+    Case("hosts.lbServer.hostKey", "ssh-dss AAAA", "must be '<type> <base64>'"),
+    Case("hosts.user", 1, "Input should be a valid string"),
+    Case("hosts.allowLbOnAppServer", "yes", "Input should be a valid boolean"),
+    Case("hosts.dialTimeoutSeconds", 0, "Input should be greater than or equal to 1"),
+    Case(
+        "hosts.knownHostsFile", "/no/such/known_hosts", "/no/such/known_hosts is not a file (make it with: ssh-keyscan"
+    ),
+    Case("hosts.takeover", "yes", "Input should be a valid boolean"),
+    Case("sandbox", "big", f"{MAP} text"),
+    Case("sandbox.image", 5, "Input should be a valid string"),
+    Case("sandbox.network", 5, "Input should be a valid string"),
+    Case("sandbox.subnet", "8.8.8.0/24", "must be a private IPv4 network of at least /28"),
+    Case("sandbox.sshPortBase", 0, "Input should be greater than or equal to 1"),
+    Case("sandbox.httpPort", 70000, "Input should be less than or equal to 65535"),
+    Case("sandbox.httpsPort", "abc", "Input should be a valid integer"),
+    Case("sandbox.bindAddress", "0.0.0.0", "must be a loopback address"),
+    Case("containers", [], f"{MAP} a list"),
+    Case("containers.appImage", "wayshub/app:1", "'wayshub/app:1' is not an image repository"),
+    Case("containers.nginxImage", "Nginx", "'Nginx' is not an image repository"),
+    Case("containers.appBase", "Node 20", "'Node 20' is not an image reference"),
+    Case("containers.nginxBase", "nginx latest", "'nginx latest' is not an image reference"),
+    Case("containers.network", "-x", "'-x' is not a Docker network name"),
+    Case("containers.subnet", "8.8.8.0/24", "must be a private IPv4 network of at least /28"),
+    Case("containers.httpPort", 0, "Input should be greater than or equal to 1"),
+    Case("containers.bindAddress", "0.0.0.0", "must be a loopback address"),
+    Case("containers.prefetchNpm", "yes", "Input should be a valid boolean"),
+    Case("containers.builder", "buildx", "Input should be 'BuilderV1' or 'BuilderBuildKit'"),
+    Case("app", "node", f"{MAP} text"),
+    Case("app.name", "My App", "must be 1-32 lowercase letters"),
+    Case("app.source", "no-such-app", f"{REPO}/no-such-app is not a folder"),
+    Case("app.port", 0, "Input should be greater than or equal to 1"),
+    Case("app.portEnv", "app-port", "variable name 'app-port' must be UPPER_SNAKE_CASE"),
+    Case("app.start", "   ", "must not be empty"),
+    Case("app.build", "npm run a\nnpm run b", "must be one line"),
+    Case("app.nodeInstall", "brew", "Input should be 'binary', 'apt', 'nodesource' or 'nvm'"),
+    Case("app.nodeVersion", "lts", "'lts' is not a Node version"),
+    Case("app.env", {"lower": "x"}, "variable name 'lower' must be UPPER_SNAKE_CASE"),
+    Case("app.health", "ok", f"{MAP} text"),
+    Case("app.health.path", "healthz", "'healthz' must be a URL path starting with '/'"),
+    Case("app.health.expectStatus", "2xx", "'2xx' is not an HTTP status or range"),
+    Case("app.health.timeoutSeconds", -1, "Input should be greater than or equal to 1"),
+    Case("app.health.intervalSeconds", 0, "Input should be greater than or equal to 0.1"),
+    Case("app.health.bodyContains", "", "String should have at least 1 character"),
+    Case("app.releasesKept", 0, "Input should be greater than or equal to 1"),
+    Case("app.releasePin", "HEAD", "'HEAD' is not a release id"),
+    Case("lb", "fast", f"{MAP} text"),
+    Case("lb.listenPort", "abc", "Input should be a valid integer"),
+    Case("lb.httpsPort", 0, "Input should be greater than or equal to 1"),
+    Case("lb.tls", "acme", "Input should be 'off', 'self-signed' or 'provided'"),
+    Case("lb.hsts", "on", "Input should be a valid boolean"),
+    Case("lb.clientMaxBodySize", "lots", "'lots' is not an nginx size"),
+    Case("lb.keepalive", -1, "Input should be greater than or equal to 0"),
+    Case("lb.maxFails", 101, "Input should be less than or equal to 100"),
+    Case("lb.failTimeout", "ten", "'ten' is not an nginx duration"),
+    Case("lb.connectTimeout", "-1s", "'-1s' is not an nginx duration"),
+    Case("lb.readTimeout", "30", "'30' is not an nginx duration"),
+    Case("lb.nextUpstreamTries", -1, "Input should be greater than or equal to 0"),
+    Case("lb.healthCheck", 1, f"{MAP} a number"),
+    Case("lb.healthCheck.enabled", "yes", "Input should be a valid boolean"),
+    Case("lb.healthCheck.interval", "1 s", "'1 s' is not a duration"),
+    Case("lb.healthCheck.timeout", "10ms", "'10ms' must be between 50ms and 60s"),
+    Case("lb.healthCheck.fall", 0, "Input should be greater than or equal to 1"),
+    Case("lb.healthCheck.rise", 11, "Input should be less than or equal to 10"),
+    Case("rollout", "fast", f"{MAP} text"),
+    Case("rollout.batchSize", 0, "Input should be greater than or equal to 1"),
+    Case("hostsFile", True, f"{MAP} text"),  # the engine hands a top-level true over as the text "true"
+    Case("hostsFile.enabled", "no", "Input should be a valid boolean"),
+    Case("hostsFile.path", "/", "/ is a directory, not a hosts file"),
+    Case("hostsFile.address", "nowhere", "'nowhere' does not appear to be an IPv4 or IPv6 address"),
+    Case("dns", "on", f"{MAP} text"),
+    dns_case("dns.server", "ns1.example.com", "'ns1.example.com' is not an IP address"),
+    dns_case("dns.port", 0, "Input should be greater than or equal to 1"),
+    dns_case("dns.zone", "bad zone", "'bad zone' is not a zone name"),
+    dns_case("dns.keyName", "my key", "'my key' is not a TSIG key name"),
+    dns_case("dns.algorithm", "hmac-md5", "Input should be 'hmac-sha224', 'hmac-sha256'"),
+    dns_case("dns.ttl", 0, "Input should be greater than or equal to 1"),
+    dns_case("dns.records", ["a;b.local"], "'a;b.local' is not a domain name"),
+    dns_case("dns.addresses", ["lb.local"], "'lb.local' is not an IP address"),
+    dns_case("dns.adopt", "yes", "Input should be a valid boolean"),
+    dns_case("dns.timeoutSeconds", 600, "Input should be less than or equal to 120"),
+    # Settings read on their own: the value goes in ``others``.
+    Case("sshPrivateKey", "ssh-ed25519 AAAA a public key", "is not an SSH private key", EXISTING),
+    Case("appSecrets", json.dumps({"api-key": "x"}), "variable name 'api-key' must be UPPER_SNAKE_CASE"),
+    Case(
+        "tlsCertificate",
+        "garbage",
+        "is not a PEM certificate",
+        {**GOOD, **PROVIDED_TLS},
+        {"tlsPrivateKey": PAIR["private_key"]},
+    ),
+    Case(
+        "tlsPrivateKey",
+        "garbage",
+        "is not an unencrypted PEM private key",
+        {**GOOD, **PROVIDED_TLS},
+        {"tlsCertificate": PAIR["certificate"]},
+    ),
+    Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
+]
+
+
+def put(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with ``value`` at ``key`` (``hosts.appServers[].sshPort``: the first server's)."""
+    data = copy.deepcopy(data)
+    *parents, last = key.replace("[]", ".0").split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+    node[last] = value
+    return data
+
+
+def engine_view(settings: dict[str, Any]) -> dict[str, str]:
+    """The settings as ``pulumi.Config().get`` returns them: objects and lists as JSON, the rest as text."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in settings.items()}
+
+
+def load_case(case: Case) -> None:
+    separate = case.key in SEPARATE_SETTINGS
+    settings = engine_view(case.base) | case.others
+    if separate:
+        settings[case.key] = case.value
+    else:
+        settings = engine_view(put(case.base, case.key, case.value)) | case.others
+    load_checked(settings.get, REPO, names=list(settings))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])
+def test_a_bad_value_stops_with_one_line_naming_its_key(case: Case) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_case(case)
+    text = str(caught.value)
+    assert "\n" not in text, text
+    assert text.startswith(case.named), f"the line names another setting: {text}"
+    assert text.removeprefix(case.named).startswith(case.message), text
+    if case.key in SEPARATE_SETTINGS:
+        assert case.value not in text, "the line repeats the setting's value"
+
+
+def test_every_setting_has_a_bad_input_case() -> None:
+    declared = [s.key for s in config_reference.settings()]
+    covered = {c.key for c in CASES}
+    missing = [key for key in declared if key not in covered]
+    assert not missing, f"settings without a bad-input case in {__name__}: {', '.join(missing)}"
+    assert covered <= set(declared), f"cases for settings that do not exist: {sorted(covered - set(declared))}"
+
+
+def test_each_base_is_good_so_only_the_change_is_wrong() -> None:
+    # (EXISTING needs a private key: the sshPrivateKey case gives a wrong one, test_config_checks a right one.)
+    for base, others in [
+        (GOOD, {}),
+        (DNS, {"dnsTsigSecret": TSIG_SECRET}),
+        ({**GOOD, **PROVIDED_TLS}, {"tlsCertificate": PAIR["certificate"], "tlsPrivateKey": PAIR["private_key"]}),
+    ]:
+        settings = engine_view(base) | others
+        load_checked(settings.get, REPO, names=list(settings))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("hostFile", "wayshub:hostFile: unknown setting; did you mean wayshub:hostsFile?"),
+        ("Domain", "wayshub:Domain: unknown setting; did you mean wayshub:domain?"),
+        ("sshPrivateKeys", "wayshub:sshPrivateKeys: unknown setting; did you mean wayshub:sshPrivateKey?"),
+        ("colour", "wayshub:colour: unknown setting (known here: domain, hosts, sandbox, containers, app, lb,"),
+    ],
+)
+def test_an_unknown_top_level_setting_names_the_nearest_known_one(name: str, message: str) -> None:
+    settings = engine_view(GOOD) | {name: "x"}
+    with pytest.raises(ConfigError) as caught:
+        load_checked(settings.get, REPO, names=list(settings))
+    assert str(caught.value).startswith(message), caught.value
+    assert "\n" not in str(caught.value)
+
+
+def test_the_settings_read_on_their_own_are_known_names() -> None:
+    settings = engine_view(GOOD) | {"appSecrets": json.dumps({"API_KEY": "x"})}
+    assert load_checked(settings.get, REPO, names=list(settings)).domain == "wayshub.local"
