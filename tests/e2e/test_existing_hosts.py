@@ -303,7 +303,8 @@ def test_the_whole_site_deploys_and_both_backends_answer_through_the_lb(
     answers = [get() for _ in range(40)]
     assert {status for status, _ in answers} == {200}
     assert {backend for _, backend in answers} == {"app1", "app2"}
-    block = f"# BEGIN wayshub-infra ext\n127.0.0.1\t{DOMAIN}\n# END wayshub-infra ext\n"
+    name = deployed.stack.name
+    block = f"# BEGIN wayshub-infra {name}\n127.0.0.1\t{DOMAIN}\n# END wayshub-infra {name}\n"
     assert deployed.hosts_file.read_text() == USER_HOSTS_LINES + block
     # The app runs as its own system user, not as the login user or root.
     owner = servers.sh("app1", "ps -o user= -C node | sort -u").stdout.split()
