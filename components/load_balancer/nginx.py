@@ -11,15 +11,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
 from components.config import LoadBalancerConfig
 from components.hosts import Host
+from components.hosts.survey import host_script
 from components.render import render
 from components.shell import RemoteCommand, RemoteCommandArgs, cmd, install_from_stdin, sudo_script
 
 NGINX_PACKAGE = "nginx-light"
+# Our sandboxing drop-in for Debian's nginx.service (templates/nginx-sandbox.conf.j2), one per site:
+# two stacks sharing an LB each remove only their own.
+SANDBOX_DROPIN_DIR = "/etc/systemd/system/nginx.service.d"
+SANDBOX_SCRIPT = Path(__file__).resolve().parent / "host" / "nginx-sandbox.sh"
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,16 @@ def install_lines() -> list[str]:
     ]
 
 
+def sandbox_dropin(site_name: str) -> str:
+    return f"{SANDBOX_DROPIN_DIR}/{site_name}-sandbox.conf"
+
+
+def sandbox_command(site_name: str, text: str) -> str:
+    """Install the sandboxing drop-in ``text`` (empty: remove it) and restart nginx if it changed."""
+    inputs = {"DROPIN": sandbox_dropin(site_name), "DROPIN_TEXT": text.rstrip("\n"), "JOURNAL_LINES": "20"}
+    return host_script(SANDBOX_SCRIPT, inputs)
+
+
 def _tls_digest(tls: TlsMaterial) -> pulumi.Output[str]:
     """A secret hash of the certificate and key (changes when either does)."""
     both = pulumi.Output.all(tls.certificate, tls.private_key)
@@ -151,6 +167,16 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             RemoteCommandArgs(connection=conn, create=sudo_script(install_lines())),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
         )
+        # Sandboxed before any site is published: the one restart it needs serves no traffic yet.
+        self.sandbox = RemoteCommand(
+            f"{name}-nginx-sandbox",
+            RemoteCommandArgs(
+                connection=conn,
+                create=sandbox_command(args.site_name, render("nginx-sandbox.conf.j2")),
+                delete=sandbox_command(args.site_name, ""),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+        )
         tls_files = self._tls_files(name, args) if args.tls else []
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
         self.site = RemoteCommand(
@@ -164,7 +190,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
                 # re-runs the publish (nginx -t, reload), else the old key would keep serving.
                 rerun_on=[_tls_digest(args.tls)] if args.tls else [],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *tls_files]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, self.sandbox, *tls_files]),
         )
         self.site_name = args.site_name
         self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
