@@ -87,6 +87,23 @@ def up_with_events(cli: PulumiCli, event_log: Path) -> UpResult:
     return UpResult(result.returncode, result.stdout + result.stderr, events)
 
 
+def events_env(cli: PulumiCli) -> dict[str, str]:
+    """The CLI's environment with ``--event-log`` accepted (shown only with PULUMI_DEBUG_COMMANDS)."""
+    return {**cli.env, "PULUMI_DEBUG_COMMANDS": "true"}
+
+
+def read_events(event_log: Path) -> list[dict[str, Any]]:
+    """The engine's events written so far; a last line still being written is left for the next read.
+
+    The engine writes each event to the log (unbuffered) before it shows it, so a running `up` can be
+    followed event by event."""
+    try:
+        text = event_log.read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
+
+
 def engine_env(state_dir: Path, home_dir: Path) -> dict[str, str]:
     """Environment for the CLI: the engine built by scripts/ensure-pulumi first on PATH, local state."""
     bin_dir = subprocess.run(

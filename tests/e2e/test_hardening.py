@@ -5,21 +5,33 @@ Runs on the session's deployed site; every test puts the site back as it found i
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from bench.loadgen import BackgroundLoad
+from components.hosts.from_config import sandbox_address
+from components.hosts.ssh_key import generate_ed25519
+from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
+from tests.e2e.pulumi_cli import PulumiCli, UpResult, copy_program, engine_env, events_env, read_events
 from tests.e2e.site import (
     DOMAIN,
+    HTTP_PORT,
     HTTPS_PORT,
     SITE_STACK,
+    SSH_PORT_BASE,
+    SUBNET,
     Site,
     get,
     get_http_headers,
@@ -49,12 +61,11 @@ def secret_lines(pem: str) -> list[str]:
     return [line for line in pem.splitlines() if line and "-----" not in line]
 
 
-def test_https_with_the_self_signed_ca_and_secrets_stay_secret(hardened: Site) -> None:
+def test_https_with_the_self_signed_ca(hardened: Site) -> None:
     site = hardened
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:lb": {"tls": "self-signed"}})
     site.cli.run("config", "set", "--secret", "--path", "wayshub:appSecrets.API_TOKEN", TOKEN)
-    up = site.cli.run("up", "--yes", "--skip-preview")
-    preview = site.cli.run("preview", "--diff")
+    site.cli.run("up", "--yes", "--skip-preview")
 
     ca = site.cli.outputs()["ca_certificate"]
     status, headers = get_https(ca)
@@ -68,14 +79,192 @@ def test_https_with_the_self_signed_ca_and_secrets_stay_secret(hardened: Site) -
 
     env_file = site.sh("app1", "cat /opt/wayshub/current/env; stat -c %a /opt/wayshub/current/env").stdout
     assert f"API_TOKEN={TOKEN}\n" in env_file and env_file.endswith("600\n")
-    exported = json.loads(site.cli.run("stack", "export", "--show-secrets").stdout)
-    (tls,) = [r for r in exported["deployment"]["resources"] if r["urn"].endswith("::tls")]
-    tls_key = json.loads(tls["outputs"]["private_key"]["plaintext"])
     key_mode = site.sh("lb", f"stat -c %a /etc/nginx/tls/wayshub-{SITE_STACK}.key").stdout.strip()
     assert key_mode == "600"
-    everything_logged = state_text(site) + up.stdout + up.stderr + preview.stdout + preview.stderr
-    assert TOKEN not in everything_logged
-    assert not [line for line in secret_lines(tls_key) if line in everything_logged]
+
+
+# --- Secrets: each carried by a change the engine really makes, then looked for everywhere it could show. ---
+
+
+def encodings(secret: str) -> dict[str, str]:
+    """The secret and its obvious encodings: base64 of it, and each body line of a PEM/OpenSSH key."""
+    forms = {"plaintext": secret, "base64": base64.b64encode(secret.encode()).decode()}
+    body = [line for line in secret.splitlines() if line and "-----" not in line]
+    # A key's last body line can be a few characters that occur anywhere by chance: lines of 16+ only.
+    forms.update({f"PEM body line {n}": line for n, line in enumerate(body, 1) if len(line) >= 16})
+    return forms
+
+
+def leaks(secrets_by_name: dict[str, str], texts: dict[str, str]) -> list[str]:
+    """Where any encoding of any secret shows, as '<secret> (<encoding>) in <text>'."""
+    return [
+        f"{name} ({form}) in {where}"
+        for name, secret in secrets_by_name.items()
+        for form, value in encodings(secret).items()
+        for where, text in texts.items()
+        if value in text
+    ]
+
+
+def planned_ops(preview_json: str) -> dict[str, str]:
+    """Resource name -> the step the engine plans for it, from `pulumi preview --json`'s raw output."""
+    return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in json.loads(preview_json)["steps"]}
+
+
+def set_secret(cli: PulumiCli, key: str, value: str, path: bool = False) -> None:
+    cli.run("config", "set", "--secret", *(["--path"] if path else []), key, "--", value)
+
+
+def tls_config(pair: dict[str, str]) -> dict[str, object]:
+    return {"wayshub:lb": {"tls": "provided"}, "wayshub:tlsCertificate": pair["certificate"]}
+
+
+def test_a_new_tls_key_and_app_secret_change_what_runs_and_never_show(hardened: Site) -> None:
+    site = hardened
+    old_pair, new_pair = self_signed(DOMAIN, "secrets-old"), self_signed(DOMAIN, "secrets-new")
+    old_token, new_token = (f"wayshub-test-token-{secrets.token_hex(12)}" for _ in range(2))
+    write_stack_config(site, app_servers=APP_SERVERS, extra=tls_config(old_pair))
+    set_secret(site.cli, "wayshub:tlsPrivateKey", old_pair["private_key"])
+    set_secret(site.cli, "wayshub:appSecrets.API_TOKEN", old_token, path=True)
+    site.cli.run("up", "--yes", "--skip-preview")
+
+    # The change: a new certificate and key, and a new value of an app secret.
+    write_stack_config(site, app_servers=APP_SERVERS, extra=tls_config(new_pair))
+    set_secret(site.cli, "wayshub:tlsPrivateKey", new_pair["private_key"])
+    set_secret(site.cli, "wayshub:appSecrets.API_TOKEN", new_token, path=True)
+    diff = site.cli.run("preview", "--diff")
+    raw = site.cli.run("preview", "--json").stdout
+    up = site.cli.run("up", "--yes", "--skip-preview", "--diff")
+
+    # The change is real: the key file and every host's release are rewritten, and the new ones serve.
+    ops = planned_ops(raw)
+    carriers = ["lb-tls-key", "app1-app-release", "app2-app-release"]
+    assert {name: ops.get(name) for name in carriers} == {
+        name: ops.get(name) for name in carriers if ops.get(name) in ("update", "replace")
+    }, f"every carrier must change: {ops}"
+    assert all(name in diff.stdout and name in up.stdout for name in carriers), diff.stdout[-3000:]
+    assert "[secret]" in diff.stdout, "the diff shows the secret inputs as [secret]"
+    assert get_https(new_pair["ca_certificate"])[0] == 200, "the new key serves"
+    assert f"API_TOKEN={new_token}\n" in site.sh("app1", "cat /opt/wayshub/current/env").stdout
+
+    texts = {
+        "preview --diff": diff.stdout + diff.stderr,
+        "preview --json": raw,
+        "up --diff": up.stdout + up.stderr,
+        "state": state_text(site),
+    }
+    found = leaks(
+        {
+            "new TLS key": new_pair["private_key"],
+            "old TLS key": old_pair["private_key"],
+            "new app secret": new_token,
+            "old app secret": old_token,
+        },
+        texts,
+    )
+    assert not found, found
+
+
+def test_the_dns_tsig_secret_never_shows_in_a_preview_or_a_failed_up(hardened: Site) -> None:
+    site = hardened
+    tsig = base64.b64encode(secrets.token_bytes(32)).decode()
+    # A DNS server nobody runs (the discard port on loopback): previews need no server; the up fails.
+    dns = {"server": "127.0.0.1", "port": 9, "zone": DOMAIN, "keyName": "wayshub-update", "timeoutSeconds": 3}
+    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:dns": dns})
+    set_secret(site.cli, "wayshub:dnsTsigSecret", tsig)
+    diff = site.cli.run("preview", "--diff")
+    raw = site.cli.run("preview", "--json").stdout
+    up = site.cli.run("up", "--yes", "--skip-preview", "--diff", check=False)
+
+    assert planned_ops(raw).get(f"dns-{DOMAIN}") == "create", planned_ops(raw)
+    assert f"dns-{DOMAIN}" in diff.stdout and "[secret]" in diff.stdout
+    assert up.returncode != 0 and f"dns-{DOMAIN}" in up.stdout, up.stdout[-3000:]
+    texts = {
+        "preview --diff": diff.stdout + diff.stderr,
+        "preview --json": raw,
+        "up --diff (failed)": up.stdout + up.stderr,
+        "state": state_text(site),
+    }
+    found = leaks({"TSIG secret": tsig}, texts)
+    assert not found, found
+
+
+def host_key_of(site: Site, server: str) -> str:
+    """The VM's ed25519 host key as '<type> <base64>' (what hosts.appServers[].hostKey pins)."""
+    line = site.sh(server, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
+    return " ".join(line.split()[:2])
+
+
+def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Site, tmp_path: Path) -> None:
+    """A second stack, `provider: existing`, on this session's VMs as someone's own servers: its own app
+    name, port, domain and nginx site, so it shares nothing with the site but the machines."""
+    site = hardened
+    old_private, old_public = generate_ed25519("wayshub-rotation-old")
+    new_private, new_public = generate_ed25519("wayshub-rotation-new")
+    servers = ["lb", *APP_SERVERS]  # sandbox order: the LB first
+    keys_file = "/home/wayshub/.ssh/authorized_keys"
+    for server in servers:
+        site.sh(
+            server,
+            f"cp -p {keys_file} /root/authorized_keys.before && printf '%s\\n%s\\n' '{old_public}' '{new_public}' >> {keys_file}",
+        )
+    project = tmp_path / "project"
+    copy_program(project)
+    (project / "stacks").mkdir()
+    stack = f"{SITE_STACK}keys"
+    cli = PulumiCli(project, engine_env(tmp_path / "state", tmp_path / "home"))
+    cli.run("stack", "init", stack)
+
+    def entry(server: str) -> dict[str, object]:
+        index = servers.index(server)
+        return {
+            "name": server,
+            "address": "127.0.0.1",
+            "sshPort": SSH_PORT_BASE + index,
+            "privateAddress": sandbox_address(SUBNET, index),
+            "hostKey": host_key_of(site, server),
+        }
+
+    config: dict[str, Any] = {
+        "wayshub:domain": f"keys.{DOMAIN}",
+        "wayshub:hosts": {
+            "provider": "existing",
+            "user": "wayshub",
+            "appServers": [entry(s) for s in APP_SERVERS],
+            "lbServer": entry("lb"),
+        },
+        "wayshub:app": {"name": "keyrot", "port": 3100},
+        "wayshub:lb": {"healthCheck": {"enabled": False}},
+        "wayshub:hostsFile": {"path": str(tmp_path / "hosts"), "address": "127.0.0.1"},
+    }
+    (tmp_path / "hosts").write_text(USER_HOSTS_LINES)
+    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    try:
+        set_secret(cli, "wayshub:sshPrivateKey", old_private)
+        cli.run("up", "--yes", "--skip-preview")
+
+        set_secret(cli, "wayshub:sshPrivateKey", new_private)
+        diff = cli.run("preview", "--diff")
+        raw = cli.run("preview", "--json").stdout
+        up = cli.run("up", "--yes", "--skip-preview", "--diff")
+
+        # Every step on a server holds the connection, key included: each one is updated, none re-run.
+        ops = planned_ops(raw)
+        on_servers = [f"{s}-probe" for s in servers] + ["app1-app-release", "app2-app-release", "lb-site"]
+        assert {name: ops.get(name) for name in on_servers} == {name: "update" for name in on_servers}, ops
+        assert all(name in diff.stdout and name in up.stdout for name in on_servers), diff.stdout[-3000:]
+        texts = {
+            "preview --diff": diff.stdout + diff.stderr,
+            "preview --json": raw,
+            "up --diff": up.stdout + up.stderr,
+            "state": "\n".join(p.read_text(errors="replace") for p in (tmp_path / "state").rglob("*") if p.is_file()),
+        }
+        found = leaks({"new SSH key": new_private, "old SSH key": old_private}, texts)
+        assert not found, found
+    finally:
+        cli.run("destroy", "--yes", "--skip-preview", check=False)
+        for server in servers:
+            site.sh(server, f"cp -p /root/authorized_keys.before {keys_file}", check=False)
 
 
 def test_a_changed_host_key_is_refused(hardened: Site) -> None:
@@ -137,38 +326,64 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def test_an_interrupted_up_converges_when_run_again(hardened: Site) -> None:
-    site = hardened
-    (site.project / "app" / "VARIANT").write_text("interrupted\n")
-    try:
-        process = subprocess.Popen(
-            ["pulumi", "--non-interactive", "up", "--yes", "--skip-preview"],
-            cwd=site.project,
-            env=site.cli.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and "releases" not in site.sh("app1", "ls /opt/wayshub", check=False).stdout:
-            time.sleep(0.2)
-        # Mid-deploy: the new release is on its way; kill the engine like a closed laptop lid would.
-        time.sleep(1.0)
-        # Kill what we started (the engine and the plugins it started, which run in process groups of
-        # their own) by pid, all at once, like a closed laptop lid would.
-        for pid in [process.pid, *descendants(process.pid)]:
-            os.kill(pid, signal.SIGKILL)
-        process.wait(timeout=30)
+def live_release(site: Site, server: str) -> str:
+    return site.sh(server, "basename $(readlink /opt/wayshub/current)").stdout.strip()
 
-        # What `make recover` does: drop the dead run's lock, forget its half-made creates, read the hosts.
-        site.cli.run("cancel", "--yes")
-        site.cli.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
-        site.cli.run("up", "--yes", "--skip-preview")
-        assert set(site.cli.up_summary()) == {"same"}
-        release = site.cli.outputs()["release"]
-        assert [site.sh(s, "basename $(readlink /opt/wayshub/current)").stdout.strip() for s in APP_SERVERS] == [
-            release,
-            release,
-        ]
+
+def test_an_up_killed_between_two_hosts_switches_converges_when_run_again(hardened: Site, tmp_path: Path) -> None:
+    """The engine dies (SIGKILL, with the plugins it started) right after the event that starts host 1's
+    switch and before host 2's; `make recover` + `up` converge; GETs run from before the kill to the end."""
+    site = hardened
+    old = site.cli.outputs()["release"]
+    (site.project / "app" / "VARIANT").write_text("interrupted\n")
+    event_log = tmp_path / "events.jsonl"
+    output = tmp_path / "up.out"
+    max_requests = 1_000_000
+    try:
+        with BackgroundLoad(
+            HTTP_PORT, DOMAIN, min_requests=1000, max_requests=max_requests, max_seconds=900
+        ) as traffic:
+            with output.open("w") as out:
+                process = subprocess.Popen(
+                    ["pulumi", "--non-interactive", "up", "--yes", "--skip-preview", "--event-log", str(event_log)],
+                    cwd=site.project,
+                    env=events_env(site.cli),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+                deadline = time.monotonic() + 600
+                while UpResult(0, "", read_events(event_log)).started("app1-app-release") is None:
+                    assert process.poll() is None, f"the up ended before app1's switch: {output.read_text()[-3000:]}"
+                    assert time.monotonic() < deadline, "app1's switch never started"
+                    time.sleep(0.05)
+                # Kill what we started (the engine and the plugins it started, which run in process groups
+                # of their own) by pid, all at once, like a closed laptop lid would.
+                for pid in [process.pid, *descendants(process.pid)]:
+                    os.kill(pid, signal.SIGKILL)
+                process.wait(timeout=30)
+            # The engine is dead: its log is exactly what it had done when it died.
+            at_kill = UpResult(process.returncode, output.read_text(), read_events(event_log))
+            app2_releases = site.sh("app2", "ls /opt/wayshub/releases").stdout.split()
+            app2_live = live_release(site, "app2")
+
+            # What `make recover` does: drop the dead run's lock, forget its half-made creates, read the hosts.
+            site.cli.run("cancel", "--yes")
+            site.cli.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
+            site.cli.run("up", "--yes", "--skip-preview")
+            converged = site.cli.up_summary()
+        new = site.cli.outputs()["release"]
+
+        assert at_kill.returncode == -signal.SIGKILL
+        assert at_kill.started("app1-app-release") is not None, "killed after host 1's switch started"
+        assert at_kill.finished("app1-app-release") is None, "… and before it finished"
+        assert at_kill.started("app2-app-release") is None, "… and before host 2's started"
+        assert new != old and new not in app2_releases and app2_live == old, "host 2 was untouched at the kill"
+        assert set(converged) == {"same"}, converged
+        assert [live_release(site, s) for s in APP_SERVERS] == [new, new]
+        print(f"\ninterrupted up: {traffic.report}")
+        assert traffic.report.total < max_requests and traffic.report.seconds < 900, "the load ended before the up"
+        assert traffic.report.failed == 0, traffic.report.error_samples
+        assert set(traffic.report.releases) >= {old, new}, traffic.report.releases
     finally:
         (site.project / "app" / "VARIANT").unlink(missing_ok=True)
 
