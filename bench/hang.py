@@ -30,6 +30,19 @@ def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, text=True)
 
 
+def _pause(container: str, attempts: int = 3) -> None:
+    """``docker pause``; on a busy machine the cgroup freezer can time out, and the container is then
+    left running: try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _run("docker", "pause", container)
+            return
+        except subprocess.CalledProcessError:
+            if attempt == attempts:
+                raise
+            time.sleep(1)
+
+
 def _netns_iptables(container: str, action: str) -> None:
     pid = subprocess.run(
         ["docker", "inspect", "--format", "{{.State.Pid}}", container], check=True, capture_output=True, text=True
@@ -55,7 +68,7 @@ HANGS: dict[str, HangKind] = {
     "pause": HangKind(
         "pause",
         "whole VM frozen (docker pause)",
-        lambda c, unit: _run("docker", "pause", c),
+        lambda c, unit: _pause(c),
         lambda c, unit: _run("docker", "unpause", c),
     ),
     "drop": HangKind(
@@ -166,5 +179,6 @@ def measure(
         loop.close()
         thread.join()
     if report.hang_error is not None:
-        raise RuntimeError(f"could not make or end the hang ({hang.name})") from report.hang_error
+        said = str(getattr(report.hang_error, "stderr", "") or report.hang_error).strip()[-300:]
+        raise RuntimeError(f"could not make or end the hang ({hang.name}): {said}") from report.hang_error
     return report

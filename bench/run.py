@@ -90,6 +90,7 @@ def first_deploy(bench: Bench, opts: Options) -> list[str]:
         bench.configure(Variant(app_servers=int(label)))
         seconds = bench.up()
         bench.destroy()
+        print(f"  {label} app hosts: {seconds:.1f}s", flush=True)
         return {"up_s": seconds}
 
     samples = run_rounds(["1", "2"], rounds, measure)
