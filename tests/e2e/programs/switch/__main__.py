@@ -5,7 +5,8 @@
 every URN differs, as a switch to pulumi-command's ``command:local:Command`` does. What the deletes
 would tear down is visible: ``marker`` removes a file, ``service`` stops a process; every create and
 delete appends a line to ``<dir>/log``. Both creates are idempotent deploy steps, like the real program's.
-``wayshub:extra`` adds one more resource (so a test can remove it: a change besides the switch).
+``wayshub:extra`` adds one more resource (so a test can remove it: a change besides the switch);
+``wayshub:slow`` one whose create takes two minutes (so a test can interrupt an `up`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class RenamedCommand(Resource, module="renamed", name="LocalCommand"):
 
 
 class Site(pulumi.ComponentResource):
-    def __init__(self, name: str, folder: str, backend: str, extra: bool) -> None:
+    def __init__(self, name: str, folder: str, backend: str, extra: bool, slow: bool) -> None:
         super().__init__("wayshub:test:Site", name, None)
         command = RenamedCommand if backend == "renamed" else BuiltinCommand
         log = f'>> "{folder}/log"'
@@ -55,6 +56,11 @@ class Site(pulumi.ComponentResource):
         steps = {"marker": marker, "service": service}
         if extra:
             steps["extra"] = (f'echo "create extra" {log}', f'echo "delete extra" {log}')
+        if slow:  # a create that takes long enough for a test to interrupt the up
+            steps["slow"] = (
+                f'echo "create slow" {log}; echo $$ > "{folder}/slow.pid"; exec sleep 120',
+                f'echo "delete slow" {log}',
+            )
         child = pulumi.ResourceOptions(parent=self)
         made: dict[str, BuiltinCommand | RenamedCommand] = {
             role: command(Commands(), f"{name}-{role}", {"name": role, "create": c, "delete": d, "stdout": None}, child)
@@ -66,6 +72,10 @@ class Site(pulumi.ComponentResource):
 
 config = pulumi.Config("wayshub")
 site = Site(
-    "site", pulumi.Config().require("dir"), config.get("commands") or "builtin", config.get_bool("extra") or False
+    "site",
+    pulumi.Config().require("dir"),
+    config.get("commands") or "builtin",
+    extra=config.get_bool("extra") or False,
+    slow=config.get_bool("slow") or False,
 )
 pulumi.export("service_pid", site.service_pid)
