@@ -813,6 +813,22 @@ SEPARATE_SETTINGS: dict[str, str] = {
     "`pulumi config set --secret wayshub:dnsTsigSecret …`",
 }
 
+COMMANDS_SETTING = "commands"
+COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
+SEPARATE_SETTINGS[COMMANDS_SETTING] = (
+    "what runs the commands: `builtin` (our providers), `pulumi-command` (its plugin), or `auto` (the default): "
+    "pulumi-command when its plugin is installed, else builtin (docs/commands.md)"
+)
+
+
+def check_commands(value: str | None) -> str:
+    """``wayshub:commands``, or ``auto`` when unset."""
+    if value is None:
+        return "auto"
+    if value not in COMMAND_BACKENDS:
+        raise ConfigError(f"{NAMESPACE}:{COMMANDS_SETTING}: must be one of {', '.join(COMMAND_BACKENDS)}")
+    return value
+
 
 def section_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     """The model a field holds (unwrapping ``X | None`` and ``list[X]``), and whether it is a list of them."""
@@ -1057,4 +1073,5 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     check_app_secrets(config, get("appSecrets"))
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
+    check_commands(get(COMMANDS_SETTING))
     return config
