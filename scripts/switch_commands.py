@@ -41,11 +41,18 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from components.shell.command.backend import plugin_installed
+
 SETTING = "wayshub:commands"
 # The backends whose providers are plugins (the built-in ones run inside the program's process):
 # backend name -> the resource plugin it needs.
 PLUGIN_OF = {"pulumi-command": "command"}
+# Components whose commands' create is not a re-runnable deploy step: a sandbox VM's create removes a
+# container of this stack and runs a new one, its network's refuses an existing network.
+NOT_RERUNNABLE = ("wayshub:hosts:SandboxVm$", "wayshub:hosts:SandboxNetwork$")
 # Steps that run a delete command on a resource still in the state (besides a plain delete).
+NOT_PURE = ": not a pure backend switch, run a plain `pulumi up` first"
 REPLACING_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced"}
 
 
@@ -99,12 +106,18 @@ def plan_switch(steps: Iterable[Step]) -> Plan:
     paired: set[str] = set()
     for step in steps:
         if step.op in REPLACING_OPS:
-            plan.problems.append(f"{step.urn} would be replaced (its delete command would run)")
+            plan.problems.append(f"{step.urn} would be replaced (its delete command would run){NOT_PURE}")
         elif step.op == "delete" and not is_provider(step.urn):
             twins = [u for u in created.get(urn_name(step.urn), []) if urn_type(u) != urn_type(step.urn)]
             if len(twins) != 1:
                 plan.problems.append(
-                    f"{step.urn} would be deleted with no new twin of that name (its delete would run)"
+                    f"{step.urn} would be deleted with no new twin of that name (its delete would run){NOT_PURE}"
+                )
+                continue
+            if urn_type(step.urn).startswith(NOT_RERUNNABLE):
+                plan.problems.append(
+                    f"{step.urn}: its create would make the sandbox VM or network again (docker rm + run), so a "
+                    "sandbox stack cannot switch in place: destroy it and up it with the new setting"
                 )
                 continue
             plan.retyped[step.urn] = twins[0]
@@ -193,7 +206,7 @@ class Switch:
         if plugin is None:
             return
         plugins = self.stack.workspace.list_plugins()
-        if not any(p.name == plugin and str(p.kind) == "resource" for p in plugins):
+        if not any(p.name == plugin and str(p.kind) == "resource" for p in plugins) and not plugin_installed():
             raise Refused(
                 f"{self.setting}={self.target}: the '{plugin}' resource plugin is not installed "
                 f"(`pulumi plugin install resource {plugin}`); nothing was changed"
@@ -230,9 +243,7 @@ class Switch:
         current = self.current()
         plan = plan_switch(self.preview())
         if plan.problems:
-            raise Refused(
-                f"{plan.problems[0]}: not a pure backend switch, run a plain `pulumi up` first; nothing was changed"
-            )
+            raise Refused(f"{plan.problems[0]}; nothing was changed")
         if locked := protected(deployment, plan.retyped):
             raise Refused(f"{locked[0]} is protected: `pulumi state unprotect` it first; nothing was changed")
         for line in describe(plan, self.stack.name, current, self.target):

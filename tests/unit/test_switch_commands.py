@@ -12,6 +12,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from switch_commands import (
+    NOT_PURE,
     Plan,
     Refused,
     Step,
@@ -39,6 +40,8 @@ RELEASE_OLD = urn(f"wayshub:app:NodeApp${OLD_REMOTE}", "app1-app-release")
 RELEASE_NEW = urn(f"wayshub:app:NodeApp${NEW_REMOTE}", "app1-app-release")
 VM_OLD = urn(f"wayshub:hosts:SandboxVm${OLD_LOCAL}", "app1-container")
 VM_NEW = urn(f"wayshub:hosts:SandboxVm${NEW_LOCAL}", "app1-container")
+BUILD_OLD = urn(f"wayshub:app:NodeApp${OLD_LOCAL}", "app1-app-build")
+BUILD_NEW = urn(f"wayshub:app:NodeApp${NEW_LOCAL}", "app1-app-build")
 COMMAND_PROVIDER = urn("pulumi:providers:command", "default_1_2_1")
 APP = urn("wayshub:app:NodeApp", "app1-app")
 
@@ -48,23 +51,23 @@ def switch_steps() -> list[Step]:
     return [
         Step("same", urn("pulumi:pulumi:Stack", "wayshub-local"), custom=False),
         Step("create", COMMAND_PROVIDER),
-        Step("create", VM_NEW),
+        Step("create", BUILD_NEW),
         Step("same", APP, custom=False),
         Step("create", RELEASE_NEW),
         Step("delete", RELEASE_OLD),
-        Step("delete", VM_OLD),
+        Step("delete", BUILD_OLD),
     ]
 
 
 def test_every_delete_is_paired_with_its_twin_under_the_new_token() -> None:
     plan = plan_switch(switch_steps())
-    assert plan == Plan(retyped={RELEASE_OLD: RELEASE_NEW, VM_OLD: VM_NEW}, creates=[COMMAND_PROVIDER])
+    assert plan == Plan(retyped={RELEASE_OLD: RELEASE_NEW, BUILD_OLD: BUILD_NEW}, creates=[COMMAND_PROVIDER])
 
 
 def test_a_delete_with_no_twin_is_a_problem_because_its_delete_command_would_run() -> None:
     gone = urn(f"wayshub:app:NodeApp${OLD_REMOTE}", "app3-app-release")
     plan = plan_switch([*switch_steps(), Step("delete", gone)])
-    assert plan.problems == [f"{gone} would be deleted with no new twin of that name (its delete would run)"]
+    assert plan.problems == [f"{gone} would be deleted with no new twin of that name (its delete would run){NOT_PURE}"]
     assert gone not in plan.retyped
 
 
@@ -79,13 +82,15 @@ def test_two_candidate_twins_are_a_problem_not_a_guess() -> None:
     other = urn(f"wayshub:load_balancer:NginxLoadBalancer${NEW_REMOTE}", "app1-app-release")
     plan = plan_switch([Step("create", RELEASE_NEW), Step("create", other), Step("delete", RELEASE_OLD)])
     assert plan.retyped == {}
-    assert plan.problems == [f"{RELEASE_OLD} would be deleted with no new twin of that name (its delete would run)"]
+    assert plan.problems == [
+        f"{RELEASE_OLD} would be deleted with no new twin of that name (its delete would run){NOT_PURE}"
+    ]
 
 
 @pytest.mark.parametrize("op", ["replace", "create-replacement", "delete-replaced", "discard-replaced"])
 def test_any_replacement_is_a_problem(op: str) -> None:
     plan = plan_switch([*switch_steps(), Step(op, RELEASE_NEW)])
-    assert plan.problems == [f"{RELEASE_NEW} would be replaced (its delete command would run)"]
+    assert plan.problems == [f"{RELEASE_NEW} would be replaced (its delete command would run){NOT_PURE}"]
 
 
 def test_providers_come_and_go_without_a_problem_and_updates_of_commands_are_listed() -> None:
@@ -177,3 +182,16 @@ def test_the_plan_is_printed_one_resource_a_line() -> None:
         "  1 further resources are created:",
         "    default_1_2_1: pulumi:providers:command",
     ]
+
+
+def test_a_sandbox_vm_or_network_is_not_switched_in_place() -> None:
+    """Their create commands re-make the VM (docker rm + run): a twin created there would tear the VM down."""
+    network_old = urn(f"wayshub:hosts:SandboxNetwork${OLD_LOCAL}", "sandbox-network")
+    network_new = urn(f"wayshub:hosts:SandboxNetwork${NEW_LOCAL}", "sandbox-network")
+    steps = [Step("create", VM_NEW), Step("create", network_new), Step("delete", VM_OLD), Step("delete", network_old)]
+    plan = plan_switch([*switch_steps(), *steps])
+    assert plan.retyped == {RELEASE_OLD: RELEASE_NEW, BUILD_OLD: BUILD_NEW}
+    assert [p.split(": its create")[0] for p in plan.problems] == [VM_OLD, network_old]
+    assert plan.problems[0].endswith(
+        "so a sandbox stack cannot switch in place: destroy it and up it with the new setting"
+    )
