@@ -20,9 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from bench.loadgen import BackgroundLoad
 from tests.e2e import slots
-from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.other_servers import OtherServers, other_servers
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.test_existing_hosts import DOMAIN, USER_HOSTS_LINES, existing_hosts, site_config
 
 pytestmark = pytest.mark.e2e
 
@@ -213,3 +217,103 @@ def test_a_change_besides_the_switch_is_refused_because_its_delete_would_run(dep
     ]
     assert deployed.state()["resources"] == state_before
     assert deletes(deployed.log) == []
+
+
+# --- The whole site on servers of the user's own (provider: existing), switched under load. ---
+
+SITE_STACK = slots.name("extswitch")
+EXT_HTTP_PORT = slots.EXT_HTTP_PORT
+OLD_TYPES = tuple(f"pulumi-python:dynamic/wayshub:{n}" for n in ("LocalCommand", "RemoteCommand", "CopyFileToRemote"))
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator[OtherServers]:
+    with other_servers(sandbox_image, tmp_path_factory.mktemp("switch-servers")) as made:
+        yield made
+
+
+def site_project(root: Path, servers: OtherServers) -> PulumiCli:
+    """The real program behind tests/e2e/programs/switch_site (which can rename the built-in tokens)."""
+    project = root / "project"
+    copy_program(project)
+    (project / "__main__.py").rename(project / "wayshub_program.py")
+    shutil.copy(REPO / "tests" / "e2e" / "programs" / "switch_site" / "__main__.py", project / "__main__.py")
+    (project / "stacks").mkdir()
+    hosts_file = root / "hosts"
+    hosts_file.write_text(USER_HOSTS_LINES)
+    config = {
+        **site_config(existing_hosts(servers, servers.known_hosts), hosts_file),
+        "wayshub:commands": "builtin",
+        "switchtest:tokens": "builtin",
+    }
+    (project / "stacks" / f"Pulumi.{SITE_STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+    cli = PulumiCli(project, engine_env(root / "state", root / "home"))
+    cli.run("stack", "init", SITE_STACK)
+    cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", servers.private_key)
+    return cli
+
+
+def resources(cli: PulumiCli) -> list[dict[str, Any]]:
+    return list(json.loads(cli.run("stack", "export").stdout)["deployment"]["resources"])
+
+
+def test_the_whole_site_switches_under_load_with_no_failed_get_and_no_teardown(
+    tmp_path: Path, servers: OtherServers
+) -> None:
+    cli = site_project(tmp_path, servers)
+    try:
+        cli.run("up", "--yes", "--skip-preview")
+        before = resources(cli)
+        commands = {r["urn"].rsplit("::", 1)[1] for r in before if r["type"] in OLD_TYPES}
+        probes = {r["urn"] for r in before if r["urn"].endswith("-probe")}
+        releases = cli.outputs()["releases"]
+        nginx_pid = servers.sh("lb", "systemctl show -p MainPID --value nginx").stdout.strip()
+        site_file = f"/etc/nginx/conf.d/wayshub-{SITE_STACK}.conf"
+
+        with BackgroundLoad(EXT_HTTP_PORT, DOMAIN, min_requests=2000, max_seconds=600) as traffic:
+            switched = subprocess.run(
+                [
+                    str(REPO / "scripts" / "switch-commands"),
+                    "--stack",
+                    SITE_STACK,
+                    "--to",
+                    "renamed",
+                    "--setting",
+                    "switchtest:tokens",
+                ],
+                cwd=cli.workdir,
+                env=cli.env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+                check=False,
+            )
+        print("switch-commands:", switched.stdout[-3000:], switched.stderr[-2000:], "load:", traffic.report)
+        assert switched.returncode == 0, switched.stdout[-3000:] + switched.stderr
+        assert traffic.report.total >= 2000
+        assert traffic.report.failed == 0, traffic.report.error_samples
+
+        after = resources(cli)
+        renamed = {r["urn"].rsplit("::", 1)[1] for r in after if r["type"].startswith("pulumi-python:dynamic/renamed:")}
+        assert renamed == commands - {u.rsplit("::", 1)[1] for u in probes}, "every command is under the new token"
+        assert {r["urn"] for r in after if r["type"] in OLD_TYPES} == probes, "only the probes keep their type"
+        assert not any(r.get("retainOnDelete") for r in after)
+        # No teardown ran: nginx was never restarted, our site and units are in place, the releases unchanged.
+        assert servers.sh("lb", "systemctl show -p MainPID --value nginx").stdout.strip() == nginx_pid
+        assert servers.sh("lb", f"test -f {site_file}", check=False).returncode == 0
+        for app in ("app1", "app2"):
+            assert servers.sh(app, "systemctl is-active wayshub").stdout.strip() == "active"
+            assert servers.sh(app, "test -L /opt/wayshub/current && id wayshub", check=False).returncode == 0
+        assert cli.outputs()["releases"] == releases
+
+        again = cli.up_summary()
+        assert set(again) == {"same"}, f"a second up must change nothing, the engine reported {again}"
+
+        cli.run("destroy", "--yes", "--skip-preview")
+        # destroy ran the NEW resources' deletes: the site, the unit and the app's folder are gone.
+        assert servers.sh("lb", f"test -e {site_file}", check=False).returncode != 0
+        for app in ("app1", "app2"):
+            assert servers.sh(app, "test -e /etc/systemd/system/wayshub.service", check=False).returncode != 0
+            assert servers.sh(app, "test -e /opt/wayshub", check=False).returncode != 0
+    finally:
+        cli.run("destroy", "--yes", "--skip-preview", check=False)
