@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,8 @@ class CopyFileToRemoteArgs:
     # What names the file's content (a build id) when the file may not exist yet while the program runs
     # (a preview builds nothing): it then drives re-uploads instead of the file's sha256.
     content_id: pulumi.Input[str] | None = None
+    # Replace the copy when one of these changes (stored only when given, as stacks already hold copies).
+    triggers: Sequence[pulumi.Input[object]] = ()
 
 
 class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
@@ -175,6 +177,7 @@ class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
             "sha256": None if by_content_id else pulumi.Output.from_input(args.source).apply(file_sha256),
             **({"content_id": args.content_id} if by_content_id else {}),
             "remote_path": args.remote_path,
+            **({"triggers": list(args.triggers)} if args.triggers else {}),
             "stdout": None,
             "stderr": None,
         }

@@ -111,8 +111,9 @@ def Command(
     ``logging=Logging.NONE``: the command handles secrets; its stdout, stderr and stdin are kept secret and
     a failure shows no output.
     """
-    opts = merged_opts(opts, secret_outputs(logging, ["connection"], ["stdout", "stderr", "stdin"]))
+    secrets = secret_outputs(logging, ["connection"], ["stdout", "stderr", "stdin"])
     if backend.current() == "builtin":
+        opts = merged_opts(opts, secrets)
         return builtin.RemoteCommand(
             resource_name,
             builtin.RemoteCommandArgs(
@@ -140,7 +141,7 @@ def Command(
         triggers=list(triggers) if triggers else None,
         logging=pulumi_command.remote.Logging(logging.value) if logging else None,
         add_previous_output_in_env=False,
-        opts=opts,
+        opts=merged_opts(opts, theirs(secrets)),
     )
 
 
@@ -160,8 +161,8 @@ def CopyToRemote(
     preview builds nothing): the built-in backend then re-copies when it changes instead of hashing the
     file; pulumi-command gets it as a trigger.
     """
-    opts = merged_opts(opts, ["connection"])
     if backend.current() == "builtin":
+        opts = merged_opts(opts, ["connection"])
         return builtin.CopyFileToRemote(
             resource_name,
             builtin.CopyFileToRemoteArgs(
@@ -169,6 +170,7 @@ def CopyToRemote(
                 source=pulumi.Output.from_input(source).apply(asset_path),
                 remote_path=remote_path,
                 content_id=content_id,
+                triggers=list(triggers or []),
             ),
             opts,
         )
@@ -180,6 +182,11 @@ def CopyToRemote(
         triggers=[*(triggers or []), *([content_id] if content_id is not None else [])] or None,
         opts=opts,
     )
+
+
+def theirs(secrets: list[str]) -> list[str]:
+    """The secret outputs to ask pulumi-command for: its SDK makes ``connection`` secret itself."""
+    return [name for name in secrets if name != "connection"]
 
 
 def asset_path(asset: pulumi.FileAsset) -> str:
