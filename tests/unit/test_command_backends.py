@@ -222,3 +222,32 @@ def test_the_comparison_covers_every_kind_of_command(config_keys: list[str], mon
     assert "lb-tls-key" in secret and "app1-app-base" in secret, secret
     assert local["app1-app-release"]["rerun"] is not None
     assert local["lb-tls-key"]["additional_secret_outputs"] == ["connection", "stderr", "stdin", "stdout"]
+
+
+def test_the_serialized_built_in_provider_is_not_kept_as_a_secret(
+    config_keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # serialize_as_secret_always = False: our providers hold no secret (connections and commands are
+    # inputs), so the pickled provider each resource stores stays readable instead of an opaque secret.
+    requests = run_program(REPO / "stacks" / "Pulumi.local.yaml", "builtin", config_keys, monkeypatch)
+    providers = {name: to_python(r.object)["__provider"] for name, r in requests.items() if r.type in KINDS}
+    assert len(providers) >= 10
+    assert [name for name, value in providers.items() if is_secret(value)] == []
+
+
+def test_auto_takes_pulumi_command_only_when_its_plugin_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
+    assert backend.resolve("auto") == "builtin"
+    assert backend.resolve("pulumi-command") == "pulumi-command"
+    (tmp_path / "home" / "plugins" / "resource-command-v1.2.1").mkdir(parents=True)
+    assert backend.resolve("auto") == "pulumi-command"
+    assert backend.resolve("builtin") == "builtin"
+    (tmp_path / "home" / "plugins" / "resource-command-v1.2.1").rmdir()
+    plugin = tmp_path / "bin" / backend.PLUGIN
+    plugin.parent.mkdir()
+    plugin.write_text("#!/bin/sh\n")
+    plugin.chmod(0o755)
+    assert backend.resolve("auto") == "pulumi-command"
