@@ -1,7 +1,7 @@
 """Shared lifecycle of command-style dynamic resources: create/update/delete run commands.
 
 Why dynamic providers: the pulumi-command plugin cannot be built from the Go modules reachable on our
-build machines (see README, "Why no pulumi-command"), so these resources run commands themselves,
+build machines, so these resources (the built-in backend, docs/commands.md) run commands themselves,
 in the Python dynamic-provider process the Pulumi engine starts. They keep pulumi-command's model:
 ``create`` runs on create, ``update`` (or ``create``) on a change of inputs, ``delete`` on delete,
 and a change of ``triggers`` replaces the resource.
