@@ -102,8 +102,16 @@ def clean_failure(step: str, err: BaseException) -> OperationFailed:
 def describe_failure(what: str, result: CommandResult, log_output: bool) -> str:
     if not log_output:
         return f"{what} failed with exit code {result.exit_code} (output hidden: the command handles secrets)"
-    tail = (result.stderr.strip() or result.stdout.strip())[-OUTPUT_TAIL_CHARS:]
-    return f"{what} failed with exit code {result.exit_code}:\n{tail}"
+    return f"{what} failed with exit code {result.exit_code}:\n{output_tail(result.stderr.strip() or result.stdout.strip())}"
+
+
+def output_tail(text: str) -> str:
+    """The output's end, at most :data:`OUTPUT_TAIL_CHARS`; a longer one keeps its first line too (where
+    our host scripts say what went wrong, before the journal they add)."""
+    if len(text) <= OUTPUT_TAIL_CHARS:
+        return text
+    first = text.splitlines()[0][:300]
+    return f"{first}\n[...]\n{text[-(OUTPUT_TAIL_CHARS - len(first)) :]}"
 
 
 def _clean_errors(method: Callable[..., Any]) -> Callable[..., Any]:

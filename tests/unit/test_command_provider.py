@@ -113,3 +113,13 @@ def test_local_command_feeds_stdin_and_environment() -> None:
         {"name": "t", "create": 'cat; printf "$GREETING"', "stdin": "in;", "environment": {"GREETING": "hi"}}
     )
     assert (out.outs or {})["stdout"] == "in;hi"
+
+
+def test_a_long_failure_keeps_its_first_line_and_the_end_of_its_output() -> None:
+    script = "echo 'release r1 failed its health check' >&2; for i in $(seq 1000); do echo \"journal line $i\" >&2; done; exit 1"
+    with pytest.raises(OperationFailed) as failed:
+        LocalCommandProvider().create({"name": "t", "create": script})
+    lines = str(failed.value).splitlines()
+    assert lines[:3] == ["local:t: create failed with exit code 1:", "release r1 failed its health check", "[...]"]
+    assert lines[-1] == "journal line 1000"
+    assert len(str(failed.value)) < 4100
