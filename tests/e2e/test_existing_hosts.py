@@ -159,8 +159,10 @@ def failing_up(stack: Stack, servers: OtherServers, known_hosts: Path | None = N
 
 
 def the_line(output: str, pattern: str) -> str:
-    """The one error line matching ``pattern`` (the engine shows it in the progress and the diagnostics)."""
+    """The one error line matching ``pattern``, as the diagnostics show it (the progress repeats it after the
+    resource's name)."""
     lines = sorted({line.strip() for line in output.splitlines() if re.search(pattern, line)})
+    lines = [line for line in lines if line.startswith("error: ")]
     assert len(lines) == 1, f"expected one distinct line matching {pattern!r}, got {lines}\n{output[-4000:]}"
     return lines[0]
 
