@@ -127,6 +127,7 @@ def on_servers() -> Site:
             settings=settings.lb,
             tls=tls,
             public_https_port=public_https_port,
+            harden=settings.harden_nginx,
         ),
     )
     if settings.lb.health_check.enabled:

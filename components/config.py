@@ -542,6 +542,12 @@ class LoadBalancerConfig(_Model):
         description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses) or `provided` (`tlsCertificate` and `tlsPrivateKey`)",
     )
     hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
+    harden_nginx: bool | None = Field(
+        default=None,
+        alias="hardenNginx",
+        description='sandbox nginx.service with our systemd drop-in (docs/app.md, "Sandboxing"); default: on for sandbox '
+        "VMs, off for your own servers (it would confine every site that nginx serves)",
+    )
     client_max_body_size: str = Field(
         default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
     )
@@ -799,6 +805,12 @@ class StackConfig(_Model):
     def dns_records(self) -> list[str]:
         """The names the DNS records are kept for (``dns.records``, else the domain)."""
         return (self.dns.records if self.dns else []) or [self.domain]
+
+    @property
+    def harden_nginx(self) -> bool:
+        """``lb.hardenNginx``, else only on servers we made: on someone else's LB the drop-in would confine
+        (and its one restart interrupt) every site their nginx serves."""
+        return self.lb.harden_nginx if self.lb.harden_nginx is not None else self.hosts.provider == "sandbox"
 
 
 # Settings read on their own, not part of StackConfig: secrets (never printed) and the TLS certificate.
