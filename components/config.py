@@ -542,6 +542,12 @@ class LoadBalancerConfig(_Model):
         description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses) or `provided` (`tlsCertificate` and `tlsPrivateKey`)",
     )
     hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
+    harden_nginx: bool | None = Field(
+        default=None,
+        alias="hardenNginx",
+        description='sandbox nginx.service with our systemd drop-in (docs/app.md, "Sandboxing"); default: on for sandbox '
+        "VMs, off for your own servers (it would confine every site that nginx serves)",
+    )
     client_max_body_size: str = Field(
         default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
     )
@@ -800,6 +806,12 @@ class StackConfig(_Model):
         """The names the DNS records are kept for (``dns.records``, else the domain)."""
         return (self.dns.records if self.dns else []) or [self.domain]
 
+    @property
+    def harden_nginx(self) -> bool:
+        """``lb.hardenNginx``, else only on servers we made: on someone else's LB the drop-in would confine
+        (and its one restart interrupt) every site their nginx serves."""
+        return self.lb.harden_nginx if self.lb.harden_nginx is not None else self.hosts.provider == "sandbox"
+
 
 # Settings read on their own, not part of StackConfig: secrets (never printed) and the TLS certificate.
 SEPARATE_SETTINGS: dict[str, str] = {
@@ -816,15 +828,16 @@ SEPARATE_SETTINGS: dict[str, str] = {
 COMMANDS_SETTING = "commands"
 COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
 SEPARATE_SETTINGS[COMMANDS_SETTING] = (
-    "what runs the commands: `builtin` (our providers), `pulumi-command` (its plugin), or `auto` (the default): "
-    "pulumi-command when its plugin is installed, else builtin (docs/commands.md)"
+    "what runs the commands: `builtin` (our providers, the default), `pulumi-command` (its plugin), or `auto`: "
+    "pulumi-command when its plugin is installed, else builtin — for new stacks only (docs/commands.md)"
 )
 
 
 def check_commands(value: str | None) -> str:
-    """``wayshub:commands``, or ``auto`` when unset."""
+    """``wayshub:commands``, or ``builtin`` when unset: a deployed stack must never change backend by itself
+    (installing a plugin would turn its next ``up`` into a teardown; docs/commands.md "Switching backends")."""
     if value is None:
-        return "auto"
+        return "builtin"
     if value not in COMMAND_BACKENDS:
         raise ConfigError(f"{NAMESPACE}:{COMMANDS_SETTING}: must be one of {', '.join(COMMAND_BACKENDS)}")
     return value

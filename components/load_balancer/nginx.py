@@ -47,6 +47,8 @@ class NginxLoadBalancerArgs:
     tls: TlsMaterial | None = None
     # The HTTPS port clients see (a sandbox publishes 443 elsewhere): where HTTP redirects to.
     public_https_port: int = 443
+    # Install our sandboxing drop-in for nginx.service (StackConfig.harden_nginx decides).
+    harden: bool = False
 
 
 def tls_paths(site_name: str) -> dict[str, str]:
@@ -114,8 +116,14 @@ def sandbox_dropin(site_name: str) -> str:
 
 
 def sandbox_command(site_name: str, text: str) -> str:
-    """Install the sandboxing drop-in ``text`` (empty: remove it) and restart nginx if it changed."""
-    inputs = {"DROPIN": sandbox_dropin(site_name), "DROPIN_TEXT": text.rstrip("\n"), "JOURNAL_LINES": "20"}
+    """Install the sandboxing drop-in ``text`` (empty: remove it); nginx restarts for it only while it
+    serves no site (host/nginx-sandbox.sh)."""
+    inputs = {
+        "DROPIN": sandbox_dropin(site_name),
+        "DROPIN_TEXT": text.rstrip("\n"),
+        "JOURNAL_LINES": "20",
+        "NGINX_DIR": "/etc/nginx",
+    }
     return host_script(SANDBOX_SCRIPT, inputs)
 
 
@@ -169,19 +177,25 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             connection=conn,
             create=sudo_script(install_lines()),
         )
-        # Sandboxed before any site is published: the one restart it needs serves no traffic yet.
-        self.sandbox = remote.Command(
-            f"{name}-nginx-sandbox",
-            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
-            connection=conn,
-            create=sandbox_command(args.site_name, render("nginx-sandbox.conf.j2")),
-            delete=sandbox_command(args.site_name, ""),
+        # Sandboxed before our site is published: on a fresh LB its one restart serves no traffic yet.
+        self.sandbox = (
+            remote.Command(
+                f"{name}-nginx-sandbox",
+                pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+                connection=conn,
+                create=sandbox_command(args.site_name, render("nginx-sandbox.conf.j2")),
+                delete=sandbox_command(args.site_name, ""),
+            )
+            if args.harden
+            else None
         )
         tls_files = self._tls_files(name, args) if args.tls else []
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
         self.site = remote.Command(
             f"{name}-site",
-            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, self.sandbox, *tls_files]),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else []), *tls_files]
+            ),
             connection=conn,
             create=sudo_script(publish_lines(args.site_name)),
             delete=sudo_script(unpublish_lines(args.site_name)),

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
+from components.config import check_commands
 from components.shell.command import backend
 from components.shell.command.common import rerun_digest
 from tests.unit.pulumi_mocks import pulumi_test
@@ -80,7 +81,7 @@ def config_keys() -> Iterator[list[str]]:
     yield keys
     for key in keys:
         runtime_config.CONFIG.get().pop(key, None)
-    backend.use("auto")
+    backend.use("builtin")
 
 
 def run_program(path: Path, commands: str, keys: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -251,3 +252,13 @@ def test_auto_takes_pulumi_command_only_when_its_plugin_is_installed(
     plugin.write_text("#!/bin/sh\n")
     plugin.chmod(0o755)
     assert backend.resolve("auto") == "pulumi-command"
+
+
+def test_an_unset_setting_keeps_builtin_even_where_the_plugin_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installing the plugin must not flip a deployed stack's backend (its next up would tear it down)."""
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "plugins" / "resource-command-v1.2.1").mkdir(parents=True)
+    assert backend.plugin_installed()
+    assert backend.resolve(check_commands(None)) == "builtin"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 
 from components.app import Build, NodeApp, NodeAppArgs, Release, read_app
 from components.app.node_app import AppRun, deploy_command, deploy_inputs
@@ -127,3 +128,30 @@ def test_load_balancer_site_lists_every_backend_sorted() -> pulumi.Output[None]:
         assert "nginx -t" in site["create"] and "rm -f /etc/nginx/conf.d/wayshub-test.conf" in site["delete"]
 
     return pulumi.Output.all(lb.site_text, lb.site.stdout).apply(check)
+
+
+@pytest.mark.parametrize("harden", [True, False])
+def test_the_nginx_drop_in_is_a_step_only_when_hardening_and_comes_before_the_site(harden: bool) -> None:
+    name = f"lb-h{int(harden)}"
+
+    @pulumi_test
+    def declare() -> pulumi.Output[None]:
+        network = SandboxNetwork(
+            f"net-{name}", SandboxNetworkArgs(network="wayshub-test", subnet="172.30.99.0/24", stack="test")
+        )
+        lb = NginxLoadBalancer(
+            name,
+            NginxLoadBalancerArgs(
+                host=declare_vm("lb", 0, network).host,
+                site_name="wayshub-test",
+                domain="wayshub.test",
+                backends=["172.30.99.11:3000"],
+                settings=LoadBalancerConfig(),
+                harden=harden,
+            ),
+        )
+        return lb.site.stdout.apply(lambda _: None)
+
+    declare()
+    assert (f"{name}-nginx-sandbox" in MOCKS.registered) is harden
+    assert f"{name}-site" in MOCKS.registered

@@ -1,6 +1,6 @@
 """Which implementation runs the commands: the real pulumi-command provider or our built-in one.
 
-``wayshub:commands`` says ``builtin``, ``pulumi-command`` or ``auto`` (the default): ``auto`` takes
+``wayshub:commands`` says ``builtin`` (the default), ``pulumi-command`` or ``auto``: ``auto`` takes
 pulumi-command when its provider plugin is installed (it cannot be built on our machines), else builtin.
 """
 
@@ -54,5 +54,5 @@ def use(setting: str) -> Backend:
 
 
 def current() -> Backend:
-    """The chosen backend (``auto`` until the program chose)."""
-    return _chosen[0] if _chosen else use("auto")
+    """The chosen backend (``builtin`` until the program chose)."""
+    return _chosen[0] if _chosen else use("builtin")
