@@ -825,6 +825,23 @@ SEPARATE_SETTINGS: dict[str, str] = {
     "`pulumi config set --secret wayshub:dnsTsigSecret …`",
 }
 
+COMMANDS_SETTING = "commands"
+COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
+SEPARATE_SETTINGS[COMMANDS_SETTING] = (
+    "what runs the commands: `builtin` (our providers, the default), `pulumi-command` (its plugin), or `auto`: "
+    "pulumi-command when its plugin is installed, else builtin — for new stacks only (docs/commands.md)"
+)
+
+
+def check_commands(value: str | None) -> str:
+    """``wayshub:commands``, or ``builtin`` when unset: a deployed stack must never change backend by itself
+    (installing a plugin would turn its next ``up`` into a teardown; docs/commands.md "Switching backends")."""
+    if value is None:
+        return "builtin"
+    if value not in COMMAND_BACKENDS:
+        raise ConfigError(f"{NAMESPACE}:{COMMANDS_SETTING}: must be one of {', '.join(COMMAND_BACKENDS)}")
+    return value
+
 
 def section_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     """The model a field holds (unwrapping ``X | None`` and ``list[X]``), and whether it is a list of them."""
@@ -1069,4 +1086,5 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     check_app_secrets(config, get("appSecrets"))
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
+    check_commands(get(COMMANDS_SETTING))
     return config

@@ -63,7 +63,8 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         assert "--ip 172.30.99.11" in create and "--publish 127.0.0.1:2300:22" in create
         assert "--privileged" not in create
 
-    return pulumi.Output.all(vm.connection, pulumi.Output.is_secret(vm.connection)).apply(check)
+    connection = vm.connection.builtin()
+    return pulumi.Output.all(connection, pulumi.Output.is_secret(connection)).apply(check)
 
 
 def sample_run(**changes: Any) -> AppRun:
@@ -97,9 +98,7 @@ def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit()
         assert "app-b-app-unit" not in MOCKS.registered and "app-b-app-env" not in MOCKS.registered
 
     children = [app.node, app.deploy, app.base]
-    return pulumi.Output.all(
-        app.backend, app.upload.sha256 if app.upload else None, *[c.stdout for c in children]
-    ).apply(check)
+    return pulumi.Output.all(app.backend, *[c.stdout for c in children]).apply(check)
 
 
 @pulumi_test

@@ -163,6 +163,7 @@ CASES = [
         {"tlsCertificate": PAIR["certificate"]},
     ),
     Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
+    Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
 ]
 
 
