@@ -58,8 +58,8 @@ up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and pri
 preview: stack ## show what `up` would change, with diffs
 	$(PULUMI) preview --diff --stack $(STACK)
 
-refresh: stack ## read the hosts' real state back into the stack
-	$(PULUMI) refresh --yes --stack $(STACK)
+refresh: stack ## read the hosts back (drift: docs/drift.md); then `make preview` shows the repair, `make up` makes it
+	$(PULUMI) refresh --yes --diff --stack $(STACK)
 
 rollback: stack ## switch every app server back to its previous release (rolling, health-gated)
 	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK)

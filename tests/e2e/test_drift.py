@@ -10,6 +10,7 @@ stack changes nothing.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ ROOT = "/opt/wayshub"
 class Drift:
     host: str
     make: str  # a root shell command on the host
-    file: str  # what refresh must name
+    file: str  # what refresh must name (a regular expression)
     repaired_by: tuple[str, ...]  # the steps the next up must run (besides the host's state resource)
     restored: str  # a root shell command that succeeds once the host is as the stack wants it
 
@@ -72,7 +73,7 @@ DRIFTS = {
     "extra env line": Drift(
         "app2",
         f"echo EVIL=1 >> {ROOT}/current/env",
-        f"{ROOT}/current/env",
+        rf"{ROOT}/releases/\w+/env",
         ("app2-app-release",),
         f"! grep -q EVIL {ROOT}/current/env && ! tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value wayshub)/environ"
         " | grep -q '^EVIL='",
@@ -186,13 +187,14 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
 
     # refresh: one change, on that host's state, naming host and file; no secret shown.
     assert changes.get("update") == 1 and set(changes) <= {"same", "update"}, changes
-    assert any(line.startswith(f"{drift.host}: {drift.file}") for line in drift_lines), drift_lines
-    assert drift.file in output, output[-3000:]
+    assert any(re.match(rf"{drift.host}: {drift.file} ", line) for line in drift_lines), drift_lines
+    assert re.search(rf"{drift.host}: {drift.file} ", output), output[-3000:]
     assert "PRIVATE KEY" not in output
     # up: exactly the steps that make what drifted, with their normal safety; the state says what it restored.
     assert up.returncode == 0, up.output[-4000:]
     assert changed(up) == {state_name(drift.host), *drift.repaired_by}, changed(up)
-    assert any(drift.file in line for line in outputs_of(site, state_name(drift.host))["restored"])
+    restored_lines = outputs_of(site, state_name(drift.host))["restored"]
+    assert any(re.match(rf"{drift.host}: {drift.file} ", line) for line in restored_lines), restored_lines
     assert restored.returncode == 0, f"{case} is not repaired: {restored.stdout}{restored.stderr}"
     assert nginx_pid(site) == pid, "nginx must be reloaded, never restarted"
     assert key_digest(site) == key
