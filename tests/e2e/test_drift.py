@@ -202,3 +202,32 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
     assert set(after) == {"same"}, after
     assert traffic.report.total >= MIN_REQUESTS
     assert traffic.report.failed == 0, traffic.report.error_samples
+
+
+def test_a_repair_that_fails_its_health_check_leaves_the_live_release_in_place(drift_site: Site) -> None:
+    """Re-running the live release (a repair) whose restart fails the health check must not stop the app
+    and drop `current` for want of a "previous release": the release stays; the next up finishes it."""
+    site = drift_site
+    node = f"{ROOT}/current/bin/node"
+    squat = f"systemd-run --unit wayshub-squatter {node} -e \"require('net').createServer((s) => s.destroy()).listen(3000, '0.0.0.0')\""
+    with load(site) as traffic:
+        site.sh("app1", f"systemctl disable --now wayshub && {squat}")
+        _, changes = refresh(site)
+        failed = site.cli.run("up", "--yes", "--skip-preview", check=False)
+        output = failed.stdout + failed.stderr
+        link = site.sh("app1", f"readlink {ROOT}/current", check=False).stdout.strip()
+        enabled = site.sh("app1", "systemctl is-enabled wayshub", check=False).stdout.strip()
+        site.sh("app1", "systemctl stop wayshub-squatter")
+        fixed = site.cli.run("up", "--yes", "--skip-preview", check=False)
+        healthy = site.sh("app1", "systemctl is-active --quiet wayshub && " + current_is_the_release(), check=False)
+        _, after = refresh(site)
+    print(f"\nfailed repair: {traffic.report}")
+    assert changes.get("update") == 1, changes
+    assert failed.returncode != 0, output[-3000:]
+    assert "no other release to roll back to" in output and "stays the current release" in output, output[-3000:]
+    assert link.startswith(f"{ROOT}/releases/"), f"current must stay: {link!r}"
+    assert enabled == "enabled"
+    assert fixed.returncode == 0, (fixed.stdout + fixed.stderr)[-3000:]
+    assert healthy.returncode == 0
+    assert set(after) == {"same"}, after
+    assert traffic.report.failed == 0, traffic.report.error_samples
