@@ -146,6 +146,12 @@ def changed(up: UpResult) -> set[str]:
     return names
 
 
+def planned(site: Site, *flags: str) -> set[str]:
+    """The resources a preview would change."""
+    steps = site.cli.json("preview", "--diff", *flags)["steps"]
+    return {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] not in ("same", "refresh", "read")}
+
+
 def state_name(host: str) -> str:
     return "lb-state" if host == "lb" else f"{host}-app-state"
 
@@ -178,8 +184,10 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
             check=True,
             capture_output=True,
         )
+        previewed = planned(site, "--refresh")  # reads the hosts, stores nothing
         output, changes = refresh(site)
         drift_lines = outputs_of(site, state_name(drift.host))["drift"]
+        then = planned(site)  # what `make preview` shows after `make refresh`
         up = up_with_events(site.cli, tmp_path / "events.jsonl")
         restored = site.sh(drift.host, drift.restored, check=False)
         _, after = refresh(site)
@@ -190,6 +198,8 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
     assert any(re.match(rf"{drift.host}: {drift.file} ", line) for line in drift_lines), drift_lines
     assert re.search(rf"{drift.host}: {drift.file} ", output), output[-3000:]
     assert "PRIVATE KEY" not in output
+    # preview --refresh, and a preview after the refresh, name exactly what the up then runs.
+    assert previewed == then == {state_name(drift.host), *drift.repaired_by}, (previewed, then)
     # up: exactly the steps that make what drifted, with their normal safety; the state says what it restored.
     assert up.returncode == 0, up.output[-4000:]
     assert changed(up) == {state_name(drift.host), *drift.repaired_by}, changed(up)
