@@ -186,7 +186,8 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
         )
         previewed = planned(site, "--refresh")  # reads the hosts, stores nothing
         output, changes = refresh(site)
-        drift_lines = outputs_of(site, state_name(drift.host))["drift"]
+        refreshed = outputs_of(site, state_name(drift.host))
+        drift_lines = refreshed["drift"]
         then = planned(site)  # what `make preview` shows after `make refresh`
         up = up_with_events(site.cli, tmp_path / "events.jsonl")
         restored = site.sh(drift.host, drift.restored, check=False)
@@ -198,6 +199,8 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
     assert any(re.match(rf"{drift.host}: {drift.file} ", line) for line in drift_lines), drift_lines
     assert re.search(rf"{drift.host}: {drift.file} ", output), output[-3000:]
     assert "PRIVATE KEY" not in output
+    # the digests of secret-bearing files (env file, TLS key) stay secrets in the refreshed state
+    assert isinstance(refreshed["observed_secret"], dict) and "ciphertext" in refreshed["observed_secret"]
     # preview --refresh, and a preview after the refresh, name exactly what the up then runs.
     assert previewed == then == {state_name(drift.host), *drift.repaired_by}, (previewed, then)
     # up: exactly the steps that make what drifted, with their normal safety; the state says what it restored.
