@@ -246,3 +246,19 @@ def test_commands_that_never_stored_rerun_values_equal_an_empty_list() -> None:
     """A stack from before HostState holds no rerun_on on copies: [] must not re-copy anything."""
     assert CommandProvider._changed({"rerun_on": None}, {"rerun_on": []}, ("rerun_on",)) == []
     assert CommandProvider._changed({}, {"rerun_on": ["repair base #1"]}, ("rerun_on",)) == ["rerun_on"]
+
+
+def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_what_is_known() -> None:
+    from components.app.state_checks import BASE, RELEASE, app_checks
+
+    built = app_checks("wayshub", "r1", "b1", "/opt/wayshub/node/22.1.0/bin/node", "start", "unit", None)
+    keys = {c.key: (c.expected, c.component) for c in built}
+    assert keys["link /opt/wayshub/current"] == ("/opt/wayshub/releases/r1", RELEASE)
+    assert keys["content /opt/wayshub/releases/r1/start"] == (sha("start"), RELEASE)
+    assert keys["content /etc/systemd/system/wayshub.service"] == (sha("unit"), RELEASE)
+    assert keys["unit wayshub.service"] == ("enabled active", RELEASE)
+    assert keys["dir /opt/wayshub/code/b1"] == ("755 root:root", BASE)
+    assert keys["exec /opt/wayshub/node/22.1.0/bin/node"] == ("present", BASE)
+    pinned = {c.key for c in app_checks("wayshub", "r0", None, None, None, "unit", None)}
+    assert not any(k.endswith("/start") or k.startswith("exec ") or "/code/" in k for k in pinned), pinned
+    assert "link /opt/wayshub/current" in pinned
