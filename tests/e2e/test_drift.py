@@ -9,6 +9,7 @@ stack changes nothing.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import subprocess
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.loadgen import BackgroundLoad
-from tests.e2e.pulumi_cli import UpResult, up_with_events
+from tests.e2e.pulumi_cli import REPO, UpResult, up_with_events
 from tests.e2e.site import DOMAIN, HTTPS_PORT, SITE_STACK, Site, write_stack_config
 
 pytestmark = pytest.mark.e2e
@@ -146,6 +147,19 @@ def changed(up: UpResult) -> set[str]:
     return names
 
 
+def restored_report(site: Site, since: str) -> list[str]:
+    """scripts/drift-report on the stack's export, as `make up` runs it."""
+    exported = site.cli.run("stack", "export").stdout
+    result = subprocess.run(
+        [str(REPO / "scripts" / "drift-report"), "--since", since],
+        input=exported,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
 def planned(site: Site, *flags: str) -> set[str]:
     """The resources a preview would change."""
     steps = site.cli.json("preview", "--diff", *flags)["steps"]
@@ -189,7 +203,9 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
         refreshed = outputs_of(site, state_name(drift.host))
         drift_lines = refreshed["drift"]
         then = planned(site)  # what `make preview` shows after `make refresh`
+        started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         up = up_with_events(site.cli, tmp_path / "events.jsonl")
+        report = restored_report(site, started)
         restored = site.sh(drift.host, drift.restored, check=False)
         _, after = refresh(site)
     print(f"\n{case}: {traffic.report}")
@@ -208,6 +224,9 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
     assert changed(up) == {state_name(drift.host), *drift.repaired_by}, changed(up)
     restored_lines = outputs_of(site, state_name(drift.host))["restored"]
     assert any(re.match(rf"{drift.host}: {drift.file} ", line) for line in restored_lines), restored_lines
+    # what `make up` prints after the up (scripts/drift-report): this repair, nothing else
+    assert report and all(line.startswith(f"restored: {drift.host}: ") for line in report), report
+    assert any(re.match(rf"restored: {drift.host}: {drift.file} ", line) for line in report), report
     assert restored.returncode == 0, f"{case} is not repaired: {restored.stdout}{restored.stderr}"
     assert nginx_pid(site) == pid, "nginx must be reloaded, never restarted"
     assert key_digest(site) == key
