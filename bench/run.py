@@ -10,7 +10,8 @@ machine; bench/RESULTS.md holds nothing else, and the docs quote none of its fig
 A benchmark is one function ``(Bench, Options) -> lines`` in ``BENCHMARKS``: it measures, then returns
 its section (a heading, what was run, one table from ``bench.stats.table``).
 
-    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--skip deploy,lb,failover,hang,rollout,engine]
+    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
+        [--skip deploy,deploy_scale,lb,failover,hang,rollout,engine]
         [--only lb,...] [--results FILE]
 """
 
@@ -18,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
+import re
+import statistics
 import sys
 import tempfile
 import threading
@@ -27,11 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import state_size
 from bench.hang import HANGS, measure
 from bench.loadgen import BackgroundLoad
 from bench.stack import APP_UNIT, CHECKER, DOMAIN, HTTP_PORT, NETWORK, STACK, SUBNET_PREFIX, Bench, Variant, setup
+from bench.state_size import StateSize
 from bench.stats import Column, Sample, Samples, round_orders, run_rounds, table
 from bench.wrk import CONNECTIONS, THREADS, build_image, run_wrk
+from components.provider_server import DEFAULT_WORKERS, LOG_ENV, WORKERS_ENV
 from tests.e2e.pulumi_cli import REPO
 
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -50,6 +57,7 @@ class Options:
     seconds: int
     scales: list[int]
     hang_seconds: float = 10.0
+    deploy_scales: tuple[int, ...] = (1, 4, 10)
 
 
 def seed_site(backends: list[str]) -> str:
@@ -98,6 +106,53 @@ def first_deploy(bench: Bench, opts: Options) -> list[str]:
         f"### First deploy: a fresh `up` of 1 and of 2 app hosts, destroyed after each, {rounds} alternating rounds",
         "",
         *table({"": samples}, [Column("up_s", "seconds", 1)], ratio=("1", "2"), label_heading="app hosts"),
+    ]
+
+
+# The dynamic-provider server's pool: the SDK's own four, and ours (components/provider_server.py).
+POOLS = {"SDK's 4": "4", f"ours {DEFAULT_WORKERS}": str(DEFAULT_WORKERS)}
+
+
+def first_deploy_scale(bench: Bench, opts: Options) -> list[str]:
+    """A fresh `up` of 1, 4 and 10 app hosts with the provider server's pool at the SDK's four workers
+    and at ours, every (pool, hosts) pair in one alternating order; the peak of provider operations at
+    once comes from the server's own log (WAYSHUB_PROVIDER_LOG)."""
+    scales = [str(n) for n in opts.deploy_scales]
+    log = bench.project.parent / "provider.log"
+    sizes: list[StateSize] = []
+
+    def measure(label: str, _: int) -> Sample:
+        pool, hosts = label.split("/")
+        bench.configure(Variant(app_servers=int(hosts)))
+        log.unlink(missing_ok=True)
+        seconds = bench.up({WORKERS_ENV: POOLS[pool], LOG_ENV: str(log)})
+        peak = max(int(n) for n in re.findall(r"peak=(\d+)", log.read_text()))
+        if hosts == scales[-1]:
+            sizes.append(state_size.measure(json.loads(bench.cli.run("stack", "export").stdout)))
+        bench.destroy()
+        print(f"  {pool} workers, {hosts} app hosts: {seconds:.1f}s, peak {peak} at once", flush=True)
+        return {"up_s": seconds, "peak": peak}
+
+    samples = run_rounds([f"{pool}/{hosts}" for pool in POOLS for hosts in scales], opts.rounds, measure)
+    groups = {pool: {hosts: samples[f"{pool}/{hosts}"] for hosts in scales} for pool in POOLS}
+    low, high = scales[0], scales[-1]
+    medians = {pool: statistics.median(s["up_s"] for s in groups[pool][high]) for pool in POOLS}
+    before, after = POOLS
+    return [
+        f"### First deploy at scale: a fresh `up` of {', '.join(scales)} app hosts (+ the LB), destroyed after "
+        f"each, the provider server's pool at the SDK's 4 workers and at ours ({DEFAULT_WORKERS}), "
+        f"{opts.rounds} rounds, all {len(scales) * len(POOLS)} runs of a round in alternating order",
+        "",
+        *table(
+            groups,
+            [Column("up_s", "seconds", 1), Column("peak", "provider operations at once, peak", 0, ratio=False)],
+            ratio=(low, high),
+            label_heading="app hosts",
+            group_heading="pool",
+        ),
+        "",
+        f"At {high} app hosts, ours / the SDK's 4: {medians[after] / medians[before]:.2f} of the seconds.",
+        *([f"State after {high} app hosts: {sizes[-1].describe()}."] if sizes else []),
     ]
 
 
@@ -287,6 +342,7 @@ def engine_cost(bench: Bench, opts: Options) -> list[str]:
 
 BENCHMARKS: dict[str, Callable[[Bench, Options], list[str]]] = {
     "deploy": first_deploy,
+    "deploy_scale": first_deploy_scale,
     "lb": lb_throughput,
     "failover": failover,
     "hang": hung_backend,
@@ -309,6 +365,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--scale", default="2,10")
+    parser.add_argument("--deploy-scale", default="1,4,10", help="app hosts of the first-deploy-at-scale runs")
     parser.add_argument("--skip", default="", help=f"any of {','.join(BENCHMARKS)}")
     parser.add_argument("--only", default="", help="run only these (comma-separated)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="append the section here (trial runs)")
@@ -317,7 +374,12 @@ def main() -> None:
     unknown = [k for k in chosen if k not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    opts = Options(args.rounds, args.seconds, [int(n) for n in args.scale.split(",")])
+    opts = Options(
+        args.rounds,
+        args.seconds,
+        [int(n) for n in args.scale.split(",")],
+        deploy_scales=tuple(int(n) for n in args.deploy_scale.split(",")),
+    )
     command = " ".join(["python -m bench.run", *sys.argv[1:]])
     lines = [
         f"## {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC — {machine()}",
