@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, events_env
 
 STACK = "bench"
 DOMAIN = "wayshub.bench"
@@ -108,11 +108,17 @@ class Bench:
         main_py = (REPO / "__main__.py").read_text()
         (self.project / "__main__.py").write_text(main_py if variant.settle else no_wait_program(main_py))
 
-    def up(self, env: Mapping[str, str] | None = None) -> float:
-        """``pulumi up``, its seconds; ``env`` adds to the CLI's environment (and so the plugins')."""
+    def up(self, env: Mapping[str, str] | None = None, event_log: Path | None = None) -> float:
+        """``pulumi up``, its seconds; ``env`` adds to the CLI's environment (and so the plugins');
+        ``event_log``: the engine's event stream goes there (``read_events``)."""
         cli = PulumiCli(self.cli.workdir, {**self.cli.env, **(env or {})})
+        args = ["up", "--yes", "--skip-preview"]
+        if event_log is not None:
+            event_log.unlink(missing_ok=True)
+            cli = PulumiCli(cli.workdir, events_env(cli))
+            args += ["--event-log", str(event_log)]
         started = time.monotonic()
-        cli.run("up", "--yes", "--skip-preview")
+        cli.run(*args)
         return time.monotonic() - started
 
     def deploy(self, variant: Variant) -> None:

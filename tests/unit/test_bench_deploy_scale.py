@@ -1,9 +1,12 @@
-"""bench/state_size.py: the share of a stack's state that the pickled dynamic providers take."""
+"""The first-deploy-at-scale benchmark's figures: the span of the rolling deploy steps from the engine's
+event log, and the share of a stack's state that the pickled dynamic providers take (bench/state_size.py)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from bench.run import DEPLOY_STEP, step_span
 from bench.state_size import measure
 
 SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
@@ -42,3 +45,21 @@ def test_counts_every_provider_copy_against_the_whole_state() -> None:
 def test_an_empty_stack() -> None:
     size = measure({"deployment": {}})
     assert (size.resources, size.provider_bytes, size.share) == (0, 0, 0.0)
+
+
+def event(kind: str, name: str, at: int, op: str = "create") -> dict[str, Any]:
+    return {"timestamp": at, kind: {"metadata": {"urn": f"urn:pulumi:bench::wayshub::T::{name}", "op": op}}}
+
+
+def test_the_deploy_span_runs_from_the_first_start_to_the_last_end() -> None:
+    events = [
+        event("resourcePreEvent", "app1-app-node", 100),
+        event("resourcePreEvent", "app1-app-release", 110),
+        event("resOutputsEvent", "app1-app-release", 117),
+        event("resourcePreEvent", "app2-app-release", 117),
+        event("resOutputsEvent", "app2-app-node", 140),
+        event("resOutputsEvent", "app2-app-release", 125),
+        event("resourcePreEvent", "app3-app-release", 90, op="same"),
+    ]
+    assert step_span(events, DEPLOY_STEP) == 15.0
+    assert step_span([], DEPLOY_STEP) == 0.0
