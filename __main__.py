@@ -31,6 +31,7 @@ from components.load_balancer.nginx import site_path
 from components.load_balancer.takeover import retire_sites
 from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
 from components.names import write_problem as hosts_file_write_problem
+from components.shell.command import backend as command_backend
 
 HERE = Path(__file__).resolve().parent
 stack = pulumi.get_stack()
@@ -40,6 +41,13 @@ try:
     # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
     names = stack_config.setting_names(pulumi.runtime.get_config_env())
     settings = stack_config.load_checked(config.get, HERE, names)
+    commands_setting = config.get(stack_config.COMMANDS_SETTING)
+    command_backend.use(stack_config.check_commands(commands_setting))  # docs/commands.md
+    if commands_setting is None and command_backend.plugin_installed():
+        pulumi.log.info(
+            "pulumi-command's plugin is installed; this stack keeps the built-in commands (the default). "
+            "A deployed stack moves with scripts/switch-commands (docs/commands.md, 'Switching backends')"
+        )
     if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
         raise stack_config.ConfigError(problem)  # now, not after the servers are built
     if settings.hosts.provider != "containers":
@@ -127,6 +135,7 @@ def on_servers() -> Site:
             settings=settings.lb,
             tls=tls,
             public_https_port=public_https_port,
+            harden=settings.harden_nginx,
         ),
     )
     if settings.lb.health_check.enabled:

@@ -542,6 +542,12 @@ class LoadBalancerConfig(_Model):
         description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses) or `provided` (`tlsCertificate` and `tlsPrivateKey`)",
     )
     hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
+    harden_nginx: bool | None = Field(
+        default=None,
+        alias="hardenNginx",
+        description='sandbox nginx.service with our systemd drop-in (docs/app.md, "Sandboxing"); default: on for sandbox '
+        "VMs, off for your own servers (it would confine every site that nginx serves)",
+    )
     client_max_body_size: str = Field(
         default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
     )
@@ -800,6 +806,12 @@ class StackConfig(_Model):
         """The names the DNS records are kept for (``dns.records``, else the domain)."""
         return (self.dns.records if self.dns else []) or [self.domain]
 
+    @property
+    def harden_nginx(self) -> bool:
+        """``lb.hardenNginx``, else only on servers we made: on someone else's LB the drop-in would confine
+        (and its one restart interrupt) every site their nginx serves."""
+        return self.lb.harden_nginx if self.lb.harden_nginx is not None else self.hosts.provider == "sandbox"
+
 
 # Settings read on their own, not part of StackConfig: secrets (never printed) and the TLS certificate.
 SEPARATE_SETTINGS: dict[str, str] = {
@@ -812,6 +824,23 @@ SEPARATE_SETTINGS: dict[str, str] = {
     DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "
     "`pulumi config set --secret wayshub:dnsTsigSecret …`",
 }
+
+COMMANDS_SETTING = "commands"
+COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
+SEPARATE_SETTINGS[COMMANDS_SETTING] = (
+    "what runs the commands: `builtin` (our providers, the default), `pulumi-command` (its plugin), or `auto`: "
+    "pulumi-command when its plugin is installed, else builtin — for new stacks only (docs/commands.md)"
+)
+
+
+def check_commands(value: str | None) -> str:
+    """``wayshub:commands``, or ``builtin`` when unset: a deployed stack must never change backend by itself
+    (installing a plugin would turn its next ``up`` into a teardown; docs/commands.md "Switching backends")."""
+    if value is None:
+        return "builtin"
+    if value not in COMMAND_BACKENDS:
+        raise ConfigError(f"{NAMESPACE}:{COMMANDS_SETTING}: must be one of {', '.join(COMMAND_BACKENDS)}")
+    return value
 
 
 def section_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -1057,4 +1086,5 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     check_app_secrets(config, get("appSecrets"))
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
+    check_commands(get(COMMANDS_SETTING))
     return config

@@ -500,8 +500,10 @@ def what_changes(change: Change) -> str:
         shown = "[secret]" if SECRET in (file.old, file.new) else "diff below" if file.diffable else "see below"
         text = f"{file.what} changes ({shown})" if file.changes else ""
         return "; ".join(part for part in [text, *[f"`{key}` changed" for key in others]] if part)
-    if change.kind == "CopyFileToRemote":
-        target = change.new.get("remote_path") or change.old.get("remote_path")
+    if change.kind in ("CopyFileToRemote", "CopyToRemote"):  # built-in / pulumi-command backend
+        target = next(
+            (v.get(k) for v in (change.new, change.old) for k in ("remote_path", "remotePath") if v.get(k)), None
+        )
         if isinstance(target, str) and target not in (SECRET, UNKNOWN):
             return f"uploads `{Path(target).name}`"
     if change.op in ("update", "replace") and change.changed:

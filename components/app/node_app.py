@@ -26,14 +26,8 @@ from components.config import HealthConfig
 from components.hosts import Host
 from components.hosts.survey import BACKUP_DIR, host_script
 from components.render import render
-from components.shell import (
-    CopyFileToRemote,
-    CopyFileToRemoteArgs,
-    RemoteCommand,
-    RemoteCommandArgs,
-    cmd,
-    sudo_script,
-)
+from components.shell import cmd, sudo_script
+from components.shell.command import remote
 
 JOURNAL_LINES = 40
 # After taking a host over from a hand-run app: the hand-written nginx site may still hold it failed for
@@ -214,56 +208,48 @@ class NodeApp(pulumi.ComponentResource):
         run, release = args.run, args.release
         on_host = pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready])
 
-        self.base = RemoteCommand(
+        self.base = remote.Command(
             f"{name}-base",
-            RemoteCommandArgs(
-                connection=conn,
-                create=sudo_script(base_lines(run.app_name)),
-                delete=sudo_script(teardown_lines(run.app_name)),
-            ),
-            opts=on_host,
+            on_host,
+            connection=conn,
+            create=sudo_script(base_lines(run.app_name)),
+            delete=sudo_script(teardown_lines(run.app_name)),
         )
         after_base = pulumi.ResourceOptions(parent=self, depends_on=[self.base])
         self.node = self._declare_node(name, args, after_base)
         self.node_path = self.node.stdout.apply(lambda out: out.strip().splitlines()[-1])
 
-        self.upload: CopyFileToRemote | None = None
+        self.upload: remote.CopyToRemoteResource | None = None
         if release.build is not None:
-            self.upload = CopyFileToRemote(
+            self.upload = remote.CopyToRemote(
                 f"{name}-upload",
-                CopyFileToRemoteArgs(
-                    connection=conn,
-                    source=str(release.build.tarball),
-                    remote_path=code_upload(run.app_name, release.build.id),
-                    # Named by the build id, not the tarball's bytes: a preview builds nothing (no
-                    # tarball yet) and must show exactly what `up` will do.
-                    content_id=release.build.id,
-                ),
-                opts=after_base,
+                after_base,
+                connection=conn,
+                source=pulumi.FileAsset(str(release.build.tarball)),
+                remote_path=code_upload(run.app_name, release.build.id),
+                # Named by the build id, not the tarball's bytes: a preview builds nothing (no
+                # tarball yet) and must show exactly what `up` will do.
+                content_id=release.build.id,
             )
         uploads = [self.upload] if self.upload else []
-        has_secrets = args.secret_env is not None
         self.env_text = (
             pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(run, secrets))
             if args.secret_env is not None
             else pulumi.Output.from_input(env_file_text(run, {}))
         )
-        self.deploy = RemoteCommand(
+        self.deploy = remote.Command(
             f"{name}-release",
-            RemoteCommandArgs(
-                connection=conn,
-                create=self.node_path.apply(
-                    lambda node: deploy_command(
-                        deploy_inputs(run, release, node, args.releases_kept, args.settle_seconds, args.takeover)
-                    )
-                ),
-                # The env file (secrets included) goes by stdin, only into a new release folder; the
-                # command's output (release ids, or the failure and journal tail) is logged.
-                stdin=self.env_text,
-                secret_stdin=has_secrets,
-                rerun_on=[release.id, self.env_text.apply(_digest)],
+            pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
+            connection=conn,
+            create=self.node_path.apply(
+                lambda node: deploy_command(
+                    deploy_inputs(run, release, node, args.releases_kept, args.settle_seconds, args.takeover)
+                )
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
+            # The env file (secrets included, then a secret Output) goes by stdin, only into a new release
+            # folder; the command's output (release ids, or the failure and journal tail) is logged.
+            stdin=self.env_text,
+            rerun_on=[release.id, self.env_text.apply(_digest)],
         )
         # stdout: "<release> <previous release>" (previous empty on a first deploy), then what a takeover did.
         first_line = self.deploy.stdout.apply(lambda out: (out.splitlines() or [""])[0])
@@ -280,33 +266,27 @@ class NodeApp(pulumi.ComponentResource):
             }
         )
 
-    def _declare_node(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions) -> RemoteCommand:
+    def _declare_node(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions) -> remote.RemoteCommandResource:
         """The node this host runs: the official binary shipped from here, or an installer's."""
         conn, run = args.host.connection, args.run
         choice = run.node
         if choice.method != "binary":
-            return RemoteCommand(
-                f"{name}-node",
-                RemoteCommandArgs(connection=conn, create=sudo_script(install_lines(choice))),
-                opts=opts,
-            )
+            return remote.Command(f"{name}-node", opts, connection=conn, create=sudo_script(install_lines(choice)))
         version = choice.version or ""
-        arch = RemoteCommand(f"{name}-arch", RemoteCommandArgs(connection=conn, create="uname -m"), opts=opts)
+        arch = remote.Command(f"{name}-arch", opts, connection=conn, create="uname -m")
         uploaded = node_upload(run.app_name, version)
-        upload = CopyFileToRemote(
+        upload = remote.CopyToRemote(
             f"{name}-node-upload",
-            CopyFileToRemoteArgs(
-                connection=conn,
-                source=arch.stdout.apply(lambda machine: str(package_tarball(version, architecture(machine)))),
-                remote_path=uploaded,
+            opts,
+            connection=conn,
+            source=arch.stdout.apply(
+                lambda machine: pulumi.FileAsset(str(package_tarball(version, architecture(machine))))
             ),
-            opts=opts,
+            remote_path=uploaded,
         )
-        return RemoteCommand(
+        return remote.Command(
             f"{name}-node",
-            RemoteCommandArgs(
-                connection=conn,
-                create=sudo_script(install_lines(choice, app_name=run.app_name, upload=uploaded)),
-            ),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[upload])),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[upload])),
+            connection=conn,
+            create=sudo_script(install_lines(choice, app_name=run.app_name, upload=uploaded)),
         )

@@ -15,7 +15,7 @@ import pulumi
 
 from components.hosts.host import Host, gate
 from components.hosts.probe import HostProbe
-from components.shell import connection_args
+from components.shell.command import remote
 
 
 @dataclass(frozen=True)
@@ -39,19 +39,17 @@ class ExistingHost(pulumi.ComponentResource):
         super().__init__("wayshub:hosts:ExistingHost", name, None, opts)
         self.hostname = args.hostname
         self.private_address = pulumi.Output.from_input(args.private_address)
-        self.connection = pulumi.Output.from_input(
-            connection_args(
-                host=args.address,
-                port=args.ssh_port,
-                user=args.user,
-                private_key=pulumi.Output.secret(args.private_key),
-                host_key=args.host_key,
-                dial_timeout_seconds=args.dial_timeout_seconds,
-                known_hosts_file=args.known_hosts_file,
-            )
+        self.connection = remote.ConnectionArgs(
+            host=args.address,
+            port=args.ssh_port,
+            user=args.user,
+            private_key=pulumi.Output.secret(args.private_key),
+            host_key=args.host_key,
+            dial_timeout_seconds=args.dial_timeout_seconds,
+            known_hosts_file=args.known_hosts_file,
         )
         self.probe = HostProbe(
-            f"{name}-probe", args.hostname, self.connection, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-probe", args.hostname, self.connection.builtin(), opts=pulumi.ResourceOptions(parent=self)
         )
         self.register_outputs({"private_address": self.private_address})
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 
-from components.shell import LocalCommand, LocalCommandArgs, cmd
+from components.shell import cmd
+from components.shell.command import local, remote
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,11 @@ class Host:
     """
 
     name: str
-    connection: pulumi.Output[dict[str, Any]]
+    connection: remote.ConnectionArgs
     private_address: pulumi.Output[str]
     ready: pulumi.Resource
 
 
 def gate(name: str, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
     """A step that runs nothing and finishes only after every one of ``after``: what hosts wait behind."""
-    return LocalCommand(name, LocalCommandArgs(create=cmd("true")), opts=pulumi.ResourceOptions(depends_on=list(after)))
+    return local.Command(name, pulumi.ResourceOptions(depends_on=list(after)), create=cmd("true"))

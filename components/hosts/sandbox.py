@@ -15,7 +15,8 @@ import pulumi
 
 from components.hosts.host import Host
 from components.hosts.ssh_key import SshKeyPair
-from components.shell import LocalCommand, LocalCommandArgs, cmd, connection_args, fail, script, when
+from components.shell import cmd, fail, script, when
+from components.shell.command import local, remote
 
 # First boot makes the host keys; a machine busy booting many VMs at once needs minutes.
 HOST_KEY_WAIT_SECONDS = 300
@@ -38,20 +39,17 @@ class SandboxNetwork(pulumi.ComponentResource):
         self.network_name = args.network
         self.key = SshKeyPair(f"{name}-key", comment=f"wayshub-{args.stack}", opts=child)
         exists = cmd("docker", "network", "inspect", args.network)
-        self.network = LocalCommand(
+        self.network = local.Command(
             f"{name}-network",
-            LocalCommandArgs(
-                create=script(
-                    [
-                        when(exists, fail(f"docker network {args.network} exists: remove it or set wayshub:sandbox")),
-                        cmd("docker", "network", "create", "--subnet", args.subnet, "--label", label, args.network),
-                    ]
-                ),
-                delete=script([when(exists, cmd("docker", "network", "rm", args.network))]),
-                triggers=[args.network, args.subnet],
-                delete_before_replace=True,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
+            create=script(
+                [
+                    when(exists, fail(f"docker network {args.network} exists: remove it or set wayshub:sandbox")),
+                    cmd("docker", "network", "create", "--subnet", args.subnet, "--label", label, args.network),
+                ]
             ),
-            opts=child,
+            delete=script([when(exists, cmd("docker", "network", "rm", args.network))]),
+            triggers=[args.network, args.subnet],
         )
         self.register_outputs({"network": self.network_name, "public_key": self.key.public_key})
 
@@ -162,31 +160,26 @@ class SandboxVm(pulumi.ComponentResource):
     def __init__(self, name: str, args: SandboxVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:hosts:SandboxVm", name, None, opts)
         public_key = pulumi.Output.from_input(args.network.key.public_key)
-        self.container = LocalCommand(
+        self.container = local.Command(
             f"{name}-container",
-            LocalCommandArgs(
-                create=public_key.apply(lambda key: launch_script(args, key)),
-                # A change in how we launch or wait re-reads the host key; a different VM (any
-                # `docker run` argument) replaces it.
-                update=script(wait_for_host_key_lines(args.container_name)),
-                delete=remove_script(args.container_name),
-                triggers=[public_key.apply(lambda key: cmd(*docker_run_argv(args, key)))],
-                delete_before_replace=True,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.network.network]),
+            pulumi.ResourceOptions(parent=self, depends_on=[args.network.network], delete_before_replace=True),
+            create=public_key.apply(lambda key: launch_script(args, key)),
+            # A change in how we launch or wait re-reads the host key; a different VM (any
+            # `docker run` argument) replaces it.
+            update=script(wait_for_host_key_lines(args.container_name)),
+            delete=remove_script(args.container_name),
+            triggers=[public_key.apply(lambda key: cmd(*docker_run_argv(args, key)))],
         )
         self.host_key = self.container.stdout.apply(str.strip)
         self.private_address = pulumi.Output.from_input(args.private_address)
-        self.connection = pulumi.Output.from_input(
-            connection_args(
-                host=args.bind_address,
-                port=args.ssh_port,
-                user=args.user,
-                private_key=args.network.key.private_key,
-                host_key=self.host_key,
-                dial_timeout_seconds=args.dial_timeout_seconds,
-                gone_if="! " + cmd("docker", "container", "inspect", args.container_name) + " >/dev/null 2>&1",
-            )
+        self.connection = remote.ConnectionArgs(
+            host=args.bind_address,
+            port=args.ssh_port,
+            user=args.user,
+            private_key=args.network.key.private_key,
+            host_key=self.host_key,
+            dial_timeout_seconds=args.dial_timeout_seconds,
+            gone_if="! " + cmd("docker", "container", "inspect", args.container_name) + " >/dev/null 2>&1",
         )
         self.host = Host(args.hostname, self.connection, self.private_address, self.container)
         self.register_outputs(

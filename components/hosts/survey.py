@@ -19,7 +19,8 @@ import pulumi
 
 from components.hosts.from_config import Servers
 from components.hosts.host import gate
-from components.shell import RemoteCommand, RemoteCommandArgs, cmd
+from components.shell import cmd
+from components.shell.command import remote
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 # Where a takeover keeps copies of what it disables or stops, on each server.
@@ -59,13 +60,11 @@ def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
     """The same servers, each ``ready`` only once every server's survey has passed."""
     roles = [(host, "app") for host in servers.app] + [(servers.lb, "lb")]
     surveys = [
-        RemoteCommand(
+        remote.Command(
             f"{host.name}-survey",
-            RemoteCommandArgs(
-                connection=host.connection,
-                create=host_script(HOST_SCRIPTS / "survey.sh", survey_inputs(host.name, role, args)),
-            ),
-            opts=pulumi.ResourceOptions(depends_on=[host.ready]),
+            pulumi.ResourceOptions(depends_on=[host.ready]),
+            connection=host.connection,
+            create=host_script(HOST_SCRIPTS / "survey.sh", survey_inputs(host.name, role, args)),
         )
         for host, role in roles
     ]

@@ -17,7 +17,8 @@ import pulumi
 from components.config import HealthConfig, LoadBalancerConfig, duration_seconds
 from components.hosts import Host
 from components.render import render
-from components.shell import RemoteCommand, RemoteCommandArgs, cmd, install_from_stdin, sudo_script
+from components.shell import cmd, install_from_stdin, sudo_script
+from components.shell.command import remote
 
 SCRIPT_SOURCE = Path(__file__).resolve().parent / "host" / "backend-health.sh"
 
@@ -106,16 +107,14 @@ class BackendHealthCheck(pulumi.ComponentResource):
         conn = args.host.connection
         script_text = SCRIPT_SOURCE.read_text()
         files = [
-            RemoteCommand(
+            remote.Command(
                 f"{name}-{role}",
-                RemoteCommandArgs(
-                    connection=conn,
-                    create=sudo_script(
-                        [cmd("install", "-d", "-m", "0755", str(Path(path).parent)), *install_from_stdin(path, mode)]
-                    ),
-                    stdin=text,
+                pulumi.ResourceOptions(parent=self, depends_on=[args.site]),
+                connection=conn,
+                create=sudo_script(
+                    [cmd("install", "-d", "-m", "0755", str(Path(path).parent)), *install_from_stdin(path, mode)]
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.site]),
+                stdin=text,
             )
             for role, path, mode, text in [
                 ("script", paths.script, "0755", script_text),
@@ -125,16 +124,14 @@ class BackendHealthCheck(pulumi.ComponentResource):
         self.env_text = pulumi.Output.all(*args.backends).apply(
             lambda backends: env_text(args.site_name, list(backends), args.settings, args.health)
         )
-        self.service = RemoteCommand(
+        self.service = remote.Command(
             f"{name}-service",
-            RemoteCommandArgs(
-                connection=conn,
-                create=sudo_script(start_lines(paths)),
-                delete=sudo_script(stop_lines(paths)),
-                stdin=self.env_text,
-                # A new script or unit restarts the service too.
-                rerun_on=[script_text, unit_text(args.site_name)],
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*files, args.site]),
+            pulumi.ResourceOptions(parent=self, depends_on=[*files, args.site]),
+            connection=conn,
+            create=sudo_script(start_lines(paths)),
+            delete=sudo_script(stop_lines(paths)),
+            stdin=self.env_text,
+            # A new script or unit restarts the service too.
+            rerun_on=[script_text, unit_text(args.site_name)],
         )
         self.register_outputs({"settings": self.env_text})

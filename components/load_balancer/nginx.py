@@ -19,7 +19,8 @@ from components.config import LoadBalancerConfig
 from components.hosts import Host
 from components.hosts.survey import host_script
 from components.render import render
-from components.shell import RemoteCommand, RemoteCommandArgs, cmd, install_from_stdin, sudo_script
+from components.shell import cmd, install_from_stdin, sudo_script
+from components.shell.command import Logging, remote
 
 NGINX_PACKAGE = "nginx-light"
 # Our sandboxing drop-in for Debian's nginx.service (templates/nginx-sandbox.conf.j2), one per site:
@@ -46,6 +47,8 @@ class NginxLoadBalancerArgs:
     tls: TlsMaterial | None = None
     # The HTTPS port clients see (a sandbox publishes 443 elsewhere): where HTTP redirects to.
     public_https_port: int = 443
+    # Install our sandboxing drop-in for nginx.service (StackConfig.harden_nginx decides).
+    harden: bool = False
 
 
 def tls_paths(site_name: str) -> dict[str, str]:
@@ -113,8 +116,14 @@ def sandbox_dropin(site_name: str) -> str:
 
 
 def sandbox_command(site_name: str, text: str) -> str:
-    """Install the sandboxing drop-in ``text`` (empty: remove it) and restart nginx if it changed."""
-    inputs = {"DROPIN": sandbox_dropin(site_name), "DROPIN_TEXT": text.rstrip("\n"), "JOURNAL_LINES": "20"}
+    """Install the sandboxing drop-in ``text`` (empty: remove it); nginx restarts for it only while it
+    serves no site (host/nginx-sandbox.sh)."""
+    inputs = {
+        "DROPIN": sandbox_dropin(site_name),
+        "DROPIN_TEXT": text.rstrip("\n"),
+        "JOURNAL_LINES": "20",
+        "NGINX_DIR": "/etc/nginx",
+    }
     return host_script(SANDBOX_SCRIPT, inputs)
 
 
@@ -162,35 +171,38 @@ class NginxLoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, args: NginxLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:load_balancer:NginxLoadBalancer", name, None, opts)
         conn = args.host.connection
-        self.nginx = RemoteCommand(
+        self.nginx = remote.Command(
             f"{name}-nginx",
-            RemoteCommandArgs(connection=conn, create=sudo_script(install_lines())),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
+            pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
+            connection=conn,
+            create=sudo_script(install_lines()),
         )
-        # Sandboxed before any site is published: the one restart it needs serves no traffic yet.
-        self.sandbox = RemoteCommand(
-            f"{name}-nginx-sandbox",
-            RemoteCommandArgs(
+        # Sandboxed before our site is published: on a fresh LB its one restart serves no traffic yet.
+        self.sandbox = (
+            remote.Command(
+                f"{name}-nginx-sandbox",
+                pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
                 connection=conn,
                 create=sandbox_command(args.site_name, render("nginx-sandbox.conf.j2")),
                 delete=sandbox_command(args.site_name, ""),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+            )
+            if args.harden
+            else None
         )
         tls_files = self._tls_files(name, args) if args.tls else []
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
-        self.site = RemoteCommand(
+        self.site = remote.Command(
             f"{name}-site",
-            RemoteCommandArgs(
-                connection=conn,
-                create=sudo_script(publish_lines(args.site_name)),
-                delete=sudo_script(unpublish_lines(args.site_name)),
-                stdin=self.site_text,
-                # nginx reads the certificate and key only when it loads its config: a new pair
-                # re-runs the publish (nginx -t, reload), else the old key would keep serving.
-                rerun_on=[_tls_digest(args.tls)] if args.tls else [],
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else []), *tls_files]
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, self.sandbox, *tls_files]),
+            connection=conn,
+            create=sudo_script(publish_lines(args.site_name)),
+            delete=sudo_script(unpublish_lines(args.site_name)),
+            stdin=self.site_text,
+            # nginx reads the certificate and key only when it loads its config: a new pair
+            # re-runs the publish (nginx -t, reload), else the old key would keep serving.
+            rerun_on=[_tls_digest(args.tls)] if args.tls else [],
         )
         self.site_name = args.site_name
         self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
@@ -201,20 +213,18 @@ class NginxLoadBalancer(pulumi.ComponentResource):
         assert args.tls is not None
         paths = tls_paths(args.site_name)
         files = [
-            ("tls-certificate", paths["certificate_path"], "0644", args.tls.certificate, True),
-            ("tls-key", paths["key_path"], "0600", pulumi.Output.secret(args.tls.private_key), False),
+            ("tls-certificate", paths["certificate_path"], "0644", args.tls.certificate, None),
+            ("tls-key", paths["key_path"], "0600", pulumi.Output.secret(args.tls.private_key), Logging.NONE),
         ]
         return [
-            RemoteCommand(
+            remote.Command(
                 f"{name}-{role}",
-                RemoteCommandArgs(
-                    connection=args.host.connection,
-                    create=sudo_script(["install -d -m 0755 /etc/nginx/tls", *install_from_stdin(path, mode)]),
-                    delete=sudo_script([cmd("rm", "-f", path)]),
-                    stdin=content,
-                    log_output=log_output,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+                connection=args.host.connection,
+                create=sudo_script(["install -d -m 0755 /etc/nginx/tls", *install_from_stdin(path, mode)]),
+                delete=sudo_script([cmd("rm", "-f", path)]),
+                stdin=content,
+                logging=logging,
             )
-            for role, path, mode, content, log_output in files
+            for role, path, mode, content, logging in files
         ]

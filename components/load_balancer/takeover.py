@@ -13,16 +13,19 @@ import pulumi
 
 from components.hosts import Host
 from components.hosts.survey import BACKUP_DIR, host_script
-from components.shell import RemoteCommand, RemoteCommandArgs
+from components.shell.command import remote
 
 SCRIPT = Path(__file__).resolve().parent / "host" / "retire-sites.sh"
 
 
-def retire_sites(name: str, host: Host, domain: str, site_file: str, after: pulumi.Resource) -> RemoteCommand:
+def retire_sites(
+    name: str, host: Host, domain: str, site_file: str, after: pulumi.Resource
+) -> remote.RemoteCommandResource:
     """``stdout``: one line per site it disabled."""
     inputs = {"DOMAIN": domain, "SITE_FILE": site_file, "BACKUP": BACKUP_DIR}
-    return RemoteCommand(
+    return remote.Command(
         name,
-        RemoteCommandArgs(connection=host.connection, create=host_script(SCRIPT, inputs)),
-        opts=pulumi.ResourceOptions(depends_on=[after]),
+        pulumi.ResourceOptions(depends_on=[after]),
+        connection=host.connection,
+        create=host_script(SCRIPT, inputs),
     )

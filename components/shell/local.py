@@ -45,15 +45,11 @@ class LocalCommandArgs(CommandArgs):
 
 
 class LocalCommand(Resource, module="wayshub", name="LocalCommand"):
-    """A local command as a resource; ``stdout`` is its output (empty when ``log_output`` is off)."""
+    """The built-in backend of ``command.local.Command`` (declare commands through that, not this)."""
 
     stdout: pulumi.Output[str]
     stderr: pulumi.Output[str]
 
     def __init__(self, name: str, args: LocalCommandArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props = {**command_props(name, args), "environment": dict(args.environment)}
-        secret_outputs = [] if args.log_output else ["stdout", "stderr"]
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin", "environment", *secret_outputs])
-        )
         super().__init__(LocalCommandProvider(), name, props, opts)

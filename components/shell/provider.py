@@ -1,7 +1,7 @@
 """Shared lifecycle of command-style dynamic resources: create/update/delete run commands.
 
 Why dynamic providers: the pulumi-command plugin cannot be built from the Go modules reachable on our
-build machines (see README, "Why no pulumi-command"), so these resources run commands themselves,
+build machines, so these resources (the built-in backend, docs/commands.md) run commands themselves,
 in the Python dynamic-provider process the Pulumi engine starts. They keep pulumi-command's model:
 ``create`` runs on create, ``update`` (or ``create``) on a change of inputs, ``delete`` on delete,
 and a change of ``triggers`` replaces the resource.
@@ -9,9 +9,13 @@ and a change of ``triggers`` replaces the resource.
 
 from __future__ import annotations
 
+import functools
+import sys
+import traceback
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -62,17 +66,83 @@ class CommandFailed(Exception):
     """A command exited non-zero; the message carries its output unless logging is off."""
 
 
+# Python's own knob for how many frames a formatted traceback shows (``sys.tracebacklimit``). The dynamic
+# provider server reports every failure as ``traceback.format_exc()``; at 0 that is one line, the
+# exception's own, with no "Traceback (most recent call last):" and no frames.
+def _in_provider_server() -> bool:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return getattr(spec, "name", "") == "pulumi.dynamic.__main__"
+
+
+class OperationFailed(Exception):
+    """What the user reads when a step fails on a host: one line (plus the output tail on the next lines).
+
+    Shown by its message alone: the class poses as a builtin, so ``format_exc`` prints no module path."""
+
+    __module__ = "builtins"
+
+
+def clean_failure(step: str, err: BaseException) -> OperationFailed:
+    """Our one line for any failure of ``step``; unexpected errors keep their type and innermost location."""
+    if isinstance(err, OperationFailed):
+        return err
+    if _in_provider_server():
+        sys.tracebacklimit = 0
+    if isinstance(err, (CommandFailed, ConnectionError, FileNotFoundError, ValueError)) or type(err).__name__ in (
+        "HostKeyMismatch",
+        "HostUnusable",
+    ):
+        return OperationFailed(str(err))
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return OperationFailed(f"{step}: {type(err).__name__}: {err}{where}")
+
+
 def describe_failure(what: str, result: CommandResult, log_output: bool) -> str:
     if not log_output:
         return f"{what} failed with exit code {result.exit_code} (output hidden: the command handles secrets)"
-    tail = (result.stderr.strip() or result.stdout.strip())[-OUTPUT_TAIL_CHARS:]
-    return f"{what} failed with exit code {result.exit_code}:\n{tail}"
+    return f"{what} failed with exit code {result.exit_code}:\n{output_tail(result.stderr.strip() or result.stdout.strip())}"
+
+
+def output_tail(text: str) -> str:
+    """The output's end, at most :data:`OUTPUT_TAIL_CHARS`; a longer one keeps its first line too (where
+    our host scripts say what went wrong, before the journal they add)."""
+    if len(text) <= OUTPUT_TAIL_CHARS:
+        return text
+    first = text.splitlines()[0][:300]
+    return f"{first}\n[...]\n{text[-(OUTPUT_TAIL_CHARS - len(first)) :]}"
+
+
+def _clean_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` raising only :class:`OperationFailed` (see :func:`clean_failure`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Exception as err:
+            raise clean_failure(f"{self.kind} {method.__name__}", err) from None
+
+    return wrapper
 
 
 class CommandProvider(ResourceProvider):
-    """Runs ``create``/``update``/``delete`` through :meth:`execute` (local shell or SSH)."""
+    """Runs ``create``/``update``/``delete`` through :meth:`execute` (local shell or SSH).
+
+    Every operation a subclass defines fails with one :class:`OperationFailed` line, never a traceback.
+    """
 
     kind = "command"
+    # The serialized provider (kept in the state with every resource) holds no secret: connections and
+    # commands are resource inputs, not provider fields. Secret only when it captured a secret Output.
+    serialize_as_secret_always = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("create", "update", "delete", "diff"):
+            if name in cls.__dict__:
+                setattr(cls, name, _clean_errors(cls.__dict__[name]))
 
     @abstractmethod
     def execute(self, props: dict[str, Any], command: str) -> CommandResult:
@@ -90,20 +160,24 @@ class CommandProvider(ResourceProvider):
         log_output = bool(props.get("log_output", True))
         if result.exit_code != 0:
             raise CommandFailed(describe_failure(f"{self.identity(props)}: {key}", result, log_output))
-        outs["stdout"] = result.stdout if log_output else ""
-        outs["stderr"] = result.stderr if log_output else ""
+        # Kept whatever ``logging`` says (as pulumi-command does); a command that logs nothing has them secret.
+        outs["stdout"] = result.stdout
+        outs["stderr"] = result.stderr
         return outs
 
+    @_clean_errors
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._run(props, "create")
         return CreateResult(id_=self.identity(props), outs=outs)
 
+    @_clean_errors
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if not self._changed(olds, news, self.rerun_keys()):
             # Only how we reach the host changed (a key, a timeout): nothing to run on it.
             return UpdateResult(outs={**news, "stdout": olds.get("stdout", ""), "stderr": olds.get("stderr", "")})
         return UpdateResult(outs=self._run(news, "update"))
 
+    @_clean_errors
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("delete"):
             self._run(props, "delete")
@@ -112,6 +186,7 @@ class CommandProvider(ResourceProvider):
     def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
         return [k for k in keys if olds.get(k) != news.get(k)]
 
+    @_clean_errors
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = self._changed(olds, news, self.rerun_keys() + REPLACE_KEYS + self.quiet_keys())
         replaces = self._changed(olds, news, REPLACE_KEYS) + self.moved(olds, news)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,35 +17,6 @@ from components.shell.provider import CommandArgs, CommandProvider, command_prop
 from components.shell.ssh import CommandResult
 
 REMOTE_TIMEOUT_SECONDS = 900
-
-
-def connection_args(
-    host: pulumi.Input[str],
-    port: pulumi.Input[int],
-    user: pulumi.Input[str],
-    private_key: pulumi.Input[str],
-    host_key: pulumi.Input[str] | None = None,
-    dial_timeout_seconds: float = 60.0,
-    gone_if: str | None = None,
-    known_hosts_file: str | None = None,
-) -> dict[str, Any]:
-    """The connection input of remote resources; the private key is always made secret.
-
-    ``gone_if`` is a local command that succeeds only when the host no longer exists (a sandbox VM
-    whose container was removed): deleting a resource on such a host has nothing left to do.
-    ``known_hosts_file`` (without a pinned ``host_key``) replaces ~/.ssh/known_hosts; it is stored only
-    when set, so connections without it stay as they were.
-    """
-    return {
-        "host": host,
-        "port": port,
-        "user": user,
-        "private_key": pulumi.Output.secret(private_key),
-        "host_key": host_key,
-        "dial_timeout_seconds": dial_timeout_seconds,
-        "gone_if": gone_if,
-        **({"known_hosts_file": known_hosts_file} if known_hosts_file else {}),
-    }
 
 
 # What makes a host that host: where we reach it, as whom, and the key it proves itself with
@@ -86,7 +58,10 @@ class RemoteCommandProvider(CommandProvider):
         return f"{props.get('name', 'command')}@{conn.host}:{conn.port}"
 
     def execute(self, props: dict[str, Any], command: str) -> CommandResult:
-        return ssh.run(_connection(props), command, props.get("stdin"), timeout=REMOTE_TIMEOUT_SECONDS)
+        environment = {str(k): str(v) for k, v in (props.get("environment") or {}).items()}
+        return ssh.run(
+            _connection(props), command, props.get("stdin"), timeout=REMOTE_TIMEOUT_SECONDS, environment=environment
+        )
 
     def quiet_keys(self) -> tuple[str, ...]:
         return ("connection",)
@@ -101,26 +76,25 @@ class RemoteCommandProvider(CommandProvider):
 
 @dataclass(frozen=True, kw_only=True)
 class RemoteCommandArgs(CommandArgs):
-    """A :class:`CommandArgs` run over ``connection`` (from :func:`connection_args`)."""
+    """A :class:`CommandArgs` run over ``connection`` (``command.remote.ConnectionArgs``, as a plain dict)."""
 
     connection: pulumi.Input[dict[str, Any]]
-    # stdin carries a secret but the output does not (so it is still logged).
-    secret_stdin: bool = False
+    # Set on the SSH session (the server's sshd must accept them: AcceptEnv); stored only when given.
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class RemoteCommand(Resource, module="wayshub", name="RemoteCommand"):
-    """A command on a host over SSH; ``stdin`` carries file contents (shown in diffs unless secret)."""
+    """The built-in backend of ``command.remote.Command`` (declare commands through that, not this)."""
 
     stdout: pulumi.Output[str]
     stderr: pulumi.Output[str]
 
     def __init__(self, name: str, args: RemoteCommandArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {**command_props(name, args), "connection": args.connection}
-        # A command that logs nothing handles secrets: its stdin is kept secret too.
-        secret_outputs = ["connection"] + ([] if args.log_output else ["stdout", "stderr", "stdin"])
-        if args.secret_stdin and "stdin" not in secret_outputs:
-            secret_outputs.append("stdin")
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        props = {
+            **command_props(name, args),
+            "connection": args.connection,
+            **({"environment": dict(args.environment)} if args.environment else {}),
+        }
         super().__init__(RemoteCommandProvider(), name, props, opts)
 
 
@@ -184,10 +158,13 @@ class CopyFileToRemoteArgs:
     # What names the file's content (a build id) when the file may not exist yet while the program runs
     # (a preview builds nothing): it then drives re-uploads instead of the file's sha256.
     content_id: pulumi.Input[str] | None = None
+    # Replace the copy when one of these changes (stored only when given, as stacks already hold copies).
+    triggers: Sequence[pulumi.Input[object]] = ()
 
 
 class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
-    """One local file copied to a host over SFTP, re-copied when its sha256 (or ``content_id``) changes."""
+    """The built-in backend of ``command.remote.CopyToRemote``: one local file copied to a host over SFTP,
+    re-copied when its sha256 (or ``content_id``) changes."""
 
     sha256: pulumi.Output[str | None]
     content_id: pulumi.Output[str | None]
@@ -200,8 +177,8 @@ class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
             "sha256": None if by_content_id else pulumi.Output.from_input(args.source).apply(file_sha256),
             **({"content_id": args.content_id} if by_content_id else {}),
             "remote_path": args.remote_path,
+            **({"triggers": list(args.triggers)} if args.triggers else {}),
             "stdout": None,
             "stderr": None,
         }
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["connection"]))
         super().__init__(CopyFileProvider(), name, props, opts)

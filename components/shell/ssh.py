@@ -78,7 +78,7 @@ def load_private_key(text: str) -> paramiko.PKey:
 KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 
-def _known_host_keys(host: str, port: int, path: Path) -> list[list[str]]:
+def known_host_keys(host: str, port: int, path: Path) -> list[list[str]]:
     """The keys a known_hosts file lists for ``host`` (``[host]:port`` unless port 22)."""
     if not path.is_file():
         return []
@@ -112,7 +112,7 @@ class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
                     f"not the pinned {self._expected[0]} {self._expected[1][:16]}...: refusing to connect{self._as}"
                 )
             return
-        known = _known_host_keys(hostname, self._port, self._known_hosts.expanduser())
+        known = known_host_keys(hostname, self._port, self._known_hosts.expanduser())
         if presented in known:
             return
         what = "is a different key than the one in" if known else "is not in"
@@ -175,11 +175,20 @@ def open_client(conn: Connection) -> paramiko.SSHClient:
             time.sleep(1.0)
 
 
-def run(conn: Connection, command: str, stdin: str | bytes | None = None, timeout: float = 900.0) -> CommandResult:
-    """Run one command line on the host; return its exit code and output."""
+def run(
+    conn: Connection,
+    command: str,
+    stdin: str | bytes | None = None,
+    timeout: float = 900.0,
+    environment: dict[str, str] | None = None,
+) -> CommandResult:
+    """Run one command line on the host; return its exit code and output. ``environment`` is sent with
+    the session (sshd keeps only what its ``AcceptEnv`` allows)."""
     client = open_client(conn)
     try:
-        channel_stdin, channel_stdout, channel_stderr = client.exec_command(command, timeout=timeout)
+        channel_stdin, channel_stdout, channel_stderr = client.exec_command(
+            command, timeout=timeout, environment=environment or None
+        )
         if stdin is not None:
             channel_stdin.write(stdin)
         channel_stdin.channel.shutdown_write()

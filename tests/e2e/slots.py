@@ -73,3 +73,8 @@ IMAGE_SUBNET_PREFIX = subnet_prefix("172.30", 140)
 # Containers mode (docker CLI and engine): tests/e2e/test_containers_*.py.
 CONTAINERS_STACK = name("ctest")
 CONTAINERS_SUBNET_PREFIX = subnet_prefix("172.31", 240)
+# A site made by the code before the command interface, then upgraded: tests/e2e/test_command_interface.py.
+UPGRADE_STACK = name("e2eupg")
+UPGRADE_HTTP_PORT = port(18700)  # +1: HTTPS
+UPGRADE_SSH_PORT_BASE = port(22800)
+UPGRADE_SUBNET_PREFIX = subnet_prefix("172.30", 150)

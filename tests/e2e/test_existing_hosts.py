@@ -144,6 +144,7 @@ def failing_up(stack: Stack, servers: OtherServers, known_hosts: Path | None = N
     result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
+    assert "Traceback" not in output, f"a probe's failure must be our line alone:\n{output[-4000:]}"
     # Nothing half-done: the probes ran, nothing after them; the hosts file is as it was.
     assert set(stack.made()) <= {"app1-probe", "app2-probe", "lb-probe"}, stack.made()
     assert hosts_file.read_text() == USER_HOSTS_LINES
@@ -158,8 +159,10 @@ def failing_up(stack: Stack, servers: OtherServers, known_hosts: Path | None = N
 
 
 def the_line(output: str, pattern: str) -> str:
-    """The one error line matching ``pattern`` (the engine prints a dynamic provider's traceback around it)."""
+    """The one error line matching ``pattern``, as the diagnostics show it (the progress repeats it after the
+    resource's name)."""
     lines = sorted({line.strip() for line in output.splitlines() if re.search(pattern, line)})
+    lines = [line for line in lines if line.startswith("error: ")]
     assert len(lines) == 1, f"expected one distinct line matching {pattern!r}, got {lines}\n{output[-4000:]}"
     return lines[0]
 

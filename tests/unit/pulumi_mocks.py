@@ -31,8 +31,12 @@ class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.registered[args.name] = args
         outs = dict(args.inputs)
-        if args.typ.endswith(("wayshub:RemoteCommand", "wayshub:LocalCommand")):
+        if args.typ.endswith(
+            ("wayshub:RemoteCommand", "wayshub:LocalCommand", "command:remote:Command", "command:local:Command")
+        ):
             outs["stdout"] = self.stdout_for(args.name)
+        if args.typ.endswith("wayshub:SelfSignedTls"):
+            outs.update(certificate="mock certificate", private_key="mock tls key", ca_certificate="mock CA")
         if args.typ.endswith("wayshub:SshKeyPair"):
             outs.update(private_key=PRIVATE_KEY, public_key="ssh-ed25519 AAAAmockpublic wayshub-test")
         return f"{args.name}-id", outs

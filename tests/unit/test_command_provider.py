@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.shell.local import LocalCommandProvider
-from components.shell.provider import CommandFailed
+from components.shell.provider import OperationFailed
 from components.shell.remote import RemoteCommandProvider
 from components.shell.ssh import CommandResult
 
@@ -90,11 +90,22 @@ def test_local_command_runs_and_reports_failure_with_output_unless_hidden() -> N
     provider = LocalCommandProvider()
     created = provider.create({"name": "t", "create": "printf out; printf err >&2", "stdin": None})
     assert (created.outs or {})["stdout"] == "out"
-    with pytest.raises(CommandFailed, match=r"local:t: create failed with exit code 3:\ncause"):
+    with pytest.raises(OperationFailed, match=r"^local:t: create failed with exit code 3:\ncause$"):
         provider.create({"name": "t", "create": "echo cause >&2; exit 3"})
-    with pytest.raises(CommandFailed, match=r"output hidden") as hidden:
+    with pytest.raises(OperationFailed, match=r"output hidden") as hidden:
         provider.create({"name": "t", "create": "echo s3cr3t >&2; exit 3", "log_output": False})
     assert "s3cr3t" not in str(hidden.value)
+
+
+def test_logging_off_hides_a_failure_but_keeps_the_outputs_as_pulumi_command_does() -> None:
+    # (They are secret outputs then: tests/unit/test_command_backends.py.)
+    quiet = LocalCommandProvider().create({"name": "t", "create": "printf out; printf err >&2", "log_output": False})
+    assert ((quiet.outs or {})["stdout"], (quiet.outs or {})["stderr"]) == ("out", "err")
+
+
+def test_an_unexpected_error_is_one_line_naming_the_step_type_and_place() -> None:
+    with pytest.raises(OperationFailed, match=r"^remote create: KeyError: 'connection' \(at remote\.py:\d+\)$"):
+        RemoteCommandProvider().create({"name": "t", "create": "true"})
 
 
 def test_local_command_feeds_stdin_and_environment() -> None:
@@ -102,3 +113,13 @@ def test_local_command_feeds_stdin_and_environment() -> None:
         {"name": "t", "create": 'cat; printf "$GREETING"', "stdin": "in;", "environment": {"GREETING": "hi"}}
     )
     assert (out.outs or {})["stdout"] == "in;hi"
+
+
+def test_a_long_failure_keeps_its_first_line_and_the_end_of_its_output() -> None:
+    script = "echo 'release r1 failed its health check' >&2; for i in $(seq 1000); do echo \"journal line $i\" >&2; done; exit 1"
+    with pytest.raises(OperationFailed) as failed:
+        LocalCommandProvider().create({"name": "t", "create": script})
+    lines = str(failed.value).splitlines()
+    assert lines[:3] == ["local:t: create failed with exit code 1:", "release r1 failed its health check", "[...]"]
+    assert lines[-1] == "journal line 1000"
+    assert len(str(failed.value)) < 4100

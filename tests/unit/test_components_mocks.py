@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 
 from components.app import Build, NodeApp, NodeAppArgs, Release, read_app
 from components.app.node_app import AppRun, deploy_command, deploy_inputs
@@ -62,7 +63,8 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         assert "--ip 172.30.99.11" in create and "--publish 127.0.0.1:2300:22" in create
         assert "--privileged" not in create
 
-    return pulumi.Output.all(vm.connection, pulumi.Output.is_secret(vm.connection)).apply(check)
+    connection = vm.connection.builtin()
+    return pulumi.Output.all(connection, pulumi.Output.is_secret(connection)).apply(check)
 
 
 def sample_run(**changes: Any) -> AppRun:
@@ -96,9 +98,7 @@ def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit()
         assert "app-b-app-unit" not in MOCKS.registered and "app-b-app-env" not in MOCKS.registered
 
     children = [app.node, app.deploy, app.base]
-    return pulumi.Output.all(
-        app.backend, app.upload.sha256 if app.upload else None, *[c.stdout for c in children]
-    ).apply(check)
+    return pulumi.Output.all(app.backend, *[c.stdout for c in children]).apply(check)
 
 
 @pulumi_test
@@ -128,3 +128,30 @@ def test_load_balancer_site_lists_every_backend_sorted() -> pulumi.Output[None]:
         assert "nginx -t" in site["create"] and "rm -f /etc/nginx/conf.d/wayshub-test.conf" in site["delete"]
 
     return pulumi.Output.all(lb.site_text, lb.site.stdout).apply(check)
+
+
+@pytest.mark.parametrize("harden", [True, False])
+def test_the_nginx_drop_in_is_a_step_only_when_hardening_and_comes_before_the_site(harden: bool) -> None:
+    name = f"lb-h{int(harden)}"
+
+    @pulumi_test
+    def declare() -> pulumi.Output[None]:
+        network = SandboxNetwork(
+            f"net-{name}", SandboxNetworkArgs(network="wayshub-test", subnet="172.30.99.0/24", stack="test")
+        )
+        lb = NginxLoadBalancer(
+            name,
+            NginxLoadBalancerArgs(
+                host=declare_vm("lb", 0, network).host,
+                site_name="wayshub-test",
+                domain="wayshub.test",
+                backends=["172.30.99.11:3000"],
+                settings=LoadBalancerConfig(),
+                harden=harden,
+            ),
+        )
+        return lb.site.stdout.apply(lambda _: None)
+
+    declare()
+    assert (f"{name}-nginx-sandbox" in MOCKS.registered) is harden
+    assert f"{name}-site" in MOCKS.registered

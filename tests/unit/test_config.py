@@ -321,3 +321,10 @@ def test_tsig_secret_fails_with_one_line_that_never_shows_it(
 def test_tsig_secret_accepts_what_tsig_keygen_prints() -> None:
     check_dns_tsig_secret(parse(DNS), TSIG_SECRET)
     check_dns_tsig_secret(parse(GOOD), None)
+
+
+def test_nginx_is_hardened_by_default_only_on_servers_we_made() -> None:
+    assert parse(GOOD).harden_nginx is True
+    assert parse(EXISTING).harden_nginx is False
+    assert parse({**EXISTING, "lb": {"hardenNginx": True}}).harden_nginx is True
+    assert parse({**GOOD, "lb": {"hardenNginx": False}}).harden_nginx is False

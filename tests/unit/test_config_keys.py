@@ -114,6 +114,7 @@ CASES = [
     Case("lb.httpsPort", 0, "Input should be greater than or equal to 1"),
     Case("lb.tls", "acme", "Input should be 'off', 'self-signed' or 'provided'"),
     Case("lb.hsts", "on", "Input should be a valid boolean"),
+    Case("lb.hardenNginx", "maybe", "Input should be a valid boolean"),
     Case("lb.clientMaxBodySize", "lots", "'lots' is not an nginx size"),
     Case("lb.keepalive", -1, "Input should be greater than or equal to 0"),
     Case("lb.maxFails", 101, "Input should be less than or equal to 100"),
@@ -162,6 +163,7 @@ CASES = [
         {"tlsCertificate": PAIR["certificate"]},
     ),
     Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
+    Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
 ]
 
 

@@ -106,12 +106,12 @@ def test_no_two_slots_use_the_same_value() -> None:
 def test_slot_blocks_are_disjoint_valid_and_clear_of_the_fixed_ranges() -> None:
     """Every harness's subnets and ports for all ten slots, from slots.py's own bases."""
     harness_subnets = [("172.30", 100), ("172.30", 110), ("172.30", 120), ("172.30", 130), ("172.30", 140)]
-    harness_subnets.append(("172.31", 240))
+    harness_subnets += [("172.31", 240), ("172.30", 150)]
     subnets = [ipaddress.ip_network(f"{first}.{base + n}.0/24") for first, base in harness_subnets for n in slots.SLOTS]
     fixed = ["172.30.77.0/24", "172.30.78.0/24", "172.30.99.0/24", "172.30.240.0/24"]  # local, containers, unit, bench
     assert len(set(subnets)) == len(subnets)
     assert not [s for s in subnets for f in fixed if s.overlaps(ipaddress.ip_network(f))]
-    port_bases = [18080, 22600, 22500, 23100, 18300, 15350]
+    port_bases = [18080, 22600, 22500, 23100, 18300, 15350, 18700, 22800]
     ports = [base + slots.PORT_BLOCK * n + offset for base in port_bases for n in slots.SLOTS for offset in range(10)]
     assert len(set(ports)) == len(ports), "two harnesses' port blocks overlap"
     assert all(1024 < p < 32768 for p in ports), "ports stay below Linux's ephemeral range"

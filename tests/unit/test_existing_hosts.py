@@ -12,7 +12,9 @@ import yaml
 from components.config import ConfigError, parse
 from components.hosts import probe
 from components.hosts.ssh_key import generate_ed25519, public_key_of
-from components.shell import connection_args, ssh
+from components.shell import ssh
+from components.shell.command.remote import ConnectionArgs
+from components.shell.provider import OperationFailed
 from components.shell.ssh import CommandResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,12 +64,16 @@ def test_known_hosts_file_applies_only_to_existing_servers(tmp_path: Path) -> No
         parse(sandbox)
 
 
+def connection_props(conn: ConnectionArgs) -> dict[str, Any]:
+    """The built-in backend's connection input, as its provider receives it (secrets unwrapped)."""
+    return {**conn.builtin_plain(), "private_key": conn.private_key}
+
+
 def test_the_connection_carries_the_known_hosts_file_only_when_one_is_set() -> None:
-    plain = connection_args("10.0.0.5", 22, "ubuntu", "key")
+    plain = connection_props(ConnectionArgs(host="10.0.0.5", port=22, user="ubuntu", private_key="key"))
     assert "known_hosts_file" not in plain, "sandbox connections must stay as they were stored"
-    pinned = connection_args("10.0.0.5", 22, "ubuntu", "key", known_hosts_file="/x/known_hosts")
-    props = {**pinned, "private_key": "key"}
-    assert ssh.Connection.from_props(props).known_hosts_file == "/x/known_hosts"
+    pinned = ConnectionArgs(host="10.0.0.5", port=22, user="ubuntu", private_key="key", known_hosts_file="/x/k")
+    assert ssh.Connection.from_props(connection_props(pinned)).known_hosts_file == "/x/k"
 
 
 # --- host keys from a chosen known_hosts file, as paramiko names hosts on other ports ---
@@ -134,7 +140,7 @@ def test_what_sudo_said_becomes_one_line_with_the_fix(facts: dict[str, str], exp
 
 
 def probe_props(private_key: str) -> dict[str, Any]:
-    conn = connection_args("10.0.0.5", 22, "ubuntu", private_key)
+    conn = connection_props(ConnectionArgs(host="10.0.0.5", port=22, user="ubuntu", private_key=private_key))
     return {"name": "app1-probe", "server": "app1", "create": probe.PROBE_COMMAND, "connection": conn}
 
 
@@ -158,7 +164,7 @@ def test_a_probe_that_passes_records_the_hostname(monkeypatch: pytest.MonkeyPatc
 
 def test_a_probe_that_fails_names_the_server_user_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
     answering("hostname=app1-vm\ngroups=ubuntu\nsudo=sudo: a password is required\n", monkeypatch)
-    with pytest.raises(probe.HostUnusable, match=r"^app1: ubuntu@10\.0\.0\.5:22: ubuntu has no sudo rights"):
+    with pytest.raises(OperationFailed, match=r"^app1: ubuntu@10\.0\.0\.5:22: ubuntu has no sudo rights"):
         probe.HostProbeProvider().create(probe_props(generate_ed25519("t")[0]))
 
 

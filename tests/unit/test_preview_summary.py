@@ -596,3 +596,16 @@ def test_bad_input_is_refused_with_one_line(stdin: str, args: list[str], error: 
     assert run.returncode == 2
     assert error in run.stderr
     assert run.stdout == ""
+
+
+def test_an_upload_by_pulumi_commands_copy_to_remote_names_its_file_too() -> None:
+    copy = step(
+        "create",
+        f"{NODE_APP}$command:remote:CopyToRemote",
+        "app3-app-upload",
+        None,
+        {"remotePath": "/tmp/wayshub-ccc333.tar.gz"},
+        parent=urn(NODE_APP, "app3-app"),
+    )
+    text = summarize(preview(copy, summary={"create": 1}), STACK)
+    assert "uploads `wayshub-ccc333.tar.gz`" in text

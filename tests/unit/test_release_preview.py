@@ -21,8 +21,9 @@ from components.app.node_install import NodeChoice
 from components.app.plan import release_for
 from components.app.release import build_id
 from components.config import AppConfig
-from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
+from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm
 from tests.unit.pulumi_mocks import MOCKS, pulumi_test
+from tests.unit.test_components_mocks import declare_vm
 
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed (the release build needs it)")
 
@@ -84,18 +85,7 @@ def _host(name: str) -> SandboxVm:
     network = SandboxNetwork(
         f"{name}-net", SandboxNetworkArgs(network="wayshub-test", subnet="172.30.99.0/24", stack="test")
     )
-    return SandboxVm(
-        name,
-        SandboxVmArgs(
-            hostname=name,
-            container_name=f"wayshub-test-{name}",
-            image="wayshub/sandbox-vm:bookworm",
-            network=network,
-            private_address="172.30.99.21",
-            ssh_port=2321,
-            stack="test",
-        ),
-    )
+    return declare_vm(name, 10, network)
 
 
 def test_the_code_upload_is_named_by_the_build_id_so_preview_and_up_declare_the_same_copy(tmp_path: Path) -> None:

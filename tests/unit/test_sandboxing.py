@@ -77,7 +77,19 @@ exit 0
 """
 
 
-def run_installer(tmp_path: Path, text: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+ACTIVE = "systemctl is-active --quiet nginx"
+
+
+def run_installer(
+    tmp_path: Path, text: str, sites: tuple[str, ...] = ("sites-enabled/default",)
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the installer; ``sites`` are the files under NGINX_DIR (nginx runs: the fake says active)."""
+    nginx_dir = tmp_path / "nginx"
+    for folder in ("conf.d", "sites-enabled"):
+        shutil.rmtree(nginx_dir / folder, ignore_errors=True)
+        (nginx_dir / folder).mkdir(parents=True)
+    for site in sites:
+        (nginx_dir / site).write_text("server {}\n")
     bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
@@ -86,7 +98,12 @@ def run_installer(tmp_path: Path, text: str) -> tuple[subprocess.CompletedProces
         (bin_dir / tool).chmod(0o755)
     calls.write_text("")
     dropin = tmp_path / "nginx.service.d" / "site-sandbox.conf"
-    inputs = {"DROPIN": str(dropin), "DROPIN_TEXT": text.rstrip("\n"), "JOURNAL_LINES": "5"}
+    inputs = {
+        "DROPIN": str(dropin),
+        "DROPIN_TEXT": text.rstrip("\n"),
+        "JOURNAL_LINES": "5",
+        "NGINX_DIR": str(nginx_dir),
+    }
     script = "".join(f"{k}={shlex.quote(v)}\n" for k, v in inputs.items()) + SANDBOX_SCRIPT.read_text()
     env = {
         **os.environ,
@@ -103,7 +120,7 @@ def test_the_drop_in_is_installed_once_and_nginx_restarted_to_take_it(tmp_path: 
     result, calls = run_installer(tmp_path, text)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "nginx.service.d" / "site-sandbox.conf").read_text() == text
-    assert calls == ["systemctl daemon-reload", "systemctl restart nginx"]
+    assert calls == ["systemctl daemon-reload", ACTIVE, "systemctl restart nginx"]
     again, calls = run_installer(tmp_path, text)
     assert again.returncode == 0 and calls == [], "an unchanged drop-in restarts nothing"
 
@@ -116,7 +133,8 @@ def test_a_drop_in_nginx_cannot_start_with_is_taken_back_and_nginx_started_as_be
     assert "does not start with the sandboxing drop-in" in result.stderr
     assert "the previous setup is back and nginx runs" in result.stderr and "[emerg] the journal line" in result.stderr
     assert (tmp_path / "nginx.service.d" / "site-sandbox.conf").read_text() == good
-    assert calls == ["systemctl daemon-reload", "systemctl restart nginx"] * 2
+    tried, put_back = ["systemctl daemon-reload", ACTIVE, "systemctl restart nginx"], ["systemctl daemon-reload"]
+    assert calls == [*tried, *put_back, "systemctl restart nginx"]
     assert sorted(p.name for p in (tmp_path / "nginx.service.d").iterdir()) == ["site-sandbox.conf"]
 
 
@@ -125,12 +143,28 @@ def test_removing_the_drop_in_restarts_a_running_nginx_without_it(tmp_path: Path
     result, calls = run_installer(tmp_path, "")
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "nginx.service.d").exists()
-    assert calls == ["systemctl daemon-reload", "systemctl try-restart nginx"]
+    assert calls == ["systemctl daemon-reload", ACTIVE, "systemctl try-restart nginx"]
+
+
+@pytest.mark.parametrize("site", ["conf.d/wayshub-e2e.conf", "sites-enabled/their-shop"])
+def test_an_nginx_that_already_serves_a_site_is_never_restarted_for_the_drop_in(tmp_path: Path, site: str) -> None:
+    """A restart drops every connection: on a serving LB (an upgrade, someone else's sites) the drop-in
+    waits for nginx's next restart, both ways."""
+    text = render("nginx-sandbox.conf.j2")
+    result, calls = run_installer(tmp_path, text, sites=("sites-enabled/default", site))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "nginx.service.d" / "site-sandbox.conf").read_text() == text
+    assert calls == ["systemctl daemon-reload", ACTIVE]
+    assert "takes effect at its next restart" in result.stderr
+    removed, calls = run_installer(tmp_path, "", sites=(site,))
+    assert removed.returncode == 0 and not (tmp_path / "nginx.service.d").exists()
+    assert calls == ["systemctl daemon-reload", ACTIVE]
 
 
 def test_the_command_is_sent_with_the_host_functions_and_names_the_sites_own_drop_in() -> None:
     command = sandbox_command("wayshub-prod", "[Service]\n")
     assert "DROPIN=/etc/systemd/system/nginx.service.d/wayshub-prod-sandbox.conf" in command
+    assert "NGINX_DIR=/etc/nginx" in command
     assert sandbox_dropin("wayshub-prod") == "/etc/systemd/system/nginx.service.d/wayshub-prod-sandbox.conf"
     assert command.startswith("sudo -n bash -c ")
 

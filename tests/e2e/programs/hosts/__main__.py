@@ -3,7 +3,7 @@
 import pulumi
 
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
-from components.shell import RemoteCommand, RemoteCommandArgs
+from components.shell.command import remote
 
 config = pulumi.Config()
 stack = pulumi.get_stack()
@@ -27,13 +27,11 @@ for index, name in enumerate(names):
             stack=stack,
         ),
     )
-    whoami = RemoteCommand(
+    whoami = remote.Command(
         f"{name}-whoami",
-        RemoteCommandArgs(
-            connection=vm.connection,
-            create="systemctl is-system-running --wait; hostname",
-        ),
-        opts=pulumi.ResourceOptions(depends_on=[vm.container]),
+        pulumi.ResourceOptions(depends_on=[vm.container]),
+        connection=vm.connection,
+        create="systemctl is-system-running --wait; hostname",
     )
     pulumi.export(f"{name}_answer", whoami.stdout)
     pulumi.export(f"{name}_host_key", vm.host_key)

@@ -2,14 +2,13 @@
 
 import pulumi
 
-from components.shell import LocalCommand, LocalCommandArgs, cmd
+from components.shell import cmd
+from components.shell.command import local
 
 target = pulumi.Config().require("target")
-marker = LocalCommand(
+marker = local.Command(
     "marker",
-    LocalCommandArgs(
-        create=cmd("sh", "-c", 'printf "%s\\n" "$1" > "$2" && cat "$2"', "sh", "hello from wayshub", target),
-        delete=cmd("rm", "-f", target),
-    ),
+    create=cmd("sh", "-c", 'printf "%s\\n" "$1" > "$2" && cat "$2"', "sh", "hello from wayshub", target),
+    delete=cmd("rm", "-f", target),
 )
 pulumi.export("stdout", marker.stdout)

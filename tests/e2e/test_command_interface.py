@@ -1,0 +1,155 @@
+"""The command interface (components/shell/command, docs/commands.md) against a real stack.
+
+A site is deployed by the code as it was just before the interface existed (its own tree, from git), then
+the current code takes the same stack over: it must see nothing to change (same URNs, same inputs: no
+replacement, no command re-run), and a release that fails on a host must reach the user as our one line
+(resource, host, step, exit code, output tail) with no Python traceback before it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e import slots
+from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.site import DOMAIN, SAMPLE_APP, docker_names
+
+pytestmark = pytest.mark.e2e
+
+STACK = slots.UPGRADE_STACK
+INTERFACE = "components/shell/command/__init__.py"
+
+
+def code_before_the_interface() -> str:
+    """The newest commit on HEAD's first-parent line without the command interface: on main, the code just
+    before the interface was merged, so the two trees differ by the interface alone."""
+    line = subprocess.run(
+        ["git", "rev-list", "--first-parent", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for commit in line:
+        has = subprocess.run(["git", "cat-file", "-e", f"{commit}:{INTERFACE}"], cwd=REPO, capture_output=True)
+        if has.returncode != 0:
+            return commit
+    raise AssertionError(f"git history without {INTERFACE}: cannot find the code before it")
+
+
+def export_tree(commit: str, target: Path) -> None:
+    archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+
+
+def use_program(project: Path, code: Path) -> None:
+    """``project`` runs the program of the tree at ``code`` (its __main__.py, Pulumi.yaml and components)."""
+    shutil.copy(code / "__main__.py", project / "__main__.py")
+    text = (code / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
+    (project / "Pulumi.yaml").write_text(text)
+
+
+@dataclass
+class Upgrade:
+    project: Path
+    old_code: Path
+    state: Path
+    home: Path
+    hosts_file: Path
+
+    def cli(self, code: Path) -> PulumiCli:
+        env = engine_env(self.state, self.home)
+        use_program(self.project, code)
+        return PulumiCli(self.project, {**env, "PYTHONPATH": str(code)})
+
+    def write_config(self, app: dict[str, Any]) -> None:
+        config = {
+            "wayshub:domain": DOMAIN,
+            "wayshub:app": app,
+            "wayshub:hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}], "lbServer": {"name": "lb"}},
+            "wayshub:sandbox": {
+                "image": self.image,
+                "network": f"wayshub-{STACK}",
+                "subnet": f"{slots.UPGRADE_SUBNET_PREFIX}.0/24",
+                "sshPortBase": slots.UPGRADE_SSH_PORT_BASE,
+                "httpPort": slots.UPGRADE_HTTP_PORT,
+                "httpsPort": slots.UPGRADE_HTTP_PORT + 1,
+            },
+            "wayshub:hostsFile": {"path": str(self.hosts_file), "address": "127.0.0.1"},
+        }
+        stacks = self.project / "stacks"
+        stacks.mkdir(exist_ok=True)
+        (stacks / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+
+    image: str = ""
+
+
+@pytest.fixture(scope="module")
+def upgrade(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator[Upgrade]:
+    """A site (1 app server + LB) deployed by the code before the interface."""
+    root = tmp_path_factory.mktemp("upgrade")
+    old_code = root / "old-code"
+    export_tree(code_before_the_interface(), old_code)
+    project = root / "project"
+    project.mkdir()
+    shutil.copytree(REPO / "app", project / "app", ignore=shutil.ignore_patterns("node_modules"))
+    hosts_file = root / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    made = Upgrade(project, old_code, root / "state", root / "home", hosts_file, image=sandbox_image)
+    made.write_config(SAMPLE_APP)
+    old = made.cli(old_code)
+    old.run("stack", "init", STACK)
+    try:
+        old.run("up", "--yes", "--skip-preview")
+        yield made
+    finally:
+        made.cli(REPO).run("destroy", "--yes", "--skip-preview", check=False)
+        for leftover in docker_names(f"label=wayshub.stack={STACK}"):
+            subprocess.run(["docker", "rm", "--force", leftover], check=False)
+        subprocess.run(["docker", "network", "rm", f"wayshub-{STACK}"], capture_output=True, check=False)
+
+
+def test_the_current_code_finds_nothing_to_change_on_a_stack_the_old_code_made(upgrade: Upgrade) -> None:
+    new = upgrade.cli(REPO)
+    steps = new.preview_steps()
+    # Nothing made anew or torn down (URNs, types and providers kept). An update re-runs a step in place;
+    # later commits may change a step's script, so updates are allowed (and shown).
+    remade = [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] not in ("same", "update")]
+    assert remade == [], f"the interface re-made or removed resources of a deployed stack: {remade}"
+    state = json.loads(new.run("stack", "export").stdout)["deployment"]["resources"]
+    kinds = Counter(r["type"].rsplit(":", 1)[-1] for r in state if r["type"].startswith("pulumi-python:dynamic/"))
+    assert kinds["RemoteCommand"] >= 8 and kinds["LocalCommand"] >= 3 and kinds["CopyFileToRemote"] >= 2, kinds
+    summary = new.up_summary()
+    assert set(summary) <= {"same", "update"}, f"an up by the current code re-made the old stack: {summary}"
+
+
+def test_a_failed_release_is_one_line_with_no_traceback(upgrade: Upgrade) -> None:
+    new = upgrade.cli(REPO)
+    broken = {"health": {"path": "/health", "bodyContains": "never-in-the-answer", "timeoutSeconds": 3}}
+    upgrade.write_config(broken)
+    failed = new.run("up", "--yes", "--skip-preview", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output[-3000:]
+    assert "Traceback" not in output, output[-6000:]
+    assert 'File "' not in output, output[-6000:]
+    ours = re.search(
+        r"^ *error: OperationFailed: app1-app-release@127\.0\.0\.1:\d+: update failed with exit code \d+:$",
+        output,
+        re.MULTILINE,
+    )
+    assert ours, f"no one-line failure for app1's release in:\n{output[-6000:]}"
+    # The output tail follows our line: what deploy.sh said about the health check.
+    assert "never-in-the-answer" in output[ours.end() :], output[-6000:]
+    upgrade.write_config(SAMPLE_APP)
+    new.run("up", "--yes", "--skip-preview")
