@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import state_size
+from bench.cpu import CpuMeter
 from bench.hang import HANGS, measure
 from bench.loadgen import BackgroundLoad
 from bench.stack import APP_UNIT, CHECKER, DOMAIN, HTTP_PORT, NETWORK, STACK, SUBNET_PREFIX, Bench, Variant, setup
@@ -110,62 +111,87 @@ def first_deploy(bench: Bench, opts: Options) -> list[str]:
     ]
 
 
-# The dynamic-provider server's pool: the SDK's own four, and ours (components/provider_server.py).
-POOLS = {"SDK's 4": "4", f"ours {DEFAULT_WORKERS}": str(DEFAULT_WORKERS)}
+# The first deploy before and after issue #16: the dynamic-provider server's pool (the SDK's own four,
+# ours: components/provider_server.py) and the rolling order (every host in turn, or only the hosts
+# that ran a release before: bench/stack.py chained_program). Name -> (pool, every host in turn).
+DEPLOY_CONFIGS = {
+    "before: SDK's 4, every host in turn": ("4", True),
+    f"ours {DEFAULT_WORKERS}, every host in turn": (str(DEFAULT_WORKERS), True),
+    f"after: ours {DEFAULT_WORKERS}, first deploys at once": (str(DEFAULT_WORKERS), False),
+}
 
 
 def first_deploy_scale(bench: Bench, opts: Options) -> list[str]:
-    """A fresh `up` of 1, 4 and 10 app hosts with the provider server's pool at the SDK's four workers
-    and at ours, every (pool, hosts) pair in one alternating order; the peak of provider operations at
-    once comes from the server's own log (WAYSHUB_PROVIDER_LOG)."""
+    """A fresh `up` of 1, 4 and 10 app hosts in each of DEPLOY_CONFIGS, every (config, hosts) pair in
+    one alternating order; the peak of provider operations at once comes from the server's own log
+    (WAYSHUB_PROVIDER_LOG), the CPU from bench/cpu.py."""
     scales = [str(n) for n in opts.deploy_scales]
     log = bench.project.parent / "provider.log"
     events = bench.project.parent / "events.json"
     sizes: list[StateSize] = []
 
     def measure(label: str, _: int) -> Sample:
-        pool, hosts = label.split("/")
-        bench.configure(Variant(app_servers=int(hosts)))
+        config, hosts = label.split("/")
+        workers, chained = DEPLOY_CONFIGS[config]
+        bench.configure(Variant(app_servers=int(hosts), chain_first_deploy=chained))
         log.unlink(missing_ok=True)
-        seconds = bench.up({WORKERS_ENV: POOLS[pool], LOG_ENV: str(log)}, event_log=events)
+        with CpuMeter() as meter:
+            seconds = bench.up({WORKERS_ENV: workers, LOG_ENV: str(log)}, event_log=events)
+        cpu = meter.use(seconds)
         peak = max(int(n) for n in re.findall(r"peak=(\d+)", log.read_text()))
         chain = step_span(read_events(events), DEPLOY_STEP)
-        if hosts == scales[-1]:
+        if hosts == scales[-1] and not chained:
             sizes.append(state_size.measure(json.loads(bench.cli.run("stack", "export").stdout)))
         bench.destroy()
         print(
-            f"  {pool} workers, {hosts} app hosts: {seconds:.1f}s, peak {peak} at once, deploy chain {chain:.0f}s",
+            f"  {config}, {hosts} app hosts: {seconds:.1f}s, peak {peak} at once, deploy steps {chain:.0f}s, "
+            f"cores {100 * cpu.busy_share:.0f}% busy, pulumi {cpu.deploy_s:.1f} CPU s",
             flush=True,
         )
-        return {"up_s": seconds, "peak": peak, "chain_s": chain}
+        return {
+            "up_s": seconds,
+            "peak": peak,
+            "chain_s": chain,
+            "busy_pct": 100 * cpu.busy_share,
+            "deploy_cpu_s": cpu.deploy_s,
+            "machine_cpu_s": cpu.machine_s,
+        }
 
-    samples = run_rounds([f"{pool}/{hosts}" for pool in POOLS for hosts in scales], opts.rounds, measure)
-    groups = {pool: {hosts: samples[f"{pool}/{hosts}"] for hosts in scales} for pool in POOLS}
+    samples = run_rounds([f"{c}/{hosts}" for c in DEPLOY_CONFIGS for hosts in scales], opts.rounds, measure)
+    groups = {c: {hosts: samples[f"{c}/{hosts}"] for hosts in scales} for c in DEPLOY_CONFIGS}
     low, high = scales[0], scales[-1]
-    medians = {pool: statistics.median(s["up_s"] for s in groups[pool][high]) for pool in POOLS}
-    before, after = POOLS
+    medians = {c: statistics.median(s["up_s"] for s in groups[c][high]) for c in DEPLOY_CONFIGS}
+    before, pool_only, after = DEPLOY_CONFIGS
+    floor = statistics.median(s["machine_cpu_s"] / (os.cpu_count() or 1) for s in groups[after][high])
     return [
         f"### First deploy at scale: a fresh `up` of {', '.join(scales)} app hosts (+ the LB), destroyed after "
-        f"each, the provider server's pool at the SDK's 4 workers and at ours ({DEFAULT_WORKERS}), "
-        f"{opts.rounds} rounds, all {len(scales) * len(POOLS)} runs of a round in alternating order",
+        f"each, before and after issue #16, {opts.rounds} rounds, all {len(scales) * len(DEPLOY_CONFIGS)} runs "
+        "of a round in alternating order",
         "",
         *table(
             groups,
             [
                 Column("up_s", "seconds", 1),
                 Column("peak", "provider operations at once, peak", 0, ratio=False),
-                Column("chain_s", "deploy steps, first start to last end, s", 0),
+                Column("chain_s", "release steps, first start to last end, s", 0),
+                Column("busy_pct", "cores busy, %", 0, ratio=False),
+                Column("deploy_cpu_s", "pulumi and plugins, CPU s", 1),
+                Column("machine_cpu_s", "whole machine, CPU s", 0),
             ],
             ratio=(low, high),
             label_heading="app hosts",
-            group_heading="pool",
+            group_heading="config",
         ),
         "",
-        "The deploy steps (`appN-app-release`: unpack, switch, health check) run one host after another, "
-        "each gated on the previous host's health (rolling order), whatever the pool; their span comes from "
-        "the engine's event log (whole seconds).",
+        "The release steps (`appN-app-release`: unpack, switch, health check) of hosts that ran a release "
+        'before go one batch after another (rolling order); "every host in turn" is the program before '
+        "this change, where a first deploy did that too (bench/stack.py `chained_program`). Their span "
+        "comes from the engine's event log (whole seconds). \"cores busy\": the machine's busy CPU "
+        "seconds (/proc/stat) over cores times seconds; the sandbox VMs are containers on the same cores.",
         "",
-        f"At {high} app hosts, ours / the SDK's 4: {medians[after] / medians[before]:.2f} of the seconds.",
+        f"At {high} app hosts: after / before {medians[after] / medians[before]:.2f} of the seconds "
+        f"(our pool alone: {medians[pool_only] / medians[before]:.2f}). After, the whole machine's CPU "
+        f"seconds over its {os.cpu_count()} cores are {floor:.1f} s, the shortest this `up` could take here.",
         *([f"State after {high} app hosts: {sizes[-1].describe()}."] if sizes else []),
     ]
 

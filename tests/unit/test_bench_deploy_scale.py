@@ -4,8 +4,10 @@ event log, and the share of a stack's state that the pickled dynamic providers t
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
+from bench.cpu import CpuUse, machine_busy_seconds
 from bench.run import DEPLOY_STEP, step_span
 from bench.state_size import measure
 
@@ -63,3 +65,14 @@ def test_the_deploy_span_runs_from_the_first_start_to_the_last_end() -> None:
     ]
     assert step_span(events, DEPLOY_STEP) == 15.0
     assert step_span([], DEPLOY_STEP) == 0.0
+
+
+def test_machine_busy_seconds_leave_out_idle_and_iowait() -> None:
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice (in clock ticks)
+    line = "cpu  100 20 30 5000 400 6 4 10 0 0"
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert machine_busy_seconds(line) == (100 + 20 + 30 + 6 + 4 + 10) / ticks
+
+
+def test_busy_share_is_busy_seconds_over_cores_times_wall() -> None:
+    assert CpuUse(machine_s=30.0, deploy_s=5.0, wall_s=20.0, cores=2).busy_share == 0.75
