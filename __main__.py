@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 
 from components import config as stack_config
-from components.app import NodeApp, NodeAppArgs, roll_out
+from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll_out
 from components.app.layout import unit_name
 from components.app.plan import app_run, release_for
 from components.containers import ContainerSite, ContainerSiteArgs
@@ -96,12 +96,13 @@ def on_servers() -> Site:
             ),
         )
 
-    # 2. The app (built once above, or a pinned release already on the servers), rolled out in batches.
+    # 2. The app (built once above, or a pinned release already on the servers), rolled out in batches
+    # over the hosts that already run a release; a host's first deploy waits for nobody.
     apps = roll_out(
         servers.app,
         settings.rollout.batch_size,
         lambda host, after: NodeApp(
-            f"{host.name}-app",
+            app_name(host),
             NodeAppArgs(
                 host=host,
                 run=run,
@@ -113,6 +114,7 @@ def on_servers() -> Site:
                 takeover=takeover,
             ),
         ),
+        deployed_before(takeover),
     )
 
     # 3. nginx on the LB server, one upstream line per backend, TLS if configured.

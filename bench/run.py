@@ -10,7 +10,8 @@ machine; bench/RESULTS.md holds nothing else, and the docs quote none of its fig
 A benchmark is one function ``(Bench, Options) -> lines`` in ``BENCHMARKS``: it measures, then returns
 its section (a heading, what was run, one table from ``bench.stats.table``).
 
-    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--skip deploy,lb,failover,hang,rollout,refresh,engine]
+    python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
+        [--skip deploy,deploy_scale,lb,failover,hang,rollout,engine,refresh]
         [--only lb,...] [--results FILE]
 """
 
@@ -18,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
+import re
+import statistics
 import sys
 import tempfile
 import threading
@@ -26,13 +30,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bench import state_size
+from bench.cpu import CpuMeter
 from bench.hang import HANGS, measure
 from bench.loadgen import BackgroundLoad
 from bench.stack import APP_UNIT, CHECKER, DOMAIN, HTTP_PORT, NETWORK, STACK, SUBNET_PREFIX, Bench, Variant, setup
+from bench.state_size import StateSize
 from bench.stats import Column, Sample, Samples, round_orders, run_rounds, table
 from bench.wrk import CONNECTIONS, THREADS, build_image, run_wrk
-from tests.e2e.pulumi_cli import REPO
+from components.provider_server import DEFAULT_WORKERS, LOG_ENV, WORKERS_ENV
+from tests.e2e.pulumi_cli import REPO, read_events
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 SEED_PORT = 81  # the seed's plain site, next to ours on the same LB VM
@@ -50,6 +59,7 @@ class Options:
     seconds: int
     scales: list[int]
     hang_seconds: float = 10.0
+    deploy_scales: tuple[int, ...] = (1, 4, 10)
 
 
 def seed_site(backends: list[str]) -> str:
@@ -99,6 +109,106 @@ def first_deploy(bench: Bench, opts: Options) -> list[str]:
         "",
         *table({"": samples}, [Column("up_s", "seconds", 1)], ratio=("1", "2"), label_heading="app hosts"),
     ]
+
+
+# The first deploy before and after issue #16: the dynamic-provider server's pool (the SDK's own four,
+# ours: components/provider_server.py) and the rolling order (every host in turn, or only the hosts
+# that ran a release before: bench/stack.py chained_program). Name -> (pool, every host in turn).
+DEPLOY_CONFIGS = {
+    "before: SDK's 4, every host in turn": ("4", True),
+    f"ours {DEFAULT_WORKERS}, every host in turn": (str(DEFAULT_WORKERS), True),
+    f"after: ours {DEFAULT_WORKERS}, first deploys at once": (str(DEFAULT_WORKERS), False),
+}
+
+
+def first_deploy_scale(bench: Bench, opts: Options) -> list[str]:
+    """A fresh `up` of 1, 4 and 10 app hosts in each of DEPLOY_CONFIGS, every (config, hosts) pair in
+    one alternating order; the peak of provider operations at once comes from the server's own log
+    (WAYSHUB_PROVIDER_LOG), the CPU from bench/cpu.py."""
+    scales = [str(n) for n in opts.deploy_scales]
+    log = bench.project.parent / "provider.log"
+    events = bench.project.parent / "events.json"
+    sizes: list[StateSize] = []
+
+    def measure(label: str, _: int) -> Sample:
+        config, hosts = label.split("/")
+        workers, chained = DEPLOY_CONFIGS[config]
+        bench.configure(Variant(app_servers=int(hosts), chain_first_deploy=chained))
+        log.unlink(missing_ok=True)
+        with CpuMeter() as meter:
+            seconds = bench.up({WORKERS_ENV: workers, LOG_ENV: str(log)}, event_log=events)
+        cpu = meter.use(seconds)
+        peak = max(int(n) for n in re.findall(r"peak=(\d+)", log.read_text()))
+        chain = step_span(read_events(events), DEPLOY_STEP)
+        if hosts == scales[-1] and not chained:
+            sizes.append(state_size.measure(json.loads(bench.cli.run("stack", "export").stdout)))
+        bench.destroy()
+        print(
+            f"  {config}, {hosts} app hosts: {seconds:.1f}s, peak {peak} at once, deploy steps {chain:.0f}s, "
+            f"cores {100 * cpu.busy_share:.0f}% busy, pulumi {cpu.deploy_s:.1f} CPU s",
+            flush=True,
+        )
+        return {
+            "up_s": seconds,
+            "peak": peak,
+            "chain_s": chain,
+            "busy_pct": 100 * cpu.busy_share,
+            "deploy_cpu_s": cpu.deploy_s,
+            "machine_cpu_s": cpu.machine_s,
+        }
+
+    samples = run_rounds([f"{c}/{hosts}" for c in DEPLOY_CONFIGS for hosts in scales], opts.rounds, measure)
+    groups = {c: {hosts: samples[f"{c}/{hosts}"] for hosts in scales} for c in DEPLOY_CONFIGS}
+    low, high = scales[0], scales[-1]
+    medians = {c: statistics.median(s["up_s"] for s in groups[c][high]) for c in DEPLOY_CONFIGS}
+    before, pool_only, after = DEPLOY_CONFIGS
+    floor = statistics.median(s["machine_cpu_s"] / (os.cpu_count() or 1) for s in groups[after][high])
+    return [
+        f"### First deploy at scale: a fresh `up` of {', '.join(scales)} app hosts (+ the LB), destroyed after "
+        f"each, before and after issue #16, {opts.rounds} rounds, all {len(scales) * len(DEPLOY_CONFIGS)} runs "
+        "of a round in alternating order",
+        "",
+        *table(
+            groups,
+            [
+                Column("up_s", "seconds", 1),
+                Column("peak", "provider operations at once, peak", 0, ratio=False),
+                Column("chain_s", "release steps, first start to last end, s", 0),
+                Column("busy_pct", "cores busy, %", 0, ratio=False),
+                Column("deploy_cpu_s", "pulumi and plugins, CPU s", 1),
+                Column("machine_cpu_s", "whole machine, CPU s", 0),
+            ],
+            ratio=(low, high),
+            label_heading="app hosts",
+            group_heading="config",
+        ),
+        "",
+        "The release steps (`appN-app-release`: unpack, switch, health check) of hosts that ran a release "
+        'before go one batch after another (rolling order); "every host in turn" is the program before '
+        "this change, where a first deploy did that too (bench/stack.py `chained_program`). Their span "
+        "comes from the engine's event log (whole seconds). \"cores busy\": the machine's busy CPU "
+        "seconds (/proc/stat) over cores times seconds; the sandbox VMs are containers on the same cores.",
+        "",
+        f"At {high} app hosts: after / before {medians[after] / medians[before]:.2f} of the seconds "
+        f"(our pool alone: {medians[pool_only] / medians[before]:.2f}). After, the whole machine's CPU "
+        f"seconds over its {os.cpu_count()} cores are {floor:.1f} s, the shortest this `up` could take here.",
+        *([f"State after {high} app hosts: {sizes[-1].describe()}."] if sizes else []),
+    ]
+
+
+DEPLOY_STEP = "-app-release"  # NodeApp's deploy step, f"{host}-app-release"
+
+
+def step_span(events: list[dict[str, Any]], suffix: str) -> float:
+    """Seconds from the first start to the last end of the steps on resources named ``*suffix``."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for event in events:
+        for kind, times in (("resourcePreEvent", starts), ("resOutputsEvent", ends)):
+            meta = event.get(kind, {}).get("metadata", {})
+            if meta.get("urn", "").endswith(suffix) and meta.get("op") != "same":
+                times.append(float(event["timestamp"]))
+    return max(ends) - min(starts) if starts and ends else 0.0
 
 
 WRK_COLUMNS = [
@@ -322,6 +432,7 @@ def refresh_time(bench: Bench, opts: Options) -> list[str]:
 
 BENCHMARKS: dict[str, Callable[[Bench, Options], list[str]]] = {
     "deploy": first_deploy,
+    "deploy_scale": first_deploy_scale,
     "lb": lb_throughput,
     "failover": failover,
     "hang": hung_backend,
@@ -329,6 +440,8 @@ BENCHMARKS: dict[str, Callable[[Bench, Options], list[str]]] = {
     "engine": engine_cost,  # it leaves the most VMs up
     "refresh": refresh_time,  # after engine: starts at the scale engine left up
 }
+# Run only with --only: 12 fresh ups per round (up to 11 VMs) do not fit a whole run's time budget.
+ONLY_WHEN_NAMED = {"deploy_scale"}
 
 
 def machine() -> str:
@@ -345,15 +458,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--scale", default="2,10")
+    parser.add_argument("--deploy-scale", default="1,4,10", help="app hosts of the first-deploy-at-scale runs")
     parser.add_argument("--skip", default="", help=f"any of {','.join(BENCHMARKS)}")
     parser.add_argument("--only", default="", help="run only these (comma-separated)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="append the section here (trial runs)")
     args = parser.parse_args()
-    chosen = [k for k in (args.only.split(",") if args.only else BENCHMARKS) if k and k not in args.skip.split(",")]
+    default = [k for k in BENCHMARKS if k not in ONLY_WHEN_NAMED]
+    chosen = [k for k in (args.only.split(",") if args.only else default) if k and k not in args.skip.split(",")]
     unknown = [k for k in chosen if k not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    opts = Options(args.rounds, args.seconds, [int(n) for n in args.scale.split(",")])
+    opts = Options(
+        args.rounds,
+        args.seconds,
+        [int(n) for n in args.scale.split(",")],
+        deploy_scales=tuple(int(n) for n in args.deploy_scale.split(",")),
+    )
     command = " ".join(["python -m bench.run", *sys.argv[1:]])
     lines = [
         f"## {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC — {machine()}",

@@ -1,8 +1,11 @@
 """The `bench` stack: sandbox VMs on 172.30.240.0/24 deployed by the real program, and its variants.
 
-The bench runs a private copy of the program (as a user's checkout has it). One variant exists only
-here: ``settle=False`` deploys with the rollout's wait after each batch removed (``no_wait_program``),
-the control of the rolling-update benchmark. It is not a setting: no user config can ask for it.
+The bench runs a private copy of the program (as a user's checkout has it). Two variants exist only
+here, as one-line edits of that copy, not as settings (no user config can ask for them):
+``settle=False`` deploys with the rollout's wait after each batch removed (``no_wait_program``), the
+control of the rolling-update benchmark; ``chain_first_deploy=True`` makes every host wait its turn
+even on a first deploy (``chained_program``), as the program did before, the "before" of the first
+deploy at scale.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, events_env
 
 STACK = "bench"
 DOMAIN = "wayshub.bench"
@@ -32,14 +36,28 @@ SETTLE_LINE = "settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(server
 NO_SETTLE_LINE = "settle_seconds=0,  # make bench: the control rolls out without waiting"
 
 
+# The one line of __main__.py that says which hosts ran a release before; the "before" says all of them.
+DEPLOYED_LINE = "deployed_before(takeover),"
+CHAINED_LINE = "deployed_before(True),  # make bench: every host waits its turn, as before"
+
+
+def _edit_line(main_py: str, line: str, replacement: str, why: str) -> str:
+    """``main_py`` with its one ``line`` replaced; stops the bench if the program changed shape."""
+    if main_py.count(line) != 1:
+        raise SystemExit(
+            f"bench: __main__.py has {main_py.count(line)} lines `{line}`, not 1: update bench/stack.py so {why}"
+        )
+    return main_py.replace(line, replacement)
+
+
 def no_wait_program(main_py: str) -> str:
     """``__main__.py`` with the wait after each batch removed; fails if the program changed shape."""
-    if main_py.count(SETTLE_LINE) != 1:
-        raise SystemExit(
-            f"bench: __main__.py has {main_py.count(SETTLE_LINE)} lines `{SETTLE_LINE}`, not 1: "
-            "update bench/stack.py SETTLE_LINE so the rolling-update control can remove the wait"
-        )
-    return main_py.replace(SETTLE_LINE, NO_SETTLE_LINE)
+    return _edit_line(main_py, SETTLE_LINE, NO_SETTLE_LINE, "the rolling-update control can remove the wait")
+
+
+def chained_program(main_py: str) -> str:
+    """``__main__.py`` rolling every host in order on a first deploy too; fails if the program changed shape."""
+    return _edit_line(main_py, DEPLOYED_LINE, CHAINED_LINE, "the first deploy's 'before' can chain every host")
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,7 @@ class Variant:
     app_servers: int = 2
     lb: tuple[tuple[str, Any], ...] = ()
     settle: bool = True
+    chain_first_deploy: bool = False
 
 
 @dataclass
@@ -105,11 +124,20 @@ class Bench:
         (self.project / "stacks").mkdir(exist_ok=True)
         (self.project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
         main_py = (REPO / "__main__.py").read_text()
-        (self.project / "__main__.py").write_text(main_py if variant.settle else no_wait_program(main_py))
+        main_py = main_py if variant.settle else no_wait_program(main_py)
+        (self.project / "__main__.py").write_text(chained_program(main_py) if variant.chain_first_deploy else main_py)
 
-    def up(self) -> float:
+    def up(self, env: Mapping[str, str] | None = None, event_log: Path | None = None) -> float:
+        """``pulumi up``, its seconds; ``env`` adds to the CLI's environment (and so the plugins');
+        ``event_log``: the engine's event stream goes there (``read_events``)."""
+        cli = PulumiCli(self.cli.workdir, {**self.cli.env, **(env or {})})
+        args = ["up", "--yes", "--skip-preview"]
+        if event_log is not None:
+            event_log.unlink(missing_ok=True)
+            cli = PulumiCli(cli.workdir, events_env(cli))
+            args += ["--event-log", str(event_log)]
         started = time.monotonic()
-        self.cli.run("up", "--yes", "--skip-preview")
+        cli.run(*args)
         return time.monotonic() - started
 
     def deploy(self, variant: Variant) -> None:

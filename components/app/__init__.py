@@ -3,7 +3,7 @@
 from components.app.app_spec import AppSpec, read_app
 from components.app.node_app import NodeApp, NodeAppArgs
 from components.app.release import Build, Release, build_code, pinned_release, release_id
-from components.app.rollout import batches, roll_out
+from components.app.rollout import app_name, batches, deployed_before, roll_out
 
 __all__ = [
     "AppSpec",
@@ -11,8 +11,10 @@ __all__ = [
     "NodeApp",
     "NodeAppArgs",
     "Release",
+    "app_name",
     "batches",
     "build_code",
+    "deployed_before",
     "pinned_release",
     "read_app",
     "release_id",

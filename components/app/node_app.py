@@ -179,6 +179,11 @@ def deploy_command(inputs: Mapping[str, str]) -> str:
     return host_script(HOST_SCRIPTS / "deploy.sh", inputs)
 
 
+def release_step_name(app: str) -> str:
+    """The release step's resource name under the ``NodeApp`` named ``app``."""
+    return f"{app}-release"
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -259,7 +264,7 @@ class NodeApp(pulumi.ComponentResource):
             )
         uploads = [self.upload] if self.upload else []
         self.deploy = remote.Command(
-            f"{name}-release",
+            release_step_name(name),
             pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
             connection=conn,
             create=self.node_path.apply(

@@ -1,18 +1,62 @@
-"""Rolling order: app servers deploy in batches, each batch after the previous batch's health gate.
+"""Rolling order: app servers that already run a release switch in batches, each batch after the previous
+batch's health gate.
 
 Only the switch-restart-health step is ordered; installing Node, the unit and the upload run on
-every host at once. So a first deploy is parallel but for a few seconds per batch, and a release
-that fails its health gate stops the rollout after its batch: the other hosts keep the old release.
+every host at once. A release that fails its health gate stops the rollout after its batch: the other
+hosts keep the old release.
+
+A host's FIRST deploy waits for nobody and nobody waits for it: with no release yet it serves no
+traffic (the load balancer takes it in only after every app is deployed), so there is nothing to keep
+up. Which hosts ran a release before comes from the stack's last checkpoint, read once before any
+resource is declared (``deployed_before``): the same answer for ``preview`` and ``up``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import pulumi
 
-from components.app.node_app import NodeApp
+from components.app.node_app import NodeApp, release_step_name
 from components.hosts import Host
+
+# The engine's built-in function that returns every resource of a stack's last checkpoint by URN
+# (pkg/resource/deploy/builtins.go). An invoke, not a StackReference: it adds no step to a preview.
+READ_STACK_RESOURCES = "pulumi:pulumi:readStackResourceOutputs"
+
+
+def app_name(host: Host) -> str:
+    """``NodeApp``'s resource name on a host."""
+    return f"{host.name}-app"
+
+
+def release_step(host: Host) -> str:
+    """The resource name of a host's release step (``NodeApp.deploy``): in the state once it first succeeded."""
+    return release_step_name(app_name(host))
+
+
+def checkpoint_names() -> frozenset[str] | None:
+    """The resource names of this stack's last checkpoint; None when it cannot be read.
+
+    Only names leave this function: the outputs the engine sends along (secrets decrypted) are dropped here."""
+    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    try:
+        result = pulumi.runtime.invoke(READ_STACK_RESOURCES, {"stackName": stack})
+    except Exception as err:  # any failure means: assume every host serves
+        pulumi.log.warn(f"rollout: cannot read the stack's last state ({err}); every host waits its turn")
+        return None
+    return frozenset(urn.rsplit("::", 1)[-1] for urn in ((result.value or {}).get("outputs") or {}))
+
+
+def deployed_before(takeover: bool) -> Callable[[Host], bool]:
+    """Whether a host may be serving a release now, so its switch must wait for its turn.
+
+    True for every host when the state cannot be read, and with ``hosts.takeover`` (an app run by hand
+    may be serving it through someone else's nginx)."""
+    names = None if takeover else checkpoint_names()
+    if names is None:
+        return lambda _host: True
+    return lambda host: release_step(host) in names
 
 
 def batches(hosts: Sequence[Host], batch_size: int) -> list[list[Host]]:
@@ -20,13 +64,21 @@ def batches(hosts: Sequence[Host], batch_size: int) -> list[list[Host]]:
 
 
 def roll_out(
-    hosts: Sequence[Host], batch_size: int, declare: Callable[[Host, Sequence[pulumi.Resource]], NodeApp]
+    hosts: Sequence[Host],
+    batch_size: int,
+    declare: Callable[[Host, Sequence[pulumi.Resource]], NodeApp],
+    deployed: Callable[[Host], bool] = lambda _host: True,
 ) -> list[NodeApp]:
-    """``declare(host, after)`` makes one host's app; ``after`` holds the previous batch's health gates."""
+    """``declare(host, after)`` makes one host's app, in ``hosts``' order; ``after`` holds the health gates
+    of the previous batch of hosts that were ``deployed`` before (empty for a host's first deploy)."""
+    serving: Collection[Host] = [h for h in hosts if deployed(h)]
+    batch_of = {h.name: i for i, batch in enumerate(batches(list(serving), batch_size)) for h in batch}
+    gates: dict[int, list[pulumi.Resource]] = {}
     apps: list[NodeApp] = []
-    gate: list[pulumi.Resource] = []
-    for batch in batches(hosts, batch_size):
-        declared = [declare(host, gate) for host in batch]
-        apps += declared
-        gate = [app.deploy for app in declared]
+    for host in hosts:
+        batch = batch_of.get(host.name)
+        app = declare(host, gates.get(batch - 1, []) if batch is not None else [])
+        if batch is not None:
+            gates.setdefault(batch, []).append(app.deploy)
+        apps.append(app)
     return apps

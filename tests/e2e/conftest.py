@@ -35,6 +35,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
     write_stack_config(site, app_servers=["app1", "app2"])
     try:
         site.first_up = site.cli.up_summary()
+        site.first_dependencies = site.dependencies()
         yield site
     finally:
         cli.run("destroy", "--yes", "--skip-preview", check=False)

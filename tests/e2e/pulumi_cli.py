@@ -140,4 +140,5 @@ def copy_program(project: Path) -> None:
     shutil.copy(REPO / "__main__.py", project)
     shutil.copytree(REPO / "app", project / "app", ignore=shutil.ignore_patterns("node_modules"))
     text = (REPO / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
+    text = text.replace("path: plugins", f"path: {REPO / 'plugins'}")  # our dynamic-provider plugin
     (project / "Pulumi.yaml").write_text(text)

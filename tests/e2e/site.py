@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import ssl
 import subprocess
@@ -34,6 +35,16 @@ class Site:
     hosts_file: Path
     image: str
     first_up: dict[str, int] = field(default_factory=dict)
+    # Each resource's dependencies (names) in the state right after the first up.
+    first_dependencies: dict[str, set[str]] = field(default_factory=dict)
+
+    def dependencies(self) -> dict[str, set[str]]:
+        """Resource name -> the names of the resources the engine recorded it depends on, from the state."""
+        resources = json.loads(self.cli.run("stack", "export").stdout)["deployment"].get("resources", [])
+        return {
+            r["urn"].rsplit("::", 1)[-1]: {urn.rsplit("::", 1)[-1] for urn in r.get("dependencies", [])}
+            for r in resources
+        }
 
     def container(self, server: str) -> str:
         return f"wayshub-{SITE_STACK}-{server}"

@@ -57,6 +57,7 @@ def use_program(project: Path, code: Path) -> None:
     """``project`` runs the program of the tree at ``code`` (its __main__.py, Pulumi.yaml and components)."""
     shutil.copy(code / "__main__.py", project / "__main__.py")
     text = (code / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
+    text = text.replace("path: plugins", f"path: {code / 'plugins'}")  # a tree with our provider plugin
     (project / "Pulumi.yaml").write_text(text)
 
 

@@ -81,6 +81,16 @@ def test_a_rolling_update_drops_no_request(rollout_site: Site, tmp_path: Path) -
     assert_rolled_in_order(up)
 
 
+def test_a_first_deploy_waits_for_no_other_host_and_an_update_rolls_in_order(rollout_site: Site) -> None:
+    # The session's first up deployed both hosts at once: neither served traffic yet. Since then (the
+    # rolling update above, or this module's own up) app2's release step waits for app1's health gate.
+    assert "app1-app-release" not in rollout_site.first_dependencies["app2-app-release"]
+    assert "app1-app-node" in rollout_site.first_dependencies["app1-app-release"]  # the state was read
+    if "app1-app-release" not in rollout_site.dependencies()["app2-app-release"]:
+        rollout_site.cli.run("up", "--yes", "--skip-preview")  # registers the graph again, changes nothing
+    assert "app1-app-release" in rollout_site.dependencies()["app2-app-release"]
+
+
 def test_a_release_failing_its_health_gate_stops_after_the_first_host(rollout_site: Site, tmp_path: Path) -> None:
     before = rollout_site.cli.outputs()["release"]
     set_variant(rollout_site, "b", broken=True)

@@ -27,6 +27,10 @@ PRIVATE_KEY = fake_private_key_pem("mock-private-key")
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.registered: dict[str, pulumi.runtime.MockResourceArgs] = {}
+        # Resource names in the stack's "last checkpoint" (the engine's readStackResourceOutputs):
+        # empty is a new stack, None an engine that cannot read it. Tests that need an earlier up set it
+        # and put back an empty set after.
+        self.checkpoint: set[str] | None = set()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.registered[args.name] = args
@@ -52,7 +56,16 @@ class Mocks(pulumi.runtime.Mocks):
         return ""
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        # (result, failures): the SDK's mock monitor needs a list of failures, even an empty one.
+        if args.token == "pulumi:pulumi:readStackResourceOutputs":
+            stack = args.args["stackName"]
+            if self.checkpoint is None:  # as the engine answers a failed invoke
+                return {}, [("stackName", f"no backend client to read {stack}")]
+            urns: dict[str, Any] = {
+                f"urn:pulumi:test::wayshub-infra::mock:Type::{name}": {"outputs": {}} for name in self.checkpoint
+            }
+            return {"name": stack, "outputs": urns}, []
+        return {}, []
 
 
 MOCKS = Mocks()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.run import seed_site
-from bench.stack import NO_SETTLE_LINE, SETTLE_LINE, no_wait_program
+from bench.stack import CHAINED_LINE, DEPLOYED_LINE, NO_SETTLE_LINE, SETTLE_LINE, chained_program, no_wait_program
 from bench.wrk import parse_wrk, wrk_argv
 from tests.e2e.pulumi_cli import REPO
 
@@ -71,3 +71,13 @@ def test_the_control_program_is_ours_without_the_wait() -> None:
 def test_the_control_stops_the_bench_when_the_program_changed_shape() -> None:
     with pytest.raises(SystemExit, match="0 lines `settle_seconds="):
         no_wait_program("settle_seconds=settings.lb.fail_timeout_seconds + 2,\n")
+
+
+def test_the_chained_program_is_ours_with_every_host_deployed_before() -> None:
+    ours = (REPO / "__main__.py").read_text()
+    chained = chained_program(ours)
+    changed = [(a, b) for a, b in zip(ours.splitlines(), chained.splitlines(), strict=True) if a != b]
+    assert [(a.strip(), b.strip()) for a, b in changed] == [(DEPLOYED_LINE, CHAINED_LINE)]
+    compile(chained, "__main__.py", "exec")
+    with pytest.raises(SystemExit, match="0 lines `deployed_before"):
+        chained_program("deployed_before(settings.hosts.takeover),\n")

@@ -13,13 +13,15 @@ import runpy
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pytest
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
+from components.app import rollout
+from components.hosts import Host
 from tests.unit.pulumi_mocks import MOCKS, pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +59,20 @@ def stack_settings(servers: list[str], batch_size: int, lb: dict[str, Any] | Non
         "lb": lb or {},
         "hostsFile": {"enabled": False},
     }
+
+
+@pytest.fixture()
+def checkpoint() -> Iterator[set[str]]:
+    """The resource names of the stack's last checkpoint, as the program reads them (empty: a new stack)."""
+    names: set[str] = set()
+    MOCKS.checkpoint = names
+    yield names
+    MOCKS.checkpoint = set()
+
+
+def deployed_before(servers: list[str], checkpoint: set[str]) -> None:
+    """These servers' release steps are in the stack's last checkpoint: an earlier up deployed them."""
+    checkpoint.update(deploy_of(s) for s in servers)
 
 
 @pytest.fixture()
@@ -104,8 +120,9 @@ def previous_deploys(server: str, all_servers: list[str]) -> set[str]:
     return DEPENDENCIES[deploy_of(server)] & others
 
 
-def test_batch_size_one_rolls_one_host_after_the_other(program_config: dict[str, Any]) -> None:
+def test_batch_size_one_rolls_one_host_after_the_other(program_config: dict[str, Any], checkpoint: set[str]) -> None:
     servers = ["ra1", "ra2", "ra3", "ra4"]
+    deployed_before(servers, checkpoint)
     run_program(program_config, stack_settings(servers, batch_size=1))
 
     waits = {s: previous_deploys(s, servers) for s in servers}
@@ -116,9 +133,10 @@ def test_batch_size_one_rolls_one_host_after_the_other(program_config: dict[str,
 
 
 def test_batch_size_two_rolls_pairs_each_after_the_whole_previous_pair(
-    program_config: dict[str, Any],
+    program_config: dict[str, Any], checkpoint: set[str]
 ) -> None:
     servers = ["rb1", "rb2", "rb3", "rb4", "rb5"]
+    deployed_before(servers, checkpoint)
     run_program(program_config, stack_settings(servers, batch_size=2))
 
     waits = {s: previous_deploys(s, servers) for s in servers}
@@ -149,3 +167,54 @@ def test_a_single_app_server_has_no_next_batch_to_settle_for(program_config: dic
     run_program(program_config, stack_settings(["re1"], batch_size=1))
 
     assert deploy_input("re1", "SETTLE") == "0"
+
+
+def test_a_first_deploy_waits_for_no_other_host(program_config: dict[str, Any], checkpoint: set[str]) -> None:
+    # A new stack: no host serves traffic yet, so every host's release step runs at once.
+    servers = ["rf1", "rf2", "rf3", "rf4"]
+    run_program(program_config, stack_settings(servers, batch_size=1))
+
+    assert {s: previous_deploys(s, servers) for s in servers} == {s: set() for s in servers}
+
+
+def test_hosts_added_to_a_deployed_stack_wait_for_nobody_and_nobody_waits_for_them(
+    program_config: dict[str, Any], checkpoint: set[str]
+) -> None:
+    # rg2 and rg4 are new (say the stack grew from two app servers to five); the others roll in order,
+    # each after the previous host that served, skipping the new ones.
+    servers = ["rg1", "rg2", "rg3", "rg4", "rg5"]
+    deployed_before(["rg1", "rg3", "rg5"], checkpoint)
+    checkpoint.add("rg2-app-node")  # an earlier up that failed before rg2's first release: not serving
+    run_program(program_config, stack_settings(servers, batch_size=1))
+
+    waits = {s: previous_deploys(s, servers) for s in servers}
+    assert waits == {
+        "rg1": set(),
+        "rg2": set(),
+        "rg3": {"rg1-app-release"},
+        "rg4": set(),
+        "rg5": {"rg3-app-release"},
+    }
+
+
+def test_when_the_last_state_cannot_be_read_every_host_waits_its_turn(
+    program_config: dict[str, Any], checkpoint: set[str]
+) -> None:
+    MOCKS.checkpoint = None
+    servers = ["rh1", "rh2", "rh3"]
+    run_program(program_config, stack_settings(servers, batch_size=1))
+
+    waits = {s: previous_deploys(s, servers) for s in servers}
+    assert waits == {"rh1": set(), "rh2": {"rh1-app-release"}, "rh3": {"rh2-app-release"}}
+
+
+def test_a_takeover_rolls_every_host_in_order_even_on_a_new_stack(checkpoint: set[str]) -> None:
+    # Someone else's app may be serving the hosts through their own nginx: no host is "new".
+    hosts = [
+        Host(name=n, connection=cast(Any, None), private_address=cast(Any, None), ready=cast(Any, None))
+        for n in ("ti1", "ti2")
+    ]
+    assert [rollout.deployed_before(takeover=True)(h) for h in hosts] == [True, True]
+    assert [rollout.deployed_before(takeover=False)(h) for h in hosts] == [False, False]
+    deployed_before(["ti2"], checkpoint)
+    assert [rollout.deployed_before(takeover=False)(h) for h in hosts] == [False, True]
