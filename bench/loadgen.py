@@ -85,11 +85,14 @@ async def _worker(
         try:
             try:
                 response = await client.get(url, extensions=extensions)
-            except httpx.RemoteProtocolError as err:
+            except (httpx.RemoteProtocolError, httpx.ReadError) as err:
                 # A kept-alive connection the server closed as the request went out (an nginx reload
                 # retires its old workers' idle connections): like browsers and curl (RFC 9112 9.3.1),
-                # send the idempotent GET once more on a new connection, and count it.
-                if "without sending a response" not in str(err):
+                # send the idempotent GET once more on a new connection, and count it. Over TLS the same
+                # close arrives as a failed read (the server's reset of a socket it closed with our request
+                # unread) rather than as an empty answer.
+                closed = isinstance(err, httpx.RemoteProtocolError) and "without sending a response" in str(err)
+                if not (closed or (isinstance(err, httpx.ReadError) and extensions is not None)):
                     raise
                 report.retried += 1
                 response = await client.get(url, extensions=extensions)
