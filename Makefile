@@ -49,7 +49,10 @@ stack: venv engine
 	@$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK)
 
 up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and print the URL
+	@date -u +%Y-%m-%dT%H:%M:%SZ > .wayshub/up-started-$(STACK)
 	$(PULUMI) up --yes --stack $(STACK)
+	@$(PULUMI) stack export --stack $(STACK) | \
+	  $(VENV)/bin/python scripts/drift-report --since "$$(cat .wayshub/up-started-$(STACK))"
 	@if $(PULUMI) stack output ca_certificate --stack $(STACK) >/dev/null 2>&1; then \
 	  $(PULUMI) stack output ca_certificate --stack $(STACK) > .wayshub/ca-$(STACK).pem; fi
 	@echo; echo "URL:  $$($(PULUMI) stack output url --stack $(STACK))"
@@ -58,8 +61,8 @@ up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and pri
 preview: stack ## show what `up` would change, with diffs
 	$(PULUMI) preview --diff --stack $(STACK)
 
-refresh: stack ## read the hosts' real state back into the stack
-	$(PULUMI) refresh --yes --stack $(STACK)
+refresh: stack ## read the hosts back (drift: docs/drift.md); then `make preview` shows the repair, `make up` makes it
+	$(PULUMI) refresh --yes --diff --stack $(STACK)
 
 rollback: stack ## switch every app server back to its previous release (rolling, health-gated)
 	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK)

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import ssl
 import statistics
 import threading
 import time
@@ -70,22 +71,31 @@ def _check_target(address: str) -> None:
 
 
 async def _worker(
-    client: httpx.AsyncClient, url: str, report: LoadReport, budget: list[int], deadline: float, stop: threading.Event
+    client: httpx.AsyncClient,
+    url: str,
+    report: LoadReport,
+    budget: list[int],
+    deadline: float,
+    stop: threading.Event,
+    extensions: dict[str, Any] | None = None,
 ) -> None:
     while budget[0] > 0 and time.monotonic() < deadline and not stop.is_set():
         budget[0] -= 1
         started = time.perf_counter()
         try:
             try:
-                response = await client.get(url)
-            except httpx.RemoteProtocolError as err:
+                response = await client.get(url, extensions=extensions)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as err:
                 # A kept-alive connection the server closed as the request went out (an nginx reload
                 # retires its old workers' idle connections): like browsers and curl (RFC 9112 9.3.1),
-                # send the idempotent GET once more on a new connection, and count it.
-                if "without sending a response" not in str(err):
+                # send the idempotent GET once more on a new connection, and count it. Over TLS the same
+                # close arrives as a failed read (the server's reset of a socket it closed with our request
+                # unread) rather than as an empty answer.
+                closed = isinstance(err, httpx.RemoteProtocolError) and "without sending a response" in str(err)
+                if not (closed or (isinstance(err, httpx.ReadError) and extensions is not None)):
                     raise
                 report.retried += 1
-                response = await client.get(url)
+                response = await client.get(url, extensions=extensions)
             report.latencies_ms.append((time.perf_counter() - started) * 1000)
             report.total += 1
             if not 200 <= response.status_code < 300:
@@ -109,20 +119,27 @@ async def run_load(
     path: str = "/",
     stop: threading.Event | None = None,
     min_requests: int = 0,
+    ca_pem: str | None = None,
 ) -> LoadReport:
     """Send at most ``requests`` GETs within ``max_seconds``; with ``stop``, run until it is set and at
-    least ``min_requests`` were sent (still within both bounds)."""
+    least ``min_requests`` were sent (still within both bounds). With ``ca_pem``: HTTPS, the certificate
+    checked for ``host_header`` (sent as SNI) against that CA only."""
     _check_target(address)
     report = LoadReport()
     stop_event = stop or threading.Event()
     deadline = time.monotonic() + max_seconds
     budget = [requests]
-    url = f"http://{address}:{port}{path}"
+    scheme = "https" if ca_pem else "http"
+    url = f"{scheme}://{address}:{port}{path}"
+    extensions = {"sni_hostname": host_header} if ca_pem else None
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cadata=ca_pem) if ca_pem else True
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started = time.monotonic()
-    async with httpx.AsyncClient(headers={"Host": host_header}, timeout=10.0, limits=limits) as client:
+    async with httpx.AsyncClient(headers={"Host": host_header}, timeout=10.0, limits=limits, verify=verify) as client:
         gate = _MinimumGate(stop_event, report, min_requests)
-        await asyncio.gather(*[_worker(client, url, report, budget, deadline, gate) for _ in range(concurrency)])
+        await asyncio.gather(
+            *[_worker(client, url, report, budget, deadline, gate, extensions) for _ in range(concurrency)]
+        )
     report.seconds = time.monotonic() - started
     return report
 
@@ -149,17 +166,28 @@ class BackgroundLoad:
         max_requests: int = 50_000,
         max_seconds: float = 600.0,
         concurrency: int = 4,
+        ca_pem: str | None = None,
     ) -> None:
         self._stop = threading.Event()
         self._args = (port, host_header, max_requests, max_seconds, concurrency)
         self._min = min_requests
+        self._ca_pem = ca_pem
         self.report = LoadReport()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         port, host_header, max_requests, max_seconds, concurrency = self._args
         self.report = asyncio.run(
-            run_load(port, host_header, max_requests, max_seconds, concurrency, stop=self._stop, min_requests=self._min)
+            run_load(
+                port,
+                host_header,
+                max_requests,
+                max_seconds,
+                concurrency,
+                stop=self._stop,
+                min_requests=self._min,
+                ca_pem=self._ca_pem,
+            )
         )
 
     def __enter__(self) -> BackgroundLoad:

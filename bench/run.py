@@ -11,7 +11,7 @@ A benchmark is one function ``(Bench, Options) -> lines`` in ``BENCHMARKS``: it 
 its section (a heading, what was run, one table from ``bench.stats.table``).
 
     python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
-        [--skip deploy,deploy_scale,lb,failover,hang,rollout,engine]
+        [--skip deploy,deploy_scale,lb,failover,hang,rollout,engine,refresh]
         [--only lb,...] [--results FILE]
 """
 
@@ -395,6 +395,41 @@ def engine_cost(bench: Bench, opts: Options) -> list[str]:
     ]
 
 
+REFRESH_GOAL = 1.5  # issue #21: refresh of 10 app hosts within 1.5x that of 2 (hosts are read in parallel)
+
+
+def refresh_time(bench: Bench, opts: Options) -> list[str]:
+    """`pulumi refresh` of an undrifted stack at each scale: its wall time, and the changes it found (0)."""
+    samples: Samples = {}
+    # The scale already live first (engine leaves its largest up): one fewer re-deploy.
+    live = bench.deployed.app_servers if bench.deployed else None
+    for count in sorted(opts.scales, key=lambda n: n != live):
+        bench.deploy(Variant(app_servers=count))
+        label = str(count)
+        samples[label] = []
+        for _ in range(max(2, opts.rounds)):
+            started = time.monotonic()
+            bench.cli.run("refresh", "--yes", "--skip-preview")
+            seconds = time.monotonic() - started
+            history = bench.cli.json("stack", "history")
+            changes = sum(n for op, n in dict(history[0]["resourceChanges"]).items() if op != "same")
+            samples[label].append({"refresh_s": seconds, "changes": changes})
+        print(f"  {count} app hosts: {samples[label]}", flush=True)
+    low, high = str(min(opts.scales)), str(max(opts.scales))
+    ratio = (low, high) if low != high else None
+    return [
+        f"### Refresh: `pulumi refresh` of an undrifted stack at {' and '.join(sorted(samples, key=int))} app hosts "
+        f"(each host's state read in one SSH round trip; goal: {high} hosts ≤ {REFRESH_GOAL} x {low})",
+        "",
+        *table(
+            {"": {label: samples[label] for label in sorted(samples, key=int)}},
+            [Column("refresh_s", "refresh s", 1), Column("changes", "changes found", 0, ratio=False)],
+            ratio=ratio,
+            label_heading="app hosts",
+        ),
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Bench, Options], list[str]]] = {
     "deploy": first_deploy,
     "deploy_scale": first_deploy_scale,
@@ -402,7 +437,8 @@ BENCHMARKS: dict[str, Callable[[Bench, Options], list[str]]] = {
     "failover": failover,
     "hang": hung_backend,
     "rollout": rolling_update,
-    "engine": engine_cost,  # last: it leaves the most VMs up
+    "engine": engine_cost,  # it leaves the most VMs up
+    "refresh": refresh_time,  # after engine: starts at the scale engine left up
 }
 # Run only with --only: 12 fresh ups per round (up to 11 VMs) do not fit a whole run's time budget.
 ONLY_WHEN_NAMED = {"deploy_scale"}

@@ -239,6 +239,15 @@ def _host(urn: Urn, layer: str, owner: str | None) -> str:
     return owner
 
 
+# Resources that run nothing on a host: a host's state for `refresh` (docs/drift.md) follows the steps'
+# own changes, so a row for it would only repeat them.
+BOOKKEEPING = ("HostState",)
+
+
+def is_bookkeeping(type_token: str) -> bool:
+    return type_token.rsplit(":", 1)[-1] in BOOKKEEPING
+
+
 def changes(preview: Mapping[str, Any]) -> list[Change]:
     """The resources that change, one per URN, in a stable order: layer, host, name."""
     steps = [s for s in preview.get("steps") or [] if isinstance(s, dict)]
@@ -248,7 +257,7 @@ def changes(preview: Mapping[str, Any]) -> list[Change]:
         op = OPS.get(str(step.get("op", "")))
         urn_text = str(step.get("urn", ""))
         urn = Urn.parse(urn_text)
-        if op is None or is_component(urn.type) or urn.type.startswith("pulumi:providers:"):
+        if op is None or is_component(urn.type) or urn.type.startswith("pulumi:providers:") or is_bookkeeping(urn.type):
             continue
         old, new = _inputs(step.get("oldState")), _inputs(step.get("newState"))
         known = found.get(urn_text)

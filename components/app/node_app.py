@@ -18,10 +18,11 @@ from pathlib import Path
 import pulumi
 
 from components.app.app_spec import AppSpec
-from components.app.layout import app_root, code_upload, node_upload, unit_file, unit_name
+from components.app.layout import app_root, code_upload, node_path, node_upload, unit_file, unit_name
 from components.app.node_dist import architecture, package_tarball
 from components.app.node_install import NodeChoice, install_lines
 from components.app.release import Build, Release, release_id
+from components.app.state_checks import BASE, RELEASE, app_checks
 from components.config import HealthConfig
 from components.hosts import Host
 from components.hosts.survey import BACKUP_DIR, host_script
@@ -212,16 +213,40 @@ class NodeApp(pulumi.ComponentResource):
         conn = args.host.connection
         run, release = args.run, args.release
         on_host = pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready])
+        self.env_text = (
+            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(run, secrets))
+            if args.secret_env is not None
+            else pulumi.Output.from_input(env_file_text(run, {}))
+        )
+        # What refresh reads back; a drifted part re-runs the steps that make it (docs/drift.md).
+        built = release.build is not None
+        self.state = remote.HostState(
+            f"{name}-state",
+            on_host,
+            connection=conn,
+            host=args.host.name,
+            checks=app_checks(
+                run.app_name,
+                release.id,
+                release.build.id if release.build else None,
+                node_path(run.app_name, run.node.version or "") if run.node.method == "binary" else None,
+                run.start_text() if built else None,
+                run.unit_text(),
+                self.env_text if built else None,
+            ),
+        )
+        base_repairs = remote.repair_tokens(self.state, [BASE])
 
         self.base = remote.Command(
             f"{name}-base",
-            on_host,
+            pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready, self.state]),
             connection=conn,
             create=sudo_script(base_lines(run.app_name)),
             delete=sudo_script(teardown_lines(run.app_name)),
+            rerun_on=base_repairs,
         )
-        after_base = pulumi.ResourceOptions(parent=self, depends_on=[self.base])
-        self.node = self._declare_node(name, args, after_base)
+        after_base = pulumi.ResourceOptions(parent=self, depends_on=[self.base, self.state])
+        self.node = self._declare_node(name, args, after_base, base_repairs)
         self.node_path = self.node.stdout.apply(lambda out: out.strip().splitlines()[-1])
 
         self.upload: remote.CopyToRemoteResource | None = None
@@ -235,13 +260,9 @@ class NodeApp(pulumi.ComponentResource):
                 # Named by the build id, not the tarball's bytes: a preview builds nothing (no
                 # tarball yet) and must show exactly what `up` will do.
                 content_id=release.build.id,
+                rerun_on=base_repairs,
             )
         uploads = [self.upload] if self.upload else []
-        self.env_text = (
-            pulumi.Output.secret(args.secret_env).apply(lambda secrets: env_file_text(run, secrets))
-            if args.secret_env is not None
-            else pulumi.Output.from_input(env_file_text(run, {}))
-        )
         self.deploy = remote.Command(
             release_step_name(name),
             pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
@@ -254,7 +275,9 @@ class NodeApp(pulumi.ComponentResource):
             # The env file (secrets included, then a secret Output) goes by stdin, only into a new release
             # folder; the command's output (release ids, or the failure and journal tail) is logged.
             stdin=self.env_text,
-            rerun_on=[release.id, self.env_text.apply(_digest)],
+            rerun_on=remote.rerun_with(
+                [release.id, self.env_text.apply(_digest)], remote.repair_tokens(self.state, [BASE, RELEASE])
+            ),
         )
         # stdout: "<release> <previous release>" (previous empty on a first deploy), then what a takeover did.
         first_line = self.deploy.stdout.apply(lambda out: (out.splitlines() or [""])[0])
@@ -268,15 +291,20 @@ class NodeApp(pulumi.ComponentResource):
                 "release_id": self.release_id,
                 "previous_release": self.previous_release,
                 "node_path": self.node_path,
+                "drift_restored": self.state.restored,
             }
         )
 
-    def _declare_node(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions) -> remote.RemoteCommandResource:
+    def _declare_node(
+        self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions, repairs: pulumi.Output[list[str]]
+    ) -> remote.RemoteCommandResource:
         """The node this host runs: the official binary shipped from here, or an installer's."""
         conn, run = args.host.connection, args.run
         choice = run.node
         if choice.method != "binary":
-            return remote.Command(f"{name}-node", opts, connection=conn, create=sudo_script(install_lines(choice)))
+            return remote.Command(
+                f"{name}-node", opts, connection=conn, create=sudo_script(install_lines(choice)), rerun_on=repairs
+            )
         version = choice.version or ""
         arch = remote.Command(f"{name}-arch", opts, connection=conn, create="uname -m")
         uploaded = node_upload(run.app_name, version)
@@ -288,10 +316,12 @@ class NodeApp(pulumi.ComponentResource):
                 lambda machine: pulumi.FileAsset(str(package_tarball(version, architecture(machine))))
             ),
             remote_path=uploaded,
+            rerun_on=repairs,
         )
         return remote.Command(
             f"{name}-node",
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[upload])),
             connection=conn,
             create=sudo_script(install_lines(choice, app_name=run.app_name, upload=uploaded)),
+            rerun_on=repairs,
         )

@@ -18,6 +18,7 @@ import pulumi
 from components.config import LoadBalancerConfig
 from components.hosts import Host
 from components.hosts.survey import host_script
+from components.load_balancer.state_checks import SITE, TLS_CERTIFICATE, TLS_KEY, lb_checks
 from components.render import render
 from components.shell import cmd, install_from_stdin, sudo_script
 from components.shell.command import Logging, remote
@@ -189,12 +190,21 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             if args.harden
             else None
         )
-        tls_files = self._tls_files(name, args) if args.tls else []
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
+        # What refresh reads back; a drifted part re-runs the steps that make it (docs/drift.md).
+        self.state = remote.HostState(
+            f"{name}-state",
+            pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
+            connection=conn,
+            host=args.host.name,
+            checks=lb_checks(site_path(args.site_name), self.site_text, tls_paths(args.site_name), args.tls),
+        )
+        tls_files = self._tls_files(name, args) if args.tls else []
         self.site = remote.Command(
             f"{name}-site",
             pulumi.ResourceOptions(
-                parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else []), *tls_files]
+                parent=self,
+                depends_on=[self.nginx, self.state, *([self.sandbox] if self.sandbox else []), *tls_files],
             ),
             connection=conn,
             create=sudo_script(publish_lines(args.site_name)),
@@ -202,7 +212,10 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             stdin=self.site_text,
             # nginx reads the certificate and key only when it loads its config: a new pair
             # re-runs the publish (nginx -t, reload), else the old key would keep serving.
-            rerun_on=[_tls_digest(args.tls)] if args.tls else [],
+            rerun_on=remote.rerun_with(
+                [_tls_digest(args.tls)] if args.tls else [],
+                remote.repair_tokens(self.state, [SITE, TLS_CERTIFICATE, TLS_KEY]),
+            ),
         )
         self.site_name = args.site_name
         self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
@@ -213,18 +226,19 @@ class NginxLoadBalancer(pulumi.ComponentResource):
         assert args.tls is not None
         paths = tls_paths(args.site_name)
         files = [
-            ("tls-certificate", paths["certificate_path"], "0644", args.tls.certificate, None),
-            ("tls-key", paths["key_path"], "0600", pulumi.Output.secret(args.tls.private_key), Logging.NONE),
+            (TLS_CERTIFICATE, paths["certificate_path"], "0644", args.tls.certificate, None),
+            (TLS_KEY, paths["key_path"], "0600", pulumi.Output.secret(args.tls.private_key), Logging.NONE),
         ]
         return [
             remote.Command(
                 f"{name}-{role}",
-                pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, self.state]),
                 connection=args.host.connection,
                 create=sudo_script(["install -d -m 0755 /etc/nginx/tls", *install_from_stdin(path, mode)]),
                 delete=sudo_script([cmd("rm", "-f", path)]),
                 stdin=content,
                 logging=logging,
+                rerun_on=remote.repair_tokens(self.state, [role]),
             )
             for role, path, mode, content, logging in files
         ]

@@ -28,6 +28,14 @@ from components.shell.ssh import CommandResult
 UPDATE_KEYS = ("create", "update", "delete", "stdin", "environment", "log_output", "rerun_on")
 REPLACE_KEYS = ("triggers",)
 OUTPUT_TAIL_CHARS = 4000
+# ``rerun_on`` as values, or as one Output of the whole list (when how many values there are is known
+# only once other resources ran: a host's repair counts, components/shell/host_state.py).
+RerunOn = Sequence[pulumi.Input[object]] | pulumi.Output[Sequence[object]]
+
+
+def rerun_list(values: RerunOn) -> Any:
+    """What a resource stores: the list, or the Output of it."""
+    return values.apply(list) if isinstance(values, pulumi.Output) else list(values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +48,7 @@ class CommandArgs:
     delete: pulumi.Input[str] | None = None
     stdin: pulumi.Input[str] | None = None
     triggers: Sequence[pulumi.Input[object]] = ()
-    rerun_on: Sequence[pulumi.Input[object]] = ()
+    rerun_on: RerunOn = ()
     log_output: bool = True
     delete_before_replace: bool = False
 
@@ -54,12 +62,17 @@ def command_props(name: str, args: CommandArgs) -> dict[str, Any]:
         "delete": args.delete,
         "stdin": args.stdin,
         "triggers": list(args.triggers),
-        "rerun_on": list(args.rerun_on),
+        "rerun_on": rerun_list(args.rerun_on),
         "log_output": args.log_output,
         "delete_before_replace": args.delete_before_replace,
         "stdout": None,
         "stderr": None,
     }
+
+
+def _normal(key: str, value: Any) -> Any:
+    """A list-valued input nobody gave (``None``, as stacks from before it existed hold) equals ``[]``."""
+    return [] if key in ("rerun_on", "triggers") and value is None else value
 
 
 class CommandFailed(Exception):
@@ -184,7 +197,7 @@ class CommandProvider(ResourceProvider):
 
     @staticmethod
     def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
-        return [k for k in keys if olds.get(k) != news.get(k)]
+        return [k for k in keys if _normal(k, olds.get(k)) != _normal(k, news.get(k))]
 
     @_clean_errors
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

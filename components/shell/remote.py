@@ -13,7 +13,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from components.shell import ssh
-from components.shell.provider import CommandArgs, CommandProvider, command_props
+from components.shell.provider import CommandArgs, CommandProvider, RerunOn, command_props, rerun_list
 from components.shell.ssh import CommandResult
 
 REMOTE_TIMEOUT_SECONDS = 900
@@ -160,6 +160,8 @@ class CopyFileToRemoteArgs:
     content_id: pulumi.Input[str] | None = None
     # Replace the copy when one of these changes (stored only when given, as stacks already hold copies).
     triggers: Sequence[pulumi.Input[object]] = ()
+    # Copy it again (in place) when one of these changes: a repair of the host (None and [] are the same).
+    rerun_on: RerunOn = ()
 
 
 class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
@@ -178,6 +180,7 @@ class CopyFileToRemote(Resource, module="wayshub", name="CopyFileToRemote"):
             **({"content_id": args.content_id} if by_content_id else {}),
             "remote_path": args.remote_path,
             **({"triggers": list(args.triggers)} if args.triggers else {}),
+            "rerun_on": rerun_list(args.rerun_on),
             "stdout": None,
             "stderr": None,
         }

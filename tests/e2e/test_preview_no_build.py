@@ -71,8 +71,10 @@ def test_a_preview_of_a_changed_app_runs_no_npm_and_up_makes_the_release_it_show
     changed = sorted((step["op"], str(step["urn"]).rsplit("::", 1)[-1]) for step in steps if step["op"] != "same")
     assert changed == [
         ("update", "app1-app-release"),
+        ("update", "app1-app-state"),  # what refresh expects there (the new release's folder): runs nothing
         ("update", "app1-app-upload"),
         ("update", "app2-app-release"),
+        ("update", "app2-app-state"),
         ("update", "app2-app-upload"),
     ], changed
     planned = release_ids(steps)

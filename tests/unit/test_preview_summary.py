@@ -609,3 +609,16 @@ def test_an_upload_by_pulumi_commands_copy_to_remote_names_its_file_too() -> Non
     )
     text = summarize(preview(copy, summary={"create": 1}), STACK)
     assert "uploads `wayshub-ccc333.tar.gz`" in text
+
+
+def test_a_host_state_resource_is_no_row_it_runs_nothing() -> None:
+    """``<host>-app-state``/``lb-state`` (docs/drift.md) change along with the steps they expect: no row."""
+    state_type = "pulumi-python:dynamic/wayshub:HostState"
+    data = preview(
+        release_step("app1", "aaa111", "bbb222"),
+        step("update", f"{NODE_APP}${state_type}", "app1-app-state", {"expected": {}}, {"expected": {"a": "b"}}),
+    )
+    text = summarize(data, STACK)
+    assert "app1-app-release" in text
+    assert "app1-app-state" not in text
+    assert [c.name for c in changes(data)] == ["app1-app-release"]

@@ -18,7 +18,8 @@
 # Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
 # bin/node, start, env, unit}, /opt/APP/current -> releases/RID. The unit runs current/start with
 # current/env, so switching `current` (and the unit file the release carries) switches everything.
-# Prints "RID PREVIOUS" on success, then one line per process a takeover stopped. On a failed health check the host goes back to its previous
+# An existing release folder is checked file by file and what differs is written again (a repair after
+# drift; noted on stderr). Prints "RID PREVIOUS" on success, then one line per process a takeover stopped. On a failed health check the host goes back to its previous
 # release (or, with none, stops the unit) and this exits 1 with the reason and the journal tail.
 set -euo pipefail
 
@@ -33,28 +34,72 @@ created=
 log() { printf '%s\n' "$*" >&2; }
 
 previous=$(basename "$(readlink "$current" 2>/dev/null)" 2>/dev/null || true)
+# Re-running the live release (a repair after drift): what it would roll back to is the release
+# switched to before it (switch() touches each release folder, so the newest other one).
+if [ "$previous" = "$RID" ]; then
+  previous=$(find "$releases" -mindepth 1 -maxdepth 1 -type d ! -name '*.partial' ! -name "$RID" -printf '%T@ %f\n' |
+    sort -rn | head -n 1 | cut -d' ' -f2-)
+fi
+# Serving before this run (nginx may then hold it failed after the restart: wait SETTLE).
+was_active=$(systemctl is-active "$unit" 2>/dev/null || true)
+restored=()
+
+unpack_code() {
+  local code=$root/code/$BUILD_ID
+  [ ! -d "$code" ] || return 0
+  if [ ! -f "$UPLOAD" ]; then
+    log "$APP on $(hostname): build $BUILD_ID is neither unpacked nor uploaded ($UPLOAD); run pulumi up again"
+    exit 1
+  fi
+  rm -rf "$code.partial" && mkdir -p "$code.partial"
+  tar -xzf "$UPLOAD" -C "$code.partial" --no-same-owner
+  chmod -R a+rX,go-w "$code.partial"
+  mv -T "$code.partial" "$code"
+}
+
+# The release's files into folder $1 (root's, modes as below); the env file from stdin.
+write_release() {
+  mkdir -p "$1/bin"
+  ln -sfn "../../code/$BUILD_ID" "$1/app"
+  ln -sfn "$NODE" "$1/bin/node"
+  printf '%s' "$START_TEXT" >"$1/start"
+  printf '%s' "$UNIT_TEXT" >"$1/unit"
+  (umask 077 && cat >"$1/env")
+  printf '%s\n' "$RID" >"$1/RELEASE"
+  chown -h root:root "$1" "$1/bin" "$1/app" "$1/bin/node" "$1/start" "$1/unit" "$1/env" "$1/RELEASE"
+  chmod 0755 "$1" "$1/bin" "$1/start" && chmod 0644 "$1/unit" "$1/RELEASE" && chmod 0600 "$1/env"
+}
 
 make_release() {
-  local code=$root/code/$BUILD_ID partial=$release.partial
-  if [ ! -d "$code" ]; then
-    if [ ! -f "$UPLOAD" ]; then
-      log "$APP on $(hostname): build $BUILD_ID is neither unpacked nor uploaded ($UPLOAD); run pulumi up again"
-      exit 1
-    fi
-    rm -rf "$code.partial" && mkdir -p "$code.partial"
-    tar -xzf "$UPLOAD" -C "$code.partial" --no-same-owner
-    chmod -R a+rX,go-w "$code.partial"
-    mv -T "$code.partial" "$code"
-  fi
-  rm -rf "$partial" && mkdir -p "$partial/bin"
-  ln -s "../../code/$BUILD_ID" "$partial/app"
-  ln -s "$NODE" "$partial/bin/node"
-  printf '%s' "$START_TEXT" > "$partial/start" && chmod 0755 "$partial/start"
-  printf '%s' "$UNIT_TEXT" > "$partial/unit" && chmod 0644 "$partial/unit"
-  (umask 077 && cat > "$partial/env")
-  printf '%s\n' "$RID" > "$partial/RELEASE"
+  local partial=$release.partial
+  unpack_code
+  rm -rf "$partial"
+  write_release "$partial"
   mv -T "$partial" "$release"
   created=1
+}
+
+# The release exists: put back whatever was changed in it (a repair after drift), file by file.
+repair_release() {
+  local fresh=$root/repair.partial name
+  unpack_code
+  rm -rf "$fresh"
+  write_release "$fresh"
+  for name in app bin/node; do
+    if [ "$(readlink "$release/$name" 2>/dev/null)" != "$(readlink "$fresh/$name")" ]; then
+      mkdir -p "$(dirname "$release/$name")"
+      mv -Tf "$fresh/$name" "$release/$name"
+      restored+=("$name")
+    fi
+  done
+  for name in start unit env RELEASE; do
+    if ! cmp -s "$fresh/$name" "$release/$name" ||
+      [ "$(stat -c '%a %U:%G' "$fresh/$name")" != "$(stat -c '%a %U:%G' "$release/$name" 2>/dev/null)" ]; then
+      mv -f "$fresh/$name" "$release/$name"
+      restored+=("$name")
+    fi
+  done
+  rm -rf "$fresh"
 }
 
 # Point `current` at release $1 and install the unit it carries (a release made before units were
@@ -102,6 +147,11 @@ if [ "$PINNED" = 1 ]; then
   fi
 elif [ ! -d "$release" ]; then
   make_release
+else
+  repair_release
+fi
+if [ "${#restored[@]}" -gt 0 ]; then
+  log "$APP on $(hostname): restored release $RID's ${restored[*]}"
 fi
 [ -z "$UPLOAD" ] || rm -f "$UPLOAD"
 # A release from before releases carried their unit: keep the unit it runs under, for a rollback.
@@ -138,6 +188,9 @@ if ! restart_healthy "$RID"; then
     else
       outcome="rolled back to $previous, which is not healthy either ($reason)"
     fi
+  elif [ -z "$created" ]; then
+    # The release was already here (a repair, or a host whose other releases are gone): it stays live.
+    outcome="no other release to roll back to, so $RID stays the current release"
   else
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
     rm -f "$current"
@@ -154,7 +207,7 @@ fi
 # serving through the hand-written site, whose nginx may hold it failed for its own fail_timeout.
 if [ "${#stopped[@]}" -gt 0 ]; then
   sleep "$TAKEOVER_SETTLE"
-elif [ -n "$previous" ] && [ "$SETTLE" != 0 ]; then
+elif { [ -n "$previous" ] || [ "$was_active" = active ]; } && [ "$SETTLE" != 0 ]; then
   sleep "$SETTLE"
 fi
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pulumi
 
 from components.shell.command.backend import Logging
+from components.shell.provider import RerunOn
 
 
 def logs_output(logging: Logging | None) -> bool:
@@ -30,10 +31,19 @@ def rerun_digest(values: Sequence[object]) -> str:
 
 
 def rerun_update(
-    create: pulumi.Input[str] | None, update: pulumi.Input[str] | None, rerun_on: Sequence[pulumi.Input[object]]
+    create: pulumi.Input[str] | None, update: pulumi.Input[str] | None, rerun_on: RerunOn
 ) -> pulumi.Input[str] | None:
     """pulumi-command re-runs ``update`` when any input changes: ``rerun_on`` becomes a digest in a trailing
     comment of the update command (``create`` when there is no update), so the same changes re-run it."""
+    if isinstance(rerun_on, pulumi.Output):
+        # Known only later: an empty list leaves ``update`` as it is, as a static empty one does.
+        return pulumi.Output.all(rerun_on, create, update).apply(
+            lambda got: (
+                got[2]
+                if not got[0]
+                else f"{got[2] if got[2] is not None else (got[1] or '')}\n# wayshub rerun-on {rerun_digest(got[0])}"
+            )
+        )
     if not rerun_on:
         return update
     command = update if update is not None else create

@@ -11,6 +11,7 @@ from components.shell import local as builtin
 from components.shell.command import backend
 from components.shell.command.backend import Logging
 from components.shell.command.common import logs_output, merged_opts, rerun_update, secret_outputs
+from components.shell.provider import RerunOn
 
 LocalCommandResource = builtin.LocalCommand | pulumi_command.local.Command
 
@@ -26,7 +27,7 @@ def Command(
     stdin: pulumi.Input[str] | None = None,
     triggers: Sequence[pulumi.Input[object]] | None = None,
     logging: Logging | None = None,
-    rerun_on: Sequence[pulumi.Input[object]] = (),
+    rerun_on: RerunOn = (),
 ) -> LocalCommandResource:
     """A local command run by bash (pulumi-command's ``local.Command`` with ``interpreter=["bash", "-c"]``).
 
@@ -44,7 +45,7 @@ def Command(
                 stdin=stdin,
                 environment=dict(environment or {}),
                 triggers=list(triggers or []),
-                rerun_on=list(rerun_on),
+                rerun_on=rerun_on,
                 log_output=logs_output(logging),
                 delete_before_replace=bool(opts.delete_before_replace),
             ),

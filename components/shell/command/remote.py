@@ -16,11 +16,12 @@ from typing import Any, cast
 import pulumi
 import pulumi_command
 
+from components.shell import host_state, ssh
 from components.shell import remote as builtin
-from components.shell import ssh
 from components.shell.command import backend
 from components.shell.command.backend import Logging
 from components.shell.command.common import logs_output, merged_opts, rerun_update, secret_outputs
+from components.shell.provider import RerunOn
 
 RemoteCommandResource = builtin.RemoteCommand | pulumi_command.remote.Command
 CopyToRemoteResource = builtin.CopyFileToRemote | pulumi_command.remote.CopyToRemote
@@ -103,7 +104,7 @@ def Command(
     stdin: pulumi.Input[str] | None = None,
     triggers: Sequence[pulumi.Input[object]] | None = None,
     logging: Logging | None = None,
-    rerun_on: Sequence[pulumi.Input[object]] = (),
+    rerun_on: RerunOn = (),
 ) -> RemoteCommandResource:
     """A command on a host over SSH (pulumi-command's ``remote.Command``).
 
@@ -124,7 +125,7 @@ def Command(
                 stdin=stdin,
                 environment=dict(environment or {}),
                 triggers=list(triggers or []),
-                rerun_on=list(rerun_on),
+                rerun_on=rerun_on,
                 log_output=logs_output(logging),
                 delete_before_replace=bool(opts.delete_before_replace),
             ),
@@ -154,12 +155,14 @@ def CopyToRemote(
     remote_path: pulumi.Input[str],
     triggers: Sequence[pulumi.Input[object]] | None = None,
     content_id: pulumi.Input[str] | None = None,
+    rerun_on: RerunOn = (),
 ) -> CopyToRemoteResource:
     """One local file to ``remote_path`` (pulumi-command's ``remote.CopyToRemote`` with a ``FileAsset``).
 
     ``content_id`` (ours) names the file's content when the file may not exist while the program runs (a
     preview builds nothing): the built-in backend then re-copies when it changes instead of hashing the
-    file; pulumi-command gets it as a trigger.
+    file; pulumi-command gets it as a trigger. ``rerun_on`` (ours): values whose change copies the file
+    again (the built-in backend in place; pulumi-command through ``triggers``, a replacement).
     """
     if backend.current() == "builtin":
         opts = merged_opts(opts, ["connection"])
@@ -171,6 +174,7 @@ def CopyToRemote(
                 remote_path=remote_path,
                 content_id=content_id,
                 triggers=list(triggers or []),
+                rerun_on=rerun_on,
             ),
             opts,
         )
@@ -179,9 +183,18 @@ def CopyToRemote(
         connection=connection.pulumi_command(),
         source=source,
         remote_path=remote_path,
-        triggers=[*(triggers or []), *([content_id] if content_id is not None else [])] or None,
+        triggers=copy_triggers([*(triggers or []), *([content_id] if content_id is not None else [])], rerun_on),
         opts=opts,
     )
+
+
+def copy_triggers(static: list[pulumi.Input[object]], rerun_on: RerunOn) -> pulumi.Input[list[object]] | None:
+    """pulumi-command's ``triggers`` for a copy: ``static`` then the ``rerun_on`` values (None when none)."""
+    if isinstance(rerun_on, pulumi.Output):
+        return pulumi.Output.all(pulumi.Output.all(*static), rerun_on).apply(
+            lambda got: [*got[0], *got[1]] or None  # type: ignore[arg-type,return-value]
+        )
+    return [*static, *rerun_on] or None
 
 
 def theirs(secrets: list[str]) -> list[str]:
@@ -193,3 +206,27 @@ def asset_path(asset: pulumi.FileAsset) -> str:
     if not isinstance(asset, pulumi.FileAsset):
         raise TypeError(f"the built-in backend copies files (pulumi.FileAsset), not {type(asset).__name__}")
     return str(asset.path)
+
+
+def HostState(
+    resource_name: str,
+    opts: pulumi.ResourceOptions | None = None,
+    *,
+    connection: ConnectionArgs,
+    host: str,
+    checks: Sequence[host_state.Check],
+) -> host_state.HostState:
+    """What ``host`` should hold, read back by ``pulumi refresh`` in one SSH round trip (ours, with either
+    backend: pulumi-command's resources cannot read). Feed ``repair_tokens(state, [component])`` to the
+    ``rerun_on`` of the commands that make a component, so the next ``up`` repairs what drifted."""
+    return host_state.HostState(resource_name, host_state.HostStateArgs(host, connection.builtin(), checks), opts)
+
+
+def repair_tokens(state: host_state.HostState, components: Sequence[str]) -> pulumi.Output[list[str]]:
+    """``rerun_on`` values for ``components``' repairs on the host of ``state`` (none before the first)."""
+    return state.repairs.apply(lambda repairs: host_state.repair_token(repairs, components))
+
+
+def rerun_with(values: Sequence[pulumi.Input[object]], tokens: pulumi.Output[list[str]]) -> pulumi.Output[list[object]]:
+    """``values`` then ``tokens``, as one ``rerun_on`` list."""
+    return pulumi.Output.all(pulumi.Output.all(*values), tokens).apply(lambda got: [*got[0], *got[1]])
