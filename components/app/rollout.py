@@ -13,7 +13,7 @@ resource is declared (``deployed_before``): the same answer for ``preview`` and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 
 import pulumi
 
@@ -71,14 +71,16 @@ def roll_out(
 ) -> list[NodeApp]:
     """``declare(host, after)`` makes one host's app, in ``hosts``' order; ``after`` holds the health gates
     of the previous batch of hosts that were ``deployed`` before (empty for a host's first deploy)."""
-    serving: Collection[Host] = [h for h in hosts if deployed(h)]
-    batch_of = {h.name: i for i, batch in enumerate(batches(list(serving), batch_size)) for h in batch}
+    serving = [h for h in hosts if deployed(h)]
+    batch_of = {h.name: i for i, batch in enumerate(batches(serving, batch_size)) for h in batch}
     gates: dict[int, list[pulumi.Resource]] = {}
     apps: list[NodeApp] = []
     for host in hosts:
         batch = batch_of.get(host.name)
-        app = declare(host, gates.get(batch - 1, []) if batch is not None else [])
-        if batch is not None:
-            gates.setdefault(batch, []).append(app.deploy)
+        if batch is None:  # a first deploy: no gate before it, none after
+            apps.append(declare(host, []))
+            continue
+        app = declare(host, gates.get(batch - 1, []))
+        gates.setdefault(batch, []).append(app.deploy)
         apps.append(app)
     return apps
