@@ -17,6 +17,7 @@ from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll
 from components.app.layout import unit_name
 from components.app.plan import app_run, release_for
 from components.containers import ContainerSite, ContainerSiteArgs
+from components.engine_stop import leave_quietly_when_stopped
 from components.hosts.from_config import declare_servers
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
 from components.load_balancer import (
@@ -33,6 +34,7 @@ from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEn
 from components.names import write_problem as hosts_file_write_problem
 from components.shell.command import backend as command_backend
 
+leave_quietly_when_stopped()  # the engine names a failure; a SIGINT traceback would bury it
 HERE = Path(__file__).resolve().parent
 stack = pulumi.get_stack()
 config = pulumi.Config()
