@@ -7,6 +7,7 @@ import getpass
 import grp
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,35 @@ def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_
     pinned = {c.key for c in app_checks("wayshub", "r0", None, None, None, "unit", None)}
     assert not any(k.endswith("/start") or k.startswith("exec ") or "/code/" in k for k in pinned), pinned
     assert "link /opt/wayshub/current" in pinned
+
+
+def test_the_read_script_reads_all_files_with_one_sha256sum_and_all_modes_with_one_stat(tmp_path: Path) -> None:
+    """Every host runs it on every refresh: one command per kind of check, not one per check."""
+    calls = tmp_path / "calls"
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for tool in ("sha256sum", "stat"):
+        real = shutil.which(tool)
+        assert real is not None
+        shim = shims / tool
+        shim.write_text(f'#!/bin/sh\necho {tool} >>"{calls}"\nexec {real} "$@"\n')
+        shim.chmod(0o755)
+    files = [tmp_path / f"f {n}" for n in range(4)]
+    for n, file in enumerate(files):
+        file.write_text(f"{n}\n")
+        file.chmod(0o644)
+    checks = [[kind, str(file)] for file in files for kind in ("content", "mode")]
+    checks += [["dir", str(tmp_path)], ["content", str(tmp_path / "gone")]]
+    result = subprocess.run(
+        ["bash", str(SCRIPT)],
+        env={**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "CHECKS": "".join(f"{k} {p}\n" for k, p in checks)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = parse_read(result.stdout)
+    assert [line.partition("\t")[0] for line in result.stdout.splitlines()] == [f"{k} {p}" for k, p in checks]
+    assert [got[f"content {file}"] for file in files] == [sha(f"{n}\n") for n in range(4)]
+    assert {got[f"mode {file}"] for file in files} == {f"644 {owner()}"}
+    assert got[f"content {tmp_path}/gone"] == "missing"
+    assert sorted(calls.read_text().split()) == ["sha256sum", "stat", "stat"]  # files; modes; folders
