@@ -398,8 +398,12 @@ def engine_cost(bench: Bench, opts: Options) -> list[str]:
 REFRESH_GOAL = 1.5  # issue #21: refresh of 10 app hosts within 1.5x that of 2 (hosts are read in parallel)
 
 
+REFRESH_IDLE_SECONDS = 2.0  # the machine's CPU with the stack just running, measured before each refresh
+
+
 def refresh_time(bench: Bench, opts: Options) -> list[str]:
-    """`pulumi refresh` of an undrifted stack at each scale: its wall time, and the changes it found (0)."""
+    """`pulumi refresh` of an undrifted stack at each scale: its wall time, the changes it found (0), and
+    the CPU it took (bench/cpu.py) beside what the running stack alone takes over the same seconds."""
     samples: Samples = {}
     # The scale already live first (engine leaves its largest up): one fewer re-deploy.
     live = bench.deployed.app_servers if bench.deployed else None
@@ -408,12 +412,26 @@ def refresh_time(bench: Bench, opts: Options) -> list[str]:
         label = str(count)
         samples[label] = []
         for _ in range(max(2, opts.rounds)):
-            started = time.monotonic()
-            bench.cli.run("refresh", "--yes", "--skip-preview")
-            seconds = time.monotonic() - started
+            with CpuMeter() as idle:
+                time.sleep(REFRESH_IDLE_SECONDS)
+            background = idle.use(REFRESH_IDLE_SECONDS).machine_s / REFRESH_IDLE_SECONDS
+            with CpuMeter() as meter:
+                started = time.monotonic()
+                bench.cli.run("refresh", "--yes", "--skip-preview")
+                seconds = time.monotonic() - started
+            cpu = meter.use(seconds)
             history = bench.cli.json("stack", "history")
             changes = sum(n for op, n in dict(history[0]["resourceChanges"]).items() if op != "same")
-            samples[label].append({"refresh_s": seconds, "changes": changes})
+            samples[label].append(
+                {
+                    "refresh_s": seconds,
+                    "changes": changes,
+                    "deploy_cpu_s": cpu.deploy_s,
+                    "hosts_cpu_s": max(0.0, cpu.machine_s - cpu.deploy_s - background * seconds),
+                    "background_cpu_s": background * seconds,
+                    "busy_pct": 100 * cpu.busy_share,
+                }
+            )
         print(f"  {count} app hosts: {samples[label]}", flush=True)
     low, high = str(min(opts.scales)), str(max(opts.scales))
     ratio = (low, high) if low != high else None
@@ -423,10 +441,22 @@ def refresh_time(bench: Bench, opts: Options) -> list[str]:
         "",
         *table(
             {"": {label: samples[label] for label in sorted(samples, key=int)}},
-            [Column("refresh_s", "refresh s", 1), Column("changes", "changes found", 0, ratio=False)],
+            [
+                Column("refresh_s", "refresh s", 1),
+                Column("changes", "changes found", 0, ratio=False),
+                Column("deploy_cpu_s", "pulumi and plugins, CPU s", 1),
+                Column("hosts_cpu_s", "the reads on the VMs, CPU s", 1),
+                Column("background_cpu_s", "the running stack meanwhile, CPU s", 1),
+                Column("busy_pct", "cores busy, %", 0, ratio=False),
+            ],
             ratio=ratio,
             label_heading="app hosts",
         ),
+        "",
+        f'"the running stack meanwhile": the machine\'s CPU per second over {REFRESH_IDLE_SECONDS:.0f} s just '
+        "before the refresh (the LB's backend health checker, nginx, the apps, Docker), times the refresh's "
+        'seconds; "the reads on the VMs" is the rest of the machine\'s CPU during the refresh (sshd logins, '
+        "sudo, the read script). The VMs are containers on this machine's cores.",
     ]
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
+from bench import run
 from bench.run import BENCHMARKS, Options, refresh_time
 from bench.stack import Variant
 
@@ -37,7 +40,8 @@ def test_refresh_is_a_benchmark_after_engine() -> None:
     assert "refresh" in names and names.index("refresh") > names.index("engine")
 
 
-def test_it_refreshes_each_scale_and_reports_time_changes_and_the_ratio() -> None:
+def test_it_refreshes_each_scale_and_reports_time_changes_and_the_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "REFRESH_IDLE_SECONDS", 0.01)
     bench = FakeBench(deployed=Variant(app_servers=10))
     lines = refresh_time(bench, Options(rounds=2, seconds=1, scales=[2, 10]))  # type: ignore[arg-type]
     assert bench.deploys == [10, 2], "the scale already live goes first"
@@ -48,3 +52,6 @@ def test_it_refreshes_each_scale_and_reports_time_changes_and_the_ratio() -> Non
     rows = [line for line in lines if line.startswith("| ")]
     assert rows[1].startswith("| 2 |") and rows[2].startswith("| 10 |"), text
     assert "ratio" in text and "| 0 |" in text.replace("| 0 (0-0) |", "| 0 |")
+    header = rows[0]
+    for column in ("pulumi and plugins, CPU s", "the reads on the VMs, CPU s", "the running stack meanwhile, CPU s"):
+        assert column in header, header
