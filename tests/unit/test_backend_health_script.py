@@ -1,24 +1,29 @@
 """components/load_balancer/host/backend-health.sh, run for real against backends on 127.0.0.1.
 
-Three local backends: one healthy, one HUNG (a listening socket nobody accepts from: the kernel
+Four local backends: one healthy, one HUNG (a listening socket nobody accepts from: the kernel
 completes the handshake and takes the request, no answer ever comes — what a SIGSTOPped app or a
-frozen VM looks like), one refusing. `ss` is a stub that logs its calls.
+frozen VM looks like), one refusing, one answering 503. `ss` is a stub that logs its calls; `curl` is a
+wrapper that logs its command line and runs the real one (one curl per round runs every probe).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
 from components.load_balancer.health_check import SCRIPT_SOURCE
+
+INTERVAL = 0.1
 
 
 class Health(BaseHTTPRequestHandler):
@@ -41,10 +46,10 @@ def serve(sock: socket.socket, status: int = 200) -> HTTPServer:
     return server
 
 
-def listening() -> socket.socket:
-    sock = socket.socket()
+def listening(family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
+    sock = socket.socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
     sock.listen(64)
     return sock
 
@@ -56,45 +61,75 @@ def free_port() -> int:
 
 
 STUB = '#!/bin/sh\necho "$(basename "$0") $*" >> "{log}"\necho "State Recv-Q"\necho "ESTAB 0"\n'
+CURL_WRAPPER = '#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{curl}" "$@"\n'
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[dict[str, object]]:
+def make_bin(tmp_path: Path) -> Path:
+    """A bin folder with the `ss` stub (logging to calls.log) and the `curl` wrapper (logging to curl.log)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    log = tmp_path / "calls.log"
-    log.touch()
-    (bin_dir / "ss").write_text(STUB.format(log=log))
-    (bin_dir / "ss").chmod(0o755)
-    healthy, hung = listening(), listening()
-    servers = [serve(healthy)]
-    backends = {
-        "healthy": f"127.0.0.1:{healthy.getsockname()[1]}",
-        "hung": f"127.0.0.1:{hung.getsockname()[1]}",
-        "refused": f"127.0.0.1:{free_port()}",
-    }
+    (tmp_path / "calls.log").touch()
+    (tmp_path / "curl.log").touch()
+    (bin_dir / "ss").write_text(STUB.format(log=tmp_path / "calls.log"))
+    curl = shutil.which("curl")
+    assert curl, "curl is needed on PATH"
+    (bin_dir / "curl").write_text(CURL_WRAPPER.format(log=tmp_path / "curl.log", curl=curl))
+    for tool in ("ss", "curl"):
+        (bin_dir / tool).chmod(0o755)
+    return bin_dir
+
+
+@contextmanager
+def running(tmp_path: Path, backends: list[str], bin_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """The script with these backends, `bin_dir` first on PATH; its stdout in out.log, stderr in err.log."""
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "BACKENDS": " ".join(backends.values()),
+        "BACKENDS": " ".join(backends),
         "HEALTH_PATH": "/health",
         "STATUS_MIN": "200",
         "STATUS_MAX": "399",
-        "INTERVAL": "0.1",
+        "INTERVAL": str(INTERVAL),
         "TIMEOUT": "0.3",
         "FALL": "2",
         "RISE": "2",
     }
     out = tmp_path / "out.log"
-    with out.open("w") as stdout:
-        proc = subprocess.Popen(["bash", str(SCRIPT_SOURCE)], env=env, stdout=stdout, text=True)
-    world: dict[str, object] = {"log": log, "out": out, "backends": backends, "hung": hung, "servers": servers}
+    with out.open("w") as stdout, (tmp_path / "err.log").open("w") as stderr:
+        proc = subprocess.Popen(["bash", str(SCRIPT_SOURCE)], env=env, stdout=stdout, stderr=stderr, text=True)
     try:
-        yield world
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         print(out.read_text())
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, object]]:
+    bin_dir = make_bin(tmp_path)
+    healthy, hung, bad = listening(), listening(), listening()
+    servers = [serve(healthy), serve(bad, status=503)]
+    backends = {
+        "healthy": f"127.0.0.1:{healthy.getsockname()[1]}",
+        "hung": f"127.0.0.1:{hung.getsockname()[1]}",
+        "refused": f"127.0.0.1:{free_port()}",
+        "bad": f"127.0.0.1:{bad.getsockname()[1]}",
+    }
+    started = time.monotonic()
+    world: dict[str, object] = {
+        "log": tmp_path / "calls.log",
+        "curl_log": tmp_path / "curl.log",
+        "out": tmp_path / "out.log",
+        "backends": backends,
+        "hung": hung,
+        "servers": servers,
+        "started": started,
+    }
+    try:
+        with running(tmp_path, list(backends.values()), bin_dir):
+            yield world
+    finally:
         for server in servers:
             server.shutdown()
         hung.close()
@@ -106,7 +141,7 @@ def ended(log: Path, backend: str) -> int:
     return (
         log.read_text()
         .splitlines()
-        .count(f"ss -K -n -t state established state syn-sent dst {address} dport = :{port}")
+        .count(f"ss -K -n -t state established state syn-sent dst {address.strip('[]')} dport = :{port}")
     )
 
 
@@ -125,9 +160,10 @@ def test_a_hung_backend_has_its_connections_ended_every_round_until_it_answers(w
     assert isinstance(servers, list) and isinstance(sock, socket.socket)
     hung = backends["hung"]
     eventually(lambda: ended(log, hung) >= 3)  # every round while it is hung
-    # Healthy and refusing backends are nginx's to judge: their connections are never touched.
+    # Healthy, refusing and bad-status backends are nginx's to judge: their connections are never touched.
     assert ended(log, backends["healthy"]) == 0
     assert ended(log, backends["refused"]) == 0
+    assert ended(log, backends["bad"]) == 0
     assert f"{hung}: hung (no answer within 0.3s, 2 times in a row)" in out.read_text().splitlines()
 
     servers.append(serve(sock))  # it answers again, on the same port
@@ -144,3 +180,69 @@ def test_an_answering_backend_is_never_cut_off(world: dict[str, object]) -> None
     eventually(lambda: ended(log, backends["hung"]) >= 1)
     time.sleep(1.0)
     assert ended(log, backends["healthy"]) == 0
+
+
+def test_refused_and_bad_statuses_are_logged_once_and_left_to_nginx(world: dict[str, object]) -> None:
+    out, backends = world["out"], world["backends"]
+    assert isinstance(out, Path) and isinstance(backends, dict)
+    refused, bad = f"{backends['refused']}: refused (left to nginx)", f"{backends['bad']}: bad 503 (left to nginx)"
+    eventually(lambda: {refused, bad} <= set(out.read_text().splitlines()))
+    time.sleep(1.0)  # ten more rounds with the same verdicts: logged when they change only
+    lines = out.read_text().splitlines()
+    assert lines.count(refused) == 1 and lines.count(bad) == 1
+    assert not [line for line in lines if line.startswith(f"{backends['healthy']}:")]
+
+
+def test_one_curl_probes_every_backend_each_round(world: dict[str, object]) -> None:
+    """A curl exec costs ~8 ms of CPU: one per backend, 4 rounds a second, was a third of a core."""
+    curl_log, backends, started = world["curl_log"], world["backends"], world["started"]
+    assert isinstance(curl_log, Path) and isinstance(backends, dict) and isinstance(started, float)
+    eventually(lambda: len(curl_log.read_text().splitlines()) >= 5)
+    calls = curl_log.read_text().splitlines()
+    elapsed = time.monotonic() - started
+    urls = [f"http://{backend}/health" for backend in backends.values()]
+    for call in calls:
+        assert [word for word in call.split() if word.startswith("http://")] == urls, call
+    # A round lasts at least INTERVAL, so no more curls than rounds could have started.
+    assert len(calls) <= elapsed / INTERVAL + 1
+
+
+def test_verdicts_go_by_url_number_and_a_missing_line_counts_as_refused(tmp_path: Path) -> None:
+    """Parallel probes end in any order; a backend curl said nothing about is a failed probe, not a crash."""
+    bin_dir = make_bin(tmp_path)
+    # Backend 2 hangs, backend 0 answers, backend 1 gets no line; the rest is noise to skip.
+    (bin_dir / "curl").write_text("#!/bin/sh\nprintf '2 28 000\\nnoise\\n0 0 200\\n7 0 200\\n\\n'\n")
+    backends = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    log, out = tmp_path / "calls.log", tmp_path / "out.log"
+    with running(tmp_path, backends, bin_dir) as proc:
+        eventually(lambda: ended(log, backends[2]) >= 3)
+        time.sleep(0.5)
+        assert proc.poll() is None
+    lines = out.read_text().splitlines()
+    assert f"{backends[2]}: hung (no answer within 0.3s, 2 times in a row)" in lines
+    assert lines.count(f"{backends[1]}: refused (left to nginx)") == 1
+    assert not [line for line in lines if line.startswith(f"{backends[0]}:")]
+    assert ended(log, backends[0]) == ended(log, backends[1]) == 0
+    assert (tmp_path / "err.log").read_text() == ""
+
+
+def test_ipv6_backends(tmp_path: Path) -> None:
+    """BACKENDS write an IPv6 backend as [ADDR]:PORT: curl must take that URL, `ss` gets the bare address."""
+    try:
+        healthy, hung = listening(socket.AF_INET6), listening(socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    server = serve(healthy)
+    backends = [f"[::1]:{healthy.getsockname()[1]}", f"[::1]:{hung.getsockname()[1]}"]
+    log, out = tmp_path / "calls.log", tmp_path / "out.log"
+    try:
+        with running(tmp_path, backends, make_bin(tmp_path)):
+            eventually(lambda: ended(log, backends[1]) >= 3)
+            time.sleep(0.5)
+    finally:
+        server.shutdown()
+        hung.close()
+    lines = out.read_text().splitlines()
+    assert f"{backends[1]}: hung (no answer within 0.3s, 2 times in a row)" in lines
+    assert not [line for line in lines if line.startswith(f"{backends[0]}:")]  # answered every probe
+    assert ended(log, backends[0]) == 0
