@@ -284,7 +284,7 @@ class NodeApp(pulumi.ComponentResource):
         self.release_id = first_line.apply(lambda line: (line.split() or [""])[0])
         self.previous_release = first_line.apply(lambda line: [*line.split(), "", ""][1])
         self.takeover_notes = self.deploy.stdout.apply(lambda out: out.splitlines()[1:])
-        self.backend = pulumi.Output.concat(args.host.private_address, ":", str(run.port))
+        self.backend = args.host.endpoint(run.port)
         self.register_outputs(
             {
                 "backend": self.backend,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.hosts.address import host_port
 from components.shell import cmd
 from components.shell.command import local, remote
 
@@ -23,6 +24,10 @@ class Host:
     connection: remote.ConnectionArgs
     private_address: pulumi.Output[str]
     ready: pulumi.Resource
+
+    def endpoint(self, port: int) -> pulumi.Output[str]:
+        """Where the other servers reach ``port`` on this host (an nginx upstream, a health probe)."""
+        return pulumi.Output.from_input(self.private_address).apply(lambda address: host_port(address, port))
 
 
 def gate(name: str, after: Sequence[pulumi.Resource]) -> pulumi.Resource:

@@ -218,7 +218,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             ),
         )
         self.site_name = args.site_name
-        self.address = pulumi.Output.concat(args.host.private_address, ":", str(args.settings.listen_port))
+        self.address = args.host.endpoint(args.settings.listen_port)
         self.register_outputs({"address": self.address, "site": self.site_text})
 
     def _tls_files(self, name: str, args: NginxLoadBalancerArgs) -> list[pulumi.Resource]:

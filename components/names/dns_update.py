@@ -29,6 +29,8 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 
+from components.hosts.address import host_port
+
 SETTING = "wayshub:dns"
 OWNED_TYPES = ("A", "AAAA")
 ALGORITHMS = {
@@ -60,7 +62,7 @@ class Server:
 
     @property
     def where(self) -> str:
-        return f"{self.address}:{self.port}" if ":" not in self.address else f"[{self.address}]:{self.port}"
+        return host_port(self.address, self.port)
 
     def key(self) -> dns.tsig.Key:
         return dns.tsig.Key(self.key_name, self.secret, ALGORITHMS[self.algorithm])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,39 @@ def test_load_balancer_site_lists_every_backend_sorted() -> pulumi.Output[None]:
         assert "nginx -t" in site["create"] and "rm -f /etc/nginx/conf.d/wayshub-test.conf" in site["delete"]
 
     return pulumi.Output.all(lb.site_text, lb.site.stdout).apply(check)
+
+
+@pulumi_test
+def test_an_ipv6_private_address_is_bracketed_in_the_backend_and_the_lb_address() -> pulumi.Output[None]:
+    """nginx reads `server fd00::12:3000` as a host named by the whole text; curl and ss need brackets too."""
+    network = SandboxNetwork(
+        "net-v6", SandboxNetworkArgs(network="wayshub-test", subnet="172.30.99.0/24", stack="test")
+    )
+    app_host = dataclasses.replace(
+        declare_vm("app-v6", 1, network).host, private_address=pulumi.Output.from_input("fd00::12")
+    )
+    lb_host = dataclasses.replace(
+        declare_vm("lb-v6", 0, network).host, private_address=pulumi.Output.from_input("fd00::11")
+    )
+    app = NodeApp("app-v6-app", NodeAppArgs(host=app_host, run=sample_run(), release=RELEASE))
+    lb = NginxLoadBalancer(
+        "lb-v6",
+        NginxLoadBalancerArgs(
+            host=lb_host,
+            site_name="wayshub-test",
+            domain="wayshub.test",
+            backends=[app.backend],
+            settings=LoadBalancerConfig(),
+        ),
+    )
+
+    def check(values: list[Any]) -> None:
+        backend, address, text = values
+        assert backend == "[fd00::12]:3000"
+        assert address == "[fd00::11]:80"
+        assert "server [fd00::12]:3000 max_fails=1 fail_timeout=3s;" in [line.strip() for line in text.splitlines()]
+
+    return pulumi.Output.all(app.backend, lb.address, lb.site_text).apply(check)
 
 
 @pytest.mark.parametrize("harden", [True, False])
