@@ -83,6 +83,7 @@ def start_lines(paths: Paths) -> list[str]:
     return [
         cmd("install", "-d", "-m", "0755", str(Path(paths.env_file).parent)),
         *install_from_stdin(paths.env_file, "0644"),
+        cmd(paths.script, "--check"),  # one clear line, not a checker that sees every probe refused
         "systemctl daemon-reload",
         cmd("systemctl", "enable", "--quiet", paths.unit),
         cmd("systemctl", "restart", paths.unit),

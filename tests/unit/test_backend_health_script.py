@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from components.load_balancer.health_check import SCRIPT_SOURCE
+from components.load_balancer.health_check import SCRIPT_SOURCE, Paths, start_lines
 
 INTERVAL = 0.1
 
@@ -246,3 +246,57 @@ def test_ipv6_backends(tmp_path: Path) -> None:
     assert f"{backends[1]}: hung (no answer within 0.3s, 2 times in a row)" in lines
     assert not [line for line in lines if line.startswith(f"{backends[0]}:")]  # answered every probe
     assert ended(log, backends[0]) == 0
+
+
+def check(tmp_path: Path, bin_dir: Path | None) -> subprocess.CompletedProcess[str]:
+    """`backend-health --check` with PATH = ``bin_dir`` and the few tools the check uses (no curl)."""
+    tools = tmp_path / "tools"
+    tools.mkdir(exist_ok=True)
+    for tool in ("head", "cut"):
+        found = shutil.which(tool)
+        assert found, tool
+        (tools / tool).unlink(missing_ok=True)
+        (tools / tool).symlink_to(found)
+    path = f"{bin_dir}:{tools}" if bin_dir else str(tools)
+    return subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(SCRIPT_SOURCE), "--check"],
+        env={"PATH": path},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_start_check_passes_with_this_curl(tmp_path: Path) -> None:
+    result = check(tmp_path, make_bin(tmp_path))
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_start_check_names_a_curl_too_old_to_run_a_round(tmp_path: Path) -> None:
+    """curl before 7.75 knows neither %{urlnum} nor %{exitcode}: it warns and prints nothing for them."""
+    bin_dir = tmp_path / "old"
+    bin_dir.mkdir()
+    old = bin_dir / "curl"
+    old.write_text(
+        '#!/bin/sh\nif [ "$1" = --version ]; then echo "curl 7.74.0 (x86_64-pc-linux-gnu)"; exit 0; fi\n'
+        "echo 'curl: unknown --write-out variable' >&2\n"
+    )
+    old.chmod(0o755)
+    result = check(tmp_path, bin_dir)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "backend health check: this host has curl 7.74.0; it needs curl 7.75 or later (%{urlnum}, %{exitcode} in --write-out)"
+    ]
+
+
+def test_the_start_check_names_a_missing_curl(tmp_path: Path) -> None:
+    result = check(tmp_path, None)
+    assert result.returncode == 1
+    assert "curl is not installed" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_the_service_step_checks_curl_before_it_starts_the_checker() -> None:
+    paths = Paths.of("wayshub-test")
+    lines = start_lines(paths)
+    check_at = lines.index(f"{paths.script} --check")
+    assert check_at < next(i for i, line in enumerate(lines) if line.startswith("systemctl restart"))

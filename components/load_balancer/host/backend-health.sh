@@ -17,7 +17,23 @@
 # Inputs (environment, from the unit's EnvironmentFile):
 #   BACKENDS  ADDR:PORT ...      HEALTH_PATH  e.g. /health     STATUS_MIN STATUS_MAX  healthy statuses
 #   INTERVAL TIMEOUT  seconds    FALL RISE  probes in a row
+# `backend-health --check` (the service's start step runs it first) only checks that this host's curl can
+# run a round, and says so in one line when it cannot: an older curl would read every probe as refused
+# and never see a hang.
 set -euo pipefail
+
+if [ "${1:-}" = --check ]; then
+    if ! command -v curl >/dev/null; then
+        echo "backend health check: curl is not installed on this host (it needs curl 7.75 or later)" >&2
+        exit 1
+    fi
+    if [ "$(curl -s -o /dev/null -w '%{urlnum} %{exitcode}' file:///dev/null 2>/dev/null)" != "0 0" ]; then
+        found=$(curl --version 2>/dev/null | head -n 1 | cut -d ' ' -f 1-2) || true
+        echo "backend health check: this host has ${found:-an unknown curl}; it needs curl 7.75 or later (%{urlnum}, %{exitcode} in --write-out)" >&2
+        exit 1
+    fi
+    exit 0
+fi
 
 : "${BACKENDS:?}" "${HEALTH_PATH:?}" "${STATUS_MIN:?}" "${STATUS_MAX:?}"
 : "${INTERVAL:?}" "${TIMEOUT:?}" "${FALL:?}" "${RISE:?}"
