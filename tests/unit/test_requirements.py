@@ -32,9 +32,11 @@ def python_files(roots: list[str]) -> list[Path]:
 
 
 def local_names() -> set[str]:
-    """Top-level names that are this repository's own modules (packages, and scripts' sibling modules)."""
+    """Top-level names that are this repository's own modules (packages, and scripts' sibling modules and
+    packages, e.g. scripts/preview_summary/)."""
     names = {p.name for p in REPO.iterdir() if p.is_dir()}
-    return names | {p.stem for root in RUNTIME + DEV for p in python_files([root]) if p.suffix == ".py"}
+    files = [p for root in RUNTIME + DEV for p in python_files([root]) if p.suffix == ".py"]
+    return names | {p.stem for p in files} | {p.parent.name for p in files if p.name == "__init__.py"}
 
 
 def imported(files: list[Path]) -> dict[str, Path]:
