@@ -25,7 +25,7 @@ from components.config.checks import (
     load_checked,
 )
 from components.config.load_balancer import LoadBalancerConfig, duration_seconds
-from components.config.loader import KEYS, load, parse, section_model, setting_names
+from components.config.loader import KEYS, fields_by_key, load, parse, section_model, setting_names
 from components.config.names import DNS_TSIG_SETTING, DnsConfig
 from components.config.stack import COMMANDS_SETTING, SEPARATE_SETTINGS, StackConfig
 
@@ -51,6 +51,7 @@ __all__ = [
     "check_ssh_private_key",
     "check_tls",
     "duration_seconds",
+    "fields_by_key",
     "load",
     "load_checked",
     "parse",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from components.config.base import NAMESPACE, ConfigError
 from components.config.stack import SEPARATE_SETTINGS, StackConfig
@@ -30,9 +31,14 @@ def section_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
+def fields_by_key(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """A model's fields under the names a stack file uses (their aliases)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
+
+
 def field_keys(model: type[BaseModel]) -> list[str]:
     """A model's keys as a stack file spells them (the aliases)."""
-    return [field.alias or name for name, field in model.model_fields.items()]
+    return list(fields_by_key(model))
 
 
 def _keys_at(loc: tuple[Any, ...]) -> list[str]:
@@ -41,7 +47,7 @@ def _keys_at(loc: tuple[Any, ...]) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = {field.alias or name: field for name, field in model.model_fields.items()} if model else {}
+        fields = fields_by_key(model) if model else {}
         if part not in fields:
             break
         model, _ = section_model(fields[part].annotation)
