@@ -1,4 +1,4 @@
-"""The config reference, derived from the models in components/config.py (one source of truth).
+"""The config reference, derived from the models in components/config/ (one source of truth).
 
 Every setting a stack may set is a field of ``StackConfig`` (walked recursively) or one of the settings
 read on their own (``SEPARATE_SETTINGS``: secrets and the TLS certificate). From them come Pulumi.yaml's
@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from components.config import NAMESPACE, SEPARATE_SETTINGS, StackConfig, section_model
+from components.config import NAMESPACE, SEPARATE_SETTINGS, StackConfig, fields_by_key, section_model
 
-PULUMI_YAML_MARKER = "# --- Generated from components/config.py by scripts/config-docs: edit the models, not below. ---"
-DOCS_BEGIN = "<!-- Generated from components/config.py by scripts/config-docs: edit the models, not this table. -->"
+PULUMI_YAML_MARKER = "# --- Generated from components/config/ by scripts/config-docs: edit the models, not below. ---"
+DOCS_BEGIN = "<!-- Generated from components/config/ by scripts/config-docs: edit the models, not this table. -->"
 DOCS_END = "<!-- End of the generated table. -->"
 
 
@@ -33,11 +33,6 @@ class Setting:
     default: str  # as the reference shows it: `80`, "—", "— (required)", "section"
     model: type[BaseModel] | None = None  # the section's model, for keys that hold settings of their own
     field: FieldInfo | None = None
-
-
-def fields_by_key(model: type[BaseModel]) -> dict[str, FieldInfo]:
-    """A model's fields under the names a stack file uses (their aliases)."""
-    return {field.alias or name: field for name, field in model.model_fields.items()}
 
 
 def _value_text(value: Any) -> str:
@@ -118,7 +113,7 @@ def pulumi_config_section() -> str:
     lines = [
         PULUMI_YAML_MARKER,
         "# The settings every stack may set (stacks/Pulumi.<stack>.yaml, keys prefixed `wayshub:`);",
-        "# docs/config.md lists every key. components/config.py checks them all before any resource is declared",
+        "# docs/config.md lists every key. components/config/ checks them all before any resource is declared",
         "# and refuses unknown keys. Not declared here, though the program reads them:",
         *(f"#   {line}" for line in textwrap.wrap(separate, width=100)),
         "# Each applies to some stacks only (existing servers, provided TLS, app secrets, DNS), and Pulumi demands",

@@ -93,7 +93,7 @@ def _quote_env(value: str) -> str:
     spaces, join the next line to a value ending in a backslash, and end the value at a newline (the
     rest becoming a variable of its own). Double-quoted and escaped it does none of that
     (tests/e2e/test_app_env_and_sandboxing.py reads each value back from the running app). NUL cannot
-    be carried at all: config.py refuses it, and so does this."""
+    be carried at all: components/config/app.py refuses it, and so does this."""
     if "\0" in value:
         raise ValueError("an environment value cannot hold a NUL character")
     if value and all(c in _BARE for c in value):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 import pulumi
 
 from components.cache import cache_root
 from components.config import StackConfig
+from components.config.hosts import host_address
 from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.hosts.ssh_key import public_key_of
-
-# Sandbox private addresses: the LB at .10, app servers from .11 on, in config order.
-LB_HOST_INDEX = 10
 
 
 @dataclass(frozen=True)
@@ -24,10 +21,6 @@ class Servers:
     lb: Host
     # The authorized_keys line every server must accept (the stack's key pair, or the user's key).
     ssh_public_key: pulumi.Output[str]
-
-
-def sandbox_address(subnet: str, index: int) -> str:
-    return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX + index])
 
 
 def apt_cache_root() -> str:
@@ -73,7 +66,7 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
                 container_name=f"wayshub-{stack}-{server.name}",
                 image=sandbox.image,
                 network=network,
-                private_address=sandbox_address(sandbox.subnet, index),
+                private_address=host_address(sandbox.subnet, index),
                 ssh_port=server.ssh_port or sandbox.ssh_port_base + index,
                 stack=stack,
                 user=hosts.user,

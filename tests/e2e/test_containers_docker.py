@@ -30,22 +30,18 @@ from pathlib import Path
 import pytest
 
 from components.app.release import build_id
-from components.containers.site import (
+from components.containers.args import ContainerSiteArgs
+from components.containers.build_context import BuildContext, digest_of, nginx_context, stage_app_context
+from components.containers.spec import (
     APP_HEALTHCHECK,
-    BuildContext,
-    ContainerSiteArgs,
     ContainerSpec,
     app_spec,
-    digest_of,
-    docker_create_argv,
     lb_spec,
-    nginx_context,
     resolver_conf,
     site_conf,
     site_path,
-    stage_app_context,
-    uploads_tar,
 )
+from tests.docker_cli import docker_create_argv, uploads_tar
 from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO
 

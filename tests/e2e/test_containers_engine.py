@@ -87,7 +87,7 @@ def program_supports_containers() -> str | None:
     from components import config as stack_config
 
     if "containers" not in stack_config.KEYS:
-        return "components/config.py has no `containers` section yet: the program cannot deploy containers mode"
+        return "components/config/ has no `containers` section yet: the program cannot deploy containers mode"
     if "ContainerSite" not in (REPO / "__main__.py").read_text():
         return "__main__.py does not declare ContainerSite yet"
     return None

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from bench.loadgen import BackgroundLoad
-from components.hosts.from_config import sandbox_address
+from components.config.hosts import host_address
 from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
@@ -221,7 +221,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
             "name": server,
             "address": "127.0.0.1",
             "sshPort": SSH_PORT_BASE + index,
-            "privateAddress": sandbox_address(SUBNET, index),
+            "privateAddress": host_address(SUBNET, index),
             "hostKey": host_key_of(site, server),
         }
 

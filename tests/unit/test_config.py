@@ -63,6 +63,7 @@ BAD = [
     (GOOD, "hosts.lbServer", ..., "wayshub:hosts.lbServer: is required"),
     (GOOD, "hosts.appServers.0.hostKey", "not a key", "wayshub:hosts.appServers[0].hostKey: must be '<type> <base64>'"),
     (GOOD, "sandbox", {"subnet": "8.8.8.0/24"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),
+    (GOOD, "sandbox", {"subnet": "fd00::/120"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),
     (GOOD, "sandbox", {"bindAddress": "0.0.0.0"}, "wayshub:sandbox.bindAddress: must be a loopback address"),
     (GOOD, "sandbox", {"httpPort": 70000}, "wayshub:sandbox.httpPort: Input should be less than"),
     (GOOD, "app", {"nodeInstall": "brew"}, "wayshub:app.nodeInstall: Input should be 'binary', 'apt', 'nodesource'"),

@@ -23,19 +23,11 @@ from pulumi.runtime import settings
 from components.app.release import build_id
 from components.config import LoadBalancerConfig
 from components.containers import ContainerSite, ContainerSiteArgs
-from components.containers.site import (
-    APP_DOCKERFILE,
-    APP_HEALTHCHECK,
-    NGINX_CONTEXT,
-    app_spec,
-    docker_create_argv,
-    lb_spec,
-    resolver_conf,
-    site_conf,
-    stage_app_context,
-)
+from components.containers.build_context import APP_DOCKERFILE, NGINX_CONTEXT, stage_app_context
+from components.containers.spec import APP_HEALTHCHECK, app_spec, lb_spec, resolver_conf, site_conf
 from components.hosts import Host
 from components.load_balancer.nginx import NginxLoadBalancerArgs, site_text
+from tests.docker_cli import docker_create_argv
 from tests.unit.pulumi_mocks import MOCKS, pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -321,7 +313,8 @@ def test_without_secrets_the_env_is_plain() -> pulumi.Output[None]:
         ({"bind_address": "0.0.0.0"}, "loopback"),
         ({"bind_address": "192.168.1.5"}, "loopback"),
         ({"subnet": "8.8.8.0/24"}, "private"),
-        ({"subnet": "172.31.99.0/29"}, "no room"),
+        ({"subnet": "172.31.99.0/29"}, "at least /28"),
+        ({"subnet": "172.31.99.0/28", "app_servers": ["a1", "a2", "a3", "a4", "a5"]}, "room for 4 app servers, not 5"),
         ({"app_servers": []}, "at least one"),
         ({"app_servers": ["app1", "lb"]}, "unique"),
         ({"lb": LoadBalancerConfig.model_validate({"tls": "self-signed"})}, "tls"),
@@ -395,6 +388,6 @@ def test_the_example_stack_passes_config_validation() -> None:
     raw = yaml.safe_load((REPO / "stacks" / "Pulumi.containers.yaml").read_text())["config"]
     plain = {key.removeprefix("wayshub:"): value for key, value in raw.items()}
     if "containers" not in stack_config.KEYS:
-        pytest.skip("components/config.py has no `containers` section yet (see the containers-mode config diff)")
+        pytest.skip("components/config/ has no `containers` section yet (see the containers-mode config diff)")
     settings_ = stack_config.parse(plain)
     assert str(settings_.hosts.provider) == "containers"

@@ -1,0 +1,196 @@
+"""The app's section: what runs on each app server, how it is started, its environment, and the health
+check a new release must pass (``app``, ``app.health``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from components.config.base import Model, Port, check_host_name, shown
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# A Node version as a person writes it: exact (20.11.1), partial (20, 20.11), optional leading "v".
+NODE_VERSION = re.compile(r"^v?[0-9]{1,2}(\.[0-9]+){0,2}$")
+
+
+class HealthConfig(Model):
+    """How a new release proves it serves: the unit's new process answers ``path`` on the app's port."""
+
+    path: str = Field(default="/", description="the URL path a release must answer (also what the LB probes)")
+    expect_status: str | int = Field(
+        default="200-399", alias="expectStatus", description="the answer's status: one (`200`) or a range (`200-399`)"
+    )
+    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=60, alias="timeoutSeconds", description="how long a new release has to answer before the `up` fails"
+    )
+    interval_seconds: Annotated[float, Field(ge=0.1, le=60)] = Field(
+        default=1.0, alias="intervalSeconds", description="seconds between two tries"
+    )
+    body_contains: str | None = Field(
+        default=None,
+        alias="bodyContains",
+        min_length=1,
+        description="text the answer must contain; `{release}` stands for the release id (`WAYSHUB_RELEASE`)",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not re.match(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$", value):
+            raise ValueError(f"{value!r} must be a URL path starting with '/', e.g. /healthz")
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _status(cls, value: str | int) -> str:
+        match = re.match(r"^([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?$", str(value))
+        if not match or int(match.group(2) or match.group(1)) < int(match.group(1)):
+            raise ValueError(f"{value!r} is not an HTTP status or range such as 200 or 200-399")
+        return str(value)
+
+    @property
+    def status_range(self) -> tuple[int, int]:
+        low, _, high = str(self.expect_status).partition("-")
+        return int(low), int(high or low)
+
+
+EnvValue = str | int | float | bool
+
+
+def env_value_problem(value: str) -> str | None:
+    """Why text cannot reach the app's environment byte for byte (None: it can). Quotes, backslashes,
+    ``$``, newlines, spaces and any Unicode arrive as written (components/app/node_app.py quotes them
+    for systemd); a NUL cannot be in an environment variable at all, and the env file is UTF-8."""
+    if "\0" in value:
+        return "contains a NUL character, which no environment variable can hold"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (it holds a lone surrogate such as \\udc80)"
+    return None
+
+
+def _env_value(value: Any) -> Any:
+    problem = env_value_problem(value) if isinstance(value, str) else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class AppConfig(Model):
+    """The Node app and how it runs on each app server (docs/app.md explains each setting)."""
+
+    name: str = Field(default="wayshub", description="the app's name: its systemd unit, user and folders")
+    source: str = Field(default="app", description="the app's folder (with its package.json), relative to the project")
+    port: Port = Field(default=3000, description="the port the app listens on")
+    port_env: str | list[str] = Field(
+        default="PORT", alias="portEnv", description="the environment variable(s) the app reads its port from"
+    )
+    start: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the command line run in the release's app folder",
+        json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
+    )
+    build: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a command run once where `pulumi up` runs (e.g. `npm run build`), before dev dependencies are pruned",
+    )
+    node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(
+        default=None,
+        alias="nodeInstall",
+        description="how Node gets onto the servers: `binary` (from the npm registry, shipped with the release), `apt` (the distro's), `nodesource` or `nvm`",
+        json_schema_extra=shown("`binary` when a version is known, else `apt`"),
+    )
+    node_version: str | None = Field(
+        default=None,
+        alias="nodeVersion",
+        description="the Node version (`22`, `22.11`, `22.11.0`)",
+        json_schema_extra=shown("`.nvmrc`, else package.json's `engines.node`"),
+    )
+    # Text, numbers and booleans (`pulumi config set --path` stores 3000 and true as such); written as text.
+    # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
+    env: dict[str, Annotated[Any, AfterValidator(_env_value)]] = Field(
+        default_factory=dict,
+        description="environment variables for the app: `NAME: value` (text, numbers and true/false, written as text)",
+    )
+    health: HealthConfig = Field(
+        default_factory=HealthConfig, description="how a new release proves it serves before the next host switches"
+    )
+    releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=3, alias="releasesKept", description="releases kept on each server (the previous one is the rollback)"
+    )
+    release_pin: str | None = Field(
+        default=None,
+        alias="releasePin",
+        description="run this release id (12 hex characters) instead of the one built from `source`: `make rollback` sets it",
+    )
+
+    _name = field_validator("name")(check_host_name)
+
+    @field_validator("node_version")
+    @classmethod
+    def _node_version(cls, value: str | None) -> str | None:
+        if value is not None and not NODE_VERSION.match(value):
+            raise ValueError(f"{value!r} is not a Node version such as '22', '22.11' or '22.11.0'")
+        return value
+
+    @field_validator("start", "build")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        if value is not None and "\n" in value:
+            raise ValueError("must be one line")
+        return value
+
+    @field_validator("port_env")
+    @classmethod
+    def _port_env(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("must name at least one variable, e.g. PORT")
+        for name in names:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"variable name {name!r} must be UPPER_SNAKE_CASE")
+        return value
+
+    @model_validator(mode="after")
+    def _version_for_installer(self) -> AppConfig:
+        if self.node_install in ("nodesource", "nvm") and self.node_version is None:
+            raise ValueError(f"nodeVersion is required with nodeInstall '{self.node_install}'")
+        taken = sorted(set(self.port_names) & set(self.env))
+        if taken:
+            raise ValueError(f"env.{taken[0]} is the port variable (portEnv): app.port sets it")
+        return self
+
+    @field_validator("release_pin")
+    @classmethod
+    def _pin(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[0-9a-f]{12}$", value):
+            raise ValueError(
+                f"{value!r} is not a release id (12 hex characters, as `pulumi stack output releases` shows)"
+            )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, Any]) -> dict[str, EnvValue]:
+        for key, item in value.items():
+            if not ENV_NAME.match(key):
+                raise ValueError(f"variable name {key!r} must be UPPER_SNAKE_CASE")
+            if not isinstance(item, EnvValue):
+                raise ValueError(f"{key}: must be text, a number or true/false, not {type(item).__name__}")
+        return value
+
+    @property
+    def port_names(self) -> list[str]:
+        return [self.port_env] if isinstance(self.port_env, str) else list(self.port_env)
+
+    @property
+    def env_text_values(self) -> dict[str, str]:
+        """``env`` as the text a process sees: numbers as written, booleans as true/false."""
+        return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in self.env.items()}

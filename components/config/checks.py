@@ -1,0 +1,157 @@
+"""Checks that need more than the config values: the passphrase, files on disk, and the settings read on
+their own (secrets are checked for their form and never echoed); ``load_checked`` runs them all."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+
+from components.config.app import ENV_NAME, env_value_problem
+from components.config.base import NAMESPACE, ConfigError
+from components.config.loader import load
+from components.config.names import DNS_TSIG_SETTING
+from components.config.stack import COMMAND_BACKENDS, COMMANDS_SETTING, StackConfig
+from components.shell.ssh import load_private_key
+
+# The passphrase the Makefile gives the `local` stack; any other stack must have its own.
+DEFAULT_PASSPHRASE = "wayshub-local"  # noqa: S105 (public on purpose: it is in the Makefile)
+DEFAULT_PASSPHRASE_STACKS = ("local",)
+
+
+def check_passphrase(stack: str, environ: Mapping[str, str]) -> None:
+    """Refuse the well-known default passphrase for any stack but ``local``: its secrets (SSH keys, TLS keys)
+    would be encrypted with a passphrase everyone can read in the Makefile."""
+    if stack in DEFAULT_PASSPHRASE_STACKS:
+        return
+    given = environ.get("PULUMI_CONFIG_PASSPHRASE")
+    source = "PULUMI_CONFIG_PASSPHRASE"
+    if given is None and environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        source = "PULUMI_CONFIG_PASSPHRASE_FILE"
+        try:
+            given = Path(environ[source]).read_text().rstrip("\r\n")
+        except OSError:
+            return  # the engine itself reports a passphrase file it cannot read
+    if given == DEFAULT_PASSPHRASE:
+        raise ConfigError(
+            f"{source}: stack '{stack}' uses the default passphrase, which only the local stack may use; set your "
+            "own (export PULUMI_CONFIG_PASSPHRASE=... or PULUMI_CONFIG_PASSPHRASE_FILE=<file>) before creating the stack"
+        )
+
+
+def check_paths(config: StackConfig, project_dir: Path) -> None:
+    """Folders and files the settings name must be usable; raise ConfigError naming the setting."""
+    source = project_dir / config.app.source
+    if not source.is_dir():
+        raise ConfigError(f"{NAMESPACE}:app.source: {source} is not a folder")
+    if not (source / "package.json").is_file():
+        raise ConfigError(f"{NAMESPACE}:app.source: {source} has no package.json")
+    if config.hosts_file.enabled:
+        path = Path(config.hosts_file.path)
+        if path.is_dir():
+            raise ConfigError(f"{NAMESPACE}:hostsFile.path: {path} is a directory, not a hosts file")
+        if not path.parent.is_dir():
+            raise ConfigError(f"{NAMESPACE}:hostsFile.path: folder {path.parent} does not exist")
+
+
+def check_ssh_private_key(config: StackConfig, key: str | None) -> None:
+    if config.hosts.provider != "existing":
+        return
+    if not key:
+        raise ConfigError(
+            f"{NAMESPACE}:sshPrivateKey: is required with hosts.provider 'existing' "
+            '(pulumi config set --secret wayshub:sshPrivateKey -- "$(cat key)")'
+        )
+    try:
+        load_private_key(key)
+    except ValueError:
+        raise ConfigError(
+            f"{NAMESPACE}:sshPrivateKey: is not an SSH private key (OpenSSH or PEM, unencrypted)"
+        ) from None
+
+
+def check_app_secrets(config: StackConfig, raw: str | None) -> dict[str, str]:
+    """``appSecrets``: a secret object of extra env values; returns it parsed (never printed)."""
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(
+            f"{NAMESPACE}:appSecrets: must be an object of NAME: value (set it with --secret --path)"
+        ) from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{NAMESPACE}:appSecrets: must be an object of NAME: text value")
+    for name in value:
+        if not ENV_NAME.match(name):
+            raise ConfigError(f"{NAMESPACE}:appSecrets: variable name {name!r} must be UPPER_SNAKE_CASE")
+        if name in config.app.env:
+            raise ConfigError(f"{NAMESPACE}:appSecrets: {name} is also in app.env; keep it in one place")
+        problem = env_value_problem(value[name])
+        if problem:  # says what is wrong, never the value
+            raise ConfigError(f"{NAMESPACE}:appSecrets.{name}: {problem}")
+    return value
+
+
+def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> None:
+    """``provided`` TLS needs a certificate for the domain and its matching private key."""
+    if config.lb.tls != "provided":
+        if certificate or key:
+            which = "tlsCertificate" if certificate else "tlsPrivateKey"
+            raise ConfigError(f"{NAMESPACE}:{which}: is set but lb.tls is '{config.lb.tls}', not 'provided'")
+        return
+    if not certificate:
+        raise ConfigError(f"{NAMESPACE}:tlsCertificate: is required with lb.tls 'provided' (PEM certificate chain)")
+    if not key:
+        raise ConfigError(f"{NAMESPACE}:tlsPrivateKey: is required with lb.tls 'provided' (set it with --secret)")
+    from components.load_balancer.tls import TlsError, check_certificate_pair
+
+    try:
+        check_certificate_pair(certificate, key, config.domain)
+    except TlsError as err:
+        raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
+
+
+def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
+    """``dnsTsigSecret``: the TSIG key's secret (base64, as tsig-keygen prints it); never printed."""
+    setting = f"{NAMESPACE}:{DNS_TSIG_SETTING}"
+    if config.dns is None:
+        if secret:
+            raise ConfigError(f"{setting}: is set but wayshub:dns is not")
+        return
+    if not secret:
+        raise ConfigError(
+            f"{setting}: is required with wayshub:dns "
+            f"(pulumi config set --secret {setting} <the secret tsig-keygen printed>)"
+        )
+    try:
+        decoded = base64.b64decode(secret.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        decoded = b""
+    if not decoded:
+        raise ConfigError(f'{setting}: is not base64 (the secret "..." line tsig-keygen prints)')
+
+
+def check_commands(value: str | None) -> str:
+    """``wayshub:commands``, or ``builtin`` when unset: a deployed stack must never change backend by itself
+    (installing a plugin would turn its next ``up`` into a teardown; docs/commands.md "Switching backends")."""
+    if value is None:
+        return "builtin"
+    if value not in COMMAND_BACKENDS:
+        raise ConfigError(f"{NAMESPACE}:{COMMANDS_SETTING}: must be one of {', '.join(COMMAND_BACKENDS)}")
+    return value
+
+
+def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Collection[str] = ()) -> StackConfig:
+    """Everything checked before any resource: the settings' names, values, files, and the secrets' form
+    (never their text)."""
+    config = load(get, names=names)
+    check_paths(config, project_dir)
+    check_ssh_private_key(config, get("sshPrivateKey"))
+    check_app_secrets(config, get("appSecrets"))
+    check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
+    check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
+    check_commands(get(COMMANDS_SETTING))
+    return config

@@ -1,0 +1,201 @@
+"""The servers a stack runs on: each server's settings, the sandbox VMs' network, and the ``hosts`` section
+that says which kind they are. Also the private network's layout sandbox VMs and containers share."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import (
+    Model,
+    Port,
+    check_address,
+    check_host_name,
+    check_loopback,
+    check_private_subnet,
+    repeated,
+    shown,
+)
+
+# The private network's layout (sandbox VMs and containers): the LB at .10, app servers from .11 on, in
+# config order; the last address is the broadcast address.
+LB_HOST_INDEX = 10
+
+
+def host_address(subnet: str, index: int) -> str:
+    """``index`` 0 is the LB (``.10``), 1… the app servers (``.11``…)."""
+    return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX + index])
+
+
+def app_server_room(subnet: str) -> int:
+    """How many app servers fit in ``subnet`` after the LB's address."""
+    return ipaddress.ip_network(subnet).num_addresses - LB_HOST_INDEX - 2
+
+
+def check_server_names(names: Sequence[str]) -> None:
+    """Every server (app servers and the LB) has a name of its own."""
+    duplicates = repeated(names)
+    if duplicates:
+        raise ValueError(f"server names must be unique, {', '.join(duplicates)} repeated")
+
+
+class ServerConfig(Model):
+    """One server. For ``sandbox`` only ``name`` (and ``sshPort``) apply; ``existing`` needs ``address``."""
+
+    name: str = Field(description="the server's name: lowercase letters, digits or `-`, unique in the stack")
+    address: str | None = Field(
+        default=None, description="`existing` (required there): the IP address or host name SSH reaches"
+    )
+    ssh_port: Port | None = Field(
+        default=None,
+        alias="sshPort",
+        description="`existing`: the server's SSH port",
+        json_schema_extra=shown("`22` (sandbox: from `sandbox.sshPortBase`)"),
+    )
+    user: str | None = Field(
+        default=None, description="`existing`: the SSH user for this server", json_schema_extra=shown("`hosts.user`")
+    )
+    private_address: str | None = Field(
+        default=None,
+        alias="privateAddress",
+        description="`existing`: the address the LB reaches this server's app on",
+        json_schema_extra=shown("`address`"),
+    )
+    host_key: str | None = Field(
+        default=None,
+        alias="hostKey",
+        description="the server's pinned host key (`ssh-ed25519 AAAA…`, a known_hosts line without the host name): any other is refused",
+    )
+
+    _name = field_validator("name")(check_host_name)
+
+    @field_validator("address", "private_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else check_address(value)
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$", value):
+            raise ValueError("must be '<type> <base64>' as in a known_hosts line without the host name")
+        return value
+
+
+class SandboxConfig(Model):
+    """Local sandbox VMs: Docker containers with systemd + sshd on one network."""
+
+    image: str = Field(default="wayshub/sandbox-vm:bookworm", description="the VM image `scripts/sandbox-image` makes")
+    network: str = Field(default="wayshub-local", description="the sandbox VMs' own Docker network")
+    subnet: str = Field(
+        default="172.30.77.0/24",
+        description="the network's private IPv4 subnet (≥ /28): the LB gets `.10`, app servers `.11`, `.12`, … in config order",
+    )
+    ssh_port_base: Port = Field(
+        default=2220,
+        alias="sshPortBase",
+        description="SSH of the LB on `bindAddress`:this port, app servers on the next ports in config order",
+    )
+    http_port: Port = Field(default=8080, alias="httpPort", description="the LB's port 80 published on `bindAddress`")
+    https_port: Port = Field(
+        default=8443, alias="httpsPort", description="the LB's port 443 published on `bindAddress`"
+    )
+    bind_address: str = Field(
+        default="127.0.0.1",
+        alias="bindAddress",
+        description="where the sandbox ports are published: a loopback address, so they never leave this machine",
+    )
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        return check_private_subnet(value, example="172.30.77.0/24")
+
+    @field_validator("bind_address")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        return check_loopback(value, why="sandbox ports are never published beyond this machine")
+
+
+class HostsConfig(Model):
+    provider: Literal["sandbox", "existing", "containers"] = Field(
+        default="sandbox",
+        description="`sandbox` (VMs on this machine), `existing` (your servers over SSH) or `containers` (Docker containers, pulumi-docker; only server names apply)",
+    )
+    app_servers: list[ServerConfig] = Field(
+        alias="appServers", min_length=1, description="the app servers (at least one), each a server as below"
+    )
+    lb_server: ServerConfig = Field(alias="lbServer", description="the load-balancer server, same keys")
+    user: str = Field(default="wayshub", description="the SSH user (needs passwordless sudo)")
+    allow_lb_on_app_server: bool = Field(
+        default=False, alias="allowLbOnAppServer", description="`existing`: let the LB share an app server's address"
+    )
+    dial_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=60, alias="dialTimeoutSeconds", description="how long to keep trying to reach a server over SSH"
+    )
+    # Stored as an absolute path.
+    known_hosts_file: str | None = Field(
+        default=None,
+        alias="knownHostsFile",
+        min_length=1,
+        description="`existing`: the known_hosts file that vouches for servers without a pinned `hostKey`",
+        json_schema_extra=shown("`~/.ssh/known_hosts`"),
+    )
+    takeover: bool = Field(
+        default=False,
+        description="`existing`: a hand-run app on the app's port or a hand-written nginx site for the domain stops the `up` before any change; `true` takes them over, keeping copies under /var/backups/wayshub-takeover (docs/hosts.md)",
+    )
+
+    @field_validator("known_hosts_file")
+    @classmethod
+    def _known_hosts(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser().absolute()
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file (make it with: ssh-keyscan -p <sshPort> <address> >> {path})")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _servers(self) -> HostsConfig:
+        check_server_names([s.name for s in self.all_servers])
+        if self.provider == "containers":
+            for index, server in enumerate(self.all_servers):
+                where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
+                given = {
+                    "address": server.address,
+                    "sshPort": server.ssh_port,
+                    "user": server.user,
+                    "privateAddress": server.private_address,
+                    "hostKey": server.host_key,
+                }
+                extra = next((key for key, value in given.items() if value is not None), None)
+                if extra:
+                    raise ValueError(f"{where}.{extra} does not apply with provider 'containers' (only name)")
+        if self.known_hosts_file is not None and self.provider != "existing":
+            raise ValueError("knownHostsFile applies only with provider 'existing' (sandbox VMs pin their keys)")
+        if self.takeover and self.provider != "existing":
+            raise ValueError("takeover applies only with provider 'existing' (the program makes the other servers)")
+        if self.provider == "existing":
+            for index, server in enumerate(self.all_servers):
+                if server.address is None:
+                    where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
+                    raise ValueError(f"{where}.address is required with provider 'existing'")
+            app_addresses = [(s.address, s.ssh_port or 22) for s in self.app_servers]
+            if len(set(app_addresses)) != len(app_addresses):
+                raise ValueError("two app servers share the same address and sshPort")
+            lb = (self.lb_server.address, self.lb_server.ssh_port or 22)
+            if lb in app_addresses and not self.allow_lb_on_app_server:
+                raise ValueError(
+                    f"lbServer.address {lb[0]} is also an app server: set hosts.allowLbOnAppServer: true to share it"
+                )
+        return self
+
+    @property
+    def all_servers(self) -> list[ServerConfig]:
+        return [*self.app_servers, self.lb_server]

@@ -1,0 +1,139 @@
+"""The load balancer's section: nginx's ports, TLS and timeouts, its active health check of the backends
+(``lb``, ``lb.healthCheck``), and how app updates roll out behind it (``rollout``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import Model, Port
+
+_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m)$")
+
+
+def duration_seconds(value: str) -> float:
+    """An nginx duration (``500ms``, ``3s``, ``1m``) in seconds."""
+    number, unit = re.match(r"^(\d+)(ms|s|m)$", value).groups()  # type: ignore[union-attr]
+    return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+class HealthCheckConfig(Model):
+    """Active checks from the LB (docs/hung-backends.md): every ``interval`` each backend's
+    ``app.health.path``; no answer within ``timeout``, ``fall`` times in a row, makes it hung: the LB
+    then ends the requests stuck on it every round, until ``rise`` answers in ``app.health.expectStatus``
+    in a row."""
+
+    enabled: bool = Field(
+        default=True,
+        description="the LB's active check of every backend's `app.health.path` (docs/hung-backends.md; not in containers mode)",
+    )
+    interval: str = Field(default="250ms", description="how often each backend is probed (50ms to 60s)")
+    timeout: str = Field(
+        default="750ms", description="no answer within this is a hang sign (shorter than `lb.readTimeout`)"
+    )
+    fall: Annotated[int, Field(ge=1, le=10)] = Field(default=2, description="probes in a row that make a backend hung")
+    rise: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=2, description="answers in a row that bring it back (`rise` x `interval` ≤ `lb.failTimeout`)"
+    )
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError(f"{value!r} is not a duration such as '250ms' or '1s'")
+        if not 0.05 <= duration_seconds(value) <= 60:
+            raise ValueError(f"{value!r} must be between 50ms and 60s")
+        return value
+
+
+class LoadBalancerConfig(Model):
+    """nginx on the LB server: ports, TLS, and how it treats backends."""
+
+    listen_port: Port = Field(default=80, alias="listenPort", description="nginx's plain-HTTP port on the LB")
+    https_port: Port = Field(default=443, alias="httpsPort", description="nginx's TLS port")
+    tls: Literal["off", "self-signed", "provided"] = Field(
+        default="off",
+        description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses) or `provided` (`tlsCertificate` and `tlsPrivateKey`)",
+    )
+    hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
+    harden_nginx: bool | None = Field(
+        default=None,
+        alias="hardenNginx",
+        description='sandbox nginx.service with our systemd drop-in (docs/app.md, "Sandboxing"); default: on for sandbox '
+        "VMs, off for your own servers (it would confine every site that nginx serves)",
+    )
+    client_max_body_size: str = Field(
+        default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
+    )
+    keepalive: Annotated[int, Field(ge=0, le=1024)] = Field(
+        default=32, description="idle upstream connections kept per worker"
+    )
+    max_fails: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=1,
+        alias="maxFails",
+        description="passive health: failures that make nginx skip a backend for `failTimeout`",
+    )
+    fail_timeout: str = Field(
+        default="3s",
+        alias="failTimeout",
+        description="how long a failed backend is skipped; the rollout waits this long (+1 s) between batches",
+    )
+    connect_timeout: str = Field(default="1s", alias="connectTimeout", description="the upstream connect timeout")
+    read_timeout: str = Field(default="30s", alias="readTimeout", description="the upstream read timeout")
+    next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=3,
+        alias="nextUpstreamTries",
+        description="backends tried for one request on `error timeout http_502 http_503`",
+    )
+    health_check: HealthCheckConfig = Field(
+        default_factory=HealthCheckConfig,
+        alias="healthCheck",
+        description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
+    )
+
+    @field_validator("fail_timeout", "connect_timeout", "read_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
+        return value
+
+    @field_validator("client_max_body_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not re.match(r"^[0-9]+[kmg]?$", value):
+            raise ValueError(f"{value!r} is not an nginx size such as '10m', '512k' or '0' (no limit)")
+        return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> LoadBalancerConfig:
+        if self.tls != "off" and self.https_port == self.listen_port:
+            raise ValueError(f"httpsPort and listenPort are both {self.listen_port}")
+        check = self.health_check
+        if check.enabled and duration_seconds(check.timeout) >= duration_seconds(self.read_timeout):
+            raise ValueError(
+                f"healthCheck.timeout ({check.timeout}) must be shorter than readTimeout ({self.read_timeout})"
+            )
+        if check.enabled and check.rise * duration_seconds(check.interval) > self.fail_timeout_seconds:
+            # The rollout waits failTimeout + 1s after a batch: the restarted host must be back by then.
+            raise ValueError(
+                f"healthCheck.rise x interval ({check.rise} x {check.interval}) must not exceed "
+                f"failTimeout ({self.fail_timeout}): a restarted backend must be back before the next batch"
+            )
+        return self
+
+    @property
+    def fail_timeout_seconds(self) -> float:
+        return duration_seconds(self.fail_timeout)
+
+
+class RolloutConfig(Model):
+    """How app updates roll: ``batchSize`` hosts at a time, each batch gated on the previous one's health."""
+
+    batch_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1,
+        alias="batchSize",
+        description="app servers switched at a time; the next batch waits for this one's health gate",
+    )

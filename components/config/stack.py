@@ -1,0 +1,115 @@
+"""What one stack may set: ``StackConfig`` (every section, and the rules that span sections) and the
+settings the program reads on their own (``SEPARATE_SETTINGS``: secrets, the TLS certificate, the command
+backend). The models are the one source of truth: each field carries its description and default, and
+Pulumi.yaml's ``config:`` section and docs/config.md are generated from them (components/config_reference.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.app import AppConfig
+from components.config.base import DOMAIN, Model
+from components.config.containers import ContainersConfig, check_containers_site
+from components.config.hosts import HostsConfig, SandboxConfig
+from components.config.load_balancer import LoadBalancerConfig, RolloutConfig
+from components.config.names import DNS_TSIG_SETTING, DnsConfig, HostsFileConfig, in_zone
+
+
+class StackConfig(Model):
+    """Everything one stack declares, after validation."""
+
+    domain: str = Field(description="the site's domain: nginx `server_name`, hosts entry, URL; e.g. `wayshub.local`")
+    hosts: HostsConfig = Field(description="the servers: sandbox VMs, your existing servers, or containers")
+    sandbox: SandboxConfig = Field(
+        default_factory=SandboxConfig,
+        description="sandbox VMs (`hosts.provider: sandbox`): Docker containers with systemd and sshd",
+    )
+    containers: ContainersConfig = Field(
+        default_factory=ContainersConfig,
+        description="containers mode (`hosts.provider: containers`): the site as Docker containers, with pulumi-docker",
+    )
+    app: AppConfig = Field(default_factory=AppConfig, description="your Node app and how it runs (docs/app.md)")
+    lb: LoadBalancerConfig = Field(
+        default_factory=LoadBalancerConfig, description="the load balancer: nginx on the LB server"
+    )
+    rollout: RolloutConfig = Field(
+        default_factory=RolloutConfig, description="how app updates roll out: a batch of hosts at a time, health-gated"
+    )
+    hosts_file: HostsFileConfig = Field(
+        default_factory=HostsFileConfig, alias="hostsFile", description="the managed hosts-file block for the domain"
+    )
+    dns: DnsConfig | None = Field(
+        default=None,
+        description="A/AAAA records on your DNS server by RFC 2136 updates signed with TSIG (docs/dns.md); off when absent",
+    )
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not DOMAIN.match(value) or "." not in value:
+            raise ValueError(f"{value!r} is not a domain name such as 'wayshub.local'")
+        return value
+
+    @model_validator(mode="after")
+    def _containers(self) -> StackConfig:
+        if self.hosts.provider != "containers":
+            return self
+        check_containers_site(self.lb.tls, self.containers.subnet, len(self.hosts.app_servers))
+        return self
+
+    @field_validator("dns", mode="before")
+    @classmethod
+    def _dns_off(cls, value: Any) -> Any:
+        # Pulumi.yaml's default `{}` (an absent key): no DNS records.
+        return None if value == {} else value
+
+    @model_validator(mode="after")
+    def _dns(self) -> StackConfig:
+        if self.dns is None:
+            return self
+        if not in_zone(self.domain, self.dns.zone):
+            raise ValueError(f"dns.zone {self.dns.zone} is not a suffix of the domain {self.domain}")
+        lb_address = self.hosts.lb_server.address
+        if not self.dns.addresses and self.hosts.provider == "existing" and lb_address is not None:
+            try:
+                ipaddress.ip_address(lb_address)
+            except ValueError:
+                raise ValueError(
+                    f"dns.addresses is required: lbServer.address {lb_address} is a name, not an IP address"
+                ) from None
+        return self
+
+    @property
+    def dns_records(self) -> list[str]:
+        """The names the DNS records are kept for (``dns.records``, else the domain)."""
+        return (self.dns.records if self.dns else []) or [self.domain]
+
+    @property
+    def harden_nginx(self) -> bool:
+        """``lb.hardenNginx``, else only on servers we made: on someone else's LB the drop-in would confine
+        (and its one restart interrupt) every site their nginx serves."""
+        return self.lb.harden_nginx if self.lb.harden_nginx is not None else self.hosts.provider == "sandbox"
+
+
+COMMANDS_SETTING = "commands"
+COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
+
+# Settings read on their own, not part of StackConfig: secrets (never printed), the TLS certificate, and
+# what runs the commands (components/config/checks.py checks each).
+SEPARATE_SETTINGS: dict[str, str] = {
+    "sshPrivateKey": "`existing` only: the SSH private key, a secret: "
+    '`pulumi config set --secret wayshub:sshPrivateKey -- "$(cat key)"`',
+    "appSecrets": "secret environment values for the app: "
+    "`pulumi config set --secret --path wayshub:appSecrets.API_TOKEN …`; never shown in plain text",
+    "tlsCertificate": "`lb.tls: provided`: the PEM certificate chain for the domain",
+    "tlsPrivateKey": "`lb.tls: provided`: the certificate's private key (PEM), a secret",
+    DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "
+    "`pulumi config set --secret wayshub:dnsTsigSecret …`",
+    COMMANDS_SETTING: "what runs the commands: `builtin` (our providers, the default), `pulumi-command` (its "
+    "plugin), or `auto`: pulumi-command when its plugin is installed, else builtin — for new stacks only "
+    "(docs/commands.md)",
+}
