@@ -20,6 +20,7 @@ from components.containers import ContainerSite, ContainerSiteArgs
 from components.engine_stop import leave_quietly_when_stopped
 from components.hosts.from_config import declare_servers
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
+from components.layout import stack_label
 from components.load_balancer import (
     BackendHealthCheck,
     BackendHealthCheckArgs,
@@ -86,7 +87,7 @@ def on_servers() -> Site:
     # 1. Servers: N app servers and one load balancer.
     servers = declare_servers(settings, stack)
     pulumi.export("ssh_public_key", servers.ssh_public_key)  # for the servers' authorized_keys (docs/hosts.md)
-    site_name = f"wayshub-{stack}"
+    site_name = stack_label(stack)
     takeover = settings.hosts.takeover
     if settings.hosts.provider == "existing":
         # What is already on your servers (an app run by hand, a hand-written nginx site): any conflict

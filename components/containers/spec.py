@@ -12,6 +12,7 @@ import pulumi
 
 from components.config.hosts import host_address
 from components.containers.args import ContainerSiteArgs
+from components.layout import container_name, stack_label
 from components.load_balancer.nginx import render_site
 from components.render import render
 
@@ -81,17 +82,15 @@ class ContainerSpec:
     stop_timeout: int = 10
 
 
-def container_name(stack: str, server: str) -> str:
-    return f"wayshub-{stack}-{server}"
-
-
 def backends(args: ContainerSiteArgs) -> list[str]:
     """The upstream servers, ``<container name>:<port>``, in config order."""
     return [f"{container_name(args.stack, server)}:{args.app_port}" for server in args.app_servers]
 
 
 def site_name(args: ContainerSiteArgs) -> str:
-    return f"wayshub_{args.stack}".replace("-", "_")
+    # Underscores: the name this mode has always given its site file; another name would leave the old
+    # file in a running LB container.
+    return stack_label(args.stack).replace("-", "_")
 
 
 def site_conf(args: ContainerSiteArgs) -> str:

@@ -13,6 +13,7 @@ from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.hosts.ssh_key import public_key_of
+from components.layout import container_name, stack_label
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
             ]
         )
         # The public half of the user's key is no secret: servers need it in authorized_keys.
-        public_key = pulumi.Output.unsecret(key.apply(lambda text: public_key_of(text, f"wayshub-{stack}")))
+        public_key = pulumi.Output.unsecret(key.apply(lambda text: public_key_of(text, stack_label(stack))))
         return Servers(app=existing[:-1], lb=existing[-1], ssh_public_key=public_key)
 
     sandbox = config.sandbox
@@ -63,7 +64,7 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
             server.name,
             SandboxVmArgs(
                 hostname=server.name,
-                container_name=f"wayshub-{stack}-{server.name}",
+                container_name=container_name(stack, server.name),
                 image=sandbox.image,
                 network=network,
                 private_address=host_address(sandbox.subnet, index),

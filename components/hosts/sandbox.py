@@ -15,6 +15,7 @@ import pulumi
 
 from components.hosts.host import Host
 from components.hosts.ssh_key import SshKeyPair
+from components.layout import stack_label
 from components.shell import cmd, fail, script, when
 from components.shell.command import local, remote
 
@@ -37,7 +38,7 @@ class SandboxNetwork(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         label = f"wayshub.stack={args.stack}"
         self.network_name = args.network
-        self.key = SshKeyPair(f"{name}-key", comment=f"wayshub-{args.stack}", opts=child)
+        self.key = SshKeyPair(f"{name}-key", comment=stack_label(args.stack), opts=child)
         exists = cmd("docker", "network", "inspect", args.network)
         self.network = local.Command(
             f"{name}-network",

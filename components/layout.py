@@ -1,0 +1,19 @@
+"""The names every deployment mode shares, one pattern each (addresses: components/config/hosts.py).
+
+A stack's things on a machine are ``wayshub-<stack>``: its nginx site (VMs), its SSH key's comment, and,
+followed by the server's name, its sandbox VMs and its containers (``wayshub-<stack>-<server>``).
+"""
+
+from __future__ import annotations
+
+PREFIX = "wayshub"
+
+
+def stack_label(stack: str) -> str:
+    """``wayshub-<stack>``: the site name on the LB, the SSH key's comment."""
+    return f"{PREFIX}-{stack}"
+
+
+def container_name(stack: str, server: str) -> str:
+    """The Docker container of a server (a sandbox VM or, in containers mode, the app or LB itself)."""
+    return f"{stack_label(stack)}-{server}"
