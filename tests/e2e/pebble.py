@@ -10,7 +10,8 @@ engine). Nothing is taken from Pebble's source tree: the harness makes a throwaw
 - names resolved by the DNS server the caller gives (the tests' BIND: tests/e2e/bind_server.py), so the test
   domain's A record points at 127.0.0.1 and DNS-01's TXT records are read from there;
 - ``PEBBLE_VA_NOSLEEP=1`` (no random wait before validating) and ``PEBBLE_WFE_NONCEREJECT=0`` (no bad-nonce
-  errors thrown in on purpose), so runs are fast and the same every time.
+  errors thrown in on purpose) and ``PEBBLE_AUTHZREUSE=100`` (an account's valid authorization is always
+  reused, never by chance), so runs are fast and the same every time.
 
 Only the process this harness started is stopped, by its pid. Ports follow the e2e slot (tests/e2e/slots.py).
 """
@@ -49,7 +50,7 @@ MANAGEMENT_PORT = ACME_PORT + 1
 CHALLENGE_HTTP_PORT = ACME_PORT + 2
 CHALLENGE_TLS_PORT = ACME_PORT + 3  # Pebble's config needs one; no test answers TLS-ALPN-01
 START_SECONDS = 30
-ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "100"}
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ def test_http01_issues_a_certificate_that_chains_to_pebbles_root(pebble: Pebble)
     assert issued.warnings == ()
     assert "PRIVATE KEY" not in repr(issued)
 
-    # The same account again (its key kept, as the stack will): found, not refused; a fresh certificate key.
+    # The same account again (its key kept, as the stack will): found, not refused, and it is the same account,
+    # since Pebble reuses the authorization it proved (PEBBLE_AUTHZREUSE=100): no fetch this time.
     with ChallengeServer() as answers:
         again = acme.issue(
             pebble.directory_url,
@@ -73,6 +74,7 @@ def test_http01_issues_a_certificate_that_chains_to_pebbles_root(pebble: Pebble)
             account_key_pem=issued.account_key_pem,
             ca_bundle=pebble.ca_bundle,
         )
+        assert answers.requests == [], "the account's valid authorization was reused"
     assert again.account_key_pem == issued.account_key_pem
     assert again.private_key_pem != issued.private_key_pem
     pebble.verify(again.certificate_chain_pem, HTTP_DOMAIN)
