@@ -42,7 +42,8 @@ engine: ## build or find the Pulumi engine (cached after the first build)
 	@: $(ENGINE)
 
 pebble: ## build Pebble, the ACME test server the e2e tests run (from its Go module, cached like the engine)
-	@scripts/ensure-pebble >/dev/null
+	@scripts/ensure-pebble >/dev/null || if command -v go >/dev/null; then exit 1; else \
+	  echo "make pebble: no Go toolchain to build Pebble: the ACME e2e tests will be skipped (install Go 1.26+)" >&2; fi
 
 docker: ## start a Docker engine if none answers (local stack, e2e tests)
 	@scripts/ensure-docker

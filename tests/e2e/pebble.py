@@ -167,9 +167,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def pebble_server(dns_server: str) -> Iterator[Pebble]:
-    """Start Pebble resolving names at ``dns_server`` (``host:port``); stop it afterwards, whatever happens."""
-    binary = pebble_binary()
+def pebble_server(dns_server: str, binary: str | None = None) -> Iterator[Pebble]:
+    """Start Pebble (``binary``, default ``pebble_binary()``) resolving names at ``dns_server`` (``host:port``);
+    stop it afterwards, whatever happens."""
+    binary = binary or pebble_binary()
     with tempfile.TemporaryDirectory(prefix="wayshub-pebble-") as folder:
         root = Path(folder)
         ca_pem, cert_pem, key_pem = api_certificate()

@@ -16,7 +16,7 @@ from cryptography.x509 import DNSName, SubjectAlternativeName
 from components.load_balancer import acme
 from components.names import dns_update
 from tests.e2e.bind_server import Bind, bind_server
-from tests.e2e.pebble import HOST, ChallengeServer, Pebble, pebble_server
+from tests.e2e.pebble import HOST, ChallengeServer, Pebble, pebble_binary, pebble_server
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +26,21 @@ DNS_DOMAIN = f"dns.{ZONE}"  # no address at all: DNS-01 needs only the TXT recor
 
 
 @pytest.fixture(scope="module")
-def bind() -> Iterator[Bind]:
+def pebble_bin() -> str:
+    """Built (or found in the cache) first: without Go to build it, skip before starting BIND."""
+    return pebble_binary()
+
+
+@pytest.fixture(scope="module")
+def bind(pebble_bin: str) -> Iterator[Bind]:
     with bind_server(ZONE) as server:
         dns_update.create(server.server(), HTTP_DOMAIN, dns_update.RecordSet((HOST,), 60), adopt=False)
         yield server
 
 
 @pytest.fixture(scope="module")
-def pebble(bind: Bind) -> Iterator[Pebble]:
-    with pebble_server(f"{bind.host}:{bind.port}") as server:
+def pebble(bind: Bind, pebble_bin: str) -> Iterator[Pebble]:
+    with pebble_server(f"{bind.host}:{bind.port}", pebble_bin) as server:
         yield server
 
 
