@@ -23,7 +23,7 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
-.PHONY: help about venv engine docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv engine pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ venv: $(VENV)/.installed ## create the Python venv the program and tests use
 
 engine: ## build or find the Pulumi engine (cached after the first build)
 	@: $(ENGINE)
+
+pebble: ## build Pebble, the ACME test server the e2e tests run (from its Go module, cached like the engine)
+	@scripts/ensure-pebble >/dev/null || if command -v go >/dev/null; then exit 1; else \
+	  echo "make pebble: no Go toolchain to build Pebble: the ACME e2e tests will be skipped (install Go 1.26+)" >&2; fi
 
 docker: ## start a Docker engine if none answers (local stack, e2e tests)
 	@scripts/ensure-docker
@@ -102,7 +106,7 @@ test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) a
 	@scripts/ensure-test-tools
 
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
-test: test-tools venv engine docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
+test: test-tools venv engine pebble docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
 	WAYSHUB_REQUIRE_NGINX=1 $(VENV)/bin/pytest tests/unit tests/templates
 	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
@@ -110,7 +114,7 @@ test: test-tools venv engine docker ## run every test: lint, app, unit, template
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates
 
-e2e: venv engine docker ## end-to-end tests only
+e2e: venv engine pebble docker ## end-to-end tests only
 	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
 
 bench: venv engine docker sandbox-image ## benchmarks vs the seed's plain nginx config and at scale (appends bench/RESULTS.md)

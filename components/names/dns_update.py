@@ -8,6 +8,9 @@ still holds what we believe it holds: ``create`` needs the name free of A/AAAA/C
 adopt what is there), ``update`` needs exactly the addresses we wrote last, and ``delete`` removes only
 our addresses, one by one, so a record someone else added under the same name stays.
 
+TXT values (the ACME DNS-01 answer, components/load_balancer/acme.py) are added and removed one value
+at a time by the same rules: ``add_txt`` keeps the values already there, ``remove_txt`` removes ours only.
+
 Messages are one line and never contain the TSIG secret.
 """
 
@@ -26,6 +29,7 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
 
@@ -263,3 +267,45 @@ def delete(server: Server, name: str, records: RecordSet) -> None:
         if rdatas:
             message.delete(fqdn(name), *rdatas)
     _apply(server, message, f"removing {name}")
+
+
+# TXT records (the ACME DNS-01 answer, ``_acme-challenge.<domain>``): one value at a time, never the whole set.
+# A name's TXT set may hold values other clients put there (another ACME client validating the same name, an
+# SPF line): adding ours leaves them, and removing deletes our value only.
+
+
+def txt_rdata(value: str) -> dns.rdata.Rdata:
+    """``value`` as one TXT string (no zone-file quoting to get wrong: the bytes are put as they are)."""
+    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [value.encode()])
+
+
+def read_txt(server: Server, name: str) -> list[str]:
+    """The TXT values at ``name`` (each record's strings joined), sorted."""
+    query = dns.message.make_query(fqdn(name), "TXT")
+    query.use_tsig(server.key())
+    answer = _send(server, query, f"reading TXT {name}")
+    if answer.rcode() == dns.rcode.NXDOMAIN:
+        return []
+    _check_rcode(server, answer, f"reading TXT {name}")
+    values: list[str] = []
+    for rrset in answer.answer:
+        if rrset.name == fqdn(name) and rrset.rdtype == dns.rdatatype.TXT:
+            values += [b"".join(rd.strings).decode() for rd in rrset]
+    return sorted(values)
+
+
+def add_txt(server: Server, name: str, value: str, ttl: int) -> None:
+    """Add ``value`` to the TXT records at ``name``, keeping those already there. Refused (one line) if the
+    name is an alias: a CNAME there would send the TXT elsewhere."""
+    message = _update(server)
+    message.absent(fqdn(name), "CNAME")
+    message.add(fqdn(name), ttl, txt_rdata(value))
+    if _apply(server, message, f"adding TXT {name}") != dns.rcode.NOERROR:
+        raise DnsError(f"{SETTING}: {name} is an alias (it has a CNAME record): a TXT record cannot be added there")
+
+
+def remove_txt(server: Server, name: str, value: str) -> None:
+    """Remove ``value`` from the TXT records at ``name``, and only it (another TXT value there stays)."""
+    message = _update(server)
+    message.delete(fqdn(name), txt_rdata(value))
+    _apply(server, message, f"removing TXT {name}")

@@ -78,3 +78,5 @@ UPGRADE_STACK = name("e2eupg")
 UPGRADE_HTTP_PORT = port(18700)  # +1: HTTPS
 UPGRADE_SSH_PORT_BASE = port(22800)
 UPGRADE_SUBNET_PREFIX = subnet_prefix("172.30", 150)
+# Pebble, the ACME test server: tests/e2e/pebble.py.
+PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HTTP-01 answers, +3 TLS-ALPN-01
