@@ -111,7 +111,8 @@ def test_slot_blocks_are_disjoint_valid_and_clear_of_the_fixed_ranges() -> None:
     fixed = ["172.30.77.0/24", "172.30.78.0/24", "172.30.99.0/24", "172.30.240.0/24"]  # local, containers, unit, bench
     assert len(set(subnets)) == len(subnets)
     assert not [s for s in subnets for f in fixed if s.overlaps(ipaddress.ip_network(f))]
-    port_bases = [18080, 22600, 22500, 23100, 18300, 15350, 18700, 22800]
+    port_bases = slot_port_bases()
+    assert len(port_bases) >= 9, port_bases  # every harness's block, read from slots.py (none forgotten)
     ports = [base + slots.PORT_BLOCK * n + offset for base in port_bases for n in slots.SLOTS for offset in range(10)]
     assert len(set(ports)) == len(ports), "two harnesses' port blocks overlap"
     assert all(1024 < p < 32768 for p in ports), "ports stay below Linux's ephemeral range"
@@ -119,6 +120,23 @@ def test_slot_blocks_are_disjoint_valid_and_clear_of_the_fixed_ranges() -> None:
         slots.subnet_prefix("172.30", 250)
     with pytest.raises(ValueError, match="outside a slot's block"):
         slots.port(18080, 10)
+
+
+def slot_port_bases() -> list[int]:
+    """The base of every ``port(<base>, ...)`` block slots.py hands out, read from its source."""
+    tree = ast.parse(Path(slots.__file__).read_text())
+    return sorted(
+        {
+            node.args[0].value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "port"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, int)
+        }
+    )
 
 
 def _literals(tree: ast.AST) -> list[tuple[int, Any]]:
