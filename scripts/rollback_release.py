@@ -50,7 +50,12 @@ def output_list(outputs: Mapping[str, auto.OutputValue], name: str, stack: str) 
     return value
 
 
-def rollback(stack: auto.Stack, unpin: bool, say: Callable[[str], None] = print) -> None:
+def say_now(line: str) -> None:
+    """A line on stdout at once (the up's progress reads live through a pipe too)."""
+    print(line, flush=True)
+
+
+def rollback(stack: auto.Stack, unpin: bool, say: Callable[[str], None] = say_now) -> None:
     """Pin the previous release (or, with ``unpin``, remove the pin), then a rolling `up`."""
     if unpin:
         stack.remove_config(PIN, path=True)
