@@ -3,6 +3,7 @@ and that a failure is one line on stderr (the real engine: tests/e2e/test_rollou
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,8 +95,8 @@ def test_a_pulumi_failure_is_one_line_on_stderr_and_exit_1(
     def select_stack(**_: Any) -> None:
         raise auto.CommandError(result)
 
-    monkeypatch.setattr(rollback_release.shutil, "which", lambda _: "/usr/bin/pulumi")
-    monkeypatch.setattr(rollback_release.auto, "select_stack", select_stack)
+    monkeypatch.setattr(shutil, "which", lambda _: "/usr/bin/pulumi")
+    monkeypatch.setattr(auto, "select_stack", select_stack)
     assert rollback_release.main(["--stack", "nope"]) == 1
     captured = capsys.readouterr()
     assert captured.err == "rollback: error: no stack named 'nope' found\n"
