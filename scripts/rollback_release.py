@@ -72,12 +72,18 @@ def rollback(stack: auto.Stack, unpin: bool, say: Callable[[str], None] = say_no
 
 
 def last_line(err: Exception) -> str:
-    """The line of a failed pulumi command worth showing: its last ``error:`` line, else its last line."""
-    lines = [
-        line.strip()
-        for line in str(err).splitlines()
-        if line.strip() and not line.strip().startswith(("code:", "stdout:", "stderr:"))
-    ]
+    """The line of a failed pulumi command worth showing: its last ``error:`` line, else its last line.
+
+    A ``CommandError`` reads ``code: N``, then ``stdout: <first line>`` and ``stderr: <first line>``, each
+    stream's further lines below its first: the labels go, the lines after them stay."""
+    lines = []
+    for raw in str(err).splitlines():
+        line = raw.strip()
+        if line.startswith("code:"):
+            continue
+        line = line.removeprefix("stdout:").removeprefix("stderr:").strip()
+        if line:
+            lines.append(line)
     errors = [line for line in lines if "error:" in line]
     return (errors or lines or ["(no output)"])[-1]
 

@@ -101,3 +101,10 @@ def test_a_pulumi_failure_is_one_line_on_stderr_and_exit_1(
     captured = capsys.readouterr()
     assert captured.err == "rollback: error: no stack named 'nope' found\n"
     assert last_line(auto.CommandError(result)) == "error: no stack named 'nope' found"
+
+
+def test_an_error_on_the_stderr_label_line_is_kept() -> None:
+    # What `select_stack` of a missing stack raises: the one stderr line shares the "stderr:" label's line.
+    result = auto.CommandResult(stdout="", stderr="error: no stack named 'nope' found", code=6)
+    assert last_line(auto.StackNotFoundError(result)) == "error: no stack named 'nope' found"
+    assert last_line(auto.CommandError(auto.CommandResult(stdout="", stderr="", code=1))) == "(no output)"
