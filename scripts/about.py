@@ -9,6 +9,9 @@ It builds, installs, starts and downloads nothing (no `make engine`, no `scripts
 root or as a normal user, and never fails: a missing piece is a line saying so ("not installed",
 "not running", "not built"), and the exit status is 0. A command that does not answer within
 ``WAYSHUB_ABOUT_TIMEOUT`` seconds (default 15; a hung Docker engine, say) is reported as such.
+
+The engine's three lines come from scripts/about_engine.py; how a command is asked, and a missing piece
+said, is scripts/about_probe.py.
 """
 
 from __future__ import annotations
@@ -20,49 +23,16 @@ import os
 import platform
 import pwd
 import re
-import shutil
-import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from about_engine import engine_line, language_host_line, plugins_line
+from about_probe import REPO, Missing, run, shown
+
 VENV_PYTHON = REPO / "venv" / "bin" / "python"
-ENGINE_LINK = REPO / ".wayshub" / "bin"
 DEFAULT_IMAGE = "wayshub/sandbox-vm:bookworm"
-TIMEOUT = float(os.environ.get("WAYSHUB_ABOUT_TIMEOUT", "15"))
 WIDTH = 100
-
-
-class Missing(Exception):
-    """A piece that is not there (or does not answer): its message is the line's text."""
-
-
-def run(argv: Sequence[str], env: dict[str, str] | None = None, partial: bool = False) -> str:
-    """A command's stdout; :class:`Missing` saying why when it is not installed, hangs or fails (with
-    ``partial``, a failed command's stdout still counts when it printed one)."""
-    try:
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=REPO, check=False
-        )
-    except FileNotFoundError:
-        raise Missing("not installed") from None
-    except PermissionError:
-        raise Missing(f"{argv[0]} cannot be run by this user") from None
-    except subprocess.TimeoutExpired:
-        raise Missing(f"no answer from `{' '.join(argv[:2])}` in {TIMEOUT:g} s") from None
-    if done.returncode != 0 and not (partial and done.stdout.strip()):
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise Missing(lines[-1] if lines else f"`{' '.join(argv[:2])}` exited {done.returncode}")
-    return done.stdout.strip()
-
-
-def shown(path: Path | str) -> str:
-    """A path as short as it reads: relative to the repository when inside it."""
-    try:
-        return str(Path(path).relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def commit() -> str:
@@ -152,70 +122,6 @@ def packages(sdk: bool) -> str:
             mismatch = "" if version == pin else f" (requirements.txt pins {pin})"
             parts.append(f"{name} {version or 'not installed'}{mismatch}")
     return ", ".join(parts) or "none pinned"
-
-
-def engine() -> Path:
-    """The `pulumi` the Makefile runs (scripts/ensure-pulumi: one on PATH first, else .wayshub/bin's)."""
-    if os.environ.get("WAYSHUB_FORCE_ENGINE_BUILD", "0") != "1":
-        path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != ENGINE_LINK)
-        found = shutil.which("pulumi", path=path)
-        if found:
-            return Path(found)
-    built = ENGINE_LINK / "pulumi"
-    if os.access(built, os.X_OK):
-        return built
-    if os.path.islink(ENGINE_LINK):
-        raise Missing(f"{shown(built)} (-> {os.readlink(ENGINE_LINK)}) cannot be run by this user")
-    raise Missing("not installed (`make engine` finds or builds it)")
-
-
-def engine_line() -> str:
-    pulumi = engine()
-    where = shown(pulumi) + (f" -> {pulumi.resolve().parent}" if pulumi.parent == ENGINE_LINK else "")
-    return f"{run([str(pulumi), 'version'], env=pulumi_env())} ({where})"
-
-
-def language_host_line() -> str:
-    """The language host the engine starts: the one beside it (as the Makefile's PATH has it), else on PATH."""
-    beside = engine().parent / "pulumi-language-python"
-    host = str(beside) if os.access(beside, os.X_OK) else shutil.which("pulumi-language-python")
-    if host is None:
-        raise Missing("pulumi-language-python not installed")
-    return f"pulumi-language-python {go_module_version(Path(host))} ({shown(host)}); runs the venv's python3"
-
-
-def go_module_version(binary: Path) -> str:
-    """The version a Go binary was built at, from its embedded build info (no Go toolchain needed)."""
-    try:
-        data = binary.read_bytes()
-    except OSError as err:
-        raise Missing(f"{shown(binary)} unreadable: {err.strerror}") from None
-    main = re.search(rb"\nmod\t(\S+)\t(\S+)", data)
-    sdk = re.search(rb"\n(?:mod|dep)\tgithub\.com/pulumi/pulumi/sdk/v3\t(v\S+)", data)
-    if main and main.group(2).startswith(b"v"):
-        return main.group(2).decode()
-    return f"sdk {sdk.group(1).decode()}" if sdk else "version unknown"
-
-
-def pulumi_env() -> dict[str, str]:
-    """The Makefile's settings for the engine (its own Pulumi home; no update check, no downloads)."""
-    env = dict(os.environ)
-    env.setdefault("PULUMI_HOME", str(REPO / ".wayshub" / "pulumi-home"))
-    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
-    env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
-    return env
-
-
-def plugins_line() -> str:
-    project = sorted(p.name for p in (REPO / "plugins").glob("pulumi-resource-*") if os.access(p, os.X_OK))
-    ours = f"plugins/ (Pulumi.yaml): {', '.join(project) or 'none'}"
-    try:
-        listing = run([str(engine()), "plugin", "ls"], env=pulumi_env())
-    except Missing as why:
-        return f"{ours}; plugin cache: {why}"
-    rows = [line.split() for line in listing.splitlines()[1:] if line.strip() and not line.startswith("TOTAL")]
-    cached = ", ".join(f"{row[0]} {row[1]} {row[2]}" for row in rows if len(row) >= 3) or "none"
-    return f"{ours}; plugin cache (`pulumi plugin ls`): {cached}"
 
 
 @functools.cache

@@ -16,18 +16,16 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.names.hosts_file import (
-    SETTING,
     check_stack,
     normalize_entry,
     normalize_names,
     parse_block,
     read_block,
-    read_text,
     render_block,
     replace_block,
     sort_entries,
-    write_in_place,
 )
+from components.names.hosts_file_io import SETTING, read_text, write_in_place
 
 UPDATE_KEYS = ("entries", "block")
 REPLACE_KEYS = ("path", "stack")

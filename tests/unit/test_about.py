@@ -82,7 +82,7 @@ def test_a_docker_engine_that_is_down_is_not_running(tmp_path: Path) -> None:
 def test_a_clone_with_nothing_set_up_still_prints_every_line(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     (clone / "scripts").mkdir(parents=True)
-    for name in ("about", "about.py", "sandbox-image"):
+    for name in ("about", "about.py", "about_engine.py", "about_probe.py", "sandbox-image"):
         shutil.copy2(REPO / "scripts" / name, clone / "scripts" / name)
     shutil.copy2(REPO / "requirements.txt", clone)
     lines = about(tmp_path / "empty-path", script=clone / "scripts" / "about")

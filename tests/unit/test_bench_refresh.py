@@ -1,5 +1,5 @@
-"""The refresh benchmark (bench/run.py ``refresh_time``) driven with a stand-in stack: what it runs, in
-which order, and the section it returns. (Its figures come only from `make bench` on real VMs.)"""
+"""The refresh benchmark (bench/benchmarks/engine.py ``refresh_time``, run by bench/run.py) driven with a
+stand-in stack: what it runs, in which order, and the section it returns. (Its figures come only from `make bench` on real VMs.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench import run
+from bench.benchmarks import engine
 from bench.run import BENCHMARKS, Options, refresh_time
 from bench.stack import Variant
 
@@ -41,7 +41,7 @@ def test_refresh_is_a_benchmark_after_engine() -> None:
 
 
 def test_it_refreshes_each_scale_and_reports_time_changes_and_the_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run, "REFRESH_IDLE_SECONDS", 0.01)
+    monkeypatch.setattr(engine, "REFRESH_IDLE_SECONDS", 0.01)
     bench = FakeBench(deployed=Variant(app_servers=10))
     lines = refresh_time(bench, Options(rounds=2, seconds=1, scales=[2, 10]))  # type: ignore[arg-type]
     assert bench.deploys == [10, 2], "the scale already live goes first"

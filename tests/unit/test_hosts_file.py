@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from components.names import hosts_entry, hosts_file
+from components.names import hosts_entry, hosts_file_io
 from components.names.hosts_entry import HostsEntryProvider
-from components.names.hosts_file import parse_block, read_block, render_block, replace_block, write_in_place
+from components.names.hosts_file import parse_block, read_block, render_block, replace_block
+from components.names.hosts_file_io import write_in_place
 
 BLOCK = "# BEGIN wayshub-infra prod\n10.0.0.1\tapi.example\n10.0.0.2\twww.example\n# END wayshub-infra prod\n"
 BLOCK_CRLF = BLOCK.replace("\n", "\r\n")
@@ -256,8 +257,8 @@ def test_write_in_place_without_permission_or_sudo_names_the_setting(
 ) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("old\n")
-    monkeypatch.setattr(hosts_file, "_open_rw", _deny_open)
-    monkeypatch.setattr(hosts_file, "sudo_works", lambda: False)
+    monkeypatch.setattr(hosts_file_io, "_open_rw", _deny_open)
+    monkeypatch.setattr(hosts_file_io, "sudo_works", lambda: False)
     with pytest.raises(PermissionError) as caught:
         write_in_place(hosts, "new\n")
     assert str(caught.value) == (
@@ -284,7 +285,7 @@ def test_write_in_place_falls_back_to_sudo_tee(tmp_path: Path, monkeypatch: pyte
     log = tmp_path / "sudo.log"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_SUDO_LOG", str(log))
-    monkeypatch.setattr(hosts_file, "_open_rw", _deny_open)
+    monkeypatch.setattr(hosts_file_io, "_open_rw", _deny_open)
     hosts = tmp_path / "hosts file; $(id)"
     hosts.write_text("old\n")
     write_in_place(hosts, "a\r\nb")

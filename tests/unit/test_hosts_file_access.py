@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from components.names import hosts_file
+from components.names import hosts_file_io
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
@@ -26,7 +26,7 @@ NOBODY = 65534
 def problem_as_unprivileged(path: Path) -> str | None:
     """``write_problem(path)`` as a user who is not root (this one, or ``nobody`` when we are root)."""
     code = (
-        "import json, sys; from pathlib import Path; from components.names.hosts_file import write_problem; "
+        "import json, sys; from pathlib import Path; from components.names.hosts_file_io import write_problem; "
         "print(json.dumps(write_problem(Path(sys.argv[1]))))"
     )
     argv = [sys.executable, "-c", code, str(path)]
@@ -69,7 +69,7 @@ def test_a_missing_file_in_a_folder_this_user_may_write_is_no_problem(folder: Pa
     assert problem_as_unprivileged(writable / "hosts") is None
 
 
-@pytest.mark.skipif(hosts_file.sudo_works(), reason="`sudo -n` works here: the file is writable through it")
+@pytest.mark.skipif(hosts_file_io.sudo_works(), reason="`sudo -n` works here: the file is writable through it")
 def test_a_read_only_hosts_file_without_sudo_is_one_line_naming_the_setting(folder: Path) -> None:
     hosts = folder / "hosts"
     hosts.write_text("127.0.0.1\tlocalhost\n")
@@ -96,4 +96,4 @@ def test_root_may_write_it(tmp_path: Path) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("")
     hosts.chmod(0o444)
-    assert hosts_file.write_problem(hosts) is None
+    assert hosts_file_io.write_problem(hosts) is None
