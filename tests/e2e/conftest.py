@@ -34,7 +34,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
     site = Site(cli=cli, project=project, hosts_file=hosts_file, image=sandbox_image)
     write_stack_config(site, app_servers=["app1", "app2"])
     try:
-        site.first_up = site.cli.up_summary()
+        site.first_up, site.first_output = site.cli.up_with_summary()
         site.first_dependencies = site.dependencies()
         yield site
     finally:

@@ -49,9 +49,13 @@ class PulumiCli:
 
     def up_summary(self) -> dict[str, int]:
         """`pulumi up` and the engine's own count of operations, from the last update's history."""
-        self.run("up", "--yes", "--skip-preview")
+        return self.up_with_summary()[0]
+
+    def up_with_summary(self) -> tuple[dict[str, int], str]:
+        """``up_summary`` and what the `up` printed (its warnings, for a test's message)."""
+        result = self.run("up", "--yes", "--skip-preview")
         history = self.json("stack", "history")
-        return dict(history[0]["resourceChanges"])
+        return dict(history[0]["resourceChanges"]), result.stdout + result.stderr
 
 
 @dataclass(frozen=True)

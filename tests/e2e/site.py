@@ -37,6 +37,7 @@ class Site:
     first_up: dict[str, int] = field(default_factory=dict)
     # Each resource's dependencies (names) in the state right after the first up.
     first_dependencies: dict[str, set[str]] = field(default_factory=dict)
+    first_output: str = ""  # what the first up printed
 
     def dependencies(self) -> dict[str, set[str]]:
         """Resource name -> the names of the resources the engine recorded it depends on, from the state."""

@@ -84,7 +84,8 @@ def test_a_rolling_update_drops_no_request(rollout_site: Site, tmp_path: Path) -
 def test_a_first_deploy_waits_for_no_other_host_and_an_update_rolls_in_order(rollout_site: Site) -> None:
     # The session's first up deployed both hosts at once: neither served traffic yet. Since then (the
     # rolling update above, or this module's own up) app2's release step waits for app1's health gate.
-    assert "app1-app-release" not in rollout_site.first_dependencies["app2-app-release"]
+    warnings = [line for line in rollout_site.first_output.splitlines() if "rollout:" in line]
+    assert "app1-app-release" not in rollout_site.first_dependencies["app2-app-release"], warnings
     assert "app1-app-node" in rollout_site.first_dependencies["app1-app-release"]  # the state was read
     if "app1-app-release" not in rollout_site.dependencies()["app2-app-release"]:
         rollout_site.cli.run("up", "--yes", "--skip-preview")  # registers the graph again, changes nothing
