@@ -128,7 +128,8 @@ def test_load_balancer_site_lists_every_backend_sorted() -> pulumi.Output[None]:
         ]
         site = inputs("lb-c-site")
         assert site["stdin"] == text
-        assert "nginx -t" in site["create"] and "rm -f /etc/nginx/conf.d/wayshub-test.conf" in site["delete"]
+        assert "nginx -t" in site["create"] and 'rm -f "$LIVE"' in site["delete"]
+        assert "LIVE=/etc/nginx/conf.d/wayshub-test.conf\n" in site["delete"]
 
     return pulumi.Output.all(lb.site_text, lb.site.stdout).apply(check)
 
