@@ -6,6 +6,7 @@ make the release folder (code, command line, env file, Node, unit), switch ``cur
 restart, and prove that the NEW process serves the health path (else switch back and fail with the
 unit's journal). The unit is the same text for every release and runs everything through
 ``current``, so a host whose turn has not come is untouched and a rollback restores all of it.
+Each step's program is a script in ``host/``: base.sh, node-<method>.sh, deploy.sh; teardown.sh on delete.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ import pulumi
 from components.app.app_spec import AppSpec
 from components.app.layout import app_root, code_upload, node_path, node_upload, unit_file, unit_name
 from components.app.node_dist import architecture, package_tarball
-from components.app.node_install import NodeChoice, install_lines
+from components.app.node_install import NodeChoice, install_command
 from components.app.release import Build, Release, release_id
 from components.app.state_checks import BASE, RELEASE, app_checks
 from components.config import HealthConfig
 from components.hosts import Host
 from components.hosts.survey import BACKUP_DIR, host_script
 from components.render import render
-from components.shell import cmd, sudo_script
 from components.shell.command import remote
 
 JOURNAL_LINES = 40
@@ -121,25 +121,21 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: st
     return Release(release_id(parts, secrets, salt), build)
 
 
-def base_lines(app: str) -> list[str]:
+def base_command(app: str) -> str:
     """Create the system user and folders (idempotent)."""
-    root = app_root(app)
-    return [
-        f"id -u {cmd(app)} >/dev/null 2>&1 || useradd --system --home-dir {cmd(root)} --shell /usr/sbin/nologin {cmd(app)}",
-        cmd("install", "-d", "-m", "0755", root, f"{root}/releases", f"{root}/code", f"{root}/node"),
-    ]
+    return host_script(HOST_SCRIPTS / "base.sh", {"APP": app, "ROOT": app_root(app)})
 
 
-def teardown_lines(app: str) -> list[str]:
+def teardown_command(app: str) -> str:
     """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
-    unit = unit_name(app)
-    return [
-        f"systemctl disable --now {cmd(unit)} >/dev/null 2>&1 || true",
-        cmd("rm", "-f", unit_file(app)),
-        "systemctl daemon-reload",
-        cmd("rm", "-rf", app_root(app), f"/etc/{app}"),
-        f"if id -u {cmd(app)} >/dev/null 2>&1; then {cmd('userdel', app)}; fi",
-    ]
+    inputs = {
+        "APP": app,
+        "ROOT": app_root(app),
+        "UNIT": unit_name(app),
+        "UNIT_FILE": unit_file(app),
+        "ETC_DIR": f"/etc/{app}",
+    }
+    return host_script(HOST_SCRIPTS / "teardown.sh", inputs)
 
 
 def deploy_inputs(
@@ -241,8 +237,8 @@ class NodeApp(pulumi.ComponentResource):
             f"{name}-base",
             pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready, self.state]),
             connection=conn,
-            create=sudo_script(base_lines(run.app_name)),
-            delete=sudo_script(teardown_lines(run.app_name)),
+            create=base_command(run.app_name),
+            delete=teardown_command(run.app_name),
             rerun_on=base_repairs,
         )
         after_base = pulumi.ResourceOptions(parent=self, depends_on=[self.base, self.state])
@@ -303,7 +299,7 @@ class NodeApp(pulumi.ComponentResource):
         choice = run.node
         if choice.method != "binary":
             return remote.Command(
-                f"{name}-node", opts, connection=conn, create=sudo_script(install_lines(choice)), rerun_on=repairs
+                f"{name}-node", opts, connection=conn, create=install_command(choice), rerun_on=repairs
             )
         version = choice.version or ""
         arch = remote.Command(f"{name}-arch", opts, connection=conn, create="uname -m")
@@ -322,6 +318,6 @@ class NodeApp(pulumi.ComponentResource):
             f"{name}-node",
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[upload])),
             connection=conn,
-            create=sudo_script(install_lines(choice, app_name=run.app_name, upload=uploaded)),
+            create=install_command(choice, app_name=run.app_name, upload=uploaded),
             rerun_on=repairs,
         )

@@ -4,6 +4,7 @@ Open-source nginx only learns of a hung backend when ``readTimeout`` expires. Th
 ``host/backend-health.sh`` as a systemd service on the LB: it probes every backend's health path and,
 while one is hung, ends the connections stuck on it; nginx retries those GETs elsewhere and its
 passive check skips the backend. docs/hung-backends.md has the design and the measurements.
+Its steps run host/install-file.sh (script, unit), host/backend-health-start.sh and -stop.sh.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import pulumi
 
 from components.config import HealthConfig, LoadBalancerConfig, duration_seconds
 from components.hosts import Host
+from components.hosts.survey import host_script
+from components.load_balancer.nginx import install_file_command
 from components.render import render
-from components.shell import cmd, install_from_stdin, sudo_script
 from components.shell.command import remote
 
-SCRIPT_SOURCE = Path(__file__).resolve().parent / "host" / "backend-health.sh"
+HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
+SCRIPT_SOURCE = HOST_SCRIPTS / "backend-health.sh"
 
 
 @dataclass(frozen=True)
@@ -79,24 +82,17 @@ def unit_text(site_name: str) -> str:
     return render("backend-health.service.j2", site_name=site_name, env_file=paths.env_file, script=paths.script)
 
 
-def start_lines(paths: Paths) -> list[str]:
-    return [
-        cmd("install", "-d", "-m", "0755", str(Path(paths.env_file).parent)),
-        *install_from_stdin(paths.env_file, "0644"),
-        cmd(paths.script, "--check"),  # one clear line, not a checker that sees every probe refused
-        "systemctl daemon-reload",
-        cmd("systemctl", "enable", "--quiet", paths.unit),
-        cmd("systemctl", "restart", paths.unit),
-    ]
+def start_command(paths: Paths) -> str:
+    """Stdin → the env file, ``<checker> --check`` (one clear line, not a checker that sees every probe
+    refused), then enable and restart the unit."""
+    inputs = {"ENV_FILE": paths.env_file, "CHECKER": paths.script, "UNIT": paths.unit}
+    return host_script(HOST_SCRIPTS / "backend-health-start.sh", inputs)
 
 
-def stop_lines(paths: Paths) -> list[str]:
+def stop_command(paths: Paths) -> str:
     """Idempotent: a missing unit or file is fine."""
-    return [
-        cmd("systemctl", "disable", "--now", "--quiet", paths.unit) + " 2>/dev/null || true",
-        cmd("rm", "-f", paths.unit_file, paths.env_file, paths.script),
-        "systemctl daemon-reload",
-    ]
+    inputs = {"UNIT": paths.unit, "UNIT_FILE": paths.unit_file, "ENV_FILE": paths.env_file, "CHECKER": paths.script}
+    return host_script(HOST_SCRIPTS / "backend-health-stop.sh", inputs)
 
 
 class BackendHealthCheck(pulumi.ComponentResource):
@@ -112,9 +108,7 @@ class BackendHealthCheck(pulumi.ComponentResource):
                 f"{name}-{role}",
                 pulumi.ResourceOptions(parent=self, depends_on=[args.site]),
                 connection=conn,
-                create=sudo_script(
-                    [cmd("install", "-d", "-m", "0755", str(Path(path).parent)), *install_from_stdin(path, mode)]
-                ),
+                create=install_file_command(path, mode),
                 stdin=text,
             )
             for role, path, mode, text in [
@@ -129,8 +123,8 @@ class BackendHealthCheck(pulumi.ComponentResource):
             f"{name}-service",
             pulumi.ResourceOptions(parent=self, depends_on=[*files, args.site]),
             connection=conn,
-            create=sudo_script(start_lines(paths)),
-            delete=sudo_script(stop_lines(paths)),
+            create=start_command(paths),
+            delete=stop_command(paths),
             stdin=self.env_text,
             # A new script or unit restarts the service too.
             rerun_on=[script_text, unit_text(args.site_name)],

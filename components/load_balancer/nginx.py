@@ -4,6 +4,7 @@ The site is rendered from ``templates/nginx-site.conf.j2`` and its text is the r
 ``pulumi preview --diff`` shows the nginx lines that will change. Going live is one chain: write a
 temp file, move it into conf.d, ``nginx -t``; on failure the previous file is put back and nginx is
 never reloaded, so the old site keeps serving and the resource fails with nginx's message.
+Each step's program is a script in ``host/`` (nginx-install, nginx-publish, nginx-unpublish, install-file).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from components.hosts import Host
 from components.hosts.survey import host_script
 from components.load_balancer.state_checks import SITE, TLS_CERTIFICATE, TLS_KEY, lb_checks
 from components.render import render
-from components.shell import cmd, install_from_stdin, sudo_script
+from components.shell import cmd, sudo_script
 from components.shell.command import Logging, remote
 
 NGINX_PACKAGE = "nginx-light"
 # Our sandboxing drop-in for Debian's nginx.service (templates/nginx-sandbox.conf.j2), one per site:
 # two stacks sharing an LB each remove only their own.
 SANDBOX_DROPIN_DIR = "/etc/systemd/system/nginx.service.d"
-SANDBOX_SCRIPT = Path(__file__).resolve().parent / "host" / "nginx-sandbox.sh"
+HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
+SANDBOX_SCRIPT = HOST_SCRIPTS / "nginx-sandbox.sh"
 
 
 @dataclass(frozen=True)
@@ -98,18 +100,9 @@ def site_path(site_name: str) -> str:
     return f"/etc/nginx/conf.d/{site_name}.conf"
 
 
-def install_lines() -> list[str]:
-    return [
-        "export DEBIAN_FRONTEND=noninteractive",
-        # curl and ss (iproute2) serve the backend health check.
-        "if ! command -v nginx >/dev/null || ! command -v curl >/dev/null || ! command -v ss >/dev/null; then",
-        "  apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null",
-        "  apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends"
-        f" {NGINX_PACKAGE} curl iproute2 >/dev/null",
-        "fi",
-        "systemctl enable --now nginx >/dev/null 2>&1",
-        "nginx -v 2>&1",
-    ]
+def install_command() -> str:
+    """Install nginx (and curl, ss for the health check) if missing, start it, print its version."""
+    return host_script(HOST_SCRIPTS / "nginx-install.sh", {"NGINX_PACKAGE": NGINX_PACKAGE})
 
 
 def sandbox_dropin(site_name: str) -> str:
@@ -134,36 +127,21 @@ def _tls_digest(tls: TlsMaterial) -> pulumi.Output[str]:
     return pulumi.Output.secret(both.apply(lambda pair: hashlib.sha256("\0".join(pair).encode()).hexdigest()))
 
 
-def _reload() -> str:
-    return "if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi"
-
-
-def publish_lines(site_name: str) -> list[str]:
+def publish_command(site_name: str) -> str:
     """Stdin → live site, validated by ``nginx -t`` before any reload; the old file back on failure."""
-    live = site_path(site_name)
-    staging = f"/etc/nginx/{site_name}.conf"  # outside conf.d: nginx never includes it
-    return [
-        f"new=$(mktemp {cmd(staging + '.new.XXXXXX')}); old=''",
-        'cat > "$new"; chmod 0644 "$new"',
-        f'if [ -f {cmd(live)} ]; then old=$(mktemp {cmd(staging + ".old.XXXXXX")}); cp -p {cmd(live)} "$old"; fi',
-        f'mv -f "$new" {cmd(live)}',
-        "if ! out=$(nginx -t 2>&1); then",
-        f'  if [ -n "$old" ]; then mv -f "$old" {cmd(live)}; else rm -f {cmd(live)}; fi',
-        "  echo 'nginx -t rejected the new site; the previous config stays live:' >&2",
-        '  printf "%s\\n" "$out" >&2',
-        "  exit 1",
-        "fi",
-        'if [ -n "$old" ]; then rm -f "$old"; fi',
-        _reload(),
-    ]
+    # The temp files sit outside conf.d: nginx never includes them.
+    inputs = {"LIVE": site_path(site_name), "STAGING": f"/etc/nginx/{site_name}.conf"}
+    return host_script(HOST_SCRIPTS / "nginx-publish.sh", inputs)
 
 
-def unpublish_lines(site_name: str) -> list[str]:
+def unpublish_command(site_name: str) -> str:
     """Remove only our site (idempotent) and reload; other sites are left as they are."""
-    return [
-        cmd("rm", "-f", site_path(site_name)),
-        f"if command -v nginx >/dev/null && nginx -t >/dev/null 2>&1; then {_reload()}; fi",
-    ]
+    return host_script(HOST_SCRIPTS / "nginx-unpublish.sh", {"LIVE": site_path(site_name)})
+
+
+def install_file_command(target: str, mode: str) -> str:
+    """Stdin → ``target`` (mode ``mode``, group root), atomically, its folder made if missing."""
+    return host_script(HOST_SCRIPTS / "install-file.sh", {"TARGET": target, "MODE": mode})
 
 
 class NginxLoadBalancer(pulumi.ComponentResource):
@@ -176,7 +154,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             f"{name}-nginx",
             pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
             connection=conn,
-            create=sudo_script(install_lines()),
+            create=install_command(),
         )
         # Sandboxed before our site is published: on a fresh LB its one restart serves no traffic yet.
         self.sandbox = (
@@ -207,8 +185,8 @@ class NginxLoadBalancer(pulumi.ComponentResource):
                 depends_on=[self.nginx, self.state, *([self.sandbox] if self.sandbox else []), *tls_files],
             ),
             connection=conn,
-            create=sudo_script(publish_lines(args.site_name)),
-            delete=sudo_script(unpublish_lines(args.site_name)),
+            create=publish_command(args.site_name),
+            delete=unpublish_command(args.site_name),
             stdin=self.site_text,
             # nginx reads the certificate and key only when it loads its config: a new pair
             # re-runs the publish (nginx -t, reload), else the old key would keep serving.
@@ -234,7 +212,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
                 f"{name}-{role}",
                 pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, self.state]),
                 connection=args.host.connection,
-                create=sudo_script(["install -d -m 0755 /etc/nginx/tls", *install_from_stdin(path, mode)]),
+                create=install_file_command(path, mode),
                 delete=sudo_script([cmd("rm", "-f", path)]),
                 stdin=content,
                 logging=logging,

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from components.load_balancer.health_check import SCRIPT_SOURCE, Paths, start_lines
+from components.load_balancer.health_check import SCRIPT_SOURCE, Paths, start_command
+from tests.unit.test_host_step_scripts import calls, run, stub_bin
 
 INTERVAL = 0.1
 
@@ -295,8 +296,32 @@ def test_the_start_check_names_a_missing_curl(tmp_path: Path) -> None:
     assert "curl is not installed" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
-def test_the_service_step_checks_curl_before_it_starts_the_checker() -> None:
+def health_start(tmp_path: Path, check_status: int) -> subprocess.CompletedProcess[str]:
+    """host/backend-health-start.sh with the component's inputs moved under tmp_path, a checker whose
+    ``--check`` exits ``check_status``."""
     paths = Paths.of("wayshub-test")
-    lines = start_lines(paths)
-    check_at = lines.index(f"{paths.script} --check")
-    assert check_at < next(i for i, line in enumerate(lines) if line.startswith("systemctl restart"))
+    checker = tmp_path / "backend-health"
+    checker.write_text(f'#!/bin/bash\necho "checker $*" >> "{tmp_path}/calls.log"\nexit {check_status}\n')
+    checker.chmod(0o755)
+    env_file = tmp_path / "etc" / "backend-health.env"
+    command = start_command(paths).replace(paths.env_file, str(env_file)).replace(paths.script, str(checker))
+    return run(command, tmp_path, stub_bin(tmp_path), stdin="BACKENDS='a b'\n")
+
+
+def test_the_service_step_checks_curl_before_it_starts_the_checker(tmp_path: Path) -> None:
+    result = health_start(tmp_path, 0)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "etc" / "backend-health.env").read_text() == "BACKENDS='a b'\n"
+    unit = Paths.of("wayshub-test").unit
+    assert calls(tmp_path) == [
+        "checker --check",
+        "systemctl daemon-reload",
+        f"systemctl enable --quiet {unit}",
+        f"systemctl restart {unit}",
+    ]
+
+
+def test_a_failed_curl_check_stops_the_step_before_the_checker_restarts(tmp_path: Path) -> None:
+    result = health_start(tmp_path, 1)
+    assert result.returncode == 1
+    assert calls(tmp_path) == ["checker --check"]

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components.app import Build, NodeApp, NodeAppArgs, Release, read_app
-from components.app.node_app import AppRun, deploy_command, deploy_inputs
+from components.app.node_app import AppRun, deploy_command, deploy_inputs, teardown_command
 from components.app.node_install import NodeChoice
 from components.config import AppConfig, LoadBalancerConfig
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
@@ -94,7 +94,9 @@ def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit()
         assert "EnvironmentFile=/opt/wayshub/current/env" in run.unit_text().splitlines()
         assert run.start_text().splitlines()[-1] == "exec node server.js"
         assert inputs("app-b-app-upload")["remote_path"] == f"/tmp/wayshub-{BUILD.id}.tar.gz"
-        assert "userdel wayshub" in inputs("app-b-app-base")["delete"]
+        teardown = inputs("app-b-app-base")["delete"]
+        assert teardown == teardown_command("wayshub")
+        assert "APP=wayshub\n" in teardown and 'userdel "$APP"' in teardown
         # The unit is not a resource of its own: a host whose turn has not come keeps its unit.
         assert "app-b-app-unit" not in MOCKS.registered and "app-b-app-env" not in MOCKS.registered
 
@@ -126,7 +128,8 @@ def test_load_balancer_site_lists_every_backend_sorted() -> pulumi.Output[None]:
         ]
         site = inputs("lb-c-site")
         assert site["stdin"] == text
-        assert "nginx -t" in site["create"] and "rm -f /etc/nginx/conf.d/wayshub-test.conf" in site["delete"]
+        assert "nginx -t" in site["create"] and 'rm -f "$LIVE"' in site["delete"]
+        assert "LIVE=/etc/nginx/conf.d/wayshub-test.conf\n" in site["delete"]
 
     return pulumi.Output.all(lb.site_text, lb.site.stdout).apply(check)
 

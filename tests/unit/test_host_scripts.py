@@ -21,6 +21,10 @@ SCRIPTS = [
     REPO / "components" / "hosts" / "host" / "survey.sh",
     REPO / "components" / "app" / "host" / "deploy.sh",
     REPO / "components" / "load_balancer" / "host" / "retire-sites.sh",
+    # One step each (their command lines: test_host_command_golden.py).
+    *sorted((REPO / "components" / "app" / "host").glob("[bn]*.sh")),
+    REPO / "components" / "app" / "host" / "teardown.sh",
+    *sorted((REPO / "components" / "load_balancer" / "host").glob("[bin]*.sh")),
 ]
 
 
