@@ -29,7 +29,11 @@ BACKUP_DIR = "/var/backups/wayshub-takeover"
 
 def host_script(script: Path, inputs: Mapping[str, str]) -> str:
     """``sudo bash -c`` of ``script``: its UPPER_CASE inputs first (previews read them there), then
-    host/lib.sh's functions, then the script (which sets its own shell options)."""
+    host/lib.sh's functions, then the script (which sets its own shell options).
+
+    Every host step's command carries lib.sh's text, comments included: editing lib.sh changes every step's
+    command, and the next `up` re-runs them all (the release step too: a rolling restart). Its header names
+    only the scripts that call its functions."""
     assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
     return cmd("sudo", "-n", "bash", "-c", assignments + (HOST_SCRIPTS / "lib.sh").read_text() + script.read_text())
 

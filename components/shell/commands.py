@@ -35,13 +35,3 @@ def sudo_script(lines: Iterable[str]) -> str:
     """Like :func:`script`, as root through non-interactive sudo (a no-op wrapper when already root)."""
     body = "\n".join(lines)
     return cmd("sudo", "-n", "bash", "-c", "set -euo pipefail\n" + body)
-
-
-def install_from_stdin(target: str, mode: str, group: str = "root") -> list[str]:
-    """Script lines writing stdin to ``target`` atomically: a temp file in the same folder, then rename."""
-    return [
-        f"tmp=$(mktemp {cmd(target + '.XXXXXX')})",
-        'cat > "$tmp"',
-        f'chmod {cmd(mode)} "$tmp" && chgrp {cmd(group)} "$tmp"',
-        f'mv -f "$tmp" {cmd(target)}',
-    ]
