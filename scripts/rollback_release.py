@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulumi import automation as auto
+from pulumi_errors import last_line
 
 PIN = "wayshub:app.releasePin"
 CURRENT = "releases"
@@ -69,23 +70,6 @@ def rollback(stack: auto.Stack, unpin: bool, say: Callable[[str], None] = say_no
     stack.up(on_output=say, color="never")
     if not unpin:
         say(f"rollback: done. To deploy app/ again: scripts/rollback --stack {stack.name} --unpin")
-
-
-def last_line(err: Exception) -> str:
-    """The line of a failed pulumi command worth showing: its last ``error:`` line, else its last line.
-
-    A ``CommandError`` reads ``code: N``, then ``stdout: <first line>`` and ``stderr: <first line>``, each
-    stream's further lines below its first: the labels go, the lines after them stay."""
-    lines = []
-    for raw in str(err).splitlines():
-        line = raw.strip()
-        if line.startswith("code:"):
-            continue
-        line = line.removeprefix("stdout:").removeprefix("stderr:").strip()
-        if line:
-            lines.append(line)
-    errors = [line for line in lines if "error:" in line]
-    return (errors or lines or ["(no output)"])[-1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

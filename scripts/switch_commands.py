@@ -42,6 +42,8 @@ import yaml
 from pulumi import automation as auto
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pulumi_errors import last_line
+
 from components.shell.command.backend import plugin_installed
 
 SETTING = "wayshub:commands"
@@ -228,7 +230,7 @@ class Switch:
             try:
                 self.stack.preview(config_file=str(config_file), on_event=lambda e: _add(steps, step_of(e)))
             except auto.CommandError as err:
-                raise Refused(f"the preview with {self.setting}={self.target} failed: {_last_line(err)}") from err
+                raise Refused(f"the preview with {self.setting}={self.target} failed: {last_line(err)}") from err
         return steps
 
     def run(self, dry_run: bool) -> Plan:
@@ -261,7 +263,7 @@ class Switch:
             self.stack.up(on_output=self.say, color="never")
         except auto.CommandError as err:
             raise Refused(
-                f"the up failed ({_last_line(err)}); the old resources stay marked: fix it and run this again"
+                f"the up failed ({last_line(err)}); the old resources stay marked: fix it and run this again"
             ) from err
         left = {r["urn"] for r in (self.stack.export_stack().deployment or {}).get("resources") or []} & set(
             plan.retyped
@@ -275,16 +277,6 @@ class Switch:
 def _add(steps: list[Step], step: Step | None) -> None:
     if step is not None:
         steps.append(step)
-
-
-def _last_line(err: Exception) -> str:
-    lines = [
-        line.strip()
-        for line in str(err).splitlines()
-        if line.strip() and not line.strip().startswith(("code:", "stdout:", "stderr:"))
-    ]
-    errors = [line for line in lines if "error:" in line]
-    return (errors or lines or ["(no output)"])[-1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,6 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"switch-commands: {err}", file=sys.stderr)
         return 1
     except auto.CommandError as err:
-        print(f"switch-commands: {_last_line(err)}", file=sys.stderr)
+        print(f"switch-commands: {last_line(err)}", file=sys.stderr)
         return 1
     return 0

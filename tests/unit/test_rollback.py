@@ -14,7 +14,8 @@ from pulumi import automation as auto
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import rollback_release
-from rollback_release import PIN, Refused, last_line, rollback, rollback_target
+from pulumi_errors import last_line
+from rollback_release import PIN, Refused, rollback, rollback_target
 
 OLD, NEW = "a" * 12, "b" * 12
 
