@@ -8,10 +8,8 @@ container right after boot and pinned, so every later SSH connection verifies it
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 
@@ -23,7 +21,6 @@ from components.shell.command import local, remote
 
 # First boot makes the host keys; a machine busy booting many VMs at once needs minutes.
 HOST_KEY_WAIT_SECONDS = 300
-HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 
 
 @dataclass(frozen=True)
@@ -109,20 +106,26 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
     return argv
 
 
-def wait_for_host_key(name: str, remove_on_failure: bool = False) -> str:
-    """Script text (host/wait-host-key.sh, its inputs first) printing the VM's SSH host key (``type
-    base64``) once first boot has made it. Runs here, not on a host.
+def wait_for_host_key_lines(name: str, remove_on_failure: bool = False) -> list[str]:
+    """Print the VM's SSH host key (``type base64``) once first boot has made it.
 
     With ``remove_on_failure`` (a create) a VM that never got there is removed, so a failed create
     leaves nothing behind for the next attempt to trip over.
     """
-    inputs = {
-        "CONTAINER": name,
-        "WAIT_SECONDS": str(HOST_KEY_WAIT_SECONDS),
-        "REMOVE_ON_FAILURE": "1" if remove_on_failure else "0",
-    }
-    assignments = "".join(f"{key}={shlex.quote(value)}\n" for key, value in inputs.items())
-    return assignments + (HOST_SCRIPTS / "wait-host-key.sh").read_text()
+    read_key = cmd("docker", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+    return [
+        f"for _ in $(seq {HOST_KEY_WAIT_SECONDS * 2}); do",
+        f'  key=$({read_key} 2>/dev/null) && [ -n "$key" ] && break',
+        "  sleep 0.5",
+        "done",
+        'if [ -z "${key:-}" ]; then',
+        "  " + cmd("echo", f"{name}: no SSH host key after {HOST_KEY_WAIT_SECONDS}s; its systemd state:") + " >&2",
+        f"  {cmd('docker', 'exec', name, 'systemctl', 'list-jobs', '--no-pager')} >&2 || true",
+        *([f"  {cmd('docker', 'rm', '--force', name)} >/dev/null || true"] if remove_on_failure else []),
+        "  exit 1",
+        "fi",
+        'printf "%s\\n" "$key" | cut -d" " -f1,2',
+    ]
 
 
 def launch_script(args: SandboxVmArgs, public_key: str) -> str:
@@ -141,7 +144,7 @@ def launch_script(args: SandboxVmArgs, public_key: str) -> str:
                 else []
             ),
             cmd(*docker_run_argv(args, public_key)) + " >/dev/null",
-            wait_for_host_key(name, remove_on_failure=True),
+            *wait_for_host_key_lines(name, remove_on_failure=True),
         ]
     )
 
@@ -164,7 +167,7 @@ class SandboxVm(pulumi.ComponentResource):
             create=public_key.apply(lambda key: launch_script(args, key)),
             # A change in how we launch or wait re-reads the host key; a different VM (any
             # `docker run` argument) replaces it.
-            update=cmd("bash", "-c", wait_for_host_key(args.container_name)),
+            update=script(wait_for_host_key_lines(args.container_name)),
             delete=remove_script(args.container_name),
             triggers=[public_key.apply(lambda key: cmd(*docker_run_argv(args, key)))],
         )
