@@ -39,8 +39,9 @@ PREFIX = "golden-"  # resource names under the mocks (unique in the test session
 
 # (resource, command) pairs read from the mocks, by their name in the stack (without PREFIX).
 FROM_RESOURCES = [
-    ("lb-container", "create"),  # docker run, then host/wait-host-key.sh (removes the VM on failure)
-    ("lb-container", "update"),  # host/wait-host-key.sh alone
+    ("lb-container", "create"),  # docker run, then the host-key wait (removes the VM on failure)
+    ("lb-container", "update"),  # the host-key wait alone: a new text re-reads every VM's key, so a preview shows
+    # every step on it replaced (the key is unknown until the update runs; e2e test_command_interface)
     ("lb-nginx", "create"),
     ("lb-site", "create"),
     ("lb-site", "delete"),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components.hosts.sandbox import wait_for_host_key
+from components.hosts import sandbox
+from components.hosts.sandbox import wait_for_host_key_lines
 from components.hosts.survey import host_script
 from components.load_balancer.nginx import HOST_SCRIPTS as LB_SCRIPTS
 
@@ -104,8 +105,11 @@ DOCKER_WITH_KEY = 'if [ "$1 $3" = "exec cat" ]; then echo "ssh-ed25519 AAAAkey r
 
 
 @pytest.mark.parametrize("remove", [True, False])
-def test_a_vm_without_a_host_key_in_time_fails_naming_it_and_is_removed_on_create(tmp_path: Path, remove: bool) -> None:
-    text = wait_for_host_key("wayshub-t-lb", remove_on_failure=remove).replace("WAIT_SECONDS=300", "WAIT_SECONDS=1")
+def test_a_vm_without_a_host_key_in_time_fails_naming_it_and_is_removed_on_create(
+    tmp_path: Path, remove: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "HOST_KEY_WAIT_SECONDS", 1)
+    text = "\n".join(wait_for_host_key_lines("wayshub-t-lb", remove_on_failure=remove))
     result = run(f"set -euo pipefail\n{text}", tmp_path, stub_bin(tmp_path, {"docker": DOCKER_KEYLESS}))
     assert result.returncode == 1
     assert result.stderr == "wayshub-t-lb: no SSH host key after 1s; its systemd state:\n"
@@ -117,5 +121,5 @@ def test_a_vm_without_a_host_key_in_time_fails_naming_it_and_is_removed_on_creat
 
 
 def test_the_host_key_is_printed_as_type_and_key(tmp_path: Path) -> None:
-    result = run(wait_for_host_key("vm"), tmp_path, stub_bin(tmp_path, {"docker": DOCKER_WITH_KEY}))
+    result = run("\n".join(wait_for_host_key_lines("vm")), tmp_path, stub_bin(tmp_path, {"docker": DOCKER_WITH_KEY}))
     assert (result.returncode, result.stdout) == (0, "ssh-ed25519 AAAAkey\n")
