@@ -29,6 +29,7 @@ from components.load_balancer import (
     SelfSignedTls,
     TlsMaterial,
 )
+from components.load_balancer.acme_certificate import AcmeCertificateArgs, dns_server_props, when
 from components.load_balancer.nginx import site_path
 from components.load_balancer.takeover import retire_sites
 from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
@@ -79,7 +80,45 @@ class Site:
     public_address: str
     http_port: int
     https_port: int
-    tls: TlsMaterial | None = None
+    tls: bool = False
+    dns_declared: bool = False  # ACME HTTP-01 needs the records before the certificate: made in step 3
+
+
+def dns_records(public_address: str, after: pulumi.Resource) -> list[pulumi.Resource]:
+    """A/AAAA records on your DNS server (RFC 2136 + TSIG, docs/dns.md), at dns.addresses or the LB's address."""
+    assert settings.dns is not None
+    return [
+        DnsRecordSet(
+            f"dns-{record}",
+            DnsRecordSetArgs(
+                settings=settings.dns,
+                name=record,
+                addresses=settings.dns.addresses or [public_address],
+                tsig_secret=config.require_secret(stack_config.DNS_TSIG_SETTING),
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[after]),
+        )
+        for record in settings.dns_records
+    ]
+
+
+def acme_certificate() -> AcmeCertificateArgs | None:
+    """``lb.tls: acme``: what the LB's certificate is issued with (docs/acme.md)."""
+    acme = settings.lb.acme
+    if acme is None:
+        return None
+    dns_01 = acme.challenge == "dns-01" and settings.dns is not None
+    return AcmeCertificateArgs(
+        domain=settings.domain,
+        directory_url=acme.directory_url,
+        email=acme.email,
+        challenge=acme.challenge,
+        ca_bundle=stack_config.acme_ca_bundle(settings, HERE),
+        renew_days_before=acme.renew_days_before,
+        timeout_seconds=acme.timeout_seconds,
+        dns=dns_server_props(settings.dns) if dns_01 and settings.dns else None,
+        tsig_secret=config.require_secret(stack_config.DNS_TSIG_SETTING) if dns_01 else None,
+    )
 
 
 def on_servers() -> Site:
@@ -121,6 +160,13 @@ def on_servers() -> Site:
     )
 
     # 3. nginx on the LB server, one upstream line per backend, TLS if configured.
+    sandbox = settings.hosts.provider == "sandbox"
+    public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or "")
+    acme = acme_certificate()
+    # HTTP-01: the CA looks the name up, so the DNS records come before the certificate (and the site).
+    acme_after = (
+        dns_records(public_address, servers.lb.ready) if acme and settings.dns and acme.challenge == "http-01" else []
+    )
     tls: TlsMaterial | None = None
     if settings.lb.tls == "self-signed":
         self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack)
@@ -128,7 +174,6 @@ def on_servers() -> Site:
         pulumi.export("ca_certificate", self_signed.ca_certificate)
     elif settings.lb.tls == "provided":
         tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
-    sandbox = settings.hosts.provider == "sandbox"
     public_https_port = settings.sandbox.https_port if sandbox else settings.lb.https_port
     lb = NginxLoadBalancer(
         "lb",
@@ -141,8 +186,15 @@ def on_servers() -> Site:
             tls=tls,
             public_https_port=public_https_port,
             harden=settings.harden_nginx,
+            acme=acme,
+            acme_after=acme_after,
         ),
     )
+    if lb.certificate is not None:
+        pulumi.export("certificate", {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer})
+        days = settings.lb.acme.renew_days_before if settings.lb.acme else 0
+        lb.certificate.not_after.apply(lambda d: pulumi.log.info(f"certificate for {settings.domain} {when(d, days)}"))
+        lb.certificate.warnings.apply(lambda lines: pulumi.log.warn("\n".join(lines)) if lines else None)
     if settings.lb.health_check.enabled:
         # A hung backend leaves the upstream within seconds (docs/hung-backends.md).
         BackendHealthCheck(
@@ -170,10 +222,11 @@ def on_servers() -> Site:
         pulumi.export("takeover_backup", BACKUP_DIR)
     return Site(
         lb_ready=lb.site,
-        public_address=settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or ""),
+        public_address=public_address,
         http_port=settings.sandbox.http_port if sandbox else settings.lb.listen_port,
         https_port=public_https_port,
-        tls=tls,
+        tls=settings.lb.tls != "off",
+        dns_declared=bool(acme_after),
     )
 
 
@@ -227,19 +280,8 @@ if settings.hosts_file.enabled:
         ),
         opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
     )
-if settings.dns is not None:
-    # A/AAAA records on your DNS server (RFC 2136 + TSIG, docs/dns.md), at dns.addresses or the LB's public address.
-    for record in settings.dns_records:
-        DnsRecordSet(
-            f"dns-{record}",
-            DnsRecordSetArgs(
-                settings=settings.dns,
-                name=record,
-                addresses=settings.dns.addresses or [site.public_address],
-                tsig_secret=config.require_secret(stack_config.DNS_TSIG_SETTING),
-            ),
-            opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
-        )
+if settings.dns is not None and not site.dns_declared:
+    dns_records(site.public_address, site.lb_ready)
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
 scheme, port = ("https", site.https_port) if site.tls else ("http", site.http_port)

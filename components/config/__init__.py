@@ -15,6 +15,7 @@ from components.config.app import NODE_VERSION, AppConfig, HealthConfig
 from components.config.base import NAMESPACE, ConfigError
 from components.config.checks import (
     DEFAULT_PASSPHRASE,
+    acme_ca_bundle,
     check_app_secrets,
     check_commands,
     check_dns_tsig_secret,
@@ -43,6 +44,7 @@ __all__ = [
     "HealthConfig",
     "LoadBalancerConfig",
     "StackConfig",
+    "acme_ca_bundle",
     "check_app_secrets",
     "check_commands",
     "check_dns_tsig_secret",

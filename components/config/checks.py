@@ -114,6 +114,29 @@ def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> 
         raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
 
 
+def acme_ca_bundle(config: StackConfig, project_dir: Path) -> str | None:
+    """``lb.acme.caBundle`` as PEM text (given as text, or as a file relative to the project), checked to hold
+    at least one certificate; None when unset (the system's CAs)."""
+    given = config.lb.acme.ca_bundle if config.lb.acme else None
+    if given is None:
+        return None
+    setting = f"{NAMESPACE}:lb.acme.caBundle"
+    text = given
+    if "-----BEGIN" not in given:
+        path = project_dir / given
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{setting}: cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        raise ConfigError(f"{setting}: holds no PEM certificate") from None
+    return text
+
+
 def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
     """``dnsTsigSecret``: the TSIG key's secret (base64, as tsig-keygen prints it); never printed."""
     setting = f"{NAMESPACE}:{DNS_TSIG_SETTING}"
@@ -153,5 +176,6 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     check_app_secrets(config, get("appSecrets"))
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
+    acme_ca_bundle(config, project_dir)
     check_commands(get(COMMANDS_SETTING))
     return config

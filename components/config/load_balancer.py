@@ -48,14 +48,69 @@ class HealthCheckConfig(Model):
         return value
 
 
+# Named ACME directories a stack may give instead of a URL.
+ACME_DIRECTORIES = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+
+
+class AcmeConfig(Model):
+    """Certificates from an ACME CA (docs/acme.md): Let's Encrypt, ZeroSSL, step-ca, an internal CA."""
+
+    directory_url: str = Field(
+        alias="directoryUrl",
+        description="the CA's ACME directory: an `https://` URL, or `letsencrypt` / `letsencrypt-staging`",
+    )
+    email: str | None = Field(default=None, description="the account's contact address (the CA's expiry notices)")
+    challenge: Literal["http-01", "dns-01"] = Field(
+        default="http-01",
+        description="`http-01` (the LB's nginx answers on port 80) or `dns-01` (a TXT record through `wayshub:dns`)",
+    )
+    ca_bundle: str | None = Field(
+        default=None,
+        alias="caBundle",
+        description="PEM file (relative to the project) or text that trusts a private ACME server's HTTPS; "
+        "default: the system's CAs",
+    )
+    renew_days_before: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=30,
+        alias="renewDaysBefore",
+        description="an `up` renews the certificate once it expires within this many days",
+    )
+    timeout_seconds: Annotated[int, Field(ge=10, le=900)] = Field(
+        default=120, alias="timeoutSeconds", description="how long one issuance may take (validation and finalizing)"
+    )
+
+    @field_validator("directory_url")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        value = ACME_DIRECTORIES.get(value, value)
+        if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+            names = ", ".join(ACME_DIRECTORIES)
+            raise ValueError(f"{value!r} is not an https:// URL (or one of {names})")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
 class LoadBalancerConfig(Model):
     """nginx on the LB server: ports, TLS, and how it treats backends."""
 
     listen_port: Port = Field(default=80, alias="listenPort", description="nginx's plain-HTTP port on the LB")
     https_port: Port = Field(default=443, alias="httpsPort", description="nginx's TLS port")
-    tls: Literal["off", "self-signed", "provided"] = Field(
+    tls: Literal["off", "self-signed", "provided", "acme"] = Field(
         default="off",
-        description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses) or `provided` (`tlsCertificate` and `tlsPrivateKey`)",
+        description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses), `provided` (`tlsCertificate` and "
+        "`tlsPrivateKey`) or `acme` (`lb.acme`)",
+    )
+    acme: AcmeConfig | None = Field(
+        default=None, description="with `tls: acme`: the ACME CA, the challenge and when to renew (docs/acme.md)"
     )
     hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
     harden_nginx: bool | None = Field(
@@ -93,6 +148,11 @@ class LoadBalancerConfig(Model):
         description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
     )
 
+    @field_validator("acme", mode="before")
+    @classmethod
+    def _acme_off(cls, value: object) -> object:
+        return None if value == {} else value
+
     @field_validator("fail_timeout", "connect_timeout", "read_timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -111,6 +171,10 @@ class LoadBalancerConfig(Model):
     def _ports(self) -> LoadBalancerConfig:
         if self.tls != "off" and self.https_port == self.listen_port:
             raise ValueError(f"httpsPort and listenPort are both {self.listen_port}")
+        if self.tls == "acme" and self.acme is None:
+            raise ValueError("tls 'acme' needs lb.acme (at least its directoryUrl)")
+        if self.tls != "acme" and self.acme is not None:
+            raise ValueError(f"acme is set but tls is '{self.tls}', not 'acme'")
         check = self.health_check
         if check.enabled and duration_seconds(check.timeout) >= duration_seconds(self.read_timeout):
             raise ValueError(

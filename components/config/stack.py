@@ -83,6 +83,12 @@ class StackConfig(Model):
                 ) from None
         return self
 
+    @model_validator(mode="after")
+    def _acme_dns(self) -> StackConfig:
+        if self.lb.acme is not None and self.lb.acme.challenge == "dns-01" and self.dns is None:
+            raise ValueError("lb.acme.challenge 'dns-01' needs wayshub:dns (the TXT record goes through its server)")
+        return self
+
     @property
     def dns_records(self) -> list[str]:
         """The names the DNS records are kept for (``dns.records``, else the domain)."""

@@ -5,10 +5,15 @@ The site is rendered from ``templates/nginx-site.conf.j2`` and its text is the r
 temp file, move it into conf.d, ``nginx -t``; on failure the previous file is put back and nginx is
 never reloaded, so the old site keeps serving and the resource fails with nginx's message.
 Each step's program is a script in ``host/`` (nginx-install, nginx-publish, nginx-unpublish, install-file).
+
+With ``lb.tls: acme`` the plain-HTTP server is its own file (``<site>-acme.conf``: HTTP-01 answers, else a
+redirect), published before the certificate is issued; then the certificate (``AcmeCertificate``), its files,
+and the HTTPS site. A renewed certificate re-runs the site's publish: ``nginx -t``, then a graceful reload.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +24,7 @@ import pulumi
 from components.config import LoadBalancerConfig
 from components.hosts import Host
 from components.hosts.survey import host_script
+from components.load_balancer.acme_certificate import AcmeCertificate, AcmeCertificateArgs
 from components.load_balancer.state_checks import SITE, TLS_CERTIFICATE, TLS_KEY, lb_checks
 from components.render import render
 from components.shell import cmd, sudo_script
@@ -52,6 +58,10 @@ class NginxLoadBalancerArgs:
     public_https_port: int = 443
     # Install our sandboxing drop-in for nginx.service (StackConfig.harden_nginx decides).
     harden: bool = False
+    # lb.tls acme: the certificate's settings (the LB fills in its connection and webroot), and what it
+    # waits for besides the LB's port-80 server (the DNS records HTTP-01 needs).
+    acme: AcmeCertificateArgs | None = None
+    acme_after: Sequence[pulumi.Resource] = ()
 
 
 def tls_paths(site_name: str) -> dict[str, str]:
@@ -68,12 +78,15 @@ def render_site(
     settings: LoadBalancerConfig,
     tls: dict[str, str] | None = None,
     public_https_port: int = 443,
+    acme_front: bool = False,
 ) -> str:
-    """The nginx site text for any deployment mode (VMs, containers): one template, one context."""
+    """The nginx site text for any deployment mode (VMs, containers): one template, one context.
+    ``acme_front``: the plain-HTTP server is in its own file (``acme_front_text``), not in this one."""
     s = settings
     return render(
         "nginx-site.conf.j2",
         tls=tls,
+        acme_front=acme_front,
         https_port=s.https_port,
         https_redirect_port="" if public_https_port == 443 else f":{public_https_port}",
         hsts=s.hsts,
@@ -92,12 +105,34 @@ def render_site(
 
 
 def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
-    tls = tls_paths(args.site_name) if args.tls else None
-    return render_site(args.site_name, args.domain, backends, args.settings, tls, args.public_https_port)
+    tls = tls_paths(args.site_name) if args.tls or args.acme else None
+    acme = args.acme is not None
+    return render_site(args.site_name, args.domain, backends, args.settings, tls, args.public_https_port, acme)
 
 
 def site_path(site_name: str) -> str:
     return f"/etc/nginx/conf.d/{site_name}.conf"
+
+
+def acme_front_name(site_name: str) -> str:
+    """The port-80 file's name: ``<site>-acme`` sorts before ``<site>``, so while a site switches to ACME (its
+    old file still has a port-80 server for the domain) nginx picks this one."""
+    return f"{site_name}-acme"
+
+
+def acme_webroot(site_name: str) -> str:
+    return f"/var/lib/wayshub/acme/{site_name}"
+
+
+def acme_front_text(site_name: str, domain: str, settings: LoadBalancerConfig, public_https_port: int) -> str:
+    return render(
+        "nginx-acme-front.conf.j2",
+        site_name=site_name.replace("-", "_"),
+        domain=domain,
+        listen_port=settings.listen_port,
+        https_redirect_port="" if public_https_port == 443 else f":{public_https_port}",
+        acme_webroot=acme_webroot(site_name),
+    )
 
 
 def install_command() -> str:
@@ -169,6 +204,11 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             else None
         )
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
+        self.certificate = self._acme(name, args) if args.acme is not None else None
+        if self.certificate is not None:
+            args = dataclasses.replace(
+                args, tls=TlsMaterial(self.certificate.certificate, self.certificate.private_key)
+            )
         # What refresh reads back; a drifted part re-runs the steps that make it (docs/drift.md).
         self.state = remote.HostState(
             f"{name}-state",
@@ -198,6 +238,27 @@ class NginxLoadBalancer(pulumi.ComponentResource):
         self.site_name = args.site_name
         self.address = args.host.endpoint(args.settings.listen_port)
         self.register_outputs({"address": self.address, "site": self.site_text})
+
+    def _acme(self, name: str, args: NginxLoadBalancerArgs) -> AcmeCertificate:
+        """The port-80 server with the HTTP-01 location first, then the certificate it lets the CA check."""
+        assert args.acme is not None
+        front = acme_front_name(args.site_name)
+        self.acme_front = remote.Command(
+            f"{name}-acme-front",
+            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else [])]),
+            connection=args.host.connection,
+            create=publish_command(front),
+            delete=unpublish_command(front),
+            stdin=acme_front_text(args.site_name, args.domain, args.settings, args.public_https_port),
+        )
+        settings = dataclasses.replace(
+            args.acme, connection=args.host.connection.builtin(), webroot=acme_webroot(args.site_name)
+        )
+        return AcmeCertificate(
+            f"{name}-certificate",
+            settings,
+            pulumi.ResourceOptions(parent=self, depends_on=[self.acme_front, *args.acme_after]),
+        )
 
     def _tls_files(self, name: str, args: NginxLoadBalancerArgs) -> list[pulumi.Resource]:
         """Certificate (0644) and key (0600, output hidden) on the LB; each delete removes its file."""

@@ -131,15 +131,15 @@ def api_certificate() -> tuple[str, str, str]:
     return _pem(ca), _pem(cert), _pem(key)
 
 
-def config(cert_file: Path, key_file: Path) -> dict[str, object]:
-    """Pebble's configuration: listen on 127.0.0.1 only, validate HTTP-01 at CHALLENGE_HTTP_PORT."""
+def config(cert_file: Path, key_file: Path, http_port: int = CHALLENGE_HTTP_PORT) -> dict[str, object]:
+    """Pebble's configuration: listen on 127.0.0.1 only, validate HTTP-01 at ``http_port``."""
     return {
         "pebble": {
             "listenAddress": f"{HOST}:{ACME_PORT}",
             "managementListenAddress": f"{HOST}:{MANAGEMENT_PORT}",
             "certificate": str(cert_file),
             "privateKey": str(key_file),
-            "httpPort": CHALLENGE_HTTP_PORT,
+            "httpPort": http_port,
             "tlsPort": CHALLENGE_TLS_PORT,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
@@ -167,22 +167,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def pebble_server(dns_server: str, binary: str | None = None) -> Iterator[Pebble]:
-    """Start Pebble (``binary``, default ``pebble_binary()``) resolving names at ``dns_server`` (``host:port``);
-    stop it afterwards, whatever happens."""
+def pebble_server(
+    dns_server: str, binary: str | None = None, http_port: int = CHALLENGE_HTTP_PORT, reuse_authorizations: bool = True
+) -> Iterator[Pebble]:
+    """Start Pebble (``binary``, default ``pebble_binary()``) resolving names at ``dns_server`` (``host:port``),
+    fetching HTTP-01 answers from port ``http_port``; stop it afterwards, whatever happens.
+    ``reuse_authorizations=False``: every order is validated again (a renewal proves control again)."""
     binary = binary or pebble_binary()
     with tempfile.TemporaryDirectory(prefix="wayshub-pebble-") as folder:
         root = Path(folder)
         ca_pem, cert_pem, key_pem = api_certificate()
         (root / "cert.pem").write_text(cert_pem)
         (root / "key.pem").write_text(key_pem)
-        (root / "config.json").write_text(json.dumps(config(root / "cert.pem", root / "key.pem"), indent=2))
+        (root / "config.json").write_text(json.dumps(config(root / "cert.pem", root / "key.pem", http_port), indent=2))
         log = root / "pebble.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [binary, "-config", str(root / "config.json"), "-dnsserver", dns_server],
                 cwd=root,
-                env={**os.environ, **ENV},
+                env={**os.environ, **ENV, **({} if reuse_authorizations else {"PEBBLE_AUTHZREUSE": "0"})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

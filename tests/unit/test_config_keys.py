@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
 PAIR = self_signed("wayshub.local", "keys-test")
 PROVIDED_TLS = {"lb": {"tls": "provided"}}
+ACME = {**GOOD, "lb": {"tls": "acme", "acme": {"directoryUrl": "https://acme.test/dir"}}}
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,14 @@ CASES = [
     Case("lb", "fast", f"{MAP} text"),
     Case("lb.listenPort", "abc", "Input should be a valid integer"),
     Case("lb.httpsPort", 0, "Input should be greater than or equal to 1"),
-    Case("lb.tls", "acme", "Input should be 'off', 'self-signed' or 'provided'"),
+    Case("lb.tls", "letsencrypt", "Input should be 'off', 'self-signed', 'provided' or 'acme'"),
+    Case("lb.acme", "letsencrypt", f"{MAP} text", ACME),
+    Case("lb.acme.directoryUrl", "http://acme.test/dir", "'http://acme.test/dir' is not an https:// URL", ACME),
+    Case("lb.acme.email", "ops at example", "'ops at example' is not an email address", ACME),
+    Case("lb.acme.challenge", "tls-alpn-01", "Input should be 'http-01' or 'dns-01'", ACME),
+    Case("lb.acme.caBundle", "no-such-ca.pem", f"cannot read {REPO}/no-such-ca.pem", ACME),
+    Case("lb.acme.renewDaysBefore", 0, "Input should be greater than or equal to 1", ACME),
+    Case("lb.acme.timeoutSeconds", 5, "Input should be greater than or equal to 10", ACME),
     Case("lb.hsts", "on", "Input should be a valid boolean"),
     Case("lb.hardenNginx", "maybe", "Input should be a valid boolean"),
     Case("lb.clientMaxBodySize", "lots", "'lots' is not an nginx size"),
