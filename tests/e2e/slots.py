@@ -80,3 +80,5 @@ UPGRADE_SSH_PORT_BASE = port(22800)
 UPGRADE_SUBNET_PREFIX = subnet_prefix("172.30", 150)
 # Pebble, the ACME test server: tests/e2e/pebble.py.
 PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HTTP-01 answers, +3 TLS-ALPN-01
+# A loopback address nothing listens on (sites publish on 127.0.0.1): a name pointed there is refused at once.
+REFUSED_ADDRESS = f"127.0.0.{2 + SLOT}"

@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 
 from bench.loadgen import BackgroundLoad
+from tests.e2e import slots
 from tests.e2e.bind_server import Bind, bind_server
 from tests.e2e.pebble import Pebble, pebble_binary, pebble_server
 from tests.e2e.site import DOMAIN, HTTP_PORT, HTTPS_PORT, Site, get_http_headers, get_https, write_stack_config
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.e2e
 APP_SERVERS = ["app1", "app2"]
 SECRET_SETTING = "wayshub:dnsTsigSecret"
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
-WRONG_ADDRESS = "127.0.0.2"  # nothing listens there: Pebble's fetch is refused
+WRONG_ADDRESS = slots.REFUSED_ADDRESS  # nothing listens there: Pebble's fetch is refused
 
 
 @pytest.fixture(scope="module")

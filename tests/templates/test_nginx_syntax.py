@@ -190,3 +190,39 @@ def test_tls_site_redirects_http_and_hardens_https(tmp_path: Path) -> None:
     assert directives(secure, "client_max_body_size") == [["1m"]]
     headers = [args[0] for args in directives(secure, "add_header")]
     assert headers == ["X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Strict-Transport-Security"]
+
+
+def test_acme_port_80_file_and_the_https_site_pass_nginx_t_together_without_warnings(tmp_path: Path) -> None:
+    """``lb.tls: acme``: the port-80 server is its own file; with the site's, one server per port and name."""
+    import crossplane
+
+    from components.config import LoadBalancerConfig
+    from components.load_balancer.nginx import acme_front_text
+
+    settings = LoadBalancerConfig.model_validate({"listenPort": 8080, "httpsPort": 8443})
+    front = tmp_path / "front.conf"
+    front.write_text(acme_front_text("wayshub-local", "wayshub.local", settings, 8443))
+    ctx = {**tls_context(tmp_path, hsts=False), "acme_front": True}
+    result = nginx_test(tmp_path, ctx)  # the site alone: the HTTPS server only
+    assert result.returncode == 0 and "[warn]" not in result.stderr, result.stderr
+    site = tmp_path / "site.conf"
+    site.write_text(site.read_text() + f"include {front};\n")
+    conf = tmp_path / "nginx.conf"
+    result = subprocess.run(
+        [str(NGINX), "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "logs/error.log")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0 and "[warn]" not in result.stderr, result.stderr
+    parsed = crossplane.parse(str(front), single=True, check_ctx=False, check_args=True)
+    (server,) = [d["block"] for d in parsed["config"][0]["parsed"] if d["directive"] == "server"]
+    challenge = next(d for d in server if d["directive"] == "location" and "/.well-known/acme-challenge/" in d["args"])
+    assert challenge["args"] == ["^~", "/.well-known/acme-challenge/"]
+    assert [d["args"] for d in challenge["block"] if d["directive"] == "root"] == [
+        ["/var/lib/wayshub/acme/wayshub-local"]
+    ]
+    redirect = next(d for d in server if d["directive"] == "location" and d["args"] == ["/"])["block"]
+    assert [d["args"] for d in redirect if d["directive"] == "return"] == [["301", "https://$host:8443$request_uri"]]
+    assert "listen 8080" not in site.read_text().split("include")[0], "the site file has no port-80 server"

@@ -41,6 +41,15 @@ class Mocks(pulumi.runtime.Mocks):
             outs["stdout"] = self.stdout_for(args.name)
         if args.typ.endswith("wayshub:SelfSignedTls"):
             outs.update(certificate="mock certificate", private_key="mock tls key", ca_certificate="mock CA")
+        if args.typ.endswith("wayshub:AcmeCertificate"):
+            outs.update(
+                certificate="mock ACME chain",
+                private_key="mock ACME key",
+                account_key="mock account key",
+                not_after="2027-02-26T12:00:00+00:00",
+                issuer="CN=mock CA",
+                warnings=[],
+            )
         if args.typ.endswith("wayshub:SshKeyPair"):
             outs.update(private_key=PRIVATE_KEY, public_key="ssh-ed25519 AAAAmockpublic wayshub-test")
         return f"{args.name}-id", outs
