@@ -4,8 +4,8 @@ one challenge per authorization (HTTP-01 or DNS-01), poll, finalize, chain. Pure
 Where the answer is published is the caller's: a ``ChallengeAnswerer`` puts the token (HTTP-01: the file name
 under ``/.well-known/acme-challenge/`` and the key authorization it serves) or the TXT record (DNS-01:
 ``_acme-challenge.<domain>`` and its value), and removes it afterwards, whatever happened. ``DnsAnswerer``
-writes TXT records through components/names/dns_update.py (RFC 2136, TSIG). The load balancer's HTTP-01
-answerer (nginx over SSH) is not written yet: docs/acme.md.
+writes TXT records through components/names/dns_update.py (RFC 2136, TSIG); the LB's HTTP-01 answerer (files
+over SSH that nginx serves) is in acme_certificate.py, with the Pulumi resource that issues and renews.
 
 Failures are one ``AcmeError`` line naming the step and the domain, with the server's problem detail, e.g.
 ``ACME http-01 challenge for wayshub.test failed: <detail>``; never a traceback, never a key.
