@@ -120,8 +120,11 @@ def acme_front_name(site_name: str) -> str:
     return f"{site_name}-acme"
 
 
+ACME_ROOT = "/var/lib/wayshub/acme"  # one webroot per site below it
+
+
 def acme_webroot(site_name: str) -> str:
-    return f"/var/lib/wayshub/acme/{site_name}"
+    return f"{ACME_ROOT}/{site_name}"
 
 
 def acme_front_text(site_name: str, domain: str, settings: LoadBalancerConfig, public_https_port: int) -> str:
@@ -248,7 +251,15 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else [])]),
             connection=args.host.connection,
             create=publish_command(front),
-            delete=unpublish_command(front),
+            # Off the LB with its webroot (nothing else is in it).
+            delete=unpublish_command(front)
+            + " && "
+            + sudo_script(
+                [
+                    cmd("rm", "-rf", "--", acme_webroot(args.site_name)),
+                    cmd("rmdir", "--ignore-fail-on-non-empty", "--", ACME_ROOT, str(Path(ACME_ROOT).parent)),
+                ]
+            ),
             stdin=acme_front_text(args.site_name, args.domain, args.settings, args.public_https_port),
         )
         settings = dataclasses.replace(

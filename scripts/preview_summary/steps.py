@@ -52,6 +52,8 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("-app-upload", "release tarball upload"),
     ("-app-release", "release: make, switch, restart, health check"),
     ("-nginx", "nginx install"),
+    ("-acme-front", "nginx port-80 server: ACME HTTP-01 answers, redirect to HTTPS"),
+    ("-certificate", "ACME certificate: issued, or renewed inside lb.acme.renewDaysBefore (keys are secrets)"),
     ("-tls-certificate", "TLS certificate"),
     ("-tls-key", "TLS private key (secret)"),
     ("-site", "nginx site"),
@@ -64,7 +66,9 @@ ROLES: tuple[tuple[str, str], ...] = (
 # What a resource is, by its type, for those whose name says little.
 KINDS = {"SelfSignedTls": "self-signed CA and certificate (keys are secrets)", "HostsEntry": "hosts block"}
 # Name suffixes that make a host's resource names (fallback when a step has no parent chain).
-HOST_SUFFIX = re.compile(r"-(?:app(?:-[a-z]+)*|container|probe|survey|nginx|site|tls-[a-z]+|health-[a-z]+)$")
+HOST_SUFFIX = re.compile(
+    r"-(?:app(?:-[a-z]+)*|container|probe|survey|nginx|site|tls-[a-z]+|health-[a-z]+|acme-front|certificate)$"
+)
 
 
 def is_component(type_: str) -> bool:
