@@ -77,7 +77,8 @@ rollback: stack ## switch every app server back to its previous release (rolling
 unpin: stack ## after a rollback: deploy the release built from app/ again
 	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK) --unpin
 
-recover: stack ## after an interrupted up: drop its lock, forget half-made creates, refresh; then `make up`
+recover: stack ## after an interrupted up: mend torn state metadata, drop its lock, forget half-made creates, refresh; then `make up`
+	$(VENV)/bin/python scripts/repair-state
 	$(PULUMI) cancel --yes --stack $(STACK)
 	$(PULUMI) refresh --yes --skip-preview --clear-pending-creates --stack $(STACK)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import slots
 from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+
+sys.path.insert(0, str(REPO / "scripts"))  # scripts/ is a folder of tools, not a package
+from torn_state import repair
 
 STACK = slots.name("smoke")
 
@@ -59,3 +63,20 @@ def test_stack_life_cycle_creates_keeps_and_removes_the_file(smoke: PulumiCli, t
     assert not target.exists(), "destroy must run the delete command"
     smoke.run("stack", "rm", "--yes", STACK)
     assert STACK not in smoke.run("stack", "ls").stdout
+
+
+def test_torn_state_metadata_from_a_killed_engine_is_mended_by_recover(smoke: PulumiCli, tmp_path: Path) -> None:
+    """A kill between writing a state file and its ``.attrs`` leaves the stack unreadable; recover's first
+    step (scripts/torn_state.py) makes it readable again."""
+    smoke.run("stack", "init", STACK)
+    smoke.run("config", "set", "target", str(tmp_path / "made-by-pulumi.txt"))
+    smoke.run("up", "--yes", "--skip-preview")
+    state_dir = Path(smoke.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+    (attrs,) = state_dir.glob(f".pulumi/stacks/*/{STACK}.json.attrs")
+    attrs.write_text("")  # what os.Create leaves when the engine dies before the write
+    broken = smoke.run("preview", check=False)
+    assert broken.returncode != 0 and "failed to load checkpoint: EOF" in broken.stderr, broken.stderr
+    assert attrs in repair(state_dir)
+    smoke.run("preview", "--expect-no-changes")
+    smoke.run("destroy", "--yes", "--skip-preview")
+    smoke.run("stack", "rm", "--yes", STACK)

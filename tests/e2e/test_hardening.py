@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from components.config.hosts import host_address
 from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
-from tests.e2e.pulumi_cli import PulumiCli, UpResult, copy_program, engine_env, events_env, read_events
+from tests.e2e.pulumi_cli import REPO, PulumiCli, UpResult, copy_program, engine_env, events_env, read_events
 from tests.e2e.site import (
     DOMAIN,
     HTTP_PORT,
@@ -38,6 +39,9 @@ from tests.e2e.site import (
     get_https,
     write_stack_config,
 )
+
+sys.path.insert(0, str(REPO / "scripts"))  # scripts/ is a folder of tools, not a package
+from torn_state import repair
 
 pytestmark = pytest.mark.e2e
 
@@ -366,7 +370,9 @@ def test_an_up_killed_between_two_hosts_switches_converges_when_run_again(harden
             app2_releases = site.sh("app2", "ls /opt/wayshub/releases").stdout.split()
             app2_live = live_release(site, "app2")
 
-            # What `make recover` does: drop the dead run's lock, forget its half-made creates, read the hosts.
+            # What `make recover` does: mend metadata the kill may have torn (scripts/torn_state.py), drop the
+            # dead run's lock, forget its half-made creates, read the hosts.
+            repair(Path(site.cli.env["PULUMI_BACKEND_URL"].removeprefix("file://")))
             site.cli.run("cancel", "--yes")
             site.cli.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
             site.cli.run("up", "--yes", "--skip-preview")
