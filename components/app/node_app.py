@@ -6,173 +6,28 @@ make the release folder (code, command line, env file, Node, unit), switch ``cur
 restart, and prove that the NEW process serves the health path (else switch back and fail with the
 unit's journal). The unit is the same text for every release and runs everything through
 ``current``, so a host whose turn has not come is untouched and a rollback restores all of it.
-Each step's program is a script in ``host/``: base.sh, node-<method>.sh, deploy.sh; teardown.sh on delete.
+Each step's program is a script in ``host/``: base.sh, node-<method>.sh, deploy.sh; teardown.sh on delete
+(host_steps.py and node_install.py make their command texts).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pulumi
 
-from components.app.app_spec import AppSpec
-from components.app.layout import app_root, code_upload, node_path, node_upload, unit_file, unit_name
+from components.app.app_run import AppRun
+from components.app.env_file import env_file_text
+from components.app.host_steps import base_command, deploy_command, deploy_inputs, teardown_command
+from components.app.layout import code_upload, node_path, node_upload
 from components.app.node_dist import architecture, package_tarball
-from components.app.node_install import NodeChoice, install_command
-from components.app.release import Build, Release, release_id
+from components.app.node_install import install_command
+from components.app.release import Release
 from components.app.state_checks import BASE, RELEASE, app_checks
-from components.config import HealthConfig
 from components.hosts import Host
-from components.hosts.survey import BACKUP_DIR, host_script
-from components.render import render
 from components.shell.command import remote
-
-JOURNAL_LINES = 40
-# After taking a host over from a hand-run app: the hand-written nginx site may still hold it failed for
-# nginx's default fail_timeout (10 s); the next batch waits that out.
-TAKEOVER_SETTLE_SECONDS = 11.0
-STOP_TIMEOUT_SECONDS = 10
-HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
-
-
-@dataclass(frozen=True)
-class AppRun:
-    """How every app server runs the app, from the stack's settings and the app's folder."""
-
-    app_name: str
-    spec: AppSpec
-    node: NodeChoice
-    port: int = 3000
-    port_names: Sequence[str] = ("PORT",)
-    env: Mapping[str, str] = field(default_factory=dict)
-    health: HealthConfig = field(default_factory=HealthConfig)
-
-    @property
-    def root(self) -> str:
-        return app_root(self.app_name)
-
-    def start_text(self) -> str:
-        return render(
-            "start.sh.j2",
-            app_name=self.app_name,
-            origin=self.spec.start_from,
-            command=self.spec.start,
-            exec=self.spec.exec_start,
-        )
-
-    def unit_text(self) -> str:
-        return render(
-            "wayshub.service.j2",
-            app_name=self.app_name,
-            description=f"{self.app_name} Node app (managed by wayshub-infra)",
-            user=self.app_name,
-            root=self.root,
-            stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
-        )
-
-    def public_env(self) -> dict[str, str]:
-        """The env file's values but the secrets (the port variables win)."""
-        return {"NODE_ENV": "production", **self.env, **{name: str(self.port) for name in self.port_names}}
-
-
-# Characters a bare (unquoted) value may hold: systemd's parser keeps them as they are. Anything else,
-# and the empty value, is double-quoted.
-_BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,@+=%")
-# Inside double quotes systemd's EnvironmentFile parser (src/basic/env-file.c) drops a backslash before
-# exactly these four and keeps every other byte as it is: newlines, spaces, '#', quotes, Unicode.
-_ESCAPED_IN_QUOTES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"}
-
-
-def _quote_env(value: str) -> str:
-    """A value as systemd's EnvironmentFile reads it back byte for byte.
-
-    Bare, systemd would drop a backslash (``back\\slash`` → ``backslash``), strip leading and trailing
-    spaces, join the next line to a value ending in a backslash, and end the value at a newline (the
-    rest becoming a variable of its own). Double-quoted and escaped it does none of that
-    (tests/e2e/test_app_env_and_sandboxing.py reads each value back from the running app). NUL cannot
-    be carried at all: components/config/app.py refuses it, and so does this."""
-    if "\0" in value:
-        raise ValueError("an environment value cannot hold a NUL character")
-    if value and all(c in _BARE for c in value):
-        return value
-    return '"' + "".join(_ESCAPED_IN_QUOTES.get(c, c) for c in value) + '"'
-
-
-def env_file_text(run: AppRun, secrets: Mapping[str, str]) -> str:
-    """The release's env file. (WAYSHUB_RELEASE comes from the start script: the env file stays the same
-    text from release to release, so a preview shows it only when the environment really changes.)"""
-    values = {**run.public_env(), **secrets}
-    return "".join(f"{key}={_quote_env(value)}\n" for key, value in sorted(values.items()))
-
-
-def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: str) -> Release:
-    """The release every host switches to: its id covers code, Node, command, env, unit and secrets."""
-    parts = [
-        build.id,
-        run.node.describe(),
-        run.start_text(),
-        run.unit_text(),
-        env_file_text(run, {}),
-        str(sorted(secrets)),
-    ]
-    return Release(release_id(parts, secrets, salt), build)
-
-
-def base_command(app: str) -> str:
-    """Create the system user and folders (idempotent)."""
-    return host_script(HOST_SCRIPTS / "base.sh", {"APP": app, "ROOT": app_root(app)})
-
-
-def teardown_command(app: str) -> str:
-    """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
-    inputs = {
-        "APP": app,
-        "ROOT": app_root(app),
-        "UNIT": unit_name(app),
-        "UNIT_FILE": unit_file(app),
-        "ETC_DIR": f"/etc/{app}",
-    }
-    return host_script(HOST_SCRIPTS / "teardown.sh", inputs)
-
-
-def deploy_inputs(
-    run: AppRun, release: Release, node_path: str, releases_kept: int, settle_seconds: float, takeover: bool = False
-) -> dict[str, str]:
-    """The UPPER_CASE inputs of host/deploy.sh (see its header)."""
-    low, high = run.health.status_range
-    build = release.build
-    return {
-        "APP": run.app_name,
-        "RID": release.id,
-        "PINNED": "0" if build else "1",
-        "BUILD_ID": build.id if build else "",
-        "UPLOAD": code_upload(run.app_name, build.id) if build else "",
-        "NODE": node_path,
-        "START_TEXT": run.start_text(),
-        "UNIT_TEXT": run.unit_text(),
-        "PORT": str(run.port),
-        "HEALTH_PATH": run.health.path,
-        "STATUS_LOW": str(low),
-        "STATUS_HIGH": str(high),
-        "HEALTH_BODY": run.health.body_contains or "",
-        "HEALTH_TIMEOUT": str(run.health.timeout_seconds),
-        "HEALTH_INTERVAL": f"{run.health.interval_seconds:g}",
-        "KEEP": str(releases_kept),
-        "SETTLE": f"{settle_seconds:g}",
-        "JOURNAL_LINES": str(JOURNAL_LINES),
-        "PROBE_JS": (HOST_SCRIPTS / "probe.js").read_text(),
-        "TAKEOVER": "1" if takeover else "0",
-        "BACKUP": BACKUP_DIR,
-        "TAKEOVER_SETTLE": f"{max(settle_seconds, TAKEOVER_SETTLE_SECONDS):g}",
-    }
-
-
-def deploy_command(inputs: Mapping[str, str]) -> str:
-    """``sudo bash -c`` of host/deploy.sh with its inputs assigned first (each value quoted)."""
-    return host_script(HOST_SCRIPTS / "deploy.sh", inputs)
 
 
 def release_step_name(app: str) -> str:

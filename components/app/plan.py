@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from components.app.app_run import AppRun
 from components.app.app_spec import AppSpec, read_app
-from components.app.node_app import AppRun, plan_release
+from components.app.env_file import env_file_text
 from components.app.node_dist import registry_versions, resolve
 from components.app.node_install import NodeChoice
-from components.app.release import Release, build_code, pinned_release, planned_build
+from components.app.release import Build, Release, build_code, pinned_release, planned_build, release_id
 from components.config import NAMESPACE, AppConfig, ConfigError
 
 
@@ -46,6 +47,19 @@ def app_run(config: AppConfig, project_dir: Path) -> AppRun:
         env=config.env_text_values,
         health=config.health,
     )
+
+
+def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: str) -> Release:
+    """The release every host switches to: its id covers code, Node, command, env, unit and secrets."""
+    parts = [
+        build.id,
+        run.node.describe(),
+        run.start_text(),
+        run.unit_text(),
+        env_file_text(run, {}),
+        str(sorted(secrets)),
+    ]
+    return Release(release_id(parts, secrets, salt), build)
 
 
 def release_for(

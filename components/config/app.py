@@ -61,7 +61,7 @@ EnvValue = str | int | float | bool
 
 def env_value_problem(value: str) -> str | None:
     """Why text cannot reach the app's environment byte for byte (None: it can). Quotes, backslashes,
-    ``$``, newlines, spaces and any Unicode arrive as written (components/app/node_app.py quotes them
+    ``$``, newlines, spaces and any Unicode arrive as written (components/app/env_file.py quotes them
     for systemd); a NUL cannot be in an environment variable at all, and the env file is UTF-8."""
     if "\0" in value:
         return "contains a NUL character, which no environment variable can hold"

@@ -1,6 +1,6 @@
 """``DnsRecordSet``: the A/AAAA records of one name on your DNS server, kept as a Pulumi resource.
 
-Writes are RFC 2136 dynamic updates signed with the stack's TSIG key (``dns_update``), each with
+Writes are RFC 2136 dynamic updates signed with the stack's TSIG key (``dns_addresses``), each with
 prerequisites, so nothing this stack does not own is overwritten: ``create`` stops with one line naming
 the records a name already has (unless ``dns.adopt``), ``update`` applies only if the name still holds
 what we wrote, ``delete`` removes our addresses and nothing else. ``read`` (``pulumi refresh``) asks the
@@ -21,7 +21,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.config import DnsConfig
-from components.names.dns_update import RecordSet, Server, canonical, create, delete, read, render, replace
+from components.names.dns_addresses import RecordSet, canonical, create, delete, read, render, replace
+from components.names.dns_update import Server
 
 TSIG_PROP = "tsigSecret"
 UPDATE_KEYS = ("addresses", "ttl", "records", "keyName", "algorithm", TSIG_PROP, "adopt", "timeoutSeconds")

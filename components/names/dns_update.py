@@ -1,24 +1,19 @@
-"""RFC 2136 dynamic updates signed with TSIG, through dnspython: read, write and remove one name's records.
+"""RFC 2136 dynamic updates signed with TSIG, through dnspython: the transport, and TXT values one at a time.
 
-Pure functions without Pulumi. A record set here is the A and AAAA records of ONE name (the addresses
-the name points at, with one TTL); CNAME is looked at only to refuse a name that is an alias.
-
-Every write carries prerequisites (RFC 2136 section 2.4), so the server applies it only if the name
-still holds what we believe it holds: ``create`` needs the name free of A/AAAA/CNAME (unless told to
-adopt what is there), ``update`` needs exactly the addresses we wrote last, and ``delete`` removes only
-our addresses, one by one, so a record someone else added under the same name stays.
+Pure functions without Pulumi. ``Server`` says where updates go and how they are signed; ``send`` carries a
+signed query or update over TCP and turns every failure into one ``DnsError`` line naming the setting to
+look at; ``new_update`` and ``apply_update`` make and send an update whose prerequisites (RFC 2136 section
+2.4) the caller sets. The A/AAAA record set of a name is written through these in dns_addresses.py.
 
 TXT values (the ACME DNS-01 answer, components/load_balancer/acme.py) are added and removed one value
-at a time by the same rules: ``add_txt`` keeps the values already there, ``remove_txt`` removes ours only.
+at a time: ``add_txt`` keeps the values already there, ``remove_txt`` removes ours only.
 
 Messages are one line and never contain the TSIG secret.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -36,7 +31,6 @@ import dns.update
 from components.hosts.address import host_port
 
 SETTING = "wayshub:dns"
-OWNED_TYPES = ("A", "AAAA")
 ALGORITHMS = {
     "hmac-sha224": dns.tsig.HMAC_SHA224,
     "hmac-sha256": dns.tsig.HMAC_SHA256,
@@ -72,45 +66,11 @@ class Server:
         return dns.tsig.Key(self.key_name, self.secret, ALGORITHMS[self.algorithm])
 
 
-@dataclass(frozen=True)
-class RecordSet:
-    """What one name holds: its addresses (sorted, canonical) and their TTL (0 when it holds none)."""
-
-    addresses: tuple[str, ...]
-    ttl: int
-
-    @property
-    def empty(self) -> bool:
-        return not self.addresses
-
-
-def canonical(addresses: Iterable[str]) -> tuple[str, ...]:
-    """Addresses as ``ipaddress`` prints them, IPv4 first, sorted, without repeats."""
-    parsed = {ipaddress.ip_address(a) for a in addresses}
-    return tuple(str(a) for a in sorted(parsed, key=lambda a: (a.version, a)))
-
-
-def rdtype_of(address: str) -> str:
-    return "A" if ipaddress.ip_address(address).version == 4 else "AAAA"
-
-
 def fqdn(name: str) -> dns.name.Name:
     return dns.name.from_text(name.rstrip(".") + ".")
 
 
-def render(name: str, records: RecordSet) -> str:
-    """The records as zone-file lines (what a preview shows); empty text for an empty set."""
-    owner = name.rstrip(".") + "."
-    return "".join(f"{owner} {records.ttl} IN {rdtype_of(a)} {a}\n" for a in records.addresses)
-
-
-def _rdatas(addresses: Sequence[str], rdtype: str) -> list[dns.rdata.Rdata]:
-    return [
-        dns.rdata.from_text(dns.rdataclass.IN, rdtype, address) for address in addresses if rdtype_of(address) == rdtype
-    ]
-
-
-def _send(server: Server, message: dns.message.Message, what: str) -> dns.message.Message:
+def send(server: Server, message: dns.message.Message, what: str) -> dns.message.Message:
     """``message`` over TCP, its answer checked against the TSIG key; failures become one DnsError line."""
     try:
         return dns.query.tcp(message, server.address, timeout=server.timeout, port=server.port)
@@ -148,7 +108,8 @@ def _send(server: Server, message: dns.message.Message, what: str) -> dns.messag
         raise DnsError(f"{SETTING}: bad answer from the DNS server at {server.where} ({what}): {err}") from None
 
 
-def _check_rcode(server: Server, answer: dns.message.Message, what: str) -> None:
+def check_rcode(server: Server, answer: dns.message.Message, what: str) -> None:
+    """Nothing for NOERROR; any other rcode is one DnsError line, with a hint for the usual ones."""
     rcode = answer.rcode()
     if rcode == dns.rcode.NOERROR:
         return
@@ -165,108 +126,18 @@ def _check_rcode(server: Server, answer: dns.message.Message, what: str) -> None
     )
 
 
-def _query(server: Server, name: str, rdtype: str) -> tuple[list[str], int]:
-    """The records of one type at ``name`` (signed query, so a server that answers keyed queries only works)."""
-    query = dns.message.make_query(fqdn(name), rdtype)
-    query.use_tsig(server.key())
-    answer = _send(server, query, f"reading {rdtype} {name}")
-    if answer.rcode() == dns.rcode.NXDOMAIN:
-        return [], 0
-    _check_rcode(server, answer, f"reading {rdtype} {name}")
-    for rrset in answer.answer:
-        if rrset.name == fqdn(name) and rrset.rdtype == dns.rdatatype.from_text(rdtype):
-            return sorted(rd.to_text() for rd in rrset), int(rrset.ttl)
-    return [], 0
-
-
-def read(server: Server, name: str) -> RecordSet:
-    """The A and AAAA records ``name`` holds on the server now."""
-    addresses: list[str] = []
-    ttl = 0
-    for rdtype in OWNED_TYPES:
-        found, found_ttl = _query(server, name, rdtype)
-        addresses += found
-        ttl = ttl or found_ttl
-    return RecordSet(canonical(addresses), ttl)
-
-
-def describe_existing(server: Server, name: str) -> str:
-    """The records at ``name`` that stop a create, as zone-file text on one line."""
-    lines = []
-    for rdtype in ("CNAME", *OWNED_TYPES):
-        found, ttl = _query(server, name, rdtype)
-        lines += [f"{name}. {ttl} IN {rdtype} {value}" for value in found]
-    return "; ".join(lines) or "(none now: they were removed meanwhile, try again)"
-
-
-def _update(server: Server) -> dns.update.UpdateMessage:
+def new_update(server: Server) -> dns.update.UpdateMessage:
+    """An empty update of the server's zone, signed with its key."""
     return dns.update.UpdateMessage(fqdn(server.zone), keyring=server.key(), keyname=fqdn(server.key_name))
 
 
-def _add(message: dns.update.UpdateMessage, name: str, records: RecordSet) -> None:
-    for rdtype in OWNED_TYPES:
-        rdatas = _rdatas(records.addresses, rdtype)
-        if rdatas:
-            message.add(fqdn(name), records.ttl, *rdatas)
-
-
-def _apply(server: Server, message: dns.update.UpdateMessage, what: str) -> int:
+def apply_update(server: Server, message: dns.update.UpdateMessage, what: str) -> int:
     """Send an update; the answer's rcode (NOERROR, or a prerequisite's YXRRSET/NXRRSET) for the caller."""
-    answer = _send(server, message, what)
+    answer = send(server, message, what)
     rcode = answer.rcode()
     if rcode not in (dns.rcode.YXRRSET, dns.rcode.NXRRSET, dns.rcode.YXDOMAIN, dns.rcode.NXDOMAIN):
-        _check_rcode(server, answer, what)
+        check_rcode(server, answer, what)
     return int(rcode)
-
-
-def create(server: Server, name: str, records: RecordSet, adopt: bool) -> None:
-    """Our records at ``name``. Refuses (one line naming them) if the name already holds A/AAAA/CNAME records,
-    unless ``adopt``: then its A/AAAA records are replaced by ours (a CNAME still refuses)."""
-    message = _update(server)
-    message.absent(fqdn(name), "CNAME")
-    for rdtype in OWNED_TYPES:
-        if adopt:
-            message.delete(fqdn(name), rdtype)
-        else:
-            message.absent(fqdn(name), rdtype)
-    _add(message, name, records)
-    if _apply(server, message, f"adding {name}") != dns.rcode.NOERROR:
-        existing = describe_existing(server, name)
-        advice = (
-            "it is an alias; remove the CNAME" if "IN CNAME" in existing else "set dns.adopt: true to take them over"
-        )
-        raise DnsError(f"{SETTING}: {name} already has records this stack does not own: {existing} ({advice})")
-
-
-def replace(server: Server, name: str, old: RecordSet, new: RecordSet) -> None:
-    """``old`` -> ``new``, applied only if the name holds exactly ``old``'s addresses (else: drift, one line)."""
-    message = _update(server)
-    for rdtype in OWNED_TYPES:
-        rdatas = _rdatas(old.addresses, rdtype)
-        if rdatas:
-            message.present(fqdn(name), *rdatas)
-        else:
-            message.absent(fqdn(name), rdtype)
-        message.delete(fqdn(name), rdtype)
-    _add(message, name, new)
-    if _apply(server, message, f"updating {name}") != dns.rcode.NOERROR:
-        now = render(name, read(server, name)).strip().replace("\n", "; ") or "no A/AAAA records"
-        raise DnsError(
-            f"{SETTING}: {name} changed outside this stack (it holds {now}); "
-            "run `pulumi refresh` to see it, then `pulumi up` to put ours back"
-        )
-
-
-def delete(server: Server, name: str, records: RecordSet) -> None:
-    """Remove our addresses at ``name`` and only those (a record someone else added there stays)."""
-    if records.empty:
-        return
-    message = _update(server)
-    for rdtype in OWNED_TYPES:
-        rdatas = _rdatas(records.addresses, rdtype)
-        if rdatas:
-            message.delete(fqdn(name), *rdatas)
-    _apply(server, message, f"removing {name}")
 
 
 # TXT records (the ACME DNS-01 answer, ``_acme-challenge.<domain>``): one value at a time, never the whole set.
@@ -283,10 +154,10 @@ def read_txt(server: Server, name: str) -> list[str]:
     """The TXT values at ``name`` (each record's strings joined), sorted."""
     query = dns.message.make_query(fqdn(name), "TXT")
     query.use_tsig(server.key())
-    answer = _send(server, query, f"reading TXT {name}")
+    answer = send(server, query, f"reading TXT {name}")
     if answer.rcode() == dns.rcode.NXDOMAIN:
         return []
-    _check_rcode(server, answer, f"reading TXT {name}")
+    check_rcode(server, answer, f"reading TXT {name}")
     values: list[str] = []
     for rrset in answer.answer:
         if rrset.name == fqdn(name) and rrset.rdtype == dns.rdatatype.TXT:
@@ -297,15 +168,15 @@ def read_txt(server: Server, name: str) -> list[str]:
 def add_txt(server: Server, name: str, value: str, ttl: int) -> None:
     """Add ``value`` to the TXT records at ``name``, keeping those already there. Refused (one line) if the
     name is an alias: a CNAME there would send the TXT elsewhere."""
-    message = _update(server)
+    message = new_update(server)
     message.absent(fqdn(name), "CNAME")
     message.add(fqdn(name), ttl, txt_rdata(value))
-    if _apply(server, message, f"adding TXT {name}") != dns.rcode.NOERROR:
+    if apply_update(server, message, f"adding TXT {name}") != dns.rcode.NOERROR:
         raise DnsError(f"{SETTING}: {name} is an alias (it has a CNAME record): a TXT record cannot be added there")
 
 
 def remove_txt(server: Server, name: str, value: str) -> None:
     """Remove ``value`` from the TXT records at ``name``, and only it (another TXT value there stays)."""
-    message = _update(server)
+    message = new_update(server)
     message.delete(fqdn(name), txt_rdata(value))
-    _apply(server, message, f"removing TXT {name}")
+    apply_update(server, message, f"removing TXT {name}")

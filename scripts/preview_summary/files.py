@@ -28,7 +28,7 @@ FILES: tuple[tuple[str, str, str, bool], ...] = (
 HOSTS_BLOCK = ("hosts block", "", True)
 RELEASE_SUFFIX = "-app-release"
 # Files the release's deploy command carries as ``NAME='text'`` assignments before host/deploy.sh
-# (components/app/node_app.py ``deploy_command``): the variable and what the file is.
+# (components/app/host_steps.py ``deploy_command``): the variable and what the file is.
 RELEASE_FILES = (("UNIT_TEXT", "systemd unit"), ("START_TEXT", "start script"))
 
 

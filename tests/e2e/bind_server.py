@@ -28,7 +28,7 @@ import dns.query
 import dns.rcode
 import dns.update
 
-from components.names import dns_update
+from components.names import dns_addresses, dns_update
 from tests.e2e import slots
 from tests.e2e.other_servers import build_on_debian_base
 from tests.e2e.pulumi_cli import REPO
@@ -77,8 +77,8 @@ class Bind:
         """``wayshub:dns`` for a stack that uses this server."""
         return {"server": self.host, "port": self.port, "zone": self.zone, "keyName": KEY_NAME, **changes}
 
-    def records(self, name: str) -> dns_update.RecordSet:
-        return dns_update.read(self.server(), name)
+    def records(self, name: str) -> dns_addresses.RecordSet:
+        return dns_addresses.read(self.server(), name)
 
     def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return _docker("exec", CONTAINER, "sh", "-c", command, check=check)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import DNSName, SubjectAlternativeName
 
 from components.load_balancer import acme
-from components.names import dns_update
+from components.names import dns_addresses, dns_update
 from tests.e2e.bind_server import Bind, bind_server
 from tests.e2e.pebble import HOST, ChallengeServer, Pebble, pebble_binary, pebble_server
 
@@ -34,7 +34,7 @@ def pebble_bin() -> str:
 @pytest.fixture(scope="module")
 def bind(pebble_bin: str) -> Iterator[Bind]:
     with bind_server(ZONE) as server:
-        dns_update.create(server.server(), HTTP_DOMAIN, dns_update.RecordSet((HOST,), 60), adopt=False)
+        dns_addresses.create(server.server(), HTTP_DOMAIN, dns_addresses.RecordSet((HOST,), 60), adopt=False)
         yield server
 
 

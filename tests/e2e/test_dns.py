@@ -17,7 +17,7 @@ from typing import Any
 import dns.resolver
 import pytest
 
-from components.names.dns_update import RecordSet
+from components.names.dns_addresses import RecordSet
 from tests.e2e.bind_server import ADDRESS, PORT, UNUSED_ADDRESS, Bind, bind_server
 from tests.e2e.site import DOMAIN, HTTP_PORT, Site, get_http_headers, write_stack_config
 

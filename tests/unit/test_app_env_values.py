@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from components.app.app_run import AppRun
 from components.app.app_spec import read_app
-from components.app.node_app import AppRun, _quote_env, env_file_text
+from components.app.env_file import env_file_text, quote_env
 from components.app.node_install import NodeChoice
 from components.config import AppConfig, ConfigError, check_app_secrets, parse
 from tests.hostile_env import HOSTILE_ENV, HOSTILE_SECRETS
@@ -67,7 +68,7 @@ def test_every_hostile_value_is_written_quoted_and_escaped_exactly() -> None:
 def test_each_line_is_one_quoted_value_systemd_cannot_split() -> None:
     """Inside the quotes no unescaped '"', and no backslash left dangling before the closing quote."""
     for name, value in {**HOSTILE_ENV, **HOSTILE_SECRETS}.items():
-        quoted = _quote_env(value)
+        quoted = quote_env(value)
         if not quoted.startswith('"'):
             assert quoted == value and value.replace("=", "").replace("-", "").replace(".", "").isalnum(), name
             continue
@@ -83,9 +84,9 @@ def test_each_line_is_one_quoted_value_systemd_cannot_split() -> None:
 
 
 def test_plain_values_stay_bare() -> None:
-    assert _quote_env("a-b_c/d:1,x@y+z=%.") == "a-b_c/d:1,x@y+z=%."
-    assert _quote_env("") == '""'
-    assert _quote_env("héllo") == '"héllo"', "non-ASCII is quoted: bare is only what systemd surely keeps"
+    assert quote_env("a-b_c/d:1,x@y+z=%.") == "a-b_c/d:1,x@y+z=%."
+    assert quote_env("") == '""'
+    assert quote_env("héllo") == '"héllo"', "non-ASCII is quoted: bare is only what systemd surely keeps"
 
 
 def test_newlines_and_every_hostile_value_are_accepted_in_app_env() -> None:

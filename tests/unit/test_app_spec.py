@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from components.app.app_run import AppRun
 from components.app.app_spec import read_app
-from components.app.node_app import AppRun, env_file_text, plan_release
+from components.app.env_file import env_file_text
 from components.app.node_dist import resolve
 from components.app.node_install import NodeChoice
-from components.app.plan import choose_node
+from components.app.plan import choose_node, plan_release
 from components.app.release import Build
 from components.config import AppConfig, ConfigError
 

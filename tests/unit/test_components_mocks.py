@@ -10,7 +10,8 @@ import pulumi
 import pytest
 
 from components.app import Build, NodeApp, NodeAppArgs, Release, read_app
-from components.app.node_app import AppRun, deploy_command, deploy_inputs, teardown_command
+from components.app.app_run import AppRun
+from components.app.host_steps import deploy_command, deploy_inputs, teardown_command
 from components.app.node_install import NodeChoice
 from components.config import AppConfig, LoadBalancerConfig
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs

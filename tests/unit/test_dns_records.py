@@ -20,8 +20,9 @@ import pulumi
 import pytest
 
 from components.config import DnsConfig
-from components.names import DnsRecordSet, DnsRecordSetArgs, DnsRecordSetProvider, dns_update
-from components.names.dns_update import DnsError, RecordSet
+from components.names import DnsRecordSet, DnsRecordSetArgs, DnsRecordSetProvider, dns_addresses, dns_update
+from components.names.dns_addresses import RecordSet
+from components.names.dns_update import DnsError
 from tests.unit.pulumi_mocks import MOCKS, pulumi_test
 
 SECRET = "dW5pdC10ZXN0LW9ubHktbm90LWEta2V5"  # base64 of text, not a key anyone uses
@@ -72,7 +73,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
 
 
 def test_create_requires_the_name_free_of_a_aaaa_and_cname(fake: FakeServer) -> None:
-    dns_update.create(SERVER, NAME, RecordSet(("127.0.0.1", "fd00::10"), 300), adopt=False)
+    dns_addresses.create(SERVER, NAME, RecordSet(("127.0.0.1", "fd00::10"), 300), adopt=False)
     assert fake.sent == [
         ";ZONE\nwayshub.test. IN SOA\n"
         ";PREREQ\nwayshub.test. NONE CNAME\nwayshub.test. NONE A\nwayshub.test. NONE AAAA\n"
@@ -81,7 +82,7 @@ def test_create_requires_the_name_free_of_a_aaaa_and_cname(fake: FakeServer) -> 
 
 
 def test_adopt_replaces_the_a_and_aaaa_records_but_still_refuses_an_alias(fake: FakeServer) -> None:
-    dns_update.create(SERVER, NAME, RecordSet(("127.0.0.1",), 300), adopt=True)
+    dns_addresses.create(SERVER, NAME, RecordSet(("127.0.0.1",), 300), adopt=True)
     assert fake.sent == [
         ";ZONE\nwayshub.test. IN SOA\n"
         ";PREREQ\nwayshub.test. NONE CNAME\n"
@@ -93,7 +94,7 @@ def test_create_on_a_taken_name_refuses_with_one_line_naming_the_records(monkeyp
     server = FakeServer([dns.rcode.YXRRSET], {"wayshub.test. A": ["192.0.2.20", "192.0.2.21"]})
     monkeypatch.setattr(dns.query, "tcp", server)
     with pytest.raises(DnsError) as caught:
-        dns_update.create(SERVER, NAME, RecordSet(("127.0.0.1",), 300), adopt=False)
+        dns_addresses.create(SERVER, NAME, RecordSet(("127.0.0.1",), 300), adopt=False)
     assert str(caught.value) == (
         "wayshub:dns: wayshub.test already has records this stack does not own: "
         "wayshub.test. 120 IN A 192.0.2.20; wayshub.test. 120 IN A 192.0.2.21 (set dns.adopt: true to take them over)"
@@ -101,7 +102,7 @@ def test_create_on_a_taken_name_refuses_with_one_line_naming_the_records(monkeyp
 
 
 def test_update_applies_only_if_the_name_holds_exactly_what_we_wrote(fake: FakeServer) -> None:
-    dns_update.replace(SERVER, NAME, RecordSet(("127.0.0.1",), 300), RecordSet(("127.0.0.2",), 60))
+    dns_addresses.replace(SERVER, NAME, RecordSet(("127.0.0.1",), 300), RecordSet(("127.0.0.2",), 60))
     assert fake.sent == [
         ";ZONE\nwayshub.test. IN SOA\n"
         ";PREREQ\nwayshub.test. 0 IN A 127.0.0.1\nwayshub.test. NONE AAAA\n"
@@ -113,11 +114,11 @@ def test_an_update_the_server_refuses_for_drift_says_so_in_one_line(monkeypatch:
     server = FakeServer([dns.rcode.NXRRSET], {"wayshub.test. A": ["192.0.2.99"]})
     monkeypatch.setattr(dns.query, "tcp", server)
     with pytest.raises(DnsError, match=r"^wayshub:dns: wayshub.test changed outside this stack \(it holds "):
-        dns_update.replace(SERVER, NAME, RecordSet(("127.0.0.1",), 300), RecordSet(("127.0.0.2",), 60))
+        dns_addresses.replace(SERVER, NAME, RecordSet(("127.0.0.1",), 300), RecordSet(("127.0.0.2",), 60))
 
 
 def test_delete_removes_our_addresses_one_by_one_and_nothing_else(fake: FakeServer) -> None:
-    dns_update.delete(SERVER, NAME, RecordSet(("127.0.0.1", "fd00::10"), 300))
+    dns_addresses.delete(SERVER, NAME, RecordSet(("127.0.0.1", "fd00::10"), 300))
     assert fake.sent == [
         ";ZONE\nwayshub.test. IN SOA\n;PREREQ\n"
         ";UPDATE\nwayshub.test. 0 NONE A 127.0.0.1\nwayshub.test. 0 NONE AAAA fd00::10"
@@ -127,7 +128,7 @@ def test_delete_removes_our_addresses_one_by_one_and_nothing_else(fake: FakeServ
 def test_a_refused_update_names_the_policy_and_never_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dns.query, "tcp", FakeServer([dns.rcode.REFUSED]))
     with pytest.raises(DnsError) as caught:
-        dns_update.create(SERVER, NAME, RecordSet(("127.0.0.1",), 300), adopt=False)
+        dns_addresses.create(SERVER, NAME, RecordSet(("127.0.0.1",), 300), adopt=False)
     assert str(caught.value) == (
         "wayshub:dns: the server at 10.0.0.53:53 answered REFUSED to adding wayshub.test; the server refused it: "
         "does the zone's update-policy grant this key these names?"
@@ -163,7 +164,7 @@ def test_transport_and_tsig_failures_are_one_line(
 
     monkeypatch.setattr(dns.query, "tcp", fail)
     with pytest.raises(DnsError) as caught:
-        dns_update.read(SERVER, NAME)
+        dns_addresses.read(SERVER, NAME)
     text = str(caught.value)
     assert text.startswith("wayshub:dns: ") and message in text and "\n" not in text, text
     assert SECRET not in text

@@ -23,8 +23,8 @@ import pulumi
 import pytest
 
 from components.app import Build, NodeApp, NodeAppArgs, Release, read_app
+from components.app.app_run import AppRun
 from components.app.layout import node_upload
-from components.app.node_app import AppRun
 from components.app.node_install import NodeChoice, install_command
 from components.config import AppConfig, HealthConfig, LoadBalancerConfig
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs

@@ -1,6 +1,6 @@
 """scripts/preview-summary on small hand-made previews: grouping, rolls, diffs, secrets, size limit.
 
-A release's ``create`` is made by components/app/node_app.py's own ``deploy_command``, so the summary reads
+A release's ``create`` is made by components/app/host_steps.py's own ``deploy_command``, so the summary reads
 the unit and start script out of the same text a real preview carries."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from components.app.node_app import deploy_command
+from components.app.host_steps import deploy_command
 from tests.unit.pulumi_mocks import fake_private_key_pem
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"

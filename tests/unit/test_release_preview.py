@@ -16,7 +16,7 @@ import pulumi
 import pytest
 
 from components.app import NodeApp, NodeAppArgs, Release, read_app
-from components.app.node_app import AppRun
+from components.app.app_run import AppRun
 from components.app.node_install import NodeChoice
 from components.app.plan import release_for
 from components.app.release import build_id

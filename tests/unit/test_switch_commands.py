@@ -1,4 +1,4 @@
-"""scripts/switch_commands.py: which resources a backend switch re-types, and the state edit that keeps their deletes from running."""
+"""scripts/switch_commands/: which resources a backend switch re-types, and the state edit that keeps their deletes from running."""
 
 from __future__ import annotations
 

@@ -1,0 +1,58 @@
+"""``AppRun``: how every app server runs the app: its start script, systemd unit and public environment.
+
+Made from the stack's ``app`` settings and the app's folder (components/app/plan.py); the same for every
+host, so every host of a release runs the same texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from components.app.app_spec import AppSpec
+from components.app.layout import app_root
+from components.app.node_install import NodeChoice
+from components.config import HealthConfig
+from components.render import render
+
+STOP_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class AppRun:
+    """How every app server runs the app, from the stack's settings and the app's folder."""
+
+    app_name: str
+    spec: AppSpec
+    node: NodeChoice
+    port: int = 3000
+    port_names: Sequence[str] = ("PORT",)
+    env: Mapping[str, str] = field(default_factory=dict)
+    health: HealthConfig = field(default_factory=HealthConfig)
+
+    @property
+    def root(self) -> str:
+        return app_root(self.app_name)
+
+    def start_text(self) -> str:
+        return render(
+            "start.sh.j2",
+            app_name=self.app_name,
+            origin=self.spec.start_from,
+            command=self.spec.start,
+            exec=self.spec.exec_start,
+        )
+
+    def unit_text(self) -> str:
+        return render(
+            "wayshub.service.j2",
+            app_name=self.app_name,
+            description=f"{self.app_name} Node app (managed by wayshub-infra)",
+            user=self.app_name,
+            root=self.root,
+            stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
+        )
+
+    def public_env(self) -> dict[str, str]:
+        """The env file's values but the secrets (the port variables win)."""
+        return {"NODE_ENV": "production", **self.env, **{name: str(self.port) for name in self.port_names}}

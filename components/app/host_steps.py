@@ -1,0 +1,75 @@
+"""The command texts of ``NodeApp``'s steps on a host: host/base.sh, host/deploy.sh and host/teardown.sh.
+
+Each is ``sudo bash -c`` of the script's UPPER_CASE inputs, host/lib.sh and the script itself (``host_script``,
+components/hosts/survey.py). The Node step's host/node-<method>.sh is node_install.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from components.app.app_run import AppRun
+from components.app.layout import app_root, code_upload, unit_file, unit_name
+from components.app.release import Release
+from components.hosts.survey import BACKUP_DIR, host_script
+
+JOURNAL_LINES = 40
+# After taking a host over from a hand-run app: the hand-written nginx site may still hold it failed for
+# nginx's default fail_timeout (10 s); the next batch waits that out.
+TAKEOVER_SETTLE_SECONDS = 11.0
+HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
+
+
+def base_command(app: str) -> str:
+    """Create the system user and folders (idempotent)."""
+    return host_script(HOST_SCRIPTS / "base.sh", {"APP": app, "ROOT": app_root(app)})
+
+
+def teardown_command(app: str) -> str:
+    """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
+    inputs = {
+        "APP": app,
+        "ROOT": app_root(app),
+        "UNIT": unit_name(app),
+        "UNIT_FILE": unit_file(app),
+        "ETC_DIR": f"/etc/{app}",
+    }
+    return host_script(HOST_SCRIPTS / "teardown.sh", inputs)
+
+
+def deploy_inputs(
+    run: AppRun, release: Release, node_path: str, releases_kept: int, settle_seconds: float, takeover: bool = False
+) -> dict[str, str]:
+    """The UPPER_CASE inputs of host/deploy.sh (see its header)."""
+    low, high = run.health.status_range
+    build = release.build
+    return {
+        "APP": run.app_name,
+        "RID": release.id,
+        "PINNED": "0" if build else "1",
+        "BUILD_ID": build.id if build else "",
+        "UPLOAD": code_upload(run.app_name, build.id) if build else "",
+        "NODE": node_path,
+        "START_TEXT": run.start_text(),
+        "UNIT_TEXT": run.unit_text(),
+        "PORT": str(run.port),
+        "HEALTH_PATH": run.health.path,
+        "STATUS_LOW": str(low),
+        "STATUS_HIGH": str(high),
+        "HEALTH_BODY": run.health.body_contains or "",
+        "HEALTH_TIMEOUT": str(run.health.timeout_seconds),
+        "HEALTH_INTERVAL": f"{run.health.interval_seconds:g}",
+        "KEEP": str(releases_kept),
+        "SETTLE": f"{settle_seconds:g}",
+        "JOURNAL_LINES": str(JOURNAL_LINES),
+        "PROBE_JS": (HOST_SCRIPTS / "probe.js").read_text(),
+        "TAKEOVER": "1" if takeover else "0",
+        "BACKUP": BACKUP_DIR,
+        "TAKEOVER_SETTLE": f"{max(settle_seconds, TAKEOVER_SETTLE_SECONDS):g}",
+    }
+
+
+def deploy_command(inputs: Mapping[str, str]) -> str:
+    """``sudo bash -c`` of host/deploy.sh with its inputs assigned first (each value quoted)."""
+    return host_script(HOST_SCRIPTS / "deploy.sh", inputs)
