@@ -77,6 +77,12 @@ class Step:
     def type(self) -> str:
         return self.urn.split("::")[2] if self.urn.count("::") >= 3 else ""
 
+    @property
+    def default_provider(self) -> bool:
+        """A provider the engine made itself (``pulumi:providers:<pkg>::default…``): `preview --json` and the
+        CLI's display leave these out; the engine's events have them."""
+        return self.type.startswith("pulumi:providers:") and self.name.split("_", 1)[0] == "default"
+
 
 def step_of(event: auto.EngineEvent) -> Step | None:
     """The step an engine event is about, or None (diagnostics, the summary, …)."""
@@ -121,8 +127,9 @@ class Ran:
 
     @property
     def steps(self) -> list[Step]:
-        """A preview's planned steps: the steps the engine began."""
-        return [e for e in self.events if e.kind == STARTED]
+        """A preview's planned steps: the steps the engine began, as `preview --json` lists them (without
+        the default providers)."""
+        return [e for e in self.events if e.kind == STARTED and not e.default_provider]
 
     def started(self, name: str) -> int | None:
         """Index (in ``events``) of the first event where the engine began a step on resource ``name``."""

@@ -60,6 +60,15 @@ def test_a_delete_step_takes_its_inputs_from_the_old_state() -> None:
     assert step == Step(STARTED, "delete", urn("gone"), {"a": 1}, False)
 
 
+def test_planned_steps_leave_out_the_default_providers_as_preview_json_does() -> None:
+    provider = "urn:pulumi:e2e::wayshub::pulumi:providers:pulumi-python::default"
+    versioned = "urn:pulumi:e2e::wayshub::pulumi:providers:command::default_1_0_1"
+    explicit = "urn:pulumi:e2e::wayshub::pulumi:providers:command::ours"
+    made = [Step(STARTED, "create", u) for u in (provider, versioned, explicit, urn("lb-site"))]
+    assert [s.default_provider for s in made] == [True, True, False, False]
+    assert [s.name for s in Ran(0, "", "", events=tuple(made)).steps] == ["ours", "lb-site"]
+
+
 def test_events_that_are_not_steps_are_left_out() -> None:
     diagnostic = auto.EngineEvent.from_json(
         {"sequence": 2, "timestamp": 0, "diagnosticEvent": {"message": "m", "color": "never", "severity": "info"}}
