@@ -130,7 +130,7 @@ def main() -> None:
             emit([f"**Run stopped:** {first_line[:300]}", ""])
             raise
         finally:
-            bench.cli.run("destroy", "--yes", "--skip-preview", check=False)
+            bench.cli.destroy(check=False)
             with args.results.open("a") as results_file:
                 results_file.write("\n".join(lines) + "\n\n")
 

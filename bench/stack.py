@@ -148,7 +148,7 @@ class Bench:
             self.deployed = variant
 
     def destroy(self) -> None:
-        self.cli.run("destroy", "--yes", "--skip-preview")
+        self.cli.destroy()
         self.deployed = None
 
 
@@ -161,5 +161,5 @@ def setup(root: Path) -> Bench:
     hosts_file = root / "hosts"
     hosts_file.write_text("127.0.0.1\tlocalhost\n")
     cli = PulumiCli(root / "project", engine_env(root / "state", root / "home"))
-    cli.run("stack", "init", STACK)
+    cli.init_stack(STACK)
     return Bench(cli, root / "project", hosts_file, image)

@@ -30,7 +30,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
     hosts_file = root / "hosts"
     hosts_file.write_text(USER_HOSTS_LINES)
     cli = PulumiCli(project, engine_env(root / "state", root / "home"))
-    cli.run("stack", "init", SITE_STACK)
+    cli.init_stack(SITE_STACK)
     site = Site(cli=cli, project=project, hosts_file=hosts_file, image=sandbox_image)
     write_stack_config(site, app_servers=["app1", "app2"])
     try:
@@ -38,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
         site.first_dependencies = site.dependencies()
         yield site
     finally:
-        cli.run("destroy", "--yes", "--skip-preview", check=False)
+        cli.destroy(check=False)
         for leftover in docker_names(f"label=wayshub.stack={SITE_STACK}"):
             subprocess.run(["docker", "rm", "--force", leftover], check=False)
         subprocess.run(["docker", "network", "rm", f"wayshub-{SITE_STACK}"], capture_output=True, check=False)

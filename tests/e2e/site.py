@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import ssl
 import subprocess
@@ -41,7 +40,7 @@ class Site:
 
     def dependencies(self) -> dict[str, set[str]]:
         """Resource name -> the names of the resources the engine recorded it depends on, from the state."""
-        resources = json.loads(self.cli.run("stack", "export").stdout)["deployment"].get("resources", [])
+        resources = self.cli.resources()
         return {
             r["urn"].rsplit("::", 1)[-1]: {urn.rsplit("::", 1)[-1] for urn in r.get("dependencies", [])}
             for r in resources

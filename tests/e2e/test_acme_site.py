@@ -8,6 +8,7 @@ The module leaves the site as it found it: its fixture puts the usual config bac
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 from collections.abc import Iterator
@@ -50,18 +51,17 @@ def configure(site: Site, bind: Bind, pebble: Pebble, **acme: object) -> None:
     settings = {"directoryUrl": pebble.directory_url, "email": "ops@wayshub.test", "caBundle": pebble.ca_bundle}
     extra = {"wayshub:dns": bind.stack_config(), "wayshub:lb": {"tls": "acme", "acme": {**settings, **acme}}}
     write_stack_config(site, app_servers=APP_SERVERS, extra=extra)
-    site.cli.run("config", "set", "--secret", SECRET_SETTING, "--", bind.secret)
+    site.cli.set_config(SECRET_SETTING, bind.secret, secret=True)
 
 
 @pytest.fixture(scope="module")
 def acme_site(site: Site, bind: Bind, pebble: Pebble) -> Iterator[Site]:
     configure(site, bind, pebble)
     yield site
-    # Back to the config the other site tests expect (plain HTTP, no DNS records) while BIND still runs,
-    # whatever happened (the last test does it too, and checks what it leaves).
+    # Back to the config the other site tests expect (plain HTTP, no DNS records, no TSIG secret) while BIND
+    # still runs, whatever happened (the last test does it too, and checks what it leaves).
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("config", "rm", SECRET_SETTING, check=False)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def served_leaf(root_pem: str) -> x509.Certificate:
@@ -77,8 +77,7 @@ def served_leaf(root_pem: str) -> x509.Certificate:
 
 
 def up(site: Site, check: bool = True) -> str:
-    result = site.cli.run("up", "--yes", "--skip-preview", check=check)
-    return result.stdout + result.stderr
+    return site.cli.up(check=check).output
 
 
 def test_http01_first_issuance_serves_a_certificate_that_chains_to_the_cas_root(
@@ -88,7 +87,7 @@ def test_http01_first_issuance_serves_a_certificate_that_chains_to_the_cas_root(
     outputs = acme_site.cli.outputs()
     leaf = served_leaf(pebble.root_pem)
     assert outputs["certificate"]["expires"] == leaf.not_valid_after_utc.isoformat()
-    assert f"{leaf.serial_number:x}" in acme_site.cli.run("stack", "export").stdout, "the state's certificate is served"
+    assert f"{leaf.serial_number:x}" in json.dumps(acme_site.cli.state()), "the state's certificate is served"
     assert "certificate for wayshub.test expires" in output and "`up` renews it from" in output
     assert get_https(pebble.root_pem)[0] == 200, "the site answers over HTTPS, trusted through the CA's root only"
     # Port 80: the answers' location (empty now: the token was removed) and a redirect for the rest.
@@ -97,14 +96,14 @@ def test_http01_first_issuance_serves_a_certificate_that_chains_to_the_cas_root(
     assert status == 301 and headers["location"].startswith("https://wayshub.test")
     assert acme_site.sh("lb", f"ls -A /var/lib/wayshub/acme/*{CHALLENGE_PATH}").stdout == "", "tokens are removed"
     # The keys are secrets: never in the state in plain text.
-    assert "PRIVATE KEY" not in acme_site.cli.run("stack", "export").stdout
+    assert "PRIVATE KEY" not in json.dumps(acme_site.cli.state())
     # While the certificate is good for longer than renewDaysBefore, nothing changes (a wider window that
     # still ends before today included), and the preview says when it will be renewed.
     for days in (30, 60):
         configure(acme_site, bind, pebble, renewDaysBefore=days)
-        preview = acme_site.cli.run("preview", "--expect-no-changes")
-        assert "`up` renews it from" in preview.stdout + preview.stderr
-        assert f"(lb.acme.renewDaysBefore {days})" in preview.stdout + preview.stderr
+        preview = acme_site.cli.preview(expect_no_changes=True).output
+        assert "`up` renews it from" in preview
+        assert f"(lb.acme.renewDaysBefore {days})" in preview
 
 
 def test_inside_the_renewal_window_up_renews_under_load_with_no_failed_gets(
@@ -112,7 +111,7 @@ def test_inside_the_renewal_window_up_renews_under_load_with_no_failed_gets(
 ) -> None:
     before = served_leaf(pebble.root_pem)
     configure(acme_site, bind, pebble, renewDaysBefore=365)  # longer than Pebble's 90 days: due now
-    steps = {s["urn"].rsplit("::", 1)[-1]: s["op"] for s in acme_site.cli.preview_steps()}
+    steps = {s.name: s.op for s in acme_site.cli.preview_steps()}
     assert steps.get("lb-certificate") == "update", f"the preview shows the renewal: {steps}"
     with BackgroundLoad(HTTPS_PORT, DOMAIN, min_requests=1500, max_seconds=600, ca_pem=pebble.root_pem) as load:
         output = up(acme_site)
@@ -160,7 +159,6 @@ def test_dns01_issues_through_the_dns_server_and_removes_its_txt_record(
 
 def test_back_to_plain_http_takes_the_port_80_file_and_the_webroot_off_the_lb(acme_site: Site) -> None:
     write_stack_config(acme_site, app_servers=APP_SERVERS)
-    acme_site.cli.run("config", "rm", SECRET_SETTING)
     up(acme_site)
     left = acme_site.sh("lb", "ls /etc/nginx/conf.d/ /etc/nginx/tls/ /var/lib/wayshub 2>&1; true").stdout
     assert "-acme.conf" not in left and ".crt" not in left and ".key" not in left, left

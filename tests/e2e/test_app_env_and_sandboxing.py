@@ -34,11 +34,11 @@ NGINX_CAPABILITIES = (1 << 0) | (1 << 1) | (1 << 6) | (1 << 7) | (1 << 10)
 def hostile_site(site: Site) -> Iterator[Site]:
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {"env": HOSTILE_ENV}})
     for name, value in HOSTILE_SECRETS.items():
-        site.cli.run("config", "set", "--secret", "--path", f"wayshub:appSecrets.{name}", "--", value)
-    site.cli.run("up", "--yes", "--skip-preview")
+        site.cli.set_config(f"wayshub:appSecrets.{name}", value, secret=True, path=True)
+    site.cli.up()
     yield site
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def app_environment(site: Site, server: str) -> dict[bytes, bytes]:
@@ -82,7 +82,7 @@ def test_every_hostile_value_reaches_the_running_app_byte_for_byte(hostile_site:
 
 
 def test_the_secret_stays_out_of_the_stack_state_and_files_stay_private(hostile_site: Site) -> None:
-    exported = hostile_site.cli.run("stack", "export").stdout
+    exported = json.dumps(hostile_site.cli.state())
     (secret,) = HOSTILE_SECRETS.values()
     assert json.dumps(secret)[1:-1] not in exported and "s3cr3t" not in exported
     for server in APP_SERVERS:

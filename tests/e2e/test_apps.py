@@ -73,13 +73,13 @@ def apps_site(site: Site) -> Iterator[Site]:
     shutil.copytree(FIXTURES, site.project / "apps", ignore=shutil.ignore_patterns("node_modules", "dist"))
     yield site
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
-def deploy(site: Site, app: dict[str, Any], events: Path) -> Deployed:
+def deploy(site: Site, app: dict[str, Any]) -> Deployed:
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": app})
     with BackgroundLoad(HTTP_PORT, DOMAIN, min_requests=MIN_REQUESTS, max_seconds=900) as load:
-        up = up_with_events(site.cli, events)
+        up = up_with_events(site.cli)
     print(f"\n{app.get('source', 'app')}: {load.report.summary()}")
     assert load.report.total >= MIN_REQUESTS
     assert load.report.failed == 0, load.report.error_samples
@@ -127,9 +127,9 @@ def served(site: Site, server: str) -> str:
     return site.sh(server, f"/opt/wayshub/current/bin/node -e {shlex.quote(probe)}").stdout.strip()
 
 
-def deploy_whole(site: Site, shape: str, events: Path) -> str:
+def deploy_whole(site: Site, shape: str) -> str:
     """Deploy a fixture shape under load; it succeeds and every host runs the new release whole."""
-    done = deploy(site, SHAPES[shape], events)
+    done = deploy(site, SHAPES[shape])
     assert done.up.returncode == 0, done.up.output[-3000:]
     rid = str(site.cli.outputs()["release"])
     for server in APP_SERVERS:
@@ -142,7 +142,7 @@ def env_lines(site: Site, server: str) -> list[str]:
 
 
 def test_a_plain_app_with_no_dependencies_deploys_on_the_distros_node(apps_site: Site, tmp_path: Path) -> None:
-    deploy_whole(apps_site, "plain", tmp_path / "events.jsonl")
+    deploy_whole(apps_site, "plain")
     for server in APP_SERVERS:
         assert apps_site.sh(server, "tail -n 1 /opt/wayshub/current/start").stdout == "exec node src/main.js\n"
         env = env_lines(apps_site, server)
@@ -153,7 +153,7 @@ def test_a_plain_app_with_no_dependencies_deploys_on_the_distros_node(apps_site:
 
 
 def test_an_app_with_a_build_step_ships_its_output_without_dev_dependencies(apps_site: Site, tmp_path: Path) -> None:
-    deploy_whole(apps_site, "built", tmp_path / "events.jsonl")
+    deploy_whole(apps_site, "built")
     for server in APP_SERVERS:
         listing = apps_site.sh(server, "cd /opt/wayshub/current/app && ls dist node_modules").stdout.split()
         assert "server.js" in listing and "ms" in listing
@@ -163,7 +163,7 @@ def test_an_app_with_a_build_step_ships_its_output_without_dev_dependencies(apps
 
 
 def test_an_esm_app_without_lockfile_runs_the_node_its_nvmrc_names(apps_site: Site, tmp_path: Path) -> None:
-    deploy_whole(apps_site, "esm", tmp_path / "events.jsonl")
+    deploy_whole(apps_site, "esm")
     node = apps_site.cli.outputs()["app"]["node"]
     assert node.startswith("binary 20.")
     version = node.split()[1]
@@ -184,14 +184,14 @@ def test_a_broken_release_fails_on_the_first_host_and_leaves_every_host_coherent
 ) -> None:
     healthy = FIXTURES / "plain" / "src" / "main.js"
     write_broken(apps_site, healthy.read_text())
-    first = deploy(apps_site, SHAPES["plain"], tmp_path / "healthy.jsonl")
+    first = deploy(apps_site, SHAPES["plain"])
     assert first.up.returncode == 0, first.up.output[-3000:]
     before = apps_site.cli.outputs()["release"]
 
     code, reason = BROKEN[kind]
     write_broken(apps_site, code)
     try:
-        broken = deploy(apps_site, SHAPES["plain"], tmp_path / "broken.jsonl")
+        broken = deploy(apps_site, SHAPES["plain"])
     finally:
         write_broken(apps_site, healthy.read_text())
     output = broken.up.output
@@ -221,7 +221,7 @@ def test_after_failed_rollouts_a_restarted_server_serves_and_the_next_up_converg
     # A fixed app (back to the sample, the default shape) converges with no manual step.
     write_stack_config(apps_site, app_servers=APP_SERVERS)
     with BackgroundLoad(HTTP_PORT, DOMAIN, min_requests=MIN_REQUESTS, max_seconds=900) as load:
-        up = up_with_events(apps_site.cli, tmp_path / "events.jsonl")
+        up = up_with_events(apps_site.cli)
     assert up.returncode == 0, up.output[-3000:]
     assert load.report.failed == 0, load.report.error_samples
     rid = apps_site.cli.outputs()["release"]

@@ -269,7 +269,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> PulumiCli:
         for file_name, text in files.items():
             (folder / file_name).write_text(text)
     cli = PulumiCli(root / "project", engine_env(root / "state", root / "home"))
-    cli.run("stack", "init", STACK)
+    cli.init_stack(STACK)
     return cli
 
 
@@ -302,9 +302,9 @@ def test_bad_input_stops_before_any_resource(
         cli = PulumiCli(cli.workdir, {**cli.env, **DEFAULT_PASSPHRASE_ENV})
     write_config(cli, changes)
     for key_name, value in secrets.items():
-        cli.run("config", "set", "--secret", key_name, "--", value)
+        cli.set_config(key_name, value, secret=True)
 
-    result = cli.run("up", "--yes", "--skip-preview", check=False)
+    result = cli.up(check=False)
     output = result.stdout + result.stderr
     errors = [line.strip() for line in output.splitlines() if re.match(r"^\s*error: ", line)]
     assert result.returncode != 0, output
@@ -312,6 +312,6 @@ def test_bad_input_stops_before_any_resource(
     assert errors[0].removeprefix("error: ").startswith(expected), errors[0]
     for value in secrets.values():
         assert value not in output, "a secret appeared in the output"
-    state = json.loads(cli.run("stack", "export").stdout)
+    state = cli.state()
     created = [r["type"] for r in state["deployment"].get("resources") or [] if r["type"] != "pulumi:pulumi:Stack"]
     assert created == [], f"{case}: resources were created: {created}"

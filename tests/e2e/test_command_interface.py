@@ -9,7 +9,6 @@ replacement, no command re-run), and a release that fails on a host must reach t
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -110,12 +109,12 @@ def upgrade(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Ite
     made = Upgrade(project, old_code, root / "state", root / "home", hosts_file, image=sandbox_image)
     made.write_config(SAMPLE_APP)
     old = made.cli(old_code)
-    old.run("stack", "init", STACK)
+    old.init_stack(STACK)
     try:
-        old.run("up", "--yes", "--skip-preview")
+        old.up()
         yield made
     finally:
-        made.cli(REPO).run("destroy", "--yes", "--skip-preview", check=False)
+        made.cli(REPO).destroy(check=False)
         for leftover in docker_names(f"label=wayshub.stack={STACK}"):
             subprocess.run(["docker", "rm", "--force", leftover], check=False)
         subprocess.run(["docker", "network", "rm", f"wayshub-{STACK}"], capture_output=True, check=False)
@@ -127,15 +126,11 @@ def test_the_current_code_finds_nothing_to_change_on_a_stack_the_old_code_made(u
     # Nothing made anew or torn down (URNs, types and providers kept). An update re-runs a step in place;
     # later commits may change a step's script, so updates are allowed (and shown).
     # The one kind of resource added since (issue #21) runs nothing on a host when it is created.
-    added = [s["urn"] for s in steps if s["op"] == "create" and s["urn"].split("::")[-2].endswith(":HostState")]
+    added = [s.urn for s in steps if s.op == "create" and s.urn.split("::")[-2].endswith(":HostState")]
     assert sorted(u.rsplit("::", 1)[-1] for u in added) == ["app1-app-state", "lb-state"], added
-    remade = [
-        (s["op"], s["urn"].rsplit("::", 1)[-1])
-        for s in steps
-        if s["op"] not in ("same", "update") and s["urn"] not in added
-    ]
+    remade = [(s.op, s.name) for s in steps if s.op not in ("same", "update") and s.urn not in added]
     assert remade == [], f"the interface re-made or removed resources of a deployed stack: {remade}"
-    state = json.loads(new.run("stack", "export").stdout)["deployment"]["resources"]
+    state = new.state()["deployment"]["resources"]
     kinds = Counter(r["type"].rsplit(":", 1)[-1] for r in state if r["type"].startswith("pulumi-python:dynamic/"))
     assert kinds["RemoteCommand"] >= 8 and kinds["LocalCommand"] >= 3 and kinds["CopyFileToRemote"] >= 2, kinds
     summary = new.up_summary()
@@ -147,7 +142,7 @@ def test_a_failed_release_is_one_line_with_no_traceback(upgrade: Upgrade) -> Non
     new = upgrade.cli(REPO)
     broken = {"health": {"path": "/health", "bodyContains": "never-in-the-answer", "timeoutSeconds": 3}}
     upgrade.write_config(broken)
-    failed = new.run("up", "--yes", "--skip-preview", check=False)
+    failed = new.up(check=False)
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0, output[-3000:]
     assert "Traceback" not in output, output[-6000:]
@@ -161,4 +156,4 @@ def test_a_failed_release_is_one_line_with_no_traceback(upgrade: Upgrade) -> Non
     # The output tail follows our line: what deploy.sh said about the health check.
     assert "never-in-the-answer" in output[ours.end() :], output[-6000:]
     upgrade.write_config(SAMPLE_APP)
-    new.run("up", "--yes", "--skip-preview")
+    new.up()

@@ -146,17 +146,17 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     }
     (project / "stacks").mkdir()
     (project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
-    cli.run("stack", "init", STACK)
+    cli.init_stack(STACK)
     try:
-        cli.run("up", "--yes", "--skip-preview")
+        cli.up()
         yield Deployed(cli, port)
     finally:
-        cli.run("destroy", "--yes", "--skip-preview", check=False)
+        cli.destroy(check=False)
         names = leftovers()
         if names:
             docker("rm", "--force", *names, check=False)
         docker("network", "rm", NETWORK, check=False)
-        cli.run("stack", "rm", "--yes", "--force", check=False)
+        cli.remove_stack(force=True, check=False)
 
 
 def test_up_serves_both_backends_through_nginx(deployed: Deployed) -> None:

@@ -8,7 +8,6 @@ restores the stack config whatever happened.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +30,11 @@ TAKEN = f"taken.{DOMAIN}"
 def configure(site: Site, bind: Bind, secret: str | None = None, **dns_changes: Any) -> None:
     """The site's usual config plus ``wayshub:dns`` for ``bind``, and the TSIG secret set with --secret."""
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:dns": bind.stack_config(**dns_changes)})
-    site.cli.run("config", "set", "--secret", SECRET_SETTING, "--", secret or bind.secret)
+    site.cli.set_config(SECRET_SETTING, secret or bind.secret, secret=True)
 
 
 def up(site: Site, check: bool = True) -> str:
-    result = site.cli.run("up", "--yes", "--skip-preview", check=check)
+    result = site.cli.up(check=check)
     return result.stdout + result.stderr
 
 
@@ -45,7 +44,7 @@ def state_text(site: Site) -> str:
 
 
 def dns_outputs(site: Site, name: str = DOMAIN) -> dict[str, Any]:
-    state = json.loads(site.cli.run("stack", "export").stdout)
+    state = site.cli.state()
     (resource,) = [r for r in state["deployment"]["resources"] if r["urn"].endswith(f"::dns-{name}")]
     return dict(resource["outputs"])
 
@@ -62,7 +61,7 @@ def dns_site(site: Site, bind: Bind) -> Iterator[Site]:
     yield site
     # Back to the config the other site tests expect (no DNS: the engine deletes our records while BIND runs).
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def test_the_record_appears_and_the_site_answers_through_the_name_it_gives(dns_site: Site, bind: Bind) -> None:
@@ -76,14 +75,14 @@ def test_the_record_appears_and_the_site_answers_through_the_name_it_gives(dns_s
     assert f"127.0.0.1\t{DOMAIN}" in dns_site.hosts_file.read_text(), "the hosts entry is kept as well"
     assert bind.dig(f"ns.{DOMAIN}", "A") == [ADDRESS] and bind.dig(f"other.{DOMAIN}", "A") == ["192.0.2.10"]
     # A second up changes nothing, and the secret is nowhere in plain text.
-    dns_site.cli.run("preview", "--expect-no-changes")
+    dns_site.cli.preview(expect_no_changes=True)
     assert bind.secret not in state_text(dns_site) + output
     assert dns_outputs(dns_site)["tsigSecret"].get("4dabf18193072939515e22adb298388d"), "a secret in the state"
 
 
 def test_a_record_change_previews_as_zone_lines_and_up_applies_it(dns_site: Site, bind: Bind) -> None:
     configure(dns_site, bind, ttl=60, addresses=["127.0.0.1", "fd00::53"])
-    preview = dns_site.cli.run("preview", "--diff")
+    preview = dns_site.cli.preview()
     shown = preview.stdout + preview.stderr
     for line in (
         f"- {DOMAIN}. 300 IN A 127.0.0.1",
@@ -103,11 +102,11 @@ def test_a_record_change_previews_as_zone_lines_and_up_applies_it(dns_site: Site
 
 def test_an_edit_elsewhere_is_drift_on_refresh_and_restored_on_up(dns_site: Site, bind: Bind) -> None:
     bind.edit_out_of_band(DOMAIN, "A", ["127.0.0.1"], ["192.0.2.99"])
-    refresh = dns_site.cli.run("refresh", "--yes")
+    refresh = dns_site.cli.refresh()
     assert bind.secret not in refresh.stdout + refresh.stderr + state_text(dns_site)
     outputs = dns_outputs(dns_site)
     assert (outputs["addresses"], outputs["records"]) == (["192.0.2.99"], f"{DOMAIN}. 60 IN A 192.0.2.99\n")
-    preview = dns_site.cli.run("preview", "--diff").stdout
+    preview = dns_site.cli.preview().stdout
     assert f"{DOMAIN}. 60 IN A 192.0.2.99" in preview and f"{DOMAIN}. 300 IN A 127.0.0.1" in preview, preview
     assert bind.secret not in preview
     up(dns_site)
@@ -126,7 +125,7 @@ def test_a_wrong_tsig_key_fails_in_one_line_and_changes_nothing(dns_site: Site, 
         assert wrong not in output and bind.secret not in output
     finally:
         configure(dns_site, bind)
-    dns_site.cli.run("preview", "--expect-no-changes")
+    dns_site.cli.preview(expect_no_changes=True)
 
 
 def test_an_unreachable_server_fails_within_its_timeout_and_the_old_records_stay(dns_site: Site, bind: Bind) -> None:

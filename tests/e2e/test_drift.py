@@ -113,10 +113,10 @@ DRIFTS = {
 @pytest.fixture(scope="module")
 def drift_site(site: Site) -> Iterator[Site]:
     write_stack_config(site, app_servers=APP_SERVERS, extra=TLS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
     yield site
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def load(site: Site) -> BackgroundLoad:
@@ -126,30 +126,24 @@ def load(site: Site) -> BackgroundLoad:
 
 def refresh(site: Site) -> tuple[str, dict[str, int]]:
     """`pulumi refresh` with its diff; the output and the engine's count of changes."""
-    result = site.cli.run("refresh", "--yes", "--skip-preview", "--diff")
-    history = site.cli.json("stack", "history")
-    return result.stdout + result.stderr, dict(history[0]["resourceChanges"])
+    result = site.cli.refresh(diff=True)
+    return result.stdout + result.stderr, result.changes
 
 
 def outputs_of(site: Site, name: str) -> dict[str, Any]:
-    state = json.loads(site.cli.run("stack", "export").stdout)
+    state = site.cli.state()
     (resource,) = [r for r in state["deployment"]["resources"] if r["urn"].endswith(f"::{name}")]
     return dict(resource.get("outputs") or {})
 
 
 def changed(up: UpResult) -> set[str]:
-    """Resources the up did anything to."""
-    names = set()
-    for event in up.events:
-        meta = event.get("resOutputsEvent", {}).get("metadata", {})
-        if meta and meta.get("op") not in (None, "same", "read"):
-            names.add(meta["urn"].rsplit("::", 1)[-1])
-    return names
+    """Resources the up did anything to (the steps it finished, from its engine events)."""
+    return up.changed()
 
 
 def restored_report(site: Site, since: str) -> list[str]:
     """scripts/drift-report on the stack's export, as `make up` runs it."""
-    exported = site.cli.run("stack", "export").stdout
+    exported = json.dumps(site.cli.state())
     result = subprocess.run(
         [str(REPO / "scripts" / "drift-report"), "--since", since],
         input=exported,
@@ -160,10 +154,10 @@ def restored_report(site: Site, since: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def planned(site: Site, *flags: str) -> set[str]:
-    """The resources a preview would change."""
-    steps = site.cli.json("preview", "--diff", *flags)["steps"]
-    return {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] not in ("same", "refresh", "read")}
+def planned(site: Site, refresh: bool = False) -> set[str]:
+    """The resources a preview would change (``refresh``: `preview --refresh`, reading the hosts first)."""
+    steps = site.cli.preview(refresh=refresh).steps
+    return {s.name for s in steps if s.op not in ("same", "refresh", "read")}
 
 
 def state_name(host: str) -> str:
@@ -182,7 +176,7 @@ def test_a_refresh_of_an_undrifted_stack_changes_nothing(drift_site: Site) -> No
     _, changes = refresh(drift_site)
     assert set(changes) == {"same"}, changes
     steps = drift_site.cli.preview_steps()
-    assert {s["op"] for s in steps} == {"same"}, [(s["op"], s["urn"]) for s in steps if s["op"] != "same"]
+    assert {s.op for s in steps} == {"same"}, [(s.op, s.urn) for s in steps if s.op != "same"]
 
 
 @pytest.mark.parametrize("case", list(DRIFTS))
@@ -198,13 +192,13 @@ def test_drift_is_reported_by_refresh_and_repaired_by_up(drift_site: Site, case:
             check=True,
             capture_output=True,
         )
-        previewed = planned(site, "--refresh")  # reads the hosts, stores nothing
+        previewed = planned(site, refresh=True)  # reads the hosts, stores nothing
         output, changes = refresh(site)
         refreshed = outputs_of(site, state_name(drift.host))
         drift_lines = refreshed["drift"]
         then = planned(site)  # what `make preview` shows after `make refresh`
         started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        up = up_with_events(site.cli, tmp_path / "events.jsonl")
+        up = up_with_events(site.cli)
         report = restored_report(site, started)
         restored = site.sh(drift.host, drift.restored, check=False)
         _, after = refresh(site)
@@ -245,12 +239,12 @@ def test_a_repair_that_fails_its_health_check_leaves_the_live_release_in_place(d
     with load(site) as traffic:
         site.sh("app1", f"systemctl disable --now wayshub && {squat}")
         _, changes = refresh(site)
-        failed = site.cli.run("up", "--yes", "--skip-preview", check=False)
+        failed = site.cli.up(check=False)
         output = failed.stdout + failed.stderr
         link = site.sh("app1", f"readlink {ROOT}/current", check=False).stdout.strip()
         enabled = site.sh("app1", "systemctl is-enabled wayshub", check=False).stdout.strip()
         site.sh("app1", "systemctl stop wayshub-squatter")
-        fixed = site.cli.run("up", "--yes", "--skip-preview", check=False)
+        fixed = site.cli.up(check=False)
         healthy = site.sh("app1", "systemctl is-active --quiet wayshub && " + current_is_the_release(), check=False)
         _, after = refresh(site)
     print(f"\nfailed repair: {traffic.report}")

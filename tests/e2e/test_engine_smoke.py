@@ -35,17 +35,17 @@ def smoke(tmp_path: Path) -> PulumiCli:
 
 
 def test_engine_version_is_a_3_2xx_release(smoke: PulumiCli) -> None:
-    version = smoke.run("version").stdout.strip()
-    assert version.startswith("v3.2"), version
+    version = smoke.workspace.pulumi_version  # `pulumi version`, without its "v"
+    assert version.startswith("3.2"), version
 
 
 def test_stack_life_cycle_creates_keeps_and_removes_the_file(smoke: PulumiCli, tmp_path: Path) -> None:
     target = tmp_path / "made-by-pulumi.txt"
-    smoke.run("stack", "init", STACK)
-    smoke.run("config", "set", "target", str(target))
+    smoke.init_stack(STACK)
+    smoke.set_config("target", str(target))
 
     planned = smoke.preview_steps()
-    assert [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in planned if s["op"] != "same"] == [
+    assert [(s.op, s.name) for s in planned if s.op != "same"] == [
         ("create", f"wayshub-smoke-{STACK}"),
         ("create", "marker"),
     ]
@@ -59,24 +59,24 @@ def test_stack_life_cycle_creates_keeps_and_removes_the_file(smoke: PulumiCli, t
     second = smoke.up_summary()
     assert set(second) == {"same"}, f"a second up must change nothing, engine reported {second}"
 
-    smoke.run("destroy", "--yes", "--skip-preview")
+    smoke.destroy()
     assert not target.exists(), "destroy must run the delete command"
-    smoke.run("stack", "rm", "--yes", STACK)
-    assert STACK not in smoke.run("stack", "ls").stdout
+    smoke.remove_stack()
+    assert STACK not in [s.name for s in smoke.workspace.list_stacks()]
 
 
 def test_torn_state_metadata_from_a_killed_engine_is_mended_by_recover(smoke: PulumiCli, tmp_path: Path) -> None:
     """A kill between writing a state file and its ``.attrs`` leaves the stack unreadable; recover's first
     step (scripts/torn_state.py) makes it readable again."""
-    smoke.run("stack", "init", STACK)
-    smoke.run("config", "set", "target", str(tmp_path / "made-by-pulumi.txt"))
-    smoke.run("up", "--yes", "--skip-preview")
+    smoke.init_stack(STACK)
+    smoke.set_config("target", str(tmp_path / "made-by-pulumi.txt"))
+    smoke.up()
     state_dir = Path(smoke.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
     (attrs,) = state_dir.glob(f".pulumi/stacks/*/{STACK}.json.attrs")
     attrs.write_text("")  # what os.Create leaves when the engine dies before the write
-    broken = smoke.run("preview", check=False)
-    assert broken.returncode != 0 and "failed to load checkpoint: EOF" in broken.stderr, broken.stderr
+    broken = smoke.preview(check=False)
+    assert broken.returncode != 0 and "failed to load checkpoint: EOF" in broken.output, broken.output
     assert attrs in repair(state_dir)
-    smoke.run("preview", "--expect-no-changes")
-    smoke.run("destroy", "--yes", "--skip-preview")
-    smoke.run("stack", "rm", "--yes", STACK)
+    smoke.preview(expect_no_changes=True)
+    smoke.destroy()
+    smoke.remove_stack()

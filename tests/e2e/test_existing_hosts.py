@@ -72,7 +72,7 @@ class Stack:
 
     def made(self) -> list[str]:
         """The names of the resources in the state that did something (not components or providers)."""
-        state = json.loads(self.cli.run("stack", "export").stdout)
+        state = self.cli.state()
         resources = state["deployment"].get("resources") or []
         return [r["urn"].rsplit("::", 1)[-1] for r in resources if r["type"].startswith("pulumi-python:dynamic")]
 
@@ -82,8 +82,8 @@ def new_stack(root: Path, name: str, private_key: str) -> Stack:
     copy_program(project)
     (project / "stacks").mkdir()
     cli = PulumiCli(project, engine_env(root / "state", root / "home"))
-    cli.run("stack", "init", name)
-    cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", private_key)
+    cli.init_stack(name)
+    cli.set_config("wayshub:sshPrivateKey", private_key, secret=True)
     return Stack(cli, name, root)
 
 
@@ -130,18 +130,18 @@ def failing(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) -> 
     try:
         yield stack
     finally:
-        stack.cli.run("destroy", "--yes", "--skip-preview", check=False)
-        stack.cli.run("stack", "rm", "--yes", "--force", check=False)
+        stack.cli.destroy(check=False)
+        stack.cli.remove_stack(force=True, check=False)
 
 
 def failing_up(stack: Stack, servers: OtherServers, known_hosts: Path | None = None, **per_server: Any) -> str:
     """A first `up` that must fail (the previous case's probes are forgotten first)."""
-    stack.cli.run("destroy", "--yes", "--skip-preview")
+    stack.cli.destroy()
     hosts_file = stack.root / "hosts"
     hosts_file.write_text(USER_HOSTS_LINES)
     hosts = existing_hosts(servers, known_hosts or servers.known_hosts, **per_server)
     stack.configure(site_config(hosts, hosts_file, app=FAILING_APP))
-    result = stack.cli.run("up", "--yes", "--skip-preview", check=False)
+    result = stack.cli.up(check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "Traceback" not in output, f"a probe's failure must be our line alone:\n{output[-4000:]}"
@@ -180,11 +180,11 @@ def test_a_user_without_sudo_rights_and_sudo_that_asks_a_password_fail_at_the_pr
 
 def test_a_key_the_servers_do_not_accept_fails_at_the_probe(failing: Stack, servers: OtherServers) -> None:
     wrong_key, _ = generate_ed25519("not-authorized")
-    failing.cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", wrong_key)
+    failing.cli.set_config("wayshub:sshPrivateKey", wrong_key, secret=True)
     try:
         output = failing_up(failing, servers)
     finally:
-        failing.cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", servers.private_key)
+        failing.cli.set_config("wayshub:sshPrivateKey", servers.private_key, secret=True)
     lb = servers.server("lb")
     line = the_line(output, rf"lb: {USER}@127\.0\.0\.1:{lb.ssh_port} did not accept our SSH key")
     assert f"within {DIAL_SECONDS}s" in line and "pulumi stack output ssh_public_key" in line
@@ -220,13 +220,13 @@ def test_the_public_key_for_the_servers_authorized_keys_comes_before_any_server_
     failing: Stack, servers: OtherServers
 ) -> None:
     # The docs' recipe: an `up` of the stack resource alone records the outputs and touches no server.
-    failing.cli.run("destroy", "--yes", "--skip-preview")
+    failing.cli.destroy()
     hosts = existing_hosts(servers, servers.known_hosts, app1={"sshPort": UNUSED_SSH_PORT})
     failing.configure(site_config(hosts, failing.root / "hosts", app=FAILING_APP))
     stack_urn = f"urn:pulumi:{failing.name}::wayshub::pulumi:pulumi:Stack::wayshub-{failing.name}"
-    failing.cli.run("up", "--yes", "--skip-preview", "--target", stack_urn)
+    failing.cli.up(target=[stack_urn])
     assert failing.made() == []
-    public_key = failing.cli.run("stack", "output", "ssh_public_key").stdout.strip()
+    public_key = failing.cli.outputs()["ssh_public_key"]
     assert public_key.split()[:2] == servers.public_key.split()[:2]
     assert public_key.endswith(f" wayshub-{failing.name}")
 
@@ -250,10 +250,10 @@ def test_the_stack_file_previews_against_these_servers(name: str, tmp_path: Path
     stack.configure(config)
 
     steps = stack.cli.preview_steps()
-    created = {s["urn"].rsplit("::", 1)[-1]: s for s in steps if s["op"] == "create"}
+    created = {s.name: s for s in steps if s.op == "create"}
     assert {"app1-probe", "app2-probe", "lb-probe", "preflight", "app1-app-release", "lb-site"} <= set(created)
     lb = parse({k.removeprefix("wayshub:"): v for k, v in config.items()}).lb
-    site = json.dumps(created["lb-site"]["newState"]["inputs"])
+    site = json.dumps(created["lb-site"].inputs)
     for app in ("app1", "app2"):
         address = servers.server(app).private_address
         assert f"server {address}:3000 max_fails={lb.max_fails} fail_timeout={lb.fail_timeout};" in site
@@ -280,8 +280,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) ->
     try:
         yield Deployed(stack, hosts_file, stack.cli.up_summary())
     finally:
-        stack.cli.run("destroy", "--yes", "--skip-preview", check=False)
-        stack.cli.run("stack", "rm", "--yes", "--force", check=False)
+        stack.cli.destroy(check=False)
+        stack.cli.remove_stack(force=True, check=False)
 
 
 def get(path: str = "/") -> tuple[int, str]:
@@ -338,15 +338,14 @@ def test_a_second_up_changes_nothing(deployed: Deployed) -> None:
 
 
 def test_refresh_finds_everything_as_deployed(deployed: Deployed) -> None:
-    deployed.stack.cli.run("refresh", "--yes", "--skip-preview")
-    changes = deployed.stack.cli.json("stack", "history")[0]["resourceChanges"]
+    changes = deployed.stack.cli.refresh().changes
     assert set(changes) == {"same"}, changes
 
 
 def test_destroy_leaves_no_unit_site_user_release_or_hosts_block_behind(
     deployed: Deployed, servers: OtherServers
 ) -> None:
-    deployed.stack.cli.run("destroy", "--yes", "--skip-preview")
+    deployed.stack.cli.destroy()
     for name in ("app1", "app2"):
         left = servers.sh(
             name,

@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +20,14 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi import automation as auto
 
 from bench.loadgen import BackgroundLoad
 from components.config.hosts import host_address
 from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
-from tests.e2e.pulumi_cli import REPO, PulumiCli, UpResult, copy_program, engine_env, events_env, read_events
+from tests.e2e.pulumi_cli import REPO, STARTED, PulumiCli, UpResult, copy_program, engine_env, step_of, up_with_events
 from tests.e2e.site import (
     DOMAIN,
     HTTP_PORT,
@@ -53,7 +55,7 @@ TOKEN = "wayshub-test-token-3f9c1d7e5b"
 def hardened(site: Site) -> Iterator[Site]:
     yield site
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def state_text(site: Site) -> str:
@@ -68,8 +70,8 @@ def secret_lines(pem: str) -> list[str]:
 def test_https_with_the_self_signed_ca(hardened: Site) -> None:
     site = hardened
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:lb": {"tls": "self-signed"}})
-    site.cli.run("config", "set", "--secret", "--path", "wayshub:appSecrets.API_TOKEN", TOKEN)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.set_config("wayshub:appSecrets.API_TOKEN", TOKEN, secret=True, path=True)
+    site.cli.up()
 
     ca = site.cli.outputs()["ca_certificate"]
     status, headers = get_https(ca)
@@ -116,7 +118,7 @@ def planned_ops(preview_json: str) -> dict[str, str]:
 
 
 def set_secret(cli: PulumiCli, key: str, value: str, path: bool = False) -> None:
-    cli.run("config", "set", "--secret", *(["--path"] if path else []), key, "--", value)
+    cli.set_config(key, value, secret=True, path=path)
 
 
 def tls_config(pair: dict[str, str]) -> dict[str, object]:
@@ -130,15 +132,15 @@ def test_a_new_tls_key_and_app_secret_change_what_runs_and_never_show(hardened: 
     write_stack_config(site, app_servers=APP_SERVERS, extra=tls_config(old_pair))
     set_secret(site.cli, "wayshub:tlsPrivateKey", old_pair["private_key"])
     set_secret(site.cli, "wayshub:appSecrets.API_TOKEN", old_token, path=True)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
     # The change: a new certificate and key, and a new value of an app secret.
     write_stack_config(site, app_servers=APP_SERVERS, extra=tls_config(new_pair))
     set_secret(site.cli, "wayshub:tlsPrivateKey", new_pair["private_key"])
     set_secret(site.cli, "wayshub:appSecrets.API_TOKEN", new_token, path=True)
-    diff = site.cli.run("preview", "--diff")
-    raw = site.cli.run("preview", "--json").stdout
-    up = site.cli.run("up", "--yes", "--skip-preview", "--diff")
+    diff = site.cli.preview()
+    raw = site.cli.preview(diff=False, json_output=True).stdout
+    up = site.cli.up(diff=True)
 
     # The change is real: the key file and every host's release are rewritten, and the new ones serve.
     ops = planned_ops(raw)
@@ -176,9 +178,9 @@ def test_the_dns_tsig_secret_never_shows_in_a_preview_or_a_failed_up(hardened: S
     dns = {"server": "127.0.0.1", "port": 9, "zone": DOMAIN, "keyName": "wayshub-update", "timeoutSeconds": 3}
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:dns": dns})
     set_secret(site.cli, "wayshub:dnsTsigSecret", tsig)
-    diff = site.cli.run("preview", "--diff")
-    raw = site.cli.run("preview", "--json").stdout
-    up = site.cli.run("up", "--yes", "--skip-preview", "--diff", check=False)
+    diff = site.cli.preview()
+    raw = site.cli.preview(diff=False, json_output=True).stdout
+    up = site.cli.up(diff=True, check=False)
 
     assert planned_ops(raw).get(f"dns-{DOMAIN}") == "create", planned_ops(raw)
     assert f"dns-{DOMAIN}" in diff.stdout and "[secret]" in diff.stdout
@@ -217,7 +219,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
     (project / "stacks").mkdir()
     stack = f"{SITE_STACK}keys"
     cli = PulumiCli(project, engine_env(tmp_path / "state", tmp_path / "home"))
-    cli.run("stack", "init", stack)
+    cli.init_stack(stack)
 
     def entry(server: str) -> dict[str, object]:
         index = servers.index(server)
@@ -245,12 +247,12 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
     (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
     try:
         set_secret(cli, "wayshub:sshPrivateKey", old_private)
-        cli.run("up", "--yes", "--skip-preview")
+        cli.up()
 
         set_secret(cli, "wayshub:sshPrivateKey", new_private)
-        diff = cli.run("preview", "--diff")
-        raw = cli.run("preview", "--json").stdout
-        up = cli.run("up", "--yes", "--skip-preview", "--diff")
+        diff = cli.preview()
+        raw = cli.preview(diff=False, json_output=True).stdout
+        up = cli.up(diff=True)
 
         # Every step on a server holds the connection, key included: each one is updated, none re-run.
         ops = planned_ops(raw)
@@ -266,7 +268,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
         found = leaks({"new SSH key": new_private, "old SSH key": old_private}, texts)
         assert not found, found
     finally:
-        cli.run("destroy", "--yes", "--skip-preview", check=False)
+        cli.destroy(check=False)
         for server in servers:
             site.sh(server, f"cp -p /root/authorized_keys.before {keys_file}", check=False)
 
@@ -279,7 +281,7 @@ def test_a_changed_host_key_is_refused(hardened: Site) -> None:
     site.sh("app1", f"{save} && {swap}")
     try:
         write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {"env": {"GREETING": "hello"}}})
-        result = site.cli.run("up", "--yes", "--skip-preview", check=False)
+        result = site.cli.up(check=False)
         assert result.returncode != 0
         assert "not the pinned" in result.stdout and "refusing to connect" in result.stdout
         assert "GREETING" not in site.sh("app1", "cat /opt/wayshub/current/env").stdout
@@ -299,7 +301,7 @@ def test_an_unreachable_app_host_fails_clearly_and_the_site_keeps_serving(harden
             hosts_extra={"dialTimeoutSeconds": 5},
         )
         started = time.monotonic()
-        result = site.cli.run("up", "--yes", "--skip-preview", check=False)
+        result = site.cli.up(check=False)
         took = time.monotonic() - started
         assert result.returncode != 0
         assert "cannot reach wayshub@127.0.0.1:" in result.stdout and "over SSH within 5s" in result.stdout
@@ -334,48 +336,69 @@ def live_release(site: Site, server: str) -> str:
     return site.sh(server, "basename $(readlink /opt/wayshub/current)").stdout.strip()
 
 
-def test_an_up_killed_between_two_hosts_switches_converges_when_run_again(hardened: Site, tmp_path: Path) -> None:
+def engine_of_this_process() -> int:
+    """The pid of the `pulumi up` this test process started (the Automation API's child: its engine)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ppid == os.getpid() and Path(argv[0].decode()).name == "pulumi" and b"up" in argv:
+            found.append(int(entry.name))
+    assert len(found) == 1, f"expected one `pulumi up` started by this test, found {found}"
+    return found[0]
+
+
+def test_an_up_killed_between_two_hosts_switches_converges_when_run_again(hardened: Site) -> None:
     """The engine dies (SIGKILL, with the plugins it started) right after the event that starts host 1's
-    switch and before host 2's; `make recover` + `up` converge; GETs run from before the kill to the end."""
+    switch and before host 2's; `make recover` + `up` converge; GETs run from before the kill to the end.
+
+    The `up` runs through the Automation API on a thread; its engine events come to ``on_event`` as the
+    engine emits them, and the test kills the engine the moment host 1's switch starts."""
     site = hardened
     old = site.cli.outputs()["release"]
     (site.project / "app" / "VARIANT").write_text("interrupted\n")
-    event_log = tmp_path / "events.jsonl"
-    output = tmp_path / "up.out"
     max_requests = 1_000_000
+    app1_switching = threading.Event()
+
+    def watch(event: auto.EngineEvent) -> None:
+        step = step_of(event)
+        if step and step.kind == STARTED and step.name == "app1-app-release" and step.op != "same":
+            app1_switching.set()
+
+    done: list[UpResult] = []
     try:
         with BackgroundLoad(
             HTTP_PORT, DOMAIN, min_requests=1000, max_requests=max_requests, max_seconds=900
         ) as traffic:
-            with output.open("w") as out:
-                process = subprocess.Popen(
-                    ["pulumi", "--non-interactive", "up", "--yes", "--skip-preview", "--event-log", str(event_log)],
-                    cwd=site.project,
-                    env=events_env(site.cli),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-                deadline = time.monotonic() + 600
-                while UpResult(0, "", read_events(event_log)).started("app1-app-release") is None:
-                    assert process.poll() is None, f"the up ended before app1's switch: {output.read_text()[-3000:]}"
-                    assert time.monotonic() < deadline, "app1's switch never started"
-                    time.sleep(0.05)
-                # Kill what we started (the engine and the plugins it started, which run in process groups
-                # of their own) by pid, all at once, like a closed laptop lid would.
-                for pid in [process.pid, *descendants(process.pid)]:
-                    os.kill(pid, signal.SIGKILL)
-                process.wait(timeout=30)
-            # The engine is dead: its log is exactly what it had done when it died.
-            at_kill = UpResult(process.returncode, output.read_text(), read_events(event_log))
+            running = threading.Thread(target=lambda: done.append(up_with_events(site.cli, on_event=watch)))
+            running.start()
+            deadline = time.monotonic() + 600
+            while not app1_switching.wait(0.05):
+                assert running.is_alive(), f"the up ended before app1's switch: {[d.output[-3000:] for d in done]}"
+                assert time.monotonic() < deadline, "app1's switch never started"
+            # Kill what we started (the engine and the plugins it started, which run in process groups
+            # of their own) by pid, all at once, like a closed laptop lid would.
+            engine = engine_of_this_process()
+            for pid in [engine, *descendants(engine)]:
+                os.kill(pid, signal.SIGKILL)
+            running.join(timeout=120)
+            assert not running.is_alive(), "the killed up's output never ended"
+            # The engine is dead: its events are exactly what it had done when it died.
+            (at_kill,) = done
             app2_releases = site.sh("app2", "ls /opt/wayshub/releases").stdout.split()
             app2_live = live_release(site, "app2")
 
             # What `make recover` does: mend metadata the kill may have torn (scripts/torn_state.py), drop the
             # dead run's lock, forget its half-made creates, read the hosts.
             repair(Path(site.cli.env["PULUMI_BACKEND_URL"].removeprefix("file://")))
-            site.cli.run("cancel", "--yes")
-            site.cli.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
-            site.cli.run("up", "--yes", "--skip-preview")
+            site.cli.cancel()
+            site.cli.refresh(clear_pending_creates=True)
+            site.cli.up()
             converged = site.cli.up_summary()
         new = site.cli.outputs()["release"]
 
@@ -401,8 +424,8 @@ def test_someone_elses_hosts_file_edits_survive_and_our_block_is_restored(harden
     edited = USER_HOSTS_LINES + ours.replace("127.0.0.1", "10.6.6.6") + "192.0.2.7\ttheirs.example\n"
     site.hosts_file.write_text(edited)
 
-    refreshed = site.cli.run("refresh", "--yes", "--skip-preview", "--diff")
+    refreshed = site.cli.refresh(diff=True)
     assert "10.6.6.6" in refreshed.stdout, "refresh must show the edited block as drift"
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
     assert site.hosts_file.read_text() == USER_HOSTS_LINES + ours + "192.0.2.7\ttheirs.example\n"
     site.hosts_file.write_text(USER_HOSTS_LINES + ours)

@@ -43,14 +43,14 @@ def hung_site(site: Site) -> Iterator[Site]:
     assert ANCHOR in original
     server.write_text(original.replace(ANCHOR, SLOW_ROUTE + ANCHOR, 1))
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
     yield site
     for kind in HANGS.values():  # a failed test may have left a hang behind
         with contextlib.suppress(subprocess.CalledProcessError):
             kind.end(site.container("app1"), UNIT)
     server.write_text(original)
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def checker_log(site: Site) -> str:

@@ -3,6 +3,7 @@ stack's state and reaches every host with the stack's key and pinned host keys (
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ def ops(site: Site, *args: str, stdin: str | None = None, tmp: Path | None = Non
 
 
 def private_key(site: Site) -> str:
-    state = site.cli.run("stack", "export", "--show-secrets").stdout
+    state = json.dumps(site.cli.state(show_secrets=True))
     marker = "BEGIN OPENSSH " + "PRIVATE KEY"  # in two parts: no key-shaped text in git
     assert marker in state
     # The key's body: one of its base64 lines is enough to spot it in any output.
@@ -81,12 +82,12 @@ def test_status_names_a_stopped_host_and_fails(site: Site) -> None:
 def logging_requests(site: Site) -> Iterator[Site]:
     """The sample app logging each request (LOG_REQUESTS=1 in its env), and back afterwards."""
     write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {**SAMPLE_APP, "env": {"LOG_REQUESTS": 1}}})
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
     try:
         yield site
     finally:
         write_stack_config(site, app_servers=APP_SERVERS)
-        site.cli.run("up", "--yes", "--skip-preview")
+        site.cli.up()
 
 
 def test_logs_show_a_request_on_the_lb_and_on_the_app_host_that_served_it(logging_requests: Site) -> None:

@@ -11,11 +11,10 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.pulumi_cli import PulumiCli
+from tests.e2e.pulumi_cli import PulumiCli, Step
 from tests.e2e.site import SAMPLE_APP, Site, get, write_stack_config
 
 pytestmark = pytest.mark.e2e
@@ -45,16 +44,16 @@ def scripted(site: Site, tmp_path: Path) -> Iterator[tuple[PulumiCli, Path]]:
         yield cli, marker
     finally:
         write_stack_config(site, APP_SERVERS)
-        site.cli.run("up", "--yes", "--skip-preview")
+        site.cli.up()
 
 
-def release_ids(steps: list[dict[str, Any]]) -> dict[str, str]:
+def release_ids(steps: list[Step]) -> dict[str, str]:
     """The release id each host's release step is planned with (the first ``rerun_on`` value)."""
     ids = {}
     for step in steps:
-        name = str(step["urn"]).rsplit("::", 1)[-1]
+        name = step.name
         if name.endswith("-app-release"):
-            ids[name] = str(step["newState"]["inputs"]["rerun_on"][0])
+            ids[name] = str(step.inputs["rerun_on"][0])
     return ids
 
 
@@ -68,7 +67,7 @@ def test_a_preview_of_a_changed_app_runs_no_npm_and_up_makes_the_release_it_show
     steps = cli.preview_steps()
     assert not marker.exists(), f"a preview ran the app's npm scripts: {marker.read_text()!r}"
     assert (sorted(releases.iterdir()) if releases.is_dir() else []) == built_before, "a preview built a release"
-    changed = sorted((step["op"], str(step["urn"]).rsplit("::", 1)[-1]) for step in steps if step["op"] != "same")
+    changed = sorted((step.op, step.name) for step in steps if step.op != "same")
     assert changed == [
         ("update", "app1-app-release"),
         ("update", "app1-app-state"),  # what refresh expects there (the new release's folder): runs nothing
@@ -87,5 +86,5 @@ def test_a_preview_of_a_changed_app_runs_no_npm_and_up_makes_the_release_it_show
     assert {get("/health").release for _ in range(4)} == {release}
 
     after = cli.preview_steps()
-    assert [s["op"] for s in after if s["op"] != "same"] == [], "a preview after the up shows no change"
+    assert [s.op for s in after if s.op != "same"] == [], "a preview after the up shows no change"
     assert marker.read_text().splitlines() == ["preinstall", "build"], "nor runs npm again"

@@ -34,8 +34,8 @@ def baseline(site: Site) -> Site:
     """The site as the session deployed it: 2 app servers, default settings. Test files that ran before
     may have deployed something else; then one `up` converges it, so every preview here starts from it."""
     write_stack_config(site, app_servers=APP_SERVERS)
-    if any(step["op"] != "same" for step in site.cli.preview_steps()):
-        site.cli.run("up", "--yes", "--skip-preview")
+    if any(step.op != "same" for step in site.cli.preview_steps()):
+        site.cli.up()
     return site
 
 
@@ -52,7 +52,7 @@ def restored(baseline: Site) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def key_lines(site: Site) -> list[str]:
     """The body lines of the stack's SSH private key (from the state, decrypted): never in a comment."""
-    exported = json.loads(site.cli.run("stack", "export", "--show-secrets").stdout)
+    exported = site.cli.state(show_secrets=True)
     (key_pair,) = [r for r in exported["deployment"]["resources"] if r["urn"].endswith("::sandbox-key")]
     private_key = json.loads(key_pair["outputs"]["private_key"]["plaintext"])
     lines = [line for line in private_key.splitlines() if line and "PRIVATE KEY" not in line]
@@ -62,7 +62,7 @@ def key_lines(site: Site) -> list[str]:
 
 def preview(site: Site) -> tuple[str, int]:
     """The engine's preview as JSON text, and its exit code (nothing is applied)."""
-    result = site.cli.run("preview", "--diff", "--json", check=False)
+    result = site.cli.preview(json_output=True, check=False)
     return result.stdout, result.returncode
 
 
@@ -198,7 +198,7 @@ def test_a_broken_config_gives_a_comment_with_the_engines_error(restored: Site) 
 def test_a_secret_in_the_env_file_is_shown_as_secret(restored: Site, key_lines: list[str]) -> None:
     write_stack_config(restored, app_servers=APP_SERVERS)
     value = "s3cr3t-e2e-token-never-shown"
-    restored.cli.run("config", "set", "--secret", "--path", "wayshub:appSecrets.API_TOKEN", value)
+    restored.cli.set_config("wayshub:appSecrets.API_TOKEN", value, secret=True, path=True)
     preview_json, status = preview(restored)
     assert status == 0, preview_json[-3000:]
     markdown = summary(restored, preview_json)

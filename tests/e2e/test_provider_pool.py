@@ -3,6 +3,7 @@ plugins/pulumi-resource-pulumi-python), with our pool, for every command that to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,10 @@ from tests.e2e.site import Site
 
 pytestmark = pytest.mark.e2e
 
-COMMANDS = {
-    "preview": ("preview",),
-    "up": ("up", "--yes", "--skip-preview"),
-    "refresh": ("refresh", "--yes", "--skip-preview"),
+COMMANDS: dict[str, Callable[[PulumiCli], object]] = {
+    "preview": lambda cli: cli.preview(diff=False),
+    "up": PulumiCli.up,
+    "refresh": PulumiCli.refresh,
 }
 
 
@@ -24,7 +25,7 @@ COMMANDS = {
 def test_the_engine_runs_our_provider_server(site: Site, tmp_path: Path, command: str) -> None:
     log = tmp_path / "provider.log"
     env = {k: v for k, v in site.cli.env.items() if k != WORKERS_ENV}
-    PulumiCli(site.cli.workdir, {**env, LOG_ENV: str(log)}).run(*COMMANDS[command])
+    COMMANDS[command](PulumiCli(site.cli.workdir, {**env, LOG_ENV: str(log)}))
     assert log.exists(), f"`pulumi {command}` did not run components/provider_server.py (no {LOG_ENV} file)"
     lines = log.read_text().splitlines()
     pid = lines[0].split()[0]

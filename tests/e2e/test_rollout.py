@@ -58,7 +58,7 @@ def rollout_site(site: Site) -> Iterator[Site]:
     server.write_text(original)
     (site.project / "app" / "VARIANT").unlink(missing_ok=True)
     write_stack_config(site, app_servers=APP_SERVERS)
-    site.cli.run("up", "--yes", "--skip-preview")
+    site.cli.up()
 
 
 def assert_rolled_in_order(up: UpResult) -> None:
@@ -70,7 +70,7 @@ def assert_rolled_in_order(up: UpResult) -> None:
 def test_a_rolling_update_drops_no_request(rollout_site: Site, tmp_path: Path) -> None:
     set_variant(rollout_site, "a")
     with load() as traffic:
-        up = up_with_events(rollout_site.cli, tmp_path / "events.jsonl")
+        up = up_with_events(rollout_site.cli)
     report("rolling update", traffic)
     assert up.returncode == 0, up.output[-3000:]
     assert traffic.report.total >= MIN_REQUESTS
@@ -88,7 +88,7 @@ def test_a_first_deploy_waits_for_no_other_host_and_an_update_rolls_in_order(rol
     assert "app1-app-release" not in rollout_site.first_dependencies["app2-app-release"], warnings
     assert "app1-app-node" in rollout_site.first_dependencies["app1-app-release"]  # the state was read
     if "app1-app-release" not in rollout_site.dependencies()["app2-app-release"]:
-        rollout_site.cli.run("up", "--yes", "--skip-preview")  # registers the graph again, changes nothing
+        rollout_site.cli.up()  # registers the graph again, changes nothing
     assert "app1-app-release" in rollout_site.dependencies()["app2-app-release"]
 
 
@@ -96,7 +96,7 @@ def test_a_release_failing_its_health_gate_stops_after_the_first_host(rollout_si
     before = rollout_site.cli.outputs()["release"]
     set_variant(rollout_site, "b", broken=True)
     with load() as traffic:
-        up = up_with_events(rollout_site.cli, tmp_path / "events.jsonl")
+        up = up_with_events(rollout_site.cli)
     report("broken release", traffic)
     assert up.returncode != 0, "an up with a failing health gate must fail"
     assert "app1" in up.output and f"rolled back to {before} (healthy)" in up.output
@@ -106,7 +106,7 @@ def test_a_release_failing_its_health_gate_stops_after_the_first_host(rollout_si
     assert traffic.report.failed == 0, traffic.report.error_samples
 
     set_variant(rollout_site, "c", broken=False)
-    fixed = up_with_events(rollout_site.cli, tmp_path / "events-fixed.jsonl")
+    fixed = up_with_events(rollout_site.cli)
     assert fixed.returncode == 0, fixed.output[-3000:]
     new = rollout_site.cli.outputs()["release"]
     assert new != before

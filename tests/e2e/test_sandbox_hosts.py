@@ -28,15 +28,15 @@ def hosts_program(tmp_path: Path, sandbox_image: str) -> Iterator[PulumiCli]:
         f"name: wayshub-hosts\nruntime:\n  name: python\n  options:\n    virtualenv: {REPO / 'venv'}\n"
     )
     cli = PulumiCli(project, engine_env(tmp_path / "state", tmp_path / "home"))
-    cli.run("stack", "init", STACK)
-    cli.run("config", "set", "image", sandbox_image)
-    cli.run("config", "set", "subnetPrefix", slots.HOSTS_SUBNET_PREFIX)
-    cli.run("config", "set", "sshPortBase", str(slots.HOSTS_SSH_PORT_BASE))
-    cli.run("config", "set", "--path", "names[0]", NAMES[0])
+    cli.init_stack(STACK)
+    cli.set_config("image", sandbox_image)
+    cli.set_config("subnetPrefix", slots.HOSTS_SUBNET_PREFIX)
+    cli.set_config("sshPortBase", str(slots.HOSTS_SSH_PORT_BASE))
+    cli.set_config("names[0]", NAMES[0], path=True)
     for index, name in enumerate(NAMES[1:], start=1):
-        cli.run("config", "set", "--path", f"names[{index}]", name)
+        cli.set_config(f"names[{index}]", name, path=True)
     yield cli
-    cli.run("destroy", "--yes", "--skip-preview", check=False)
+    cli.destroy(check=False)
     for leftover in docker_names(f"label=wayshub.stack={STACK}"):
         subprocess.run(["docker", "rm", "--force", leftover], check=False)
     subprocess.run(["docker", "network", "rm", f"wayshub-{STACK}"], capture_output=True, check=False)
@@ -60,7 +60,7 @@ def test_three_vms_answer_over_ssh_with_their_own_names_and_go_away(hosts_progra
 
     assert set(hosts_program.up_summary()) == {"same"}, "a second up must change nothing"
 
-    hosts_program.run("destroy", "--yes", "--skip-preview")
+    hosts_program.destroy()
     assert docker_names(f"label=wayshub.stack={STACK}") == []
     networks = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True)
     assert f"wayshub-{STACK}" not in networks.stdout.split()

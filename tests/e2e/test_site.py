@@ -53,7 +53,7 @@ def test_first_up_deploys_and_names_the_site(site: Site) -> None:
 
 
 def test_the_ssh_private_key_is_never_stored_in_plaintext(site: Site) -> None:
-    exported = json.loads(site.cli.run("stack", "export", "--show-secrets").stdout)
+    exported = site.cli.state(show_secrets=True)
     (key_pair,) = [r for r in exported["deployment"]["resources"] if r["urn"].endswith("::sandbox-key")]
     private_key = key_pair["outputs"]["private_key"]
     assert isinstance(private_key, dict), "the key must be stored as a secret"
@@ -94,8 +94,8 @@ def test_a_second_up_changes_nothing(site: Site) -> None:
 
 def test_a_third_backend_changes_only_its_host_its_app_and_the_nginx_site(site: Site) -> None:
     write_stack_config(site, app_servers=["app1", "app2", "app3"])
-    steps = [s for s in site.cli.preview_steps() if s["op"] != "same"]
-    changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps}
+    steps = [s for s in site.cli.preview_steps() if s.op != "same"]
+    changed = {(s.op, s.name) for s in steps}
     updates = {name for op, name in changed if op != "create"}
     created = {name for op, name in changed if op == "create"}
     # (lb-state: what refresh expects on the LB, the site's digest, changes with it; it runs nothing)
@@ -105,7 +105,7 @@ def test_a_third_backend_changes_only_its_host_its_app_and_the_nginx_site(site: 
     assert all(name.startswith("app3") for name in created), sorted(created)
     assert {"app3", "app3-container", "app3-app", "app3-app-release"} <= created
 
-    diff = site.cli.run("preview", "--diff").stdout
+    diff = site.cli.preview().stdout
     assert f"server {SUBNET_PREFIX}.13:3000 max_fails=1 fail_timeout=3s;" in diff
 
     site.cli.up_summary()
@@ -117,8 +117,8 @@ def test_a_recreated_vm_gets_everything_again_and_the_preview_says_so(site: Site
     # A new SSH port is a different `docker run`: app3's VM is re-created, empty, with new host keys.
     moved: dict[str, dict[str, object]] = {"app3": {"sshPort": SSH_PORT_BASE + 9}}
     write_stack_config(site, app_servers=["app1", "app2", "app3"], server_settings=moved)
-    steps = [s for s in site.cli.preview_steps() if s["op"] != "same"]
-    replaced = {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] in ("replace", "create-replacement")}
+    steps = [s for s in site.cli.preview_steps() if s.op != "same"]
+    replaced = {s.name for s in steps if s.op in ("replace", "create-replacement")}
     assert {"app3-container", "app3-app-node", "app3-app-base", "app3-app-release"} <= replaced
     assert all(name.startswith("app3") or name in ("lb-site", "lb-health-service") for name in replaced), sorted(
         replaced
@@ -131,9 +131,7 @@ def test_a_recreated_vm_gets_everything_again_and_the_preview_says_so(site: Site
 
 
 def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -> None:
-    site.cli.run(
-        "destroy", "--yes", "--skip-preview", "--target-dependents", "--target", urn_of(site.cli, "app3-app-base")
-    )
+    site.cli.destroy(target=[urn_of(site.cli, "app3-app-base")], target_dependents=True)
     leftovers = site.sh(
         "app3", "ls /etc/systemd/system/wayshub.service /opt/wayshub /etc/wayshub; id wayshub", check=False
     )
@@ -141,14 +139,14 @@ def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -
     assert leftovers.stderr.count("No such file or directory") == 3
     assert "no such user" in leftovers.stderr
 
-    site.cli.run("destroy", "--yes", "--skip-preview", "--target-dependents", "--target", urn_of(site.cli, "lb-site"))
+    site.cli.destroy(target=[urn_of(site.cli, "lb-site")], target_dependents=True)
     assert site.sh("lb", f"ls /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf", check=False).returncode != 0
     assert site.sh("lb", "systemctl is-active nginx").stdout.strip() == "active"
 
     # One VM is already gone (deleted by hand): destroy still completes, promptly.
     subprocess.run(["docker", "rm", "--force", site.container("app2")], check=True, capture_output=True)
     started = time.monotonic()
-    site.cli.run("destroy", "--yes", "--skip-preview")
+    site.cli.destroy()
     assert time.monotonic() - started < 120
     assert site.hosts_file.read_text() == USER_HOSTS_LINES
     assert docker_names(f"label=wayshub.stack={SITE_STACK}") == []

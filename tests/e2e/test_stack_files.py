@@ -34,7 +34,7 @@ def stack_as_shipped(tmp_path: Path, name: str, home: Path | None = None) -> Pul
     if name == "local":  # the program refuses the default passphrase for any other stack
         env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
     cli = PulumiCli(project, env)
-    cli.run("stack", "init", name)
+    cli.init_stack(name)
     return cli
 
 
@@ -46,16 +46,16 @@ def test_every_stack_file_is_covered() -> None:
 def test_the_local_stack_previews_as_shipped(tmp_path: Path) -> None:
     cli = stack_as_shipped(tmp_path, "local")
     steps = cli.preview_steps()
-    created = {s["urn"].rsplit("::", 1)[-1] for s in steps if s["op"] == "create"}
+    created = {s.name for s in steps if s.op == "create"}
     expected = {"sandbox-network", "lb-container", "app1-container", "app2-container", "app1-app-release", "lb-site"}
     assert expected <= created, sorted(created)
     config = yaml.safe_load((REPO / "stacks" / "Pulumi.local.yaml").read_text())["config"]
-    site = next(s for s in steps if s["urn"].endswith("::lb-site"))
-    assert f"server_name {config['wayshub:domain']};" in str(site["newState"]["inputs"]["stdin"])
-    assert {s["op"] for s in steps} <= {"create", "same"}, "a preview of a new stack only plans creates"
+    site = next(s for s in steps if s.urn.endswith("::lb-site"))
+    assert f"server_name {config['wayshub:domain']};" in str(site.inputs["stdin"])
+    assert {s.op for s in steps} <= {"create", "same"}, "a preview of a new stack only plans creates"
     # The *.localhost domain needs no hosts entry, so a user without root or sudo can `make up` (issue 17).
     assert config["wayshub:domain"].endswith(".localhost")
-    assert not [s["urn"] for s in steps if s["urn"].endswith("::hosts-entry")], "the local stack writes no hosts file"
+    assert not [s.urn for s in steps if s.urn.endswith("::hosts-entry")], "the local stack writes no hosts file"
 
 
 def test_the_containers_stack_previews_where_a_docker_plugin_exists(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_the_containers_stack_previews_where_a_docker_plugin_exists(tmp_path: Pa
     if not isinstance(plugin, Plugin):
         pytest.skip(f"no pulumi-docker plugin here: {plugin}")
     cli = stack_as_shipped(tmp_path, "containers", plugin.home)
-    created = {s["urn"].rsplit("::", 1)[-1] for s in cli.preview_steps() if s["op"] == "create"}
+    created = {s.name for s in cli.preview_steps() if s.op == "create"}
     assert {"containers-network", "containers-app-image", "containers-nginx-image"} <= created, sorted(created)
 
 

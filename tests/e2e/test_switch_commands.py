@@ -8,7 +8,6 @@ script does not, and afterwards the stack behaves as one made under the new toke
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -50,7 +49,7 @@ class Deployed:
         return int((self.run_dir / "service.pid").read_text())
 
     def state(self) -> dict[str, Any]:
-        return dict(json.loads(self.cli.run("stack", "export").stdout)["deployment"])
+        return dict(self.cli.state()["deployment"])
 
     def command_types(self) -> dict[str, str]:
         """name -> type of every command resource in the state."""
@@ -92,12 +91,12 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     cli = PulumiCli(project, {**engine_env(tmp_path / "state", tmp_path / "home")})
-    cli.run("stack", "init", STACK)
-    cli.run("config", "set", "dir", str(run_dir))
-    cli.run("config", "set", "wayshub:commands", "builtin")
+    cli.init_stack(STACK)
+    cli.set_config("dir", str(run_dir))
+    cli.set_config("wayshub:commands", "builtin")
     site = Deployed(cli, run_dir)
     try:
-        cli.run("up", "--yes", "--skip-preview")
+        cli.up()
         assert site.log == ["create marker", "create service"] or site.log == ["create service", "create marker"]
         assert alive(site.pid)
         assert site.command_types() == dict.fromkeys(COMMANDS, OLD)
@@ -116,8 +115,8 @@ def deletes(log: list[str]) -> list[str]:
 def test_without_the_script_the_switch_runs_the_old_deletes_and_tears_everything_down(deployed: Deployed) -> None:
     """The control: the danger is real. A plain up creates the new twins, then deletes the old ones."""
     pid = deployed.pid
-    deployed.cli.run("config", "set", "wayshub:commands", "renamed")
-    deployed.cli.run("up", "--yes", "--skip-preview")
+    deployed.cli.set_config("wayshub:commands", "renamed")
+    deployed.cli.up()
     assert deletes(deployed.log) == ["delete marker", "delete service"]
     assert not (deployed.run_dir / "marker").exists()
     assert not alive(pid)
@@ -147,12 +146,12 @@ def test_the_script_switches_every_command_resource_without_running_a_delete(dep
     assert deployed.pid == pid and alive(pid), "the service must keep running, the same process"
     assert deployed.command_types() == dict.fromkeys(COMMANDS, NEW)
     assert not any(r.get("retainOnDelete") for r in deployed.state()["resources"]), "no mark may outlive the switch"
-    assert deployed.cli.run("config", "get", "wayshub:commands").stdout.strip() == "renamed"
+    assert deployed.cli.get_config("wayshub:commands") == "renamed"
 
     again = deployed.cli.up_summary()
     assert set(again) == {"same"}, f"a second up must change nothing, the engine reported {again}"
 
-    deployed.cli.run("destroy", "--yes", "--skip-preview")
+    deployed.cli.destroy()
     assert deletes(deployed.log) == ["delete marker", "delete service"], "destroy runs the NEW resources' deletes"
     assert not (deployed.run_dir / "marker").exists()
     assert not alive(pid)
@@ -160,7 +159,7 @@ def test_the_script_switches_every_command_resource_without_running_a_delete(dep
 
 def test_pending_operations_are_refused_in_one_line_before_anything_changes(deployed: Deployed) -> None:
     """An `up` killed in the middle of a create leaves a pending operation (`stack import` would drop it)."""
-    deployed.cli.run("config", "set", "wayshub:slow", "true")
+    deployed.cli.set_config("wayshub:slow", "true")
     up = subprocess.Popen(
         ["pulumi", "--non-interactive", "up", "--yes", "--skip-preview"],
         cwd=deployed.cli.workdir,
@@ -179,7 +178,7 @@ def test_pending_operations_are_refused_in_one_line_before_anything_changes(depl
         up.wait()
     pending = deployed.state().get("pending_operations") or []
     assert [(op["type"], op["resource"]["urn"].rsplit("::", 1)[1]) for op in pending] == [("creating", "site-slow")]
-    deployed.cli.run("config", "set", "wayshub:slow", "false")
+    deployed.cli.set_config("wayshub:slow", "false")
 
     refused = deployed.switch("--to", "renamed")
     assert refused.returncode == 1
@@ -187,7 +186,7 @@ def test_pending_operations_are_refused_in_one_line_before_anything_changes(depl
         f"switch-commands: stack {STACK} has 1 pending operations (an interrupted up: creating "
         f"{pending[0]['resource']['urn']}): run `make recover` first; nothing was changed"
     ]
-    assert deployed.cli.run("config", "get", "wayshub:commands").stdout.strip() == "builtin"
+    assert deployed.cli.get_config("wayshub:commands") == "builtin"
     assert deployed.command_types() == dict.fromkeys(COMMANDS, OLD)
     assert deletes(deployed.log) == []
 
@@ -199,13 +198,13 @@ def test_a_backend_whose_plugin_is_absent_is_refused_in_one_line(deployed: Deplo
         "switch-commands: wayshub:commands=pulumi-command: the 'command' resource plugin is not installed "
         "(`pulumi plugin install resource command`); nothing was changed"
     ]
-    assert deployed.cli.run("config", "get", "wayshub:commands").stdout.strip() == "builtin"
+    assert deployed.cli.get_config("wayshub:commands") == "builtin"
 
 
 def test_a_change_besides_the_switch_is_refused_because_its_delete_would_run(deployed: Deployed) -> None:
-    deployed.cli.run("config", "set", "wayshub:extra", "true")
-    deployed.cli.run("up", "--yes", "--skip-preview")
-    deployed.cli.run("config", "set", "wayshub:extra", "false")  # the next up would delete site-extra for good
+    deployed.cli.set_config("wayshub:extra", "true")
+    deployed.cli.up()
+    deployed.cli.set_config("wayshub:extra", "false")  # the next up would delete site-extra for good
     state_before = deployed.state()["resources"]
 
     refused = deployed.switch("--to", "renamed")
@@ -248,13 +247,13 @@ def site_project(root: Path, servers: OtherServers) -> PulumiCli:
     }
     (project / "stacks" / f"Pulumi.{SITE_STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
     cli = PulumiCli(project, engine_env(root / "state", root / "home"))
-    cli.run("stack", "init", SITE_STACK)
-    cli.run("config", "set", "--secret", "wayshub:sshPrivateKey", "--", servers.private_key)
+    cli.init_stack(SITE_STACK)
+    cli.set_config("wayshub:sshPrivateKey", servers.private_key, secret=True)
     return cli
 
 
 def resources(cli: PulumiCli) -> list[dict[str, Any]]:
-    return list(json.loads(cli.run("stack", "export").stdout)["deployment"]["resources"])
+    return list(cli.state()["deployment"]["resources"])
 
 
 def test_the_whole_site_switches_under_load_with_no_failed_get_and_no_teardown(
@@ -262,7 +261,7 @@ def test_the_whole_site_switches_under_load_with_no_failed_get_and_no_teardown(
 ) -> None:
     cli = site_project(tmp_path, servers)
     try:
-        cli.run("up", "--yes", "--skip-preview")
+        cli.up()
         before = resources(cli)
         commands = {r["urn"].rsplit("::", 1)[1] for r in before if r["type"] in OLD_TYPES}
         probes = {r["urn"] for r in before if r["urn"].endswith("-probe")}
@@ -309,11 +308,11 @@ def test_the_whole_site_switches_under_load_with_no_failed_get_and_no_teardown(
         again = cli.up_summary()
         assert set(again) == {"same"}, f"a second up must change nothing, the engine reported {again}"
 
-        cli.run("destroy", "--yes", "--skip-preview")
+        cli.destroy()
         # destroy ran the NEW resources' deletes: the site, the unit and the app's folder are gone.
         assert servers.sh("lb", f"test -e {site_file}", check=False).returncode != 0
         for app in ("app1", "app2"):
             assert servers.sh(app, "test -e /etc/systemd/system/wayshub.service", check=False).returncode != 0
             assert servers.sh(app, "test -e /opt/wayshub", check=False).returncode != 0
     finally:
-        cli.run("destroy", "--yes", "--skip-preview", check=False)
+        cli.destroy(check=False)

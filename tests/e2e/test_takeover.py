@@ -109,8 +109,8 @@ def seed(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
         try:
             yield made
         finally:
-            stack.cli.run("destroy", "--yes", "--skip-preview", check=False)
-            stack.cli.run("stack", "rm", "--yes", "--force", check=False)
+            stack.cli.destroy(check=False)
+            stack.cli.remove_stack(force=True, check=False)
 
 
 def get(path: str = "/") -> tuple[int, dict[str, str]]:
@@ -128,7 +128,7 @@ def test_the_seeds_setup_answers_before_we_touch_it(seed: Seed) -> None:
 
 
 def test_an_up_stops_before_any_change_and_names_every_conflict(seed: Seed) -> None:
-    result = seed.stack.cli.run("up", "--yes", "--skip-preview", check=False)
+    result = seed.stack.cli.up(check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     for name in ("app1", "app2"):
@@ -151,7 +151,7 @@ def test_takeover_deploys_over_the_hand_built_setup_with_no_failed_request(seed:
     before = {name: hand_run_pids(seed.servers, name) for name in ("app1", "app2")}
     seed.configure(takeover=True)
     with BackgroundLoad(HTTP_PORT, DOMAIN, min_requests=MIN_REQUESTS, max_seconds=900) as load:
-        result = seed.stack.cli.run("up", "--yes", "--skip-preview", check=False)
+        result = seed.stack.cli.up(check=False)
     print(f"\ntakeover: {load.report.summary()}")
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert load.report.total >= MIN_REQUESTS
@@ -175,6 +175,5 @@ def test_takeover_deploys_over_the_hand_built_setup_with_no_failed_request(seed:
 
 
 def test_after_the_takeover_a_second_up_changes_nothing(seed: Seed) -> None:
-    seed.stack.cli.run("up", "--yes", "--skip-preview")
-    history = seed.stack.cli.json("stack", "history")
-    assert set(history[0]["resourceChanges"]) == {"same"}, history[0]["resourceChanges"]
+    changes = seed.stack.cli.up_summary()
+    assert set(changes) == {"same"}, changes
