@@ -217,7 +217,14 @@ CASES: list[tuple[str, dict[str, Any] | str, dict[str, str], str]] = [
         {},
         "wayshub:hosts.appServers[0].hostKey: must be",
     ),
-    ("unknown tls mode", {"wayshub:lb": {"tls": "acme"}}, {}, "wayshub:lb.tls: Input should be"),
+    ("unknown tls mode", {"wayshub:lb": {"tls": "letsencrypt"}}, {}, "wayshub:lb.tls: Input should be"),
+    ("acme without its settings", {"wayshub:lb": {"tls": "acme"}}, {}, "wayshub:lb: tls 'acme' needs lb.acme"),
+    (
+        "acme over plain http",
+        {"wayshub:lb": {"tls": "acme", "acme": {"directoryUrl": "http://ca.internal/directory"}}},
+        {},
+        "wayshub:lb.acme.directoryUrl: 'http://ca.internal/directory' is not an https:// URL",
+    ),
     (
         "TLS cert without key",
         {"wayshub:lb": {"tls": "provided"}, "wayshub:tlsCertificate": CERT},
