@@ -107,7 +107,7 @@ def acme_certificate() -> AcmeCertificateArgs | None:
     acme = settings.lb.acme
     if acme is None:
         return None
-    dns_01 = acme.challenge == "dns-01" and settings.dns is not None
+    dns = settings.dns if acme.challenge == "dns-01" else None  # the config makes dns-01 need wayshub:dns
     return AcmeCertificateArgs(
         domain=settings.domain,
         directory_url=acme.directory_url,
@@ -116,8 +116,8 @@ def acme_certificate() -> AcmeCertificateArgs | None:
         ca_bundle=stack_config.acme_ca_bundle(settings, HERE),
         renew_days_before=acme.renew_days_before,
         timeout_seconds=acme.timeout_seconds,
-        dns=dns_server_props(settings.dns) if dns_01 and settings.dns else None,
-        tsig_secret=config.require_secret(stack_config.DNS_TSIG_SETTING) if dns_01 else None,
+        dns=dns_server_props(dns) if dns else None,
+        tsig_secret=config.require_secret(stack_config.DNS_TSIG_SETTING) if dns else None,
     )
 
 

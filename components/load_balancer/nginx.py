@@ -71,6 +71,11 @@ def tls_paths(site_name: str) -> dict[str, str]:
     }
 
 
+def redirect_port(public_https_port: int) -> str:
+    """What follows the host in an HTTP-to-HTTPS redirect: nothing for 443, else ``:<port>``."""
+    return "" if public_https_port == 443 else f":{public_https_port}"
+
+
 def render_site(
     site_name: str,
     domain: str,
@@ -88,7 +93,7 @@ def render_site(
         tls=tls,
         acme_front=acme_front,
         https_port=s.https_port,
-        https_redirect_port="" if public_https_port == 443 else f":{public_https_port}",
+        https_redirect_port=redirect_port(public_https_port),
         hsts=s.hsts,
         client_max_body_size=s.client_max_body_size,
         site_name=site_name.replace("-", "_"),
@@ -133,7 +138,7 @@ def acme_front_text(site_name: str, domain: str, settings: LoadBalancerConfig, p
         site_name=site_name.replace("-", "_"),
         domain=domain,
         listen_port=settings.listen_port,
-        https_redirect_port="" if public_https_port == 443 else f":{public_https_port}",
+        https_redirect_port=redirect_port(public_https_port),
         acme_webroot=acme_webroot(site_name),
     )
 
