@@ -23,6 +23,13 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
 
+# The e2e files run in parallel, a pytest-xdist worker per slot (tests/e2e/slots.py: each slot its own stacks,
+# names, ports and subnets), a whole file per worker so a module's tests keep their order and fixtures.
+E2E_SLOTS ?= 0,6
+E2E_PYTEST = $(WITH_ENGINE) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest tests/e2e \
+  -n $(words $(subst $(comma), ,$(E2E_SLOTS))) --dist loadfile
+comma := ,
+
 .PHONY: help about venv engine pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
@@ -107,16 +114,16 @@ test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) a
 	@scripts/ensure-test-tools
 
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
-test: test-tools venv engine pebble docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
+test: test-tools venv engine pebble sandbox-image ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
 	WAYSHUB_REQUIRE_NGINX=1 $(VENV)/bin/pytest tests/unit tests/templates
-	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+	$(E2E_PYTEST)
 
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates
 
-e2e: venv engine pebble docker ## end-to-end tests only
-	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+e2e: venv engine pebble sandbox-image ## end-to-end tests only (E2E_SLOTS=0,6: one pytest worker per slot)
+	$(E2E_PYTEST)
 
 bench: venv engine docker sandbox-image ## benchmarks vs the seed's plain nginx config and at scale (appends bench/RESULTS.md)
 	$(WITH_ENGINE) $(VENV)/bin/python -m bench.run

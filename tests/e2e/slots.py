@@ -21,7 +21,15 @@ PORT_BLOCK = 10
 
 
 def _slot() -> int:
+    """``WAYSHUB_E2E_SLOT``; in a pytest-xdist worker ``gwK``, the K-th of ``WAYSHUB_E2E_SLOTS`` (``make e2e``)."""
     text = os.environ.get("WAYSHUB_E2E_SLOT", "0")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker and (listed := os.environ.get("WAYSHUB_E2E_SLOTS")):
+        slots = listed.split(",")
+        index = int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else len(slots)
+        if index >= len(slots):
+            raise ValueError(f"WAYSHUB_E2E_SLOTS={listed!r} names no slot for pytest worker {worker}")
+        text = slots[index]
     if not text.isdigit() or int(text) not in SLOTS:
         raise ValueError(f"WAYSHUB_E2E_SLOT={text!r}: must be one of 0-9")
     return int(text)

@@ -195,3 +195,43 @@ def test_the_scan_finds_what_it_is_for(tmp_path: Path) -> None:
         "test_sample.py:2: port 18301",
         "test_sample.py:3: stack 'smoke'",
     ]
+
+
+def slot_in(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``slots.SLOT`` as a fresh interpreter sees it with ``env`` (on top of a clean slot environment)."""
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"WAYSHUB_E2E_SLOT", "WAYSHUB_E2E_SLOTS", "PYTEST_XDIST_WORKER"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from tests.e2e import slots; print(slots.SLOT)"],
+        cwd=REPO,
+        env={**clean, "PYTHONPATH": str(REPO), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "slot"),
+    [
+        ({}, "0"),
+        ({"WAYSHUB_E2E_SLOT": "4"}, "4"),
+        # make e2e: pytest-xdist worker gwK takes the K-th slot of WAYSHUB_E2E_SLOTS
+        ({"WAYSHUB_E2E_SLOTS": "0,6", "PYTEST_XDIST_WORKER": "gw0"}, "0"),
+        ({"WAYSHUB_E2E_SLOTS": "0,6", "PYTEST_XDIST_WORKER": "gw1"}, "6"),
+        ({"WAYSHUB_E2E_SLOTS": "6,7", "PYTEST_XDIST_WORKER": "gw1", "WAYSHUB_E2E_SLOT": "2"}, "7"),
+        # without workers the list is not used
+        ({"WAYSHUB_E2E_SLOTS": "6,7", "WAYSHUB_E2E_SLOT": "2"}, "2"),
+    ],
+)
+def test_each_xdist_worker_takes_its_own_slot(env: dict[str, str], slot: str) -> None:
+    result = slot_in(env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == slot
+
+
+def test_a_worker_with_no_slot_listed_is_refused() -> None:
+    result = slot_in({"WAYSHUB_E2E_SLOTS": "0,6", "PYTEST_XDIST_WORKER": "gw2"})
+    assert result.returncode != 0
+    assert "names no slot for pytest worker gw2" in result.stderr
