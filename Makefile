@@ -17,8 +17,9 @@ export PULUMI_HOME ?= $(CURDIR)/.wayshub/pulumi-home
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?= true
 # The engine folder (empty when a pulumi on PATH is used) goes first on PATH.
-# (Evaluated once, on first use: `make help` builds nothing.)
-ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
+# (Evaluated once, on first use: `make help` builds nothing.) When scripts/ensure-pulumi fails, its one line
+# (what to install) is the first thing printed and the target stops there, before its own commands.
+ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi || echo ENGINE-FAILED))$(if $(filter ENGINE-FAILED,$(ENGINE)),$(error no Pulumi engine: see the line above),$(ENGINE))
 # The venv's python first too: the language host we build runs `python3` from PATH.
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
@@ -133,14 +134,17 @@ app-test: ## the sample Node app's own tests (node --test)
 
 # actionlint is a Go module too (its PyPI wrapper downloads a release binary, unreachable here).
 ACTIONLINT_VERSION := v1.7.12
+# The one built here, else one on PATH (installed the official way), else it is built (that needs Go).
+ACTIONLINT = $(or $(wildcard $(VENV)/bin/actionlint),$(shell command -v actionlint),$(VENV)/bin/actionlint)
 $(VENV)/bin/actionlint: | $(VENV)/.installed
+	@command -v go >/dev/null || { echo "make lint: no actionlint on PATH and no Go toolchain to build one: install actionlint $(ACTIONLINT_VERSION) (https://github.com/rhysd/actionlint) or Go 1.26+" >&2; exit 2; }
 	GOBIN=$(CURDIR)/$(VENV)/bin CGO_ENABLED=0 go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
-lint: venv $(VENV)/bin/actionlint ## ruff, mypy, actionlint (workflows), shellcheck (scripts run on hosts) and gixy (rendered nginx sites)
+lint: venv $(ACTIONLINT) ## ruff, mypy, actionlint (workflows), shellcheck (scripts run on hosts) and gixy (rendered nginx sites)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
-	$(VENV)/bin/actionlint
+	$(ACTIONLINT)
 	shellcheck -S warning -s bash components/*/host/*.sh ops/host/*.sh
 	$(VENV)/bin/pytest -q tests/templates/test_gixy.py
 

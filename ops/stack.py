@@ -163,15 +163,23 @@ class PulumiStack:
     env: Mapping[str, str] | None = None
 
     def _json(self, *args: str) -> Any:
-        result = subprocess.run(
-            ["pulumi", "--non-interactive", *args, "--stack", self.stack],
-            cwd=self.workdir,
-            env=dict(self.env) if self.env is not None else None,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                ["pulumi", "--non-interactive", *args, "--stack", self.stack],
+                cwd=self.workdir,
+                env=dict(self.env) if self.env is not None else None,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise StackError(
+                "no pulumi on PATH: run this through make (make status, logs, ssh, exec), which finds the engine"
+            ) from None
         if result.returncode != 0:
+            if f"no stack named '{self.stack}'" in result.stderr or "unable to open state directory" in result.stderr:
+                deploy = "make up" if self.stack == "local" else f"make up STACK={self.stack}"
+                raise StackError(f"stack {self.stack} is not deployed here: {deploy} first")
             raise StackError(f"pulumi {args[0]} {args[1]} --stack {self.stack}: {result.stderr.strip()[-500:]}")
         return json.loads(result.stdout or "null")
 

@@ -4,11 +4,11 @@ check a new release must pass (``app``, ``app.health``)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.config.base import Model, Port, check_host_name, shown
+from components.config.base import Model, NonEmptyText, Port, Text, check_host_name, shown
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # A Node version as a person writes it: exact (20.11.1), partial (20, 20.11), optional leading "v".
@@ -18,7 +18,7 @@ NODE_VERSION = re.compile(r"^v?[0-9]{1,2}(\.[0-9]+){0,2}$")
 class HealthConfig(Model):
     """How a new release proves it serves: the unit's new process answers ``path`` on the app's port."""
 
-    path: str = Field(default="/", description="the URL path a release must answer (also what the LB probes)")
+    path: Text = Field(default="/", description="the URL path a release must answer (also what the LB probes)")
     expect_status: str | int = Field(
         default="200-399", alias="expectStatus", description="the answer's status: one (`200`) or a range (`200-399`)"
     )
@@ -28,10 +28,9 @@ class HealthConfig(Model):
     interval_seconds: Annotated[float, Field(ge=0.1, le=60)] = Field(
         default=1.0, alias="intervalSeconds", description="seconds between two tries"
     )
-    body_contains: str | None = Field(
+    body_contains: NonEmptyText | None = Field(
         default=None,
         alias="bodyContains",
-        min_length=1,
         description="text the answer must contain; `{release}` stands for the release id (`WAYSHUB_RELEASE`)",
     )
 
@@ -56,9 +55,6 @@ class HealthConfig(Model):
         return int(low), int(high or low)
 
 
-EnvValue = str | int | float | bool
-
-
 def env_value_problem(value: str) -> str | None:
     """Why text cannot reach the app's environment byte for byte (None: it can). Quotes, backslashes,
     ``$``, newlines, spaces and any Unicode arrive as written (components/app/env_file.py quotes them
@@ -72,8 +68,8 @@ def env_value_problem(value: str) -> str | None:
     return None
 
 
-def _env_value(value: Any) -> Any:
-    problem = env_value_problem(value) if isinstance(value, str) else None
+def _env_value(value: str) -> str:
+    problem = env_value_problem(value)
     if problem:
         raise ValueError(problem)
     return value
@@ -82,21 +78,19 @@ def _env_value(value: Any) -> Any:
 class AppConfig(Model):
     """The Node app and how it runs on each app server (docs/app.md explains each setting)."""
 
-    name: str = Field(default="wayshub", description="the app's name: its systemd unit, user and folders")
-    source: str = Field(default="app", description="the app's folder (with its package.json), relative to the project")
+    name: Text = Field(default="wayshub", description="the app's name: its systemd unit, user and folders")
+    source: Text = Field(default="app", description="the app's folder (with its package.json), relative to the project")
     port: Port = Field(default=3000, description="the port the app listens on")
-    port_env: str | list[str] = Field(
+    port_env: Text | list[Text] = Field(
         default="PORT", alias="portEnv", description="the environment variable(s) the app reads its port from"
     )
-    start: str | None = Field(
+    start: NonEmptyText | None = Field(
         default=None,
-        min_length=1,
         description="the command line run in the release's app folder",
         json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
     )
-    build: str | None = Field(
+    build: NonEmptyText | None = Field(
         default=None,
-        min_length=1,
         description="a command run once where `pulumi up` runs (e.g. `npm run build`), before dev dependencies are pruned",
     )
     node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(
@@ -105,17 +99,17 @@ class AppConfig(Model):
         description="how Node gets onto the servers: `binary` (from the npm registry, shipped with the release), `apt` (the distro's), `nodesource` or `nvm`",
         json_schema_extra=shown("`binary` when a version is known, else `apt`"),
     )
-    node_version: str | None = Field(
+    node_version: Text | None = Field(
         default=None,
         alias="nodeVersion",
         description="the Node version (`22`, `22.11`, `22.11.0`)",
         json_schema_extra=shown("`.nvmrc`, else package.json's `engines.node`"),
     )
-    # Text, numbers and booleans (`pulumi config set --path` stores 3000 and true as such); written as text.
+    # Text (`pulumi config set --path` stores 3000 and true as such: Text makes them the text typed).
     # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
-    env: dict[str, Annotated[Any, AfterValidator(_env_value)]] = Field(
+    env: dict[str, Annotated[Text, AfterValidator(_env_value)]] = Field(
         default_factory=dict,
-        description="environment variables for the app: `NAME: value` (text, numbers and true/false, written as text)",
+        description="environment variables for the app: `NAME: value` (text; numbers and true/false as typed)",
     )
     health: HealthConfig = Field(
         default_factory=HealthConfig, description="how a new release proves it serves before the next host switches"
@@ -123,7 +117,7 @@ class AppConfig(Model):
     releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(
         default=3, alias="releasesKept", description="releases kept on each server (the previous one is the rollback)"
     )
-    release_pin: str | None = Field(
+    release_pin: Text | None = Field(
         default=None,
         alias="releasePin",
         description="run this release id (12 hex characters) instead of the one built from `source`: `make rollback` sets it",
@@ -178,12 +172,10 @@ class AppConfig(Model):
 
     @field_validator("env")
     @classmethod
-    def _env(cls, value: dict[str, Any]) -> dict[str, EnvValue]:
-        for key, item in value.items():
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
             if not ENV_NAME.match(key):
                 raise ValueError(f"variable name {key!r} must be UPPER_SNAKE_CASE")
-            if not isinstance(item, EnvValue):
-                raise ValueError(f"{key}: must be text, a number or true/false, not {type(item).__name__}")
         return value
 
     @property
@@ -192,5 +184,5 @@ class AppConfig(Model):
 
     @property
     def env_text_values(self) -> dict[str, str]:
-        """``env`` as the text a process sees: numbers as written, booleans as true/false."""
-        return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in self.env.items()}
+        """``env`` as the text a process sees (each value is text already: ``Text``)."""
+        return dict(self.env)

@@ -8,13 +8,40 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 NAMESPACE = "wayshub"
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+_KIND = {list: "a list", dict: "a map of settings", type(None): "empty"}
+
+
+def typed_text(value: Any) -> Any:
+    """What a text setting holds when `pulumi config set --path` stored it (a number or true/false, below the
+    top level: the CLI stores `16` and `true` as such, `16.10` and `016` as text), as the text typed. A number
+    with a point can only come from a stack file's YAML, which may have changed it (`16.10` reads as 16.1):
+    refused, asking for quotes."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return str(value)
+    if isinstance(value, int | float):  # beyond int64 the engine keeps a float: 18446744073709552000
+        raise ValueError(
+            f"the number {value!r} in the stack file may not be what was typed (16.10 reads as 16.1): "
+            "put it in quotes, e.g. '16.10'"
+        )
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, not {_KIND.get(type(value), type(value).__name__)}")
+    return value
+
+
+# Every setting whose value is text: what `pulumi config set --path` stores for the characters typed.
+Text = Annotated[str, BeforeValidator(typed_text)]
+# (A length limit goes inside, on the text: a field's own min_length would apply to the validator.)
+NonEmptyText = Annotated[str, Field(min_length=1), BeforeValidator(typed_text)]
 
 
 class ConfigError(Exception):

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from components.config.base import Model, Port, check_loopback, check_private_subnet
+from components.config.base import Model, Port, Text, check_loopback, check_private_subnet
 from components.config.hosts import app_server_room
 
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
@@ -21,31 +21,31 @@ _DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 class ContainersConfig(Model):
     """Containers mode (``hosts.provider: containers``): the site as Docker containers, with pulumi-docker."""
 
-    app_image: str = Field(
+    app_image: Text = Field(
         default="wayshub/app",
         alias="appImage",
         description="the app image's local repository (never pushed; the tag is a digest of what it is built from)",
     )
-    nginx_image: str = Field(
+    nginx_image: Text = Field(
         default="wayshub/nginx",
         alias="nginxImage",
         description="the nginx image's local repository, tagged the same way",
     )
-    app_base: str = Field(
+    app_base: Text = Field(
         default="node:20-bookworm-slim",
         alias="appBase",
         description="the app Dockerfile's `BASE`; `wayshub/debian-base:bookworm` (from `scripts/sandbox-image`) where no registry answers",
     )
-    nginx_base: str = Field(
+    nginx_base: Text = Field(
         default="nginx:1.27", alias="nginxBase", description="the nginx Dockerfile's `BASE`, likewise"
     )
-    network: str = Field(
+    network: Text = Field(
         default="wayshub-containers",
         description="the containers' own Docker network: nginx gets `.10`, app containers `.11`, `.12`, … in config order",
     )
-    subnet: str = Field(default="172.30.78.0/24", description="the network's private IPv4 subnet (≥ /28)")
+    subnet: Text = Field(default="172.30.78.0/24", description="the network's private IPv4 subnet (≥ /28)")
     http_port: Port = Field(default=8090, alias="httpPort", description="nginx's port published on `bindAddress`")
-    bind_address: str = Field(
+    bind_address: Text = Field(
         default="127.0.0.1", alias="bindAddress", description="where nginx's port is published: a loopback address"
     )
     prefetch_npm: bool = Field(

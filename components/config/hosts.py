@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from components.config.base import (
     Model,
     Port,
+    Text,
     check_address,
     check_host_name,
     check_loopback,
@@ -47,8 +48,8 @@ def check_server_names(names: Sequence[str]) -> None:
 class ServerConfig(Model):
     """One server. For ``sandbox`` only ``name`` (and ``sshPort``) apply; ``existing`` needs ``address``."""
 
-    name: str = Field(description="the server's name: lowercase letters, digits or `-`, unique in the stack")
-    address: str | None = Field(
+    name: Text = Field(description="the server's name: lowercase letters, digits or `-`, unique in the stack")
+    address: Text | None = Field(
         default=None, description="`existing` (required there): the IP address or host name SSH reaches"
     )
     ssh_port: Port | None = Field(
@@ -57,16 +58,16 @@ class ServerConfig(Model):
         description="`existing`: the server's SSH port",
         json_schema_extra=shown("`22` (sandbox: from `sandbox.sshPortBase`)"),
     )
-    user: str | None = Field(
+    user: Text | None = Field(
         default=None, description="`existing`: the SSH user for this server", json_schema_extra=shown("`hosts.user`")
     )
-    private_address: str | None = Field(
+    private_address: Text | None = Field(
         default=None,
         alias="privateAddress",
         description="`existing`: the address the LB reaches this server's app on",
         json_schema_extra=shown("`address`"),
     )
-    host_key: str | None = Field(
+    host_key: Text | None = Field(
         default=None,
         alias="hostKey",
         description="the server's pinned host key (`ssh-ed25519 AAAA…`, a known_hosts line without the host name): any other is refused",
@@ -90,9 +91,9 @@ class ServerConfig(Model):
 class SandboxConfig(Model):
     """Local sandbox VMs: Docker containers with systemd + sshd on one network."""
 
-    image: str = Field(default="wayshub/sandbox-vm:bookworm", description="the VM image `scripts/sandbox-image` makes")
-    network: str = Field(default="wayshub-local", description="the sandbox VMs' own Docker network")
-    subnet: str = Field(
+    image: Text = Field(default="wayshub/sandbox-vm:bookworm", description="the VM image `scripts/sandbox-image` makes")
+    network: Text = Field(default="wayshub-local", description="the sandbox VMs' own Docker network")
+    subnet: Text = Field(
         default="172.30.77.0/24",
         description="the network's private IPv4 subnet (≥ /28): the LB gets `.10`, app servers `.11`, `.12`, … in config order",
     )
@@ -105,7 +106,7 @@ class SandboxConfig(Model):
     https_port: Port = Field(
         default=8443, alias="httpsPort", description="the LB's port 443 published on `bindAddress`"
     )
-    bind_address: str = Field(
+    bind_address: Text = Field(
         default="127.0.0.1",
         alias="bindAddress",
         description="where the sandbox ports are published: a loopback address, so they never leave this machine",
@@ -131,7 +132,7 @@ class HostsConfig(Model):
         alias="appServers", min_length=1, description="the app servers (at least one), each a server as below"
     )
     lb_server: ServerConfig = Field(alias="lbServer", description="the load-balancer server, same keys")
-    user: str = Field(default="wayshub", description="the SSH user (needs passwordless sudo)")
+    user: Text = Field(default="wayshub", description="the SSH user (needs passwordless sudo)")
     allow_lb_on_app_server: bool = Field(
         default=False, alias="allowLbOnAppServer", description="`existing`: let the LB share an app server's address"
     )
@@ -139,7 +140,7 @@ class HostsConfig(Model):
         default=60, alias="dialTimeoutSeconds", description="how long to keep trying to reach a server over SSH"
     )
     # Stored as an absolute path.
-    known_hosts_file: str | None = Field(
+    known_hosts_file: Text | None = Field(
         default=None,
         alias="knownHostsFile",
         min_length=1,

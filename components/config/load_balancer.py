@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import Model, Port
+from components.config.base import Model, Port, Text
 
 _DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m)$")
 
@@ -29,8 +29,8 @@ class HealthCheckConfig(Model):
         default=True,
         description="the LB's active check of every backend's `app.health.path` (docs/hung-backends.md; not in containers mode)",
     )
-    interval: str = Field(default="250ms", description="how often each backend is probed (50ms to 60s)")
-    timeout: str = Field(
+    interval: Text = Field(default="250ms", description="how often each backend is probed (50ms to 60s)")
+    timeout: Text = Field(
         default="750ms", description="no answer within this is a hang sign (shorter than `lb.readTimeout`)"
     )
     fall: Annotated[int, Field(ge=1, le=10)] = Field(default=2, description="probes in a row that make a backend hung")
@@ -58,16 +58,16 @@ ACME_DIRECTORIES = {
 class AcmeConfig(Model):
     """Certificates from an ACME CA (docs/acme.md): Let's Encrypt, ZeroSSL, step-ca, an internal CA."""
 
-    directory_url: str = Field(
+    directory_url: Text = Field(
         alias="directoryUrl",
         description="the CA's ACME directory: an `https://` URL, or `letsencrypt` / `letsencrypt-staging`",
     )
-    email: str | None = Field(default=None, description="the account's contact address (the CA's expiry notices)")
+    email: Text | None = Field(default=None, description="the account's contact address (the CA's expiry notices)")
     challenge: Literal["http-01", "dns-01"] = Field(
         default="http-01",
         description="`http-01` (the LB's nginx answers on port 80) or `dns-01` (a TXT record through `wayshub:dns`)",
     )
-    ca_bundle: str | None = Field(
+    ca_bundle: Text | None = Field(
         default=None,
         alias="caBundle",
         description="PEM file (relative to the project) or text that trusts a private ACME server's HTTPS; "
@@ -119,7 +119,7 @@ class LoadBalancerConfig(Model):
         description='sandbox nginx.service with our systemd drop-in (docs/app.md, "Sandboxing"); default: on for sandbox '
         "VMs, off for your own servers (it would confine every site that nginx serves)",
     )
-    client_max_body_size: str = Field(
+    client_max_body_size: Text = Field(
         default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
     )
     keepalive: Annotated[int, Field(ge=0, le=1024)] = Field(
@@ -130,13 +130,13 @@ class LoadBalancerConfig(Model):
         alias="maxFails",
         description="passive health: failures that make nginx skip a backend for `failTimeout`",
     )
-    fail_timeout: str = Field(
+    fail_timeout: Text = Field(
         default="3s",
         alias="failTimeout",
         description="how long a failed backend is skipped; the rollout waits this long (+1 s) between batches",
     )
-    connect_timeout: str = Field(default="1s", alias="connectTimeout", description="the upstream connect timeout")
-    read_timeout: str = Field(default="30s", alias="readTimeout", description="the upstream read timeout")
+    connect_timeout: Text = Field(default="1s", alias="connectTimeout", description="the upstream connect timeout")
+    read_timeout: Text = Field(default="30s", alias="readTimeout", description="the upstream read timeout")
     next_upstream_tries: Annotated[int, Field(ge=0, le=100)] = Field(
         default=3,
         alias="nextUpstreamTries",

@@ -9,15 +9,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import DOMAIN, Model, Port, repeated, shown
+from components.config.base import DOMAIN, Model, Port, Text, repeated, shown
 
 
 class HostsFileConfig(Model):
     """A managed block in a hosts file that points the domain at the LB."""
 
     enabled: bool = Field(default=True, description="write the managed block")
-    path: str = Field(default="/etc/hosts", description="which hosts file")
-    address: str = Field(default="127.0.0.1", description="the address the domain points at")
+    path: Text = Field(default="/etc/hosts", description="which hosts file")
+    address: Text = Field(default="127.0.0.1", description="the address the domain points at")
 
     @field_validator("address")
     @classmethod
@@ -41,20 +41,20 @@ class DnsConfig(Model):
     """DNS records for the site's names, kept on your DNS server with RFC 2136 updates signed with TSIG
     (docs/dns.md). The key's secret is the separate secret setting ``wayshub:dnsTsigSecret``."""
 
-    server: str = Field(description="your DNS server: the zone's primary, as an IP address")
+    server: Text = Field(description="your DNS server: the zone's primary, as an IP address")
     port: Port = Field(default=53, description="the DNS server's port")
-    zone: str = Field(description="the zone the records live in: the domain or a suffix of it")
-    key_name: str = Field(alias="keyName", description="the TSIG key's name, as the server knows it")
+    zone: Text = Field(description="the zone the records live in: the domain or a suffix of it")
+    key_name: Text = Field(alias="keyName", description="the TSIG key's name, as the server knows it")
     algorithm: Literal["hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"] = Field(
         default="hmac-sha256", description="the TSIG key's algorithm"
     )
     ttl: Annotated[int, Field(ge=1, le=86400)] = Field(default=300, description="the records' TTL in seconds")
-    records: list[str] = Field(
+    records: list[Text] = Field(
         default_factory=list,
         description="the names that point at the LB, each an A record (AAAA for IPv6 addresses)",
         json_schema_extra=shown("the domain"),
     )
-    addresses: list[str] = Field(
+    addresses: list[Text] = Field(
         default_factory=list,
         description="the addresses they point at (`existing`: `lbServer.address` must then be an IP address)",
         json_schema_extra=shown("the LB's public address"),

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from components.config.app import AppConfig
-from components.config.base import DOMAIN, Model
+from components.config.base import DOMAIN, Model, Text
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import HostsConfig, SandboxConfig
 from components.config.load_balancer import LoadBalancerConfig, RolloutConfig
@@ -22,7 +22,7 @@ from components.config.names import DNS_TSIG_SETTING, DnsConfig, HostsFileConfig
 class StackConfig(Model):
     """Everything one stack declares, after validation."""
 
-    domain: str = Field(description="the site's domain: nginx `server_name`, hosts entry, URL; e.g. `wayshub.local`")
+    domain: Text = Field(description="the site's domain: nginx `server_name`, hosts entry, URL; e.g. `wayshub.local`")
     hosts: HostsConfig = Field(description="the servers: sandbox VMs, your existing servers, or containers")
     sandbox: SandboxConfig = Field(
         default_factory=SandboxConfig,

@@ -9,6 +9,7 @@ Every failure names the user and the host it was for.
 from __future__ import annotations
 
 import io
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,15 @@ _KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
     paramiko.ECDSAKey,
     paramiko.RSAKey,
 )
+
+
+# paramiko's transport logs every failed handshake at ERROR, its traceback line by line (a VM still booting:
+# "Error reading SSH protocol banner"); with no logging set up Python prints those on stderr, where the
+# engine shows them in `make up`. open_client retries and reports a failure itself, in one line, so they
+# go nowhere.
+_TRANSPORT_LOG = logging.getLogger("paramiko.transport")
+_TRANSPORT_LOG.addHandler(logging.NullHandler())
+_TRANSPORT_LOG.propagate = False
 
 
 class HostKeyMismatch(Exception):

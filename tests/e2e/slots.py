@@ -86,6 +86,11 @@ UPGRADE_STACK = name("e2eupg")
 UPGRADE_HTTP_PORT = port(18700)  # +1: HTTPS
 UPGRADE_SSH_PORT_BASE = port(22800)
 UPGRADE_SUBNET_PREFIX = subnet_prefix("172.30", 150)
+# README's "Deploy your own app" on a copy of the local stack file: tests/e2e/test_readme_own_app.py.
+README_STACK = name("readme")
+README_HTTP_PORT = port(18900)  # +1: HTTPS
+README_SSH_PORT_BASE = port(23300)
+README_SUBNET_PREFIX = subnet_prefix("172.30", 160)
 # Pebble, the ACME test server: tests/e2e/pebble.py.
 PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HTTP-01 answers, +3 TLS-ALPN-01
 # A loopback address nothing listens on (sites publish on 127.0.0.1): a name pointed there is refused at once.

@@ -119,6 +119,12 @@ CASES: list[tuple[str, dict[str, Any] | str, dict[str, str], str]] = [
         "wayshub:app.health.timeoutSeconds: Input should be greater than",
     ),
     (
+        "node version a YAML number with a point",
+        {"wayshub:app": {"nodeVersion": 16.10}},
+        {},
+        "wayshub:app.nodeVersion: the number 16.1 in the stack file may not be what was typed (16.10 reads as 16.1)",
+    ),
+    (
         "bad node version",
         {"wayshub:app": {"nodeVersion": "lts"}},
         {},
@@ -322,3 +328,23 @@ def test_bad_input_stops_before_any_resource(
     state = cli.state()
     created = [r["type"] for r in state["deployment"].get("resources") or [] if r["type"] != "pulumi:pulumi:Stack"]
     assert created == [], f"{case}: resources were created: {created}"
+
+
+def test_text_settings_take_what_config_set_path_stores(cli: PulumiCli) -> None:
+    """docs/app.md's `pulumi config set --path wayshub:app.nodeVersion 16`: the CLI stores 16, true and 3 as a
+    number and a boolean (16.10 stays text), and the program takes each as the text typed: the preview plans
+    the site."""
+    write_config(cli, {})
+    typed = {
+        "wayshub:app.nodeVersion": "16",
+        "wayshub:app.env.DEBUG": "true",
+        "wayshub:app.env.LEVEL": "3",
+        "wayshub:app.env.RATIO": "16.10",
+    }
+    for key, value in typed.items():
+        cli.run("config", "set", "--path", key, value, "--stack", STACK)
+    stored = yaml.safe_load((cli.workdir / "stacks" / f"Pulumi.{STACK}.yaml").read_text())["config"]["wayshub:app"]
+    assert stored == {"nodeVersion": 16, "env": {"DEBUG": True, "LEVEL": 3, "RATIO": "16.10"}}, "how the CLI stores"
+    result = cli.preview(check=False, diff=False)
+    assert result.returncode == 0, result.output
+    assert "create" in {step.op for step in result.steps}

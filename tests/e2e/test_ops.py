@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.pulumi_cli import REPO
+from tests.e2e.pulumi_cli import REPO, engine_env
 from tests.e2e.site import SAMPLE_APP, SITE_STACK, Site, get, write_stack_config
 
 pytestmark = pytest.mark.e2e
@@ -140,3 +140,24 @@ def test_ssh_shell_uses_a_key_file_that_is_gone_afterwards(site: Site, tmp_path:
     assert "app2" in result.stdout.split()
     assert list(tmp_path.iterdir()) == []
     assert private_key(site) not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+@pytest.mark.parametrize("command", [["status"], ["logs"], ["exec", "uptime"], ["ssh", "app1"]])
+def test_ops_before_any_up_say_to_deploy_first(tmp_path: Path, state: str, command: list[str]) -> None:
+    """`make status` (logs, exec, ssh) in a fresh clone, before `make up`: one line saying what to do."""
+    env = engine_env(tmp_path / "state", tmp_path / "home")
+    if state == "missing":
+        (tmp_path / "state").rmdir()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "ops"), "--stack", SITE_STACK, "--project", str(REPO), *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"ops: stack {SITE_STACK} is not deployed here: make up STACK={SITE_STACK} first\n",
+    )

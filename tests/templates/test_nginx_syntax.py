@@ -8,7 +8,9 @@ resolves upstream host names, so samples use IP literals.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -96,12 +98,37 @@ BROKEN: dict[str, tuple[Context, str]] = {
 }
 
 
+LISTEN = re.compile(r"^(\s*listen\s+(?:\[::\]:)?)([0-9]+)\b", re.MULTILINE)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unprivileged(site: str) -> str:
+    """``nginx -t`` binds every listen port. A user who is not root (`make test` on a laptop) may not bind
+    one below 1024, so there each such port becomes a free one; nothing else in the site changes."""
+    if os.geteuid() == 0:
+        return site
+    ports: dict[str, str] = {}
+
+    def move(match: re.Match[str]) -> str:
+        port = match.group(2)
+        if int(port) >= 1024:
+            return match.group(0)
+        return match.group(1) + ports.setdefault(port, str(_free_port()))
+
+    return LISTEN.sub(move, site)
+
+
 def nginx_test(tmp_path: Path, ctx: Context) -> subprocess.CompletedProcess[str]:
     """Render the site for `ctx`, wrap it in a throwaway nginx.conf and run `nginx -t` on it."""
     assert NGINX is not None
     (tmp_path / "logs").mkdir()  # where a build whose default error log is a file would write
     site = tmp_path / "site.conf"
-    site.write_text(render("nginx-site.conf.j2", **ctx))
+    site.write_text(unprivileged(render("nginx-site.conf.j2", **ctx)))
     conf = tmp_path / "nginx.conf"
     conf.write_text(
         f"pid {tmp_path}/nginx.pid;\n"

@@ -8,9 +8,11 @@ wrapper that logs its command line and runs the real one (one curl per round run
 
 from __future__ import annotations
 
+import grp
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from components.load_balancer.health_check import SCRIPT_SOURCE, Paths, start_command
-from tests.unit.test_host_step_scripts import calls, run, stub_bin
+from tests.unit.test_host_step_scripts import TEST_GROUP, as_this_user, calls, run, stub_bin
 
 INTERVAL = 0.1
 
@@ -305,13 +307,15 @@ def health_start(tmp_path: Path, check_status: int) -> subprocess.CompletedProce
     checker.chmod(0o755)
     env_file = tmp_path / "etc" / "backend-health.env"
     command = start_command(paths).replace(paths.env_file, str(env_file)).replace(paths.script, str(checker))
-    return run(command, tmp_path, stub_bin(tmp_path), stdin="BACKENDS='a b'\n")
+    return run(as_this_user(command), tmp_path, stub_bin(tmp_path), stdin="BACKENDS='a b'\n")
 
 
 def test_the_service_step_checks_curl_before_it_starts_the_checker(tmp_path: Path) -> None:
     result = health_start(tmp_path, 0)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "etc" / "backend-health.env").read_text() == "BACKENDS='a b'\n"
+    env_file = tmp_path / "etc" / "backend-health.env"
+    assert env_file.read_text() == "BACKENDS='a b'\n"
+    assert (stat.S_IMODE(env_file.stat().st_mode), grp.getgrgid(env_file.stat().st_gid).gr_name) == (0o644, TEST_GROUP)
     unit = Paths.of("wayshub-test").unit
     assert calls(tmp_path) == [
         "checker --check",

@@ -69,7 +69,9 @@ BAD = [
     (GOOD, "app", {"nodeInstall": "brew"}, "wayshub:app.nodeInstall: Input should be 'binary', 'apt', 'nodesource'"),
     (GOOD, "app", {"nodeVersion": "latest"}, "wayshub:app.nodeVersion: 'latest' is not a Node version"),
     (GOOD, "app", {"env": {"lower": "x"}}, "wayshub:app.env: variable name 'lower' must be UPPER_SNAKE_CASE"),
-    (GOOD, "app", {"env": {"A": [1]}}, "wayshub:app.env: A: must be text, a number or true/false, not list"),
+    (GOOD, "app", {"env": {"A": [1]}}, "wayshub:app.env.A: must be text, not a list"),
+    (GOOD, "app", {"env": {"RATIO": 0.5}}, "wayshub:app.env.RATIO: the number 0.5 in the stack file may not be what"),
+    (GOOD, "app", {"nodeVersion": 16.1}, "wayshub:app.nodeVersion: the number 16.1 in the stack file may not be what"),
     (GOOD, "app", {"env": {"PORT": 1}}, "wayshub:app: env.PORT is the port variable (portEnv): app.port sets it"),
     (GOOD, "app", {"health": {"timeoutSeconds": -1}}, "wayshub:app.health.timeoutSeconds: Input should be greater"),
     (GOOD, "app", {"health": {"path": "healthz"}}, "wayshub:app.health.path: 'healthz' must be a URL path starting"),
@@ -229,8 +231,8 @@ def test_good_sandbox_config_gets_documented_defaults() -> None:
 
 
 def test_env_numbers_and_booleans_from_config_set_path_are_written_as_text() -> None:
-    config = parse(with_change(GOOD, "app", {"env": {"APP_PORT": 3000, "DEBUG": True, "RATIO": 0.5, "NAME": "x"}}))
-    assert config.app.env_text_values == {"APP_PORT": "3000", "DEBUG": "true", "RATIO": "0.5", "NAME": "x"}
+    config = parse(with_change(GOOD, "app", {"env": {"APP_PORT": 3000, "DEBUG": True, "RATIO": "0.50", "NAME": "x"}}))
+    assert config.app.env_text_values == {"APP_PORT": "3000", "DEBUG": "true", "RATIO": "0.50", "NAME": "x"}
 
 
 def test_health_accepts_one_status_or_a_range_and_port_env_a_list() -> None:

@@ -4,6 +4,7 @@ Their inputs are set the way the components set them (host_script), with paths u
 
 from __future__ import annotations
 
+import grp
 import os
 import stat
 import subprocess
@@ -47,6 +48,18 @@ def stub_bin(tmp: Path, extra: dict[str, str] | None = None) -> Path:
 def run(command: str, tmp: Path, bin_dir: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     return subprocess.run(["bash", "-c", command], input=stdin, env=env, capture_output=True, text=True, timeout=30)
+
+
+# The step scripts run as root on the hosts and give the files they write the group root. Run here by a user
+# who is not root (a laptop user running `make test`), that group is the user's own: the only part changed.
+ROOT_GROUP = 'chgrp root "$tmp"'
+TEST_GROUP = "root" if os.geteuid() == 0 else grp.getgrgid(os.getegid()).gr_name
+
+
+def as_this_user(command: str) -> str:
+    """``command`` (a host script) with its ``chgrp root`` aimed at a group this user has (root when root)."""
+    assert ROOT_GROUP in command, f"the script no longer runs {ROOT_GROUP}: update as_this_user"
+    return command.replace(ROOT_GROUP, f'chgrp {TEST_GROUP} "$tmp"')
 
 
 def calls(tmp: Path) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 import stat
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -240,3 +242,21 @@ def test_exec_report_prefixes_every_line_with_its_host() -> None:
     ]
     assert report(results).splitlines() == ["app1  | a", "app1  | b", "app10 | boom", "app10 | exit 2"]
     assert report([HostResult(hosts[0], None, "no answer")]) == "app1 | unreachable: no answer"
+
+
+def test_no_pulumi_on_path_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """`scripts/ops` run by hand in a shell without the engine on PATH (make puts it there)."""
+    env = {"PATH": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run(
+        [sys.executable, "scripts/ops", "--stack", "local", "status"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "ops: no pulumi on PATH: run this through make (make status, logs, ssh, exec), which finds the engine\n",
+    )
