@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 
 from tests.e2e import slots
-from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
-from tests.e2e.test_containers_docker import docker
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_port
 
 STACK = f"{slots.CONTAINERS_STACK}-engine"
+SERVERS = ["app1", "app2"]
 NETWORK = f"wayshub-{STACK}-net"
 SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
 PLUGIN = "docker"
@@ -114,3 +115,51 @@ def leftovers() -> list[str]:
     return docker(
         "ps", "--all", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}", check=False
     ).split()
+
+
+def new_site(root: Path, plugin: Plugin) -> Deployed:
+    """A `containers` stack of 2 app servers, initialised and not deployed, in ``root`` (project, state, home)."""
+    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True, capture_output=True)
+    project = root / "project"
+    copy_program(project)
+    hosts_file = root / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    cli = PulumiCli(project, engine_env(root / "state", plugin.home or root / "home"))
+    port = free_port()
+    app_base, nginx_base = choose_base("node:20-bookworm-slim"), choose_base("nginx:1.27")
+    site = Deployed(cli, port, project)
+    site.config = {
+        "wayshub:domain": DOMAIN,
+        "wayshub:hosts": {
+            "provider": "containers",
+            "appServers": [{"name": server} for server in SERVERS],
+            "lbServer": {"name": "lb"},
+        },
+        "wayshub:containers": {
+            "appImage": f"wayshub-{STACK}/app",
+            "nginxImage": f"wayshub-{STACK}/nginx",
+            "appBase": app_base,
+            "nginxBase": nginx_base,
+            "network": NETWORK,
+            "subnet": SUBNET,
+            "httpPort": port,
+            "bindAddress": "127.0.0.1",
+            # The build cannot reach an npm registry where the base is the Debian one.
+            "prefetchNpm": app_base != "node:20-bookworm-slim",
+        },
+        "wayshub:hostsFile": {"path": str(hosts_file), "address": "127.0.0.1"},
+    }
+    (project / "stacks").mkdir()
+    site.write_config()
+    cli.init_stack(STACK)
+    return site
+
+
+def remove_site(site: Deployed) -> None:
+    """Destroy, then whatever is left of ours (by label), the network and the stack."""
+    site.cli.destroy(check=False)
+    names = leftovers()
+    if names:
+        docker("rm", "--force", *names, check=False)
+    docker("network", "rm", NETWORK, check=False)
+    site.cli.remove_stack(force=True, check=False)

@@ -22,23 +22,24 @@ import pytest
 from bench.loadgen import BackgroundLoad
 from tests.e2e.containers_engine import (
     NETWORK,
+    SERVERS,
     SITE,
     STACK,
-    SUBNET,
     Deployed,
     Plugin,
     container,
     find_docker_plugin,
     leftovers,
+    new_site,
     program_supports_containers,
+    remove_site,
 )
-from tests.e2e.pulumi_cli import REPO, PulumiCli, Ran, copy_program, engine_env, up_with_events
-from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_port
+from tests.e2e.pulumi_cli import REPO, Ran, up_with_events
+from tests.e2e.test_containers_docker import DOMAIN, docker
 
 pytestmark = pytest.mark.e2e
 __all__ = ["Plugin", "find_docker_plugin"]  # tests/e2e/test_stack_files.py imports them from here
 
-SERVERS = ["app1", "app2"]
 MIN_REQUESTS = 2000
 BROKEN = "'use strict';\nthrow new Error('wayshub test: this release cannot start');\n"
 
@@ -52,50 +53,12 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     reason = program_supports_containers()
     if reason:
         pytest.skip(reason)
-    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True, capture_output=True)
-    project = root / "project"
-    copy_program(project)
-    hosts_file = root / "hosts"
-    hosts_file.write_text("127.0.0.1\tlocalhost\n")
-    home = plugin.home or root / "home"
-    cli = PulumiCli(project, engine_env(root / "state", home))
-    port = free_port()
-    app_base, nginx_base = choose_base("node:20-bookworm-slim"), choose_base("nginx:1.27")
-    site = Deployed(cli, port, project)
-    site.config = {
-        "wayshub:domain": DOMAIN,
-        "wayshub:hosts": {
-            "provider": "containers",
-            "appServers": [{"name": server} for server in SERVERS],
-            "lbServer": {"name": "lb"},
-        },
-        "wayshub:containers": {
-            "appImage": f"wayshub-{STACK}/app",
-            "nginxImage": f"wayshub-{STACK}/nginx",
-            "appBase": app_base,
-            "nginxBase": nginx_base,
-            "network": NETWORK,
-            "subnet": SUBNET,
-            "httpPort": port,
-            "bindAddress": "127.0.0.1",
-            # The build cannot reach an npm registry where the base is the Debian one.
-            "prefetchNpm": app_base != "node:20-bookworm-slim",
-        },
-        "wayshub:hostsFile": {"path": str(hosts_file), "address": "127.0.0.1"},
-    }
-    (project / "stacks").mkdir()
-    site.write_config()
-    cli.init_stack(STACK)
+    site = new_site(root, plugin)
     try:
-        cli.up()
+        site.cli.up()
         yield site
     finally:
-        cli.destroy(check=False)
-        names = leftovers()
-        if names:
-            docker("rm", "--force", *names, check=False)
-        docker("network", "rm", NETWORK, check=False)
-        cli.remove_stack(force=True, check=False)
+        remove_site(site)
 
 
 def load(site: Deployed) -> BackgroundLoad:
