@@ -16,7 +16,8 @@ from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll_out
 from components.app.layout import unit_name
 from components.app.plan import app_run, release_for
-from components.containers import ContainerSite, ContainerSiteArgs
+from components.containers import ContainerSite
+from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
 from components.hosts.from_config import declare_servers
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
@@ -234,36 +235,22 @@ def in_containers() -> Site:
     """Steps 1-3 as Docker containers (pulumi-docker): an app image built from app/, one container per
     app server, nginx with the same site template. No servers, no SSH."""
     c = settings.containers
-    site = ContainerSite(
-        "containers",
-        ContainerSiteArgs(
-            stack=stack,
-            domain=settings.domain,
-            app_servers=[server.name for server in settings.hosts.app_servers],
-            lb_server=settings.hosts.lb_server.name,
-            app_source=HERE / settings.app.source,
-            lb=settings.lb,
-            app_port=settings.app.port,
-            env=settings.app.env_text_values,
-            secret_env=config.get_secret_object("appSecrets"),
-            app_image=c.app_image,
-            nginx_image=c.nginx_image,
-            app_base=c.app_base,
-            nginx_base=c.nginx_base,
-            network=c.network,
-            subnet=c.subnet,
-            http_port=c.http_port,
-            bind_address=c.bind_address,
-            build_dir=HERE / "build" / "images",
-            prefetch_npm=c.prefetch_npm,
-            builder_version=c.builder,
-        ),
-    )
+    secrets = stack_config.check_app_secrets(settings, config.get("appSecrets"))
+    try:
+        site = ContainerSite(
+            "containers", site_args(settings, stack, HERE, config.get_secret_object("appSecrets"), secrets)
+        )
+    except ValueError as err:  # a pinned release this stack has no image for: one line, as for a bad setting
+        pulumi.log.error(str(err))
+        sys.exit(32)
     pulumi.export("lb_address", f"{c.bind_address}:{c.http_port}")
     pulumi.export("backends", site.backends)
     pulumi.export("release", site.release)
     pulumi.export("network", site.network_name)
-    return Site(lb_ready=site.nginx, public_address=c.bind_address, http_port=c.http_port, https_port=c.http_port)
+    pulumi.export("releases", site.releases)
+    pulumi.export("previous_releases", site.previous_releases)
+    pulumi.export("release_images", site.release_images)  # read back by the next up (containers/rollout.py)
+    return Site(lb_ready=site.site, public_address=c.bind_address, http_port=c.http_port, https_port=c.http_port)
 
 
 # 1-3. Servers, the app on each app server, nginx in front.

@@ -12,7 +12,7 @@ its section (a heading, what was run, one table from ``bench.stats.table``). The
 (deploy, lb, rollout, engine); this module is the command line that runs them and records the run.
 
     python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
-        [--skip deploy,deploy_scale,lb,failover,hang,rollout,engine,refresh]
+        [--skip deploy,deploy_scale,lb,failover,hang,rollout,containers_rollout,engine,refresh]
         [--only lb,...] [--results FILE]
 """
 
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from bench.benchmarks.common import Benchmark, Options
+from bench.benchmarks.containers import containers_rollout
 from bench.benchmarks.deploy import DEPLOY_CONFIGS, DEPLOY_STEP, first_deploy, first_deploy_scale, step_span
 from bench.benchmarks.engine import engine_cost, refresh_time
 from bench.benchmarks.lb import failover, hung_backend, lb_throughput, seed_site
@@ -42,6 +43,7 @@ __all__ = [
     "ONLY_WHEN_NAMED",
     "RESULTS",
     "Options",
+    "containers_rollout",
     "engine_cost",
     "failover",
     "first_deploy",
@@ -65,6 +67,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "failover": failover,
     "hang": hung_backend,
     "rollout": rolling_update,
+    "containers_rollout": containers_rollout,  # its own containers stack, after the VMs' rolling update
     "engine": engine_cost,  # it leaves the most VMs up
     "refresh": refresh_time,  # after engine: starts at the scale engine left up
 }

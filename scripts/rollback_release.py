@@ -6,7 +6,8 @@
 Pins ``wayshub:app.releasePin`` in the stack's config to the one previous release every server shares (the
 stack outputs ``releases`` and ``previous_releases``), then runs a rolling `up`. The previous release is
 still on every server (wayshub:app.releasesKept), so this is a symlink switch per host, health-gated and
-one batch at a time like any release change. ``--unpin`` removes the pin and runs `up` again.
+one batch at a time like any release change. In containers mode the previous release's image (the stack
+output ``release_images``) runs again in each server's other slot, health-gated, one server at a time. ``--unpin`` removes the pin and runs `up` again.
 
 The project is the current folder (its Pulumi.yaml); uses the `pulumi` on PATH and its environment
 (PULUMI_BACKEND_URL, the passphrase), as `make` sets them. A failure is one line on stderr and exit 1.

@@ -41,7 +41,10 @@ class ContainersConfig(Model):
     )
     network: Text = Field(
         default="wayshub-containers",
-        description="the containers' own Docker network: nginx gets `.10`, app containers `.11`, `.12`, … in config order",
+        description=(
+            "the containers' own Docker network: nginx gets `.10`, each app server two addresses "
+            "(slots a and b: `.11`, `.12`, … and the same half the subnet later)"
+        ),
     )
     subnet: Text = Field(default="172.30.78.0/24", description="the network's private IPv4 subnet (≥ /28)")
     http_port: Port = Field(default=8090, alias="httpPort", description="nginx's port published on `bindAddress`")
@@ -91,10 +94,16 @@ class ContainersConfig(Model):
         return check_loopback(value, why="the site's port is never published beyond this machine")
 
 
+def container_slot_room(subnet: str) -> int:
+    """How many app servers fit in ``subnet`` in containers mode: each has two fixed addresses (slots a and b,
+    the container serving now and the next release's), slot b's ``container_slot_room`` addresses after a's."""
+    return app_server_room(subnet) // 2
+
+
 def check_containers_site(tls: str, subnet: str, app_servers: int) -> None:
     """What containers mode needs of the rest of the stack: plain HTTP, and an address for every app server."""
     if tls != "off":
         raise ValueError("lb.tls must be 'off' with hosts.provider 'containers' (plain HTTP on loopback)")
-    room = app_server_room(subnet)
+    room = container_slot_room(subnet)
     if app_servers > room:
-        raise ValueError(f"containers.subnet has room for {room} app servers, not {app_servers}")
+        raise ValueError(f"containers.subnet has room for {room} app servers (two addresses each), not {app_servers}")

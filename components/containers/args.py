@@ -4,6 +4,7 @@ the same rules as one built from a stack."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pulumi
 from pydantic import ValidationError
 
-from components.config import AppConfig, LoadBalancerConfig
+from components.config import AppConfig, LoadBalancerConfig, StackConfig
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import check_server_names
 from components.containers.build_context import REPO
@@ -19,6 +20,14 @@ from components.containers.build_context import REPO
 # The defaults: the `wayshub:containers` section's and the app's.
 _SECTION = ContainersConfig()
 _APP = AppConfig()
+
+
+def secret_digest(values: Mapping[str, str]) -> str:
+    """sha256 of the secret env (names and values, sorted); empty without secrets. Never the values."""
+    if not values:
+        return ""
+    text = "\0".join(f"{k}={values[k]}" for k in sorted(values))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,12 @@ class ContainerSiteArgs:
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Secret values (wayshub:appSecrets): the containers' whole env is then a secret in the state.
     secret_env: pulumi.Input[Mapping[str, str]] | None = None
+    # A digest of the secret values (``secret_digest``): part of each app container's release key, so a changed
+    # secret rolls out like any change (the values themselves are Outputs, unknown when resources are named).
+    secret_digest: str = ""
+    # Run this release (its image, from the stack's recent releases) instead of the one built from app_source.
+    release_pin: str | None = None
+    releases_kept: int = _APP.releases_kept
     app_image: str = _SECTION.app_image
     nginx_image: str = _SECTION.nginx_image
     app_base: str = _SECTION.app_base
@@ -50,7 +65,8 @@ class ContainerSiteArgs:
     prefetch_npm: bool = _SECTION.prefetch_npm
     # The pulumi-docker builder: BuilderV1 (the legacy builder: no buildx needed) or BuilderBuildKit.
     builder_version: str = _SECTION.builder
-    wait_timeout_seconds: int = 90
+    # How long a new container may take to report healthy (the switch's gate; nginx's `wait`).
+    wait_timeout_seconds: int = 120
 
     def __post_init__(self) -> None:
         if not self.app_servers:
@@ -78,3 +94,40 @@ class ContainerSiteArgs:
         except ValueError as err:
             raise ValueError(f"containers: {err}") from None
         check_containers_site(self.lb.tls, self.subnet, len(self.app_servers))  # its errors name the settings
+
+
+def site_args(
+    settings: StackConfig,
+    stack: str,
+    project_dir: Path,
+    secret_env: pulumi.Input[Mapping[str, str]] | None,
+    secrets: Mapping[str, str],
+) -> ContainerSiteArgs:
+    """The site's arguments from a stack's checked settings (``secrets``: the plain secret values, for their
+    digest only; ``secret_env`` is what the containers get)."""
+    c = settings.containers
+    return ContainerSiteArgs(
+        stack=stack,
+        domain=settings.domain,
+        app_servers=[server.name for server in settings.hosts.app_servers],
+        lb_server=settings.hosts.lb_server.name,
+        app_source=project_dir / settings.app.source,
+        lb=settings.lb,
+        app_port=settings.app.port,
+        env=settings.app.env_text_values,
+        secret_env=secret_env,
+        secret_digest=secret_digest(secrets),
+        app_image=c.app_image,
+        nginx_image=c.nginx_image,
+        app_base=c.app_base,
+        nginx_base=c.nginx_base,
+        network=c.network,
+        subnet=c.subnet,
+        http_port=c.http_port,
+        bind_address=c.bind_address,
+        build_dir=project_dir / "build" / "images",
+        prefetch_npm=c.prefetch_npm,
+        builder_version=c.builder,
+        release_pin=settings.app.release_pin,
+        releases_kept=settings.app.releases_kept,
+    )

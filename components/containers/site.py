@@ -1,32 +1,31 @@
 """``ContainerSite``: the same load-balanced site as Docker containers, declared with pulumi-docker.
 
 One ``docker.Network`` with a fixed subnet; the app image built with ``docker.Image`` from a staged copy
-of ``app/`` and ``images/app/Dockerfile``; one ``docker.Container`` per app server; an nginx container
-(``images/nginx/Dockerfile``) whose site file is rendered by the SAME template as the VM path
-(``templates/nginx-site.conf.j2``) and put into ``/etc/nginx/conf.d/`` with the container's ``uploads``.
-The LB's port is published on a loopback address only.
+of ``app/`` and ``images/app/Dockerfile``; per app server one ``docker.Container`` in its serving slot;
+an nginx container (``images/nginx/Dockerfile``) whose site file is rendered by the SAME template as the VM
+path (``templates/nginx-site.conf.j2``). The LB's port is published on a loopback address only.
 
-How nginx finds the app containers. The site's upstream names each container (``wayshub-<stack>-app1:3000``)
-and a second file sets Docker's resolver (``00-resolver.conf``: ``resolver 127.0.0.11 valid=5s``). But
-open-source nginx before 1.27.3 (Debian bookworm ships 1.22) resolves upstream server names ONCE, when it
-loads its config; the resolver is not used for them. Measured with nginx 1.22: a container re-created with
+How nginx finds the app containers. Open-source nginx before 1.27.3 (Debian bookworm ships 1.22) resolves
+upstream server names ONCE, when it loads its config; measured with nginx 1.22: a container re-created with
 another address is never used again until nginx reloads, and nginx does not even start while a backend
-container is stopped (``host not found in upstream``: Docker's DNS has no record for a stopped container).
-So addresses are made stable instead of followed:
+container is stopped (Docker's DNS has no record for it). So addresses are made stable instead of followed:
+every container has a fixed address (LB ``.10``; each app server two, its slots a and b: spec.py), the
+nginx container's ``/etc/hosts`` pins every slot's name to its address (``hosts``, i.e. ``--add-host``), and
+``restart: unless-stopped`` brings a crashed app back (same name, same address).
 
-- every container gets a fixed address on the network (LB ``.10``, app servers ``.11``, ``.12``, … in
-  config order, as sandbox VMs), so a restarted or re-created container comes back where nginx expects it;
-- the nginx container's ``/etc/hosts`` pins each upstream name to that address (``hosts``, i.e.
-  ``--add-host``), so nginx resolves the names without Docker's DNS and starts even when a backend is down;
-- ``restart: unless-stopped`` brings a crashed app back (same name, same address); nginx's passive health
-  checks (``max_fails``/``fail_timeout``) and ``proxy_next_upstream`` carry the requests meanwhile.
+Rolling a release (rollout.py picks the slots). The site's upstream includes one file per app server naming
+the container of its serving slot. A new release (image, env, secrets, settings: its key) starts in the
+other slot; that server's switch step (commands.py, ``host/switch.sh``) waits for its healthcheck, rewrites
+the server's upstream file, ``nginx -t``, reloads gracefully; the next server's new container starts only
+after that. The old slot's containers are no longer declared, so the engine removes them at the end of a
+successful ``up`` (stopped with ``destroy_grace_seconds``: the app drains). A release failing its health
+check fails its server's switch: nginx keeps the serving containers and nothing later runs.
 
-Names and addresses that must not clash (container names, the published port, the network name) make
-their resources ``delete_before_replace``. Everything a container gets is described once by a
-``ContainerSpec`` (``spec.py``); ``tests/docker_cli.py`` renders the same spec as ``docker create`` flags,
-which the e2e test runs against the real Docker engine (the pulumi-docker provider plugin cannot be built
-here). The arguments are checked by the config's rules (``args.py``); the images' build contexts are
-staged by ``build_context.py``.
+nginx config changes reach the running LB (``host/site.sh``: ``nginx -t``, reload): the container's
+``uploads`` (its files when it is created) are ignored after creation, and the site and switch steps re-run
+when the LB container is re-created (a new nginx image, the only change that replaces it). Everything a
+container gets is described once by a ``ContainerSpec`` (``spec.py``); ``tests/docker_cli.py`` renders the
+same spec as ``docker create`` flags. The arguments are checked by the config's rules (``args.py``).
 """
 
 from __future__ import annotations
@@ -39,7 +38,26 @@ import pulumi_docker as docker
 from components.app.release import build_id
 from components.containers.args import ContainerSiteArgs
 from components.containers.build_context import BuildContext, nginx_context, stage_app_context
-from components.containers.spec import ContainerSpec, Healthcheck, app_spec, backends, lb_spec, lb_url, site_conf
+from components.containers.commands import Switch, site_command, switch_command
+from components.containers.rollout import (
+    app_resource_name,
+    kept_images,
+    previous_release,
+    read_checkpoint,
+    switch_name,
+    target_slot,
+)
+from components.containers.spec import (
+    ContainerSpec,
+    Healthcheck,
+    app_spec,
+    backends,
+    lb_spec,
+    lb_url,
+    release_key,
+    site_conf,
+)
+from components.shell.command import local
 
 
 def _healthcheck_args(check: Healthcheck) -> docker.ContainerHealthcheckArgs:
@@ -74,6 +92,16 @@ class ContainerSite(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ContainerSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:containers:ContainerSite", name, None, opts)
+        # Read before any resource: which container serves each server, and the recent releases' images.
+        state = read_checkpoint(name, args.app_servers)
+        built = build_id(args.app_source)
+        self.release = args.release_pin or built
+        pinned_image = state.release_images.get(self.release) if self.release != built else None
+        if self.release != built and pinned_image is None:
+            known = ", ".join(state.release_images) or "none"
+            raise ValueError(
+                f"wayshub:app.releasePin: release {self.release} has no image in this stack's recent releases ({known})"
+            )
         labels = [docker.NetworkLabelArgs(label="wayshub.stack", value=args.stack)]
         self.network = docker.Network(
             f"{name}-network",
@@ -84,25 +112,58 @@ class ContainerSite(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-        self.release = build_id(args.app_source)
         app_context = stage_app_context(args.app_source, args.build_dir, args.app_base, args.prefetch_npm)
         self.app_image = self._image(f"{name}-app-image", args, args.app_image, app_context, args.app_base)
+        # The image the app containers run: the one built from app/ now, or a pinned release's (no build).
+        self.app_image_tag = pinned_image or f"{args.app_image}:{app_context.digest}"
+        image_name: pulumi.Input[str] = pinned_image or self.app_image.image_name
         self.nginx_image = self._image(
             f"{name}-nginx-image", args, args.nginx_image, nginx_context(args.nginx_base), args.nginx_base
         )
 
-        self.apps = [
-            self._container(
-                f"{name}-{server}", app_spec(args, index, self.release), self.app_image.image_name, args, depends_on=[]
-            )
-            for index, server in enumerate(args.app_servers)
-        ]
-        self.site_text = site_conf(args)
+        serving = state.serving
+        self.keys = {
+            server: release_key(app_spec(args, i, self.release), self.app_image_tag, args.secret_digest)
+            for i, server in enumerate(args.app_servers)
+        }
+        self.slots = {s: target_slot(serving.get(s), self.keys[s]) for s in args.app_servers}
+        # Its files as first created; later changes reach it through the site and switch steps (no replace).
         self.nginx = self._container(
-            f"{name}-{args.lb_server}", lb_spec(args), self.nginx_image.image_name, args, depends_on=list(self.apps)
+            f"{name}-{args.lb_server}", lb_spec(args, self.slots), self.nginx_image.image_name, args, [],
+            ignore_changes=["uploads"],
+        )  # fmt: skip
+        self.apps: list[docker.Container] = []
+        self.switches: list[pulumi.CustomResource] = []
+        self.previous_releases: list[str] = []
+        for index, server in enumerate(args.app_servers):
+            slot, now = self.slots[server], serving.get(server)
+            spec = app_spec(args, index, self.release, slot)
+            # One server at a time: a serving server's new container starts after the previous switch.
+            after = self.switches[-1:] if now is not None else []
+            app = self._container(app_resource_name(name, server, slot), spec, image_name, args, after)
+            self.apps.append(app)
+            previous = previous_release(now, slot, self.release)
+            self.previous_releases.append(previous)
+            switch = Switch(server, spec.name, slot, self.keys[server], self.release, previous)
+            self.switches.append(
+                local.Command(
+                    switch_name(name, server),
+                    pulumi.ResourceOptions(parent=self, depends_on=[app, self.nginx, *self.switches[-1:]]),
+                    create=switch_command(args, switch),
+                    rerun_on=[self.nginx.id, app.id],
+                )
+            )
+        self.site_text = site_conf(args)
+        self.site = local.Command(
+            f"{name}-site",
+            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *self.switches]),
+            create=site_command(args),
+            rerun_on=[self.nginx.id],
         )
 
-        self.backends = backends(args)
+        self.backends = backends(args, self.slots)
+        self.releases = [self.release for _ in args.app_servers]
+        self.release_images = kept_images({self.release: self.app_image_tag}, state.release_images, args.releases_kept)
         self.lb_url = lb_url(args)
         self.network_name = self.network.name
         self.register_outputs(
@@ -139,13 +200,15 @@ class ContainerSite(pulumi.ComponentResource):
         image: pulumi.Input[str],
         args: ContainerSiteArgs,
         depends_on: Sequence[pulumi.Resource],
+        ignore_changes: Sequence[str] = (),
     ) -> docker.Container:
+        app = spec.role == "app"
         return docker.Container(
             name,
             name=spec.name,
             hostname=spec.hostname,
             image=image,
-            envs=_envs(spec.env, args.secret_env if spec.role == "app" else None) if spec.env else None,
+            envs=_envs(spec.env, args.secret_env if app else None) if spec.env else None,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(
                     name=self.network.name, ipv4_address=spec.ipv4_address, aliases=[spec.hostname]
@@ -165,10 +228,18 @@ class ContainerSite(pulumi.ComponentResource):
             security_opts=list(spec.security_opts),
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
             stop_timeout=spec.stop_timeout,
+            # The provider stops a container it removes with this grace (its default, 0, kills at once): the app
+            # drains on SIGTERM, nginx (SIGQUIT) finishes its requests.
+            destroy_grace_seconds=spec.stop_timeout,
             must_run=True,
-            # Wait for the healthcheck: an app that never answers /health, or an nginx that rejects its
-            # config, fails the `up` here instead of leaving a restarting container behind.
-            wait=True,
+            # nginx: wait for its healthcheck, so an nginx that rejects its config fails the `up` here. App
+            # containers: their switch step waits instead, and says why one is not healthy (commands.py).
+            wait=not app,
             wait_timeout=args.wait_timeout_seconds,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on), delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.network, *depends_on],
+                delete_before_replace=True,
+                ignore_changes=list(ignore_changes) or None,
+            ),
         )

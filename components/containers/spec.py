@@ -1,15 +1,23 @@
 """What each container gets, as plain data: ``ContainerSpec`` for the app containers and the nginx
-container (names, fixed addresses, env, healthcheck, pinned hosts, the site and resolver files), built from
-``ContainerSiteArgs`` with no Pulumi resource and no Docker. ``site.py`` declares them with pulumi-docker;
-tests/docker_cli.py renders the same specs as ``docker create`` flags."""
+container (names, fixed addresses, env, healthcheck, pinned hosts, the site, upstream and resolver files),
+built from ``ContainerSiteArgs`` with no Pulumi resource and no Docker. ``site.py`` declares them with
+pulumi-docker; tests/docker_cli.py renders the same specs as ``docker create`` flags.
+
+Two slots per app server (``a``, ``b``): each a container name (``wayshub-<stack>-app1-a``) and a fixed
+address of its own. One slot serves; a new release starts in the other, and nginx is switched to it once
+it is healthy (``site.py``). The site's upstream includes one file per app server, holding the server line
+of the slot serving now."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import pulumi
 
+from components.config.containers import container_slot_room
 from components.config.hosts import host_address
 from components.containers.args import ContainerSiteArgs
 from components.layout import container_name, stack_label
@@ -21,12 +29,19 @@ DOCKER_DNS = "127.0.0.11"
 RESTART_POLICY = "unless-stopped"
 CONF_D = "/etc/nginx/conf.d"
 RESOLVER_FILE = f"{CONF_D}/00-resolver.conf"
+# One file per app server with its upstream server line; outside conf.d (whose *.conf nginx includes at the
+# http level): only the site's upstream block includes them.
+UPSTREAM_DIR = "/etc/nginx/wayshub-upstreams"
+SLOTS = ("a", "b")
+KEY_LENGTH = 12
 
 # /health must answer 200. The same check is the image's HEALTHCHECK (images/app/Dockerfile; a unit test
 # keeps them equal), so `docker run` of the bare image and the Pulumi container agree on "healthy".
 APP_HEALTH_JS = (
-    "require('http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/health',timeout:2500},"
-    "r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"
+    "require('http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/health',timeout:4000},"
+    "r=>{console.log('/health '+r.statusCode);process.exit(r.statusCode===200?0:1)})"
+    ".on('error',e=>{console.log('/health: '+e.message);process.exit(1)})"
+    ".on('timeout',()=>{console.log('/health: no answer in 4s');process.exit(1)})"
 )
 
 
@@ -35,9 +50,9 @@ class Healthcheck:
     """Docker's healthcheck; ``test`` is exec form (``CMD``, argv…) or ``CMD-SHELL``, command."""
 
     test: tuple[str, ...]
-    interval: str = "5s"
-    timeout: str = "3s"
-    start_period: str = "20s"
+    interval: str = "3s"
+    timeout: str = "5s"
+    start_period: str = "30s"
     retries: int = 3
 
 
@@ -82,9 +97,45 @@ class ContainerSpec:
     stop_timeout: int = 10
 
 
-def backends(args: ContainerSiteArgs) -> list[str]:
-    """The upstream servers, ``<container name>:<port>``, in config order."""
-    return [f"{container_name(args.stack, server)}:{args.app_port}" for server in args.app_servers]
+def other_slot(slot: str) -> str:
+    return SLOTS[1 - SLOTS.index(slot)]
+
+
+def slot_address(args: ContainerSiteArgs, index: int, slot: str) -> str:
+    """App server ``index``'s fixed address in ``slot``: a is ``.11``, ``.12``, …; b the same, one half later."""
+    return host_address(args.subnet, 1 + index + SLOTS.index(slot) * container_slot_room(args.subnet))
+
+
+def app_container_name(args: ContainerSiteArgs, server: str, slot: str) -> str:
+    return f"{container_name(args.stack, server)}-{slot}"
+
+
+def upstream_server(args: ContainerSiteArgs, server: str, slot: str) -> str:
+    return f"{app_container_name(args, server, slot)}:{args.app_port}"
+
+
+def upstream_path(args: ContainerSiteArgs, server: str) -> str:
+    return f"{UPSTREAM_DIR}/{server}.conf"
+
+
+def upstream_text(args: ContainerSiteArgs, server: str, slot: str) -> str:
+    """The server line of ``server``'s upstream file: its container in ``slot``, as the site template writes it."""
+    return render(
+        "nginx-upstream-server.j2",
+        backend=upstream_server(args, server, slot),
+        max_fails=args.lb.max_fails,
+        fail_timeout=args.lb.fail_timeout,
+    )
+
+
+def first_slots(args: ContainerSiteArgs) -> dict[str, str]:
+    return dict.fromkeys(args.app_servers, SLOTS[0])
+
+
+def backends(args: ContainerSiteArgs, slots: Mapping[str, str] | None = None) -> list[str]:
+    """The upstream servers, ``<container name>:<port>`` of each app server's serving slot, in config order."""
+    chosen = slots or first_slots(args)
+    return [upstream_server(args, server, chosen[server]) for server in args.app_servers]
 
 
 def site_name(args: ContainerSiteArgs) -> str:
@@ -94,8 +145,9 @@ def site_name(args: ContainerSiteArgs) -> str:
 
 
 def site_conf(args: ContainerSiteArgs) -> str:
-    """The nginx site, rendered exactly as the VM path renders it."""
-    return render_site(site_name(args), args.domain, backends(args), args.lb)
+    """The nginx site, rendered by the VM path's template; its upstream includes each app server's file."""
+    files = [upstream_path(args, server) for server in args.app_servers]
+    return render_site(site_name(args), args.domain, files, args.lb, backend_includes=True)
 
 
 def resolver_conf(resolver: str = DOCKER_DNS, valid: str = "5s") -> str:
@@ -122,25 +174,38 @@ def app_env(args: ContainerSiteArgs, release: str) -> dict[str, pulumi.Input[str
     }
 
 
-def app_spec(args: ContainerSiteArgs, index: int, release: str) -> ContainerSpec:
-    """App server ``index`` (0-based, config order): non-root (the image's user), read-only root, no capabilities."""
+def app_spec(args: ContainerSiteArgs, index: int, release: str, slot: str = SLOTS[0]) -> ContainerSpec:
+    """App server ``index`` (0-based, config order) in ``slot``: non-root (the image's user), read-only root,
+    no capabilities."""
     server = args.app_servers[index]
     return ContainerSpec(
-        name=container_name(args.stack, server),
+        name=app_container_name(args, server, slot),
         hostname=server,
         role="app",
-        ipv4_address=host_address(args.subnet, 1 + index),
+        ipv4_address=slot_address(args, index, slot),
         env=app_env(args, release),
         healthcheck=APP_HEALTHCHECK,
-        labels={"wayshub.stack": args.stack, "wayshub.role": "app"},
+        labels={"wayshub.stack": args.stack, "wayshub.role": "app", "wayshub.slot": slot},
         read_only=True,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"},
         cap_drop=("ALL",),
     )
 
 
-def lb_spec(args: ContainerSiteArgs) -> ContainerSpec:
-    """The nginx container: the site and the resolver file, the upstream names pinned, the port on loopback."""
+def release_key(spec: ContainerSpec, image: str, secret_digest: str = "") -> str:
+    """What an app container runs, as a digest: its image, env (a digest of the secrets) and settings, not its
+    slot. A new key starts a new container in the other slot; the same key keeps the serving one. Env values
+    given as Outputs (not plain text) are not part of it: a change of theirs replaces the container in place."""
+    plain = {k: v if isinstance(v, str) else "<output>" for k, v in spec.env.items()}
+    neutral = replace(spec, name="", ipv4_address="", env={}, labels={**spec.labels, "wayshub.slot": ""})
+    facts = {"spec": asdict(neutral), "env": plain, "image": image, "secrets": secret_digest}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:KEY_LENGTH]
+
+
+def lb_spec(args: ContainerSiteArgs, slots: Mapping[str, str] | None = None) -> ContainerSpec:
+    """The nginx container: the site, resolver and upstream files (each app server in ``slots``, default a), both
+    slots' names pinned to their addresses, the port on loopback."""
+    chosen = slots or first_slots(args)
     listen = args.lb.listen_port
     probe = f"http://127.0.0.1:{listen}/lb-health"
     return ContainerSpec(
@@ -167,8 +232,13 @@ def lb_spec(args: ContainerSiteArgs) -> ContainerSpec:
         labels={"wayshub.stack": args.stack, "wayshub.role": "lb"},
         published=(PublishedPort(args.bind_address, args.http_port, listen),),
         pinned_hosts=tuple(
-            (container_name(args.stack, server), host_address(args.subnet, 1 + i))
+            (app_container_name(args, server, slot), slot_address(args, i, slot))
             for i, server in enumerate(args.app_servers)
+            for slot in SLOTS
         ),
-        uploads=(Upload(RESOLVER_FILE, resolver_conf()), Upload(site_path(args), site_conf(args))),
+        uploads=(
+            Upload(RESOLVER_FILE, resolver_conf()),
+            *(Upload(upstream_path(args, s), upstream_text(args, s, chosen[s])) for s in args.app_servers),
+            Upload(site_path(args), site_conf(args)),
+        ),
     )

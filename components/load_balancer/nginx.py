@@ -1,10 +1,10 @@
 """``NginxLoadBalancer``: nginx on one server, proxying the domain to every backend.
 
-The site is rendered from ``templates/nginx-site.conf.j2`` and its text is the resource input, so
-``pulumi preview --diff`` shows the nginx lines that will change. Going live is one chain: write a
-temp file, move it into conf.d, ``nginx -t``; on failure the previous file is put back and nginx is
-never reloaded, so the old site keeps serving and the resource fails with nginx's message.
-Each step's program is a script in ``host/`` (nginx-install, nginx-publish, nginx-unpublish, install-file).
+The site is rendered from ``templates/nginx-site.conf.j2`` and its text is the resource input, so ``pulumi
+preview --diff`` shows the nginx lines that will change. Going live is one chain: write a temp file, move it
+into conf.d, ``nginx -t``; on failure the previous file is put back and nginx is never reloaded, so the old
+site keeps serving and the resource fails with nginx's message. Each step's program is a script in ``host/``
+(nginx-install, nginx-publish, nginx-unpublish, install-file).
 
 With ``lb.tls: acme`` the plain-HTTP server is its own file (``<site>-acme.conf``: HTTP-01 answers, else a
 redirect), published before the certificate is issued; then the certificate (``AcmeCertificate``), its files,
@@ -84,14 +84,15 @@ def render_site(
     tls: dict[str, str] | None = None,
     public_https_port: int = 443,
     acme_front: bool = False,
+    backend_includes: bool = False,
 ) -> str:
-    """The nginx site text for any deployment mode (VMs, containers): one template, one context.
-    ``acme_front``: the plain-HTTP server is in its own file (``acme_front_text``), not in this one."""
+    """The site for any mode (VMs, containers), one template; ``acme_front``: plain HTTP is ``acme_front_text``."""
     s = settings
     return render(
         "nginx-site.conf.j2",
         tls=tls,
         acme_front=acme_front,
+        backend_includes=backend_includes,  # backends are files of one server line (nginx-upstream-server.j2)
         https_port=s.https_port,
         https_redirect_port=redirect_port(public_https_port),
         hsts=s.hsts,

@@ -40,6 +40,8 @@ from components.containers.spec import (
     resolver_conf,
     site_conf,
     site_path,
+    upstream_path,
+    upstream_text,
 )
 from tests.docker_cli import docker_create_argv, uploads_tar
 from tests.e2e import slots
@@ -139,7 +141,8 @@ class Site:
         return self.args.http_port
 
     def name(self, server: str) -> str:
-        return f"{PREFIX}-{server}"
+        """An app server's container in slot a (the only one this module runs), or the LB's."""
+        return f"{PREFIX}-{server}-a" if server in APP_SERVERS else f"{PREFIX}-{server}"
 
     def get(self, port: int | None = None, timeout: float = 5.0) -> Answer:
         """One GET through nginx on 127.0.0.1 with the site's Host header, on a fresh connection."""
@@ -209,7 +212,7 @@ class Site:
 def remove_everything() -> None:
     """This module's containers (by label, and by exact name in case a label is missing) and its network."""
     names = docker("ps", "--all", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}", check=False)
-    ours = {f"{PREFIX}-{server}" for server in (*APP_SERVERS, "lb", "lb-bare")}
+    ours = {f"{PREFIX}-{server}-a" for server in APP_SERVERS} | {f"{PREFIX}-{server}" for server in ("lb", "lb-bare")}
     existing = set(docker("ps", "--all", "--format", "{{.Names}}", check=False).split())
     doomed = sorted(set(names.split()) | (ours & existing))
     if doomed:
@@ -252,7 +255,7 @@ def site() -> Iterator[Site]:
             site.run_app(index)
         for server in APP_SERVERS:
             site.wait_healthy(server)
-        # nginx after the apps, as ContainerSite orders it (depends_on).
+        # nginx after the apps (ContainerSite does not wait: its pins need no running app; here it saves a retry).
         site.run(lb_spec(args), nginx_image.tag)
         site.wait_healthy("lb", seconds=60)
         yield site
@@ -280,8 +283,8 @@ def test_app_runs_as_a_non_root_user_and_its_healthcheck_reports_healthy(site: S
     # The HEALTHCHECK the container ran is the image's, and it is the one ContainerSite declares.
     check = json.loads(docker("image", "inspect", "--format", "{{json .Config.Healthcheck}}", site.app_image.tag))
     assert check["Test"] == list(APP_HEALTHCHECK.test)
-    assert check["Interval"] == 5_000_000_000 and check["Timeout"] == 3_000_000_000
-    assert check["StartPeriod"] == 20_000_000_000 and check["Retries"] == APP_HEALTHCHECK.retries
+    assert check["Interval"] == 3_000_000_000 and check["Timeout"] == 5_000_000_000
+    assert check["StartPeriod"] == 30_000_000_000 and check["Retries"] == APP_HEALTHCHECK.retries
     user = docker("image", "inspect", "--format", "{{.Config.User}}", site.app_image.tag)
     assert user == "10001:10001"
 
@@ -302,6 +305,9 @@ def test_nginx_t_passes_and_conf_d_holds_exactly_the_rendered_files(site: Site) 
     assert sorted(docker("exec", lb, "ls", "/etc/nginx/conf.d").split()) == sorted(
         ["00-resolver.conf", Path(site_path(site.args)).name]
     )
+    for server in APP_SERVERS:  # each app server's upstream file, outside conf.d, names its slot-a container
+        text = docker("exec", lb, "cat", upstream_path(site.args, server)) + "\n"
+        assert text == upstream_text(site.args, server, "a") and site.name(server) in text
     version = subprocess.run(["docker", "exec", lb, "nginx", "-v"], capture_output=True, text=True, check=False)
     print(f"\n{version.stderr.strip()}")
 

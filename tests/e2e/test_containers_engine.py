@@ -1,108 +1,47 @@
-"""``pulumi up`` of a ``containers`` stack with the real engine and the pulumi-docker provider plugin.
+"""``pulumi up`` of a ``containers`` stack with the real engine and the real pulumi-docker provider plugin,
+under load: first deploy, an env change and a code change rolled one app server at a time, a release that
+fails its health check (the old containers keep serving), an nginx config change (nginx reloaded, not
+replaced), then destroy. One deployed stack for the module; the tests run in this order and build on each
+other. 0 failed GETs in every change.
 
-Runs only where a docker resource plugin is available to the engine (``pulumi plugin ls --json`` in the
-Pulumi home the Makefile or the user uses, or an ambient ``pulumi-resource-docker`` on PATH); elsewhere it
-is skipped with the reason. The plugin cannot be built or downloaded on our build machines, so there the
-containers mode is proven by the mock tests (tests/unit/test_containers_mocks.py) and the docker CLI test
-(tests/e2e/test_containers_docker.py).
+Runs where a docker resource plugin is available to the engine (``pulumi-resource-docker`` on PATH, as
+`make test` puts the one built from ../shared/vendor, or one installed in the Pulumi home); elsewhere it is
+skipped with one line saying so.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
-import os
-import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib.metadata import version
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.e2e import slots
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
-from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_port
+from bench.loadgen import BackgroundLoad
+from tests.e2e.containers_engine import (
+    NETWORK,
+    SERVERS,
+    SITE,
+    STACK,
+    Deployed,
+    Plugin,
+    container,
+    find_docker_plugin,
+    leftovers,
+    new_site,
+    program_supports_containers,
+    remove_site,
+)
+from tests.e2e.pulumi_cli import REPO, Ran, up_with_events
+from tests.e2e.test_containers_docker import DOMAIN, docker
 
 pytestmark = pytest.mark.e2e
+__all__ = ["Plugin", "find_docker_plugin"]  # tests/e2e/test_stack_files.py imports them from here
 
-STACK = f"{slots.CONTAINERS_STACK}-engine"
-NETWORK = f"wayshub-{STACK}-net"
-SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
-PLUGIN = "docker"
-
-
-def _pulumi_homes() -> list[Path]:
-    """Where plugins may be installed: $PULUMI_HOME, the Makefile's .wayshub/pulumi-home, ~/.pulumi."""
-    candidates = [os.environ.get("PULUMI_HOME"), str(REPO / ".wayshub" / "pulumi-home"), str(Path.home() / ".pulumi")]
-    homes: list[Path] = []
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir() and Path(candidate) not in homes:
-            homes.append(Path(candidate))
-    return homes
-
-
-@dataclass(frozen=True)
-class Plugin:
-    home: Path | None
-    description: str
-
-
-def find_docker_plugin(state_dir: Path) -> Plugin | str:
-    """The docker resource plugin the engine would load, or why there is none (the skip reason)."""
-    homes = _pulumi_homes()
-    searched: list[str] = []
-    for home in homes or [state_dir / "empty-home"]:
-        try:
-            env = engine_env(state_dir, home)
-        except subprocess.CalledProcessError as err:
-            return f"no Pulumi engine (scripts/ensure-pulumi failed: {(err.stderr or '').strip()[-300:]})"
-        ambient = shutil.which(f"pulumi-resource-{PLUGIN}", path=env["PATH"])
-        if ambient:
-            return Plugin(None, f"ambient {ambient}")
-        listed = subprocess.run(
-            ["pulumi", "plugin", "ls", "--json"], env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        if listed.returncode != 0:
-            return f"`pulumi plugin ls --json` failed: {listed.stderr.strip()[-300:]}"
-        plugins: list[dict[str, Any]] = json.loads(listed.stdout or "[]") or []
-        found = [p for p in plugins if p.get("name") == PLUGIN and p.get("kind") == "resource"]
-        if found:
-            return Plugin(home, f"resource {PLUGIN} {found[0].get('version')} in {home}")
-        searched.append(str(home))
-    return (
-        f"no pulumi-docker resource plugin for the engine (searched `pulumi plugin ls --json` in "
-        f"{', '.join(searched)}, and PATH for pulumi-resource-{PLUGIN}); it cannot be built or downloaded here. "
-        f"Install it with `pulumi plugin install resource {PLUGIN} {version('pulumi_docker')}`. "
-        "Containers mode is covered by tests/unit/test_containers_mocks.py and tests/e2e/test_containers_docker.py."
-    )
-
-
-def program_supports_containers() -> str | None:
-    """None when the program accepts ``hosts.provider: containers``, else why not (a skip reason)."""
-    from components import config as stack_config
-
-    if "containers" not in stack_config.KEYS:
-        return "components/config/ has no `containers` section yet: the program cannot deploy containers mode"
-    if "ContainerSite" not in (REPO / "__main__.py").read_text():
-        return "__main__.py does not declare ContainerSite yet"
-    return None
-
-
-@dataclass(frozen=True)
-class Deployed:
-    cli: PulumiCli
-    port: int
-
-
-def leftovers() -> list[str]:
-    return docker(
-        "ps", "--all", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}", check=False
-    ).split()
+MIN_REQUESTS = 2000
+BROKEN = "'use strict';\nthrow new Error('wayshub test: this release cannot start');\n"
 
 
 @pytest.fixture(scope="module")
@@ -114,78 +53,186 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     reason = program_supports_containers()
     if reason:
         pytest.skip(reason)
-    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True, capture_output=True)
-    project = root / "project"
-    copy_program(project)
-    hosts_file = root / "hosts"
-    hosts_file.write_text("127.0.0.1\tlocalhost\n")
-    home = plugin.home or root / "home"
-    cli = PulumiCli(project, engine_env(root / "state", home))
-    port = free_port()
-    app_base, nginx_base = choose_base("node:20-bookworm-slim"), choose_base("nginx:1.27")
-    config = {
-        "wayshub:domain": DOMAIN,
-        "wayshub:hosts": {
-            "provider": "containers",
-            "appServers": [{"name": "app1"}, {"name": "app2"}],
-            "lbServer": {"name": "lb"},
-        },
-        "wayshub:containers": {
-            "appImage": f"wayshub-{STACK}/app",
-            "nginxImage": f"wayshub-{STACK}/nginx",
-            "appBase": app_base,
-            "nginxBase": nginx_base,
-            "network": NETWORK,
-            "subnet": SUBNET,
-            "httpPort": port,
-            "bindAddress": "127.0.0.1",
-            # The build cannot reach an npm registry where the base is the Debian one.
-            "prefetchNpm": app_base != "node:20-bookworm-slim",
-        },
-        "wayshub:hostsFile": {"path": str(hosts_file), "address": "127.0.0.1"},
-    }
-    (project / "stacks").mkdir()
-    (project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
-    cli.init_stack(STACK)
+    site = new_site(root, plugin)
     try:
-        cli.up()
-        yield Deployed(cli, port)
+        site.cli.up()
+        yield site
     finally:
-        cli.destroy(check=False)
-        names = leftovers()
-        if names:
-            docker("rm", "--force", *names, check=False)
-        docker("network", "rm", NETWORK, check=False)
-        cli.remove_stack(force=True, check=False)
+        remove_site(site)
 
 
-def test_up_serves_both_backends_through_nginx(deployed: Deployed) -> None:
-    deadline, seen = time.monotonic() + 60, set[str]()
-    while time.monotonic() < deadline and seen != {"app1", "app2"}:
-        conn = http.client.HTTPConnection("127.0.0.1", deployed.port, timeout=5)
+def load(site: Deployed) -> BackgroundLoad:
+    return BackgroundLoad(site.port, DOMAIN, min_requests=MIN_REQUESTS, max_seconds=600)
+
+
+def rolled(site: Deployed, name: str) -> tuple[Ran, BackgroundLoad]:
+    """An `up` under load; prints the load's figures."""
+    with load(site) as traffic:
+        up = up_with_events(site.cli)
+    print(f"\n{name}: {traffic.report.total - traffic.report.failed}/{traffic.report.total} GETs ok; {traffic.report}")
+    return up, traffic
+
+
+def assert_no_failed_request(traffic: BackgroundLoad) -> None:
+    assert traffic.report.total >= MIN_REQUESTS
+    assert traffic.report.failed == 0, traffic.report.error_samples
+
+
+def answers(site: Deployed, requests: int = 8) -> set[tuple[str, str]]:
+    """(backend, release) of ``requests`` GETs through nginx; every one must be a 200."""
+    seen: set[tuple[str, str]] = set()
+    for _ in range(requests):
+        conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
         try:
             conn.request("GET", "/", headers={"Host": DOMAIN})
             response = conn.getresponse()
             response.read()
-            if response.status == 200:
-                seen.add(response.getheader("X-Wayshub-Backend") or "")
-        except OSError:
-            time.sleep(0.5)
+            assert response.status == 200, response.status
+            seen.add((response.getheader("X-Wayshub-Backend") or "", response.getheader("X-Wayshub-Release") or ""))
         finally:
             conn.close()
-    assert seen == {"app1", "app2"}
+    return seen
+
+
+def assert_rolled_one_at_a_time(up: Ran, slot: str) -> None:
+    """app2's new container starts after app1's switch; the old containers go only after the last switch."""
+    first_switched, second_started = up.finished(f"{SITE}-app1-switch"), up.started(f"{SITE}-app2-{slot}")
+    assert first_switched is not None and second_started is not None, up.output[-2000:]
+    assert first_switched < second_started, "app2's new container must start only after app1 switched"
+    last_switched, old_removed = up.finished(f"{SITE}-app2-switch"), up.started(f"{SITE}-app1-{other(slot)}")
+    assert last_switched is not None and old_removed is not None
+    assert last_switched < old_removed, "the old containers go once every server switched"
+
+
+def other(slot: str) -> str:
+    return "b" if slot == "a" else "a"
+
+
+def test_up_serves_both_backends_through_nginx(deployed: Deployed) -> None:
+    deadline, seen = time.monotonic() + 60, set[str]()
+    while time.monotonic() < deadline and seen != set(SERVERS):
+        try:
+            seen |= {backend for backend, _ in answers(deployed, 4)}
+        except (OSError, AssertionError):
+            time.sleep(0.5)
+    assert seen == set(SERVERS)
     outputs = deployed.cli.outputs()
     assert outputs["url"] == f"http://{DOMAIN}:{deployed.port}/"
-    assert outputs["backends"] == [f"wayshub-{STACK}-app1:3000", f"wayshub-{STACK}-app2:3000"]
+    assert outputs["backends"] == [f"{container(s, 'a')}:3000" for s in SERVERS]
+    assert deployed.running() == sorted([container("lb"), *[container(s, "a") for s in SERVERS]])
 
 
 def test_a_second_up_changes_nothing(deployed: Deployed) -> None:
-    changes = deployed.cli.up_summary()
-    assert set(changes) == {"same"}, changes
+    up = up_with_events(deployed.cli)
+    assert up.returncode == 0, up.output[-3000:]
+    assert set(up.changes) == {"same"}, (up.changes, up.changed())
 
 
 def test_nginx_config_passes_nginx_t(deployed: Deployed) -> None:
     result = subprocess.run(
-        ["docker", "exec", f"wayshub-{STACK}-lb", "nginx", "-t"], capture_output=True, text=True, check=False
+        ["docker", "exec", container("lb"), "nginx", "-t"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_an_env_change_rolls_one_server_at_a_time_with_no_failed_request(deployed: Deployed) -> None:
+    nginx = deployed.container_id(container("lb"))
+    deployed.set("wayshub:app", {"env": {"GREETING": "second"}})
+    up, traffic = rolled(deployed, "env change")
+    assert up.returncode == 0, up.output[-3000:]
+    assert_no_failed_request(traffic)
+    assert_rolled_one_at_a_time(up, "b")
+    assert deployed.running() == sorted([container("lb"), *[container(s, "b") for s in SERVERS]])
+    for server in SERVERS:
+        env = docker("inspect", "--format", "{{json .Config.Env}}", container(server, "b"))
+        assert '"GREETING=second"' in env
+    assert deployed.container_id(container("lb")) == nginx, "nginx is reloaded, never replaced"
+    assert deployed.cli.outputs()["backends"] == [f"{container(s, 'b')}:3000" for s in SERVERS]
+
+
+def test_a_code_change_rolls_with_no_failed_request(deployed: Deployed) -> None:
+    before = deployed.cli.outputs()["release"]
+    (deployed.project / "app" / "VARIANT").write_text("code change\n")
+    up, traffic = rolled(deployed, "code change")
+    assert up.returncode == 0, up.output[-3000:]
+    assert_no_failed_request(traffic)
+    assert_rolled_one_at_a_time(up, "a")
+    new = deployed.cli.outputs()["release"]
+    assert new != before
+    assert {release for _, release in answers(deployed)} == {new}
+
+
+def test_a_release_failing_its_health_check_leaves_the_old_containers_serving(deployed: Deployed) -> None:
+    server_js = deployed.project / "app" / "server.js"
+    healthy = server_js.read_text()
+    serving = deployed.cli.outputs()["release"]
+    server_js.write_text(BROKEN + healthy.removeprefix("'use strict';\n"))
+    try:
+        up, traffic = rolled(deployed, "failed release")
+        assert up.returncode != 0, "an up whose release fails its health check must fail"
+        assert_no_failed_request(traffic)
+        line = next((ln for ln in up.output.splitlines() if "failed its health check" in ln), "")
+        assert container("app1", "b") in line and "(release " in line and "nginx keeps" in line, up.output[-3000:]
+        assert up.started(f"{SITE}-app2-b") is None, "no further server may be touched"
+        assert {release for _, release in answers(deployed)} == {serving}
+        assert container("app1", "b") not in deployed.running(), "the failed container is stopped"
+        assert {container(s, "a") for s in SERVERS} <= set(deployed.running())
+        again = up_with_events(deployed.cli)
+        assert again.returncode != 0 and "failed its health check" in again.output
+    finally:
+        server_js.write_text(healthy)
+    (deployed.project / "app" / "VARIANT").write_text("fixed\n")
+    up, traffic = rolled(deployed, "fixed release")
+    assert up.returncode == 0, up.output[-3000:]
+    assert_no_failed_request(traffic)
+    new = deployed.cli.outputs()["release"]
+    assert new != serving and {release for _, release in answers(deployed)} == {new}
+    assert deployed.running() == sorted([container("lb"), *[container(s, "b") for s in SERVERS]])
+
+
+def test_an_nginx_config_change_reloads_the_running_nginx(deployed: Deployed) -> None:
+    nginx = deployed.container_id(container("lb"))
+    deployed.set("wayshub:lb", {"readTimeout": "31s", "maxFails": 2})
+    up, traffic = rolled(deployed, "nginx config change")
+    assert up.returncode == 0, up.output[-3000:]
+    assert_no_failed_request(traffic)
+    assert deployed.container_id(container("lb")) == nginx, "a config change reloads nginx, never replaces it"
+    site = docker("exec", container("lb"), "cat", f"/etc/nginx/conf.d/wayshub_{STACK.replace('-', '_')}.conf")
+    assert "proxy_read_timeout 31s;" in site
+    upstream = docker("exec", container("lb"), "cat", "/etc/nginx/wayshub-upstreams/app1.conf")
+    assert upstream == f"server {container('app1', 'b')}:3000 max_fails=2 fail_timeout=3s;"
+    assert not {f"{SITE}-app1-b", f"{SITE}-app2-b"} & up.changed(), "nginx settings restart no app"
+
+
+def rollback(site: Deployed, *flags: str) -> BackgroundLoad:
+    with load(site) as traffic:
+        subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "rollback"), "--stack", STACK, *flags],
+            cwd=site.project,
+            env=site.cli.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    print(f"\nrollback {flags}: {traffic.report}")
+    return traffic
+
+
+def test_rollback_runs_the_previous_release_again_without_a_build(deployed: Deployed) -> None:
+    outputs = deployed.cli.outputs()
+    current, previous = outputs["releases"], outputs["previous_releases"]
+    assert len(set(previous)) == 1 and previous[0] not in ("", current[0])
+    image = outputs["release_images"][previous[0]]
+    assert_no_failed_request(rollback(deployed))
+    assert {release for _, release in answers(deployed)} == {previous[0]}
+    assert deployed.cli.outputs()["releases"] == previous
+    for server in SERVERS:
+        assert docker("inspect", "--format", "{{.Config.Image}}", container(server, "a")) == image
+    assert_no_failed_request(rollback(deployed, "--unpin"))
+    assert {release for _, release in answers(deployed)} == {current[0]}
+
+
+def test_destroy_removes_every_container_and_the_network(deployed: Deployed) -> None:
+    deployed.cli.destroy()
+    assert leftovers() == []
+    assert not docker("network", "ls", "--quiet", "--filter", f"name=^{NETWORK}$")

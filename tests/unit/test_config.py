@@ -267,8 +267,11 @@ def test_good_containers_config_gets_documented_defaults() -> None:
 
 
 def test_containers_subnet_must_hold_every_app_server() -> None:
-    many = with_change(CONTAINERS, "hosts.appServers", [{"name": f"app{i}"} for i in range(1, 6)])
-    with pytest.raises(ConfigError, match=r"^wayshub: containers.subnet has room for 4 app servers, not 5$"):
+    # Two addresses per app server (its slots a and b): a /28 holds 2.
+    many = with_change(CONTAINERS, "hosts.appServers", [{"name": f"app{i}"} for i in range(1, 4)])
+    with pytest.raises(
+        ConfigError, match=r"^wayshub: containers.subnet has room for 2 app servers \(two addresses each\), not 3$"
+    ):
         parse(with_change(many, "containers", {"subnet": "172.30.78.0/28"}))
 
 

@@ -27,6 +27,8 @@ from components.app.app_run import AppRun
 from components.app.layout import node_upload
 from components.app.node_install import NodeChoice, install_command
 from components.config import AppConfig, HealthConfig, LoadBalancerConfig
+from components.containers import ContainerSiteArgs
+from components.containers.commands import Switch, site_command, switch_command
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.load_balancer import BackendHealthCheck, BackendHealthCheckArgs, NginxLoadBalancer, TlsMaterial
 from components.load_balancer.nginx import NginxLoadBalancerArgs
@@ -58,7 +60,9 @@ FROM_RESOURCES = [
     ("app1-nvm-node", "create"),
 ]
 NODE_BINARY = "node-binary.create"
-CASES = [f"{name}.{op}" for name, op in FROM_RESOURCES] + [NODE_BINARY]
+# Containers mode's two local steps (components/containers/host/), from the functions the component calls.
+CONTAINERS_SWITCH, CONTAINERS_SITE = "containers-app1-switch.create", "containers-site.create"
+CASES = [f"{name}.{op}" for name, op in FROM_RESOURCES] + [NODE_BINARY, CONTAINERS_SWITCH, CONTAINERS_SITE]
 
 
 def _vm(name: str, index: int, network: SandboxNetwork) -> SandboxVm:
@@ -133,6 +137,11 @@ def commands() -> dict[str, str]:
     found[NODE_BINARY] = install_command(
         NodeChoice("binary", "22.11.0"), app_name="wayshub", upload=node_upload("wayshub", "22.11.0")
     )
+    site = ContainerSiteArgs(stack="containers", domain="containers.wayshub.localhost", app_servers=["app1", "app2"],
+                             app_source=REPO / "app")  # fmt: skip
+    switch = Switch("app1", "wayshub-containers-app1-b", "b", "0123456789ab", "abc123def456", "fedcba987654")
+    found[CONTAINERS_SWITCH] = switch_command(site, switch)
+    found[CONTAINERS_SITE] = site_command(site)
     return found
 
 

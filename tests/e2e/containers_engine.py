@@ -1,0 +1,165 @@
+"""The containers-mode engine e2e's harness: the docker plugin the engine would load (or why there is none:
+the skip reason), and one deployed ``containers`` stack whose config a test changes and re-applies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.e2e import slots
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_port
+
+STACK = f"{slots.CONTAINERS_STACK}-engine"
+SERVERS = ["app1", "app2"]
+NETWORK = f"wayshub-{STACK}-net"
+SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
+PLUGIN = "docker"
+SITE = "containers"  # ContainerSite's resource name in __main__.py
+
+
+def _pulumi_homes() -> list[Path]:
+    """Where plugins may be installed: $PULUMI_HOME, the Makefile's .wayshub/pulumi-home, ~/.pulumi."""
+    candidates = [os.environ.get("PULUMI_HOME"), str(REPO / ".wayshub" / "pulumi-home"), str(Path.home() / ".pulumi")]
+    homes: list[Path] = []
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir() and Path(candidate) not in homes:
+            homes.append(Path(candidate))
+    return homes
+
+
+@dataclass(frozen=True)
+class Plugin:
+    home: Path | None
+    description: str
+
+
+def find_docker_plugin(state_dir: Path) -> Plugin | str:
+    """The docker resource plugin the engine would load, or why there is none (the skip reason)."""
+    homes = _pulumi_homes()
+    searched: list[str] = []
+    for home in homes or [state_dir / "empty-home"]:
+        try:
+            env = engine_env(state_dir, home)
+        except subprocess.CalledProcessError as err:
+            return f"no Pulumi engine (scripts/ensure-pulumi failed: {(err.stderr or '').strip()[-300:]})"
+        ambient = shutil.which(f"pulumi-resource-{PLUGIN}", path=env["PATH"])
+        if ambient:
+            return Plugin(None, f"ambient {ambient}")
+        listed = subprocess.run(
+            ["pulumi", "plugin", "ls", "--json"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        if listed.returncode != 0:
+            return f"`pulumi plugin ls --json` failed: {listed.stderr.strip()[-300:]}"
+        plugins: list[dict[str, Any]] = json.loads(listed.stdout or "[]") or []
+        found = [p for p in plugins if p.get("name") == PLUGIN and p.get("kind") == "resource"]
+        if found:
+            return Plugin(home, f"resource {PLUGIN} {found[0].get('version')} in {home}")
+        searched.append(str(home))
+    return (
+        f"no pulumi-docker resource plugin for the engine (searched `pulumi plugin ls --json` in "
+        f"{', '.join(searched)}, and PATH for pulumi-resource-{PLUGIN}): install it with "
+        f"`pulumi plugin install resource {PLUGIN} {version('pulumi_docker')}`, or build it from ../shared/vendor"
+    )
+
+
+def program_supports_containers() -> str | None:
+    """None when the program accepts ``hosts.provider: containers``, else why not (a skip reason)."""
+    from components import config as stack_config
+
+    if "containers" not in stack_config.KEYS:
+        return "components/config/ has no `containers` section yet: the program cannot deploy containers mode"
+    if "ContainerSite" not in (REPO / "__main__.py").read_text():
+        return "__main__.py does not declare ContainerSite yet"
+    return None
+
+
+@dataclass
+class Deployed:
+    """The stack, its port and config (``apply`` writes the config file; the test then runs ``up``)."""
+
+    cli: PulumiCli
+    port: int
+    project: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def write_config(self) -> None:
+        stack_file = self.project / "stacks" / f"Pulumi.{STACK}.yaml"
+        stack_file.write_text(yaml.safe_dump({"config": self.config}, sort_keys=True))
+
+    def set(self, key: str, value: Any) -> None:
+        self.config[key] = value
+        self.write_config()
+
+    def container_id(self, name: str) -> str:
+        return docker("inspect", "--format", "{{.Id}}", name)
+
+    def running(self) -> list[str]:
+        """Our containers that run now, by name."""
+        return sorted(docker("ps", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}").split())
+
+
+def container(server: str, slot: str = "") -> str:
+    return f"wayshub-{STACK}-{server}" + (f"-{slot}" if slot else "")
+
+
+def leftovers() -> list[str]:
+    return docker(
+        "ps", "--all", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}", check=False
+    ).split()
+
+
+def new_site(root: Path, plugin: Plugin) -> Deployed:
+    """A `containers` stack of 2 app servers, initialised and not deployed, in ``root`` (project, state, home)."""
+    subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True, capture_output=True)
+    project = root / "project"
+    copy_program(project)
+    hosts_file = root / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    cli = PulumiCli(project, engine_env(root / "state", plugin.home or root / "home"))
+    port = free_port()
+    app_base, nginx_base = choose_base("node:20-bookworm-slim"), choose_base("nginx:1.27")
+    site = Deployed(cli, port, project)
+    site.config = {
+        "wayshub:domain": DOMAIN,
+        "wayshub:hosts": {
+            "provider": "containers",
+            "appServers": [{"name": server} for server in SERVERS],
+            "lbServer": {"name": "lb"},
+        },
+        "wayshub:containers": {
+            "appImage": f"wayshub-{STACK}/app",
+            "nginxImage": f"wayshub-{STACK}/nginx",
+            "appBase": app_base,
+            "nginxBase": nginx_base,
+            "network": NETWORK,
+            "subnet": SUBNET,
+            "httpPort": port,
+            "bindAddress": "127.0.0.1",
+            # The build cannot reach an npm registry where the base is the Debian one.
+            "prefetchNpm": app_base != "node:20-bookworm-slim",
+        },
+        "wayshub:hostsFile": {"path": str(hosts_file), "address": "127.0.0.1"},
+    }
+    (project / "stacks").mkdir()
+    site.write_config()
+    cli.init_stack(STACK)
+    return site
+
+
+def remove_site(site: Deployed) -> None:
+    """Destroy, then whatever is left of ours (by label), the network and the stack."""
+    site.cli.destroy(check=False)
+    names = leftovers()
+    if names:
+        docker("rm", "--force", *names, check=False)
+    docker("network", "rm", NETWORK, check=False)
+    site.cli.remove_stack(force=True, check=False)
