@@ -82,7 +82,7 @@ class ServerConfig(Model):
     @field_validator("host_key")
     @classmethod
     def _host_key(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$", value):
+        if value is not None and not re.fullmatch(r"(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+", value):
             raise ValueError("must be '<type> <base64>' as in a known_hosts line without the host name")
         return value
 

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+from components.config.base import normal_address
+
 
 def host_port(address: str, port: int) -> str:
-    """``address:port`` as nginx, curl, ss and dnspython's callers read it: an IPv6 address goes in brackets."""
+    """``address:port`` as nginx, curl, ss and dnspython's callers read it: an IPv6 address goes in brackets.
+
+    The address is checked again here, where it meets the nginx upstream and the health checker's env file
+    (defence in depth: the config already refused anything but an address): ValueError otherwise."""
+    address = normal_address(address)
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def checked_host_port(text: str) -> str:
+    """``text`` if it is exactly what ``host_port`` writes (a normal address and a port), else ValueError:
+    the check where a backend meets an nginx upstream or an env file, whoever made the text."""
+    address, sep, port = text.rpartition(":")
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    if not sep or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"backend {text!r} is not address:port")
+    if host_port(address, int(port)) != text:
+        raise ValueError(f"backend {text!r} is not a normalised address:port")
+    return text
