@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from components.app.app_run import AppRun
-from components.app.layout import app_root, code_upload, unit_file, unit_name
+from components.app.layout import app_root, code_upload, owner_mark, unit_file, unit_name
 from components.app.release import Release
 from components.hosts.survey import BACKUP_DIR, host_script
 
@@ -23,7 +23,14 @@ HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 
 def base_command(app: str) -> str:
     """Create the system user and folders (idempotent)."""
-    return host_script(HOST_SCRIPTS / "base.sh", {"APP": app, "ROOT": app_root(app)})
+    inputs = {
+        "APP": app,
+        "ROOT": app_root(app),
+        "UNIT": unit_name(app),
+        "UNIT_FILE": unit_file(app),
+        "MARK": owner_mark(app),
+    }
+    return host_script(HOST_SCRIPTS / "base.sh", inputs)
 
 
 def teardown_command(app: str) -> str:
@@ -34,6 +41,7 @@ def teardown_command(app: str) -> str:
         "UNIT": unit_name(app),
         "UNIT_FILE": unit_file(app),
         "ETC_DIR": f"/etc/{app}",
+        "MARK": owner_mark(app),
     }
     return host_script(HOST_SCRIPTS / "teardown.sh", inputs)
 

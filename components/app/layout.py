@@ -27,3 +27,9 @@ def code_upload(app: str, build_id: str) -> str:
 
 def node_upload(app: str, version: str) -> str:
     return f"/tmp/{app}-node-{version}.tgz"
+
+
+def owner_mark(app: str) -> str:
+    """The file that says the app's user and unit on this host are ours (host/base.sh makes it, host/teardown.sh
+    removes nothing without it): an app name that is already a user or unit of the system is never adopted."""
+    return f"/var/lib/wayshub-infra/apps/{app}"
