@@ -158,7 +158,9 @@ class HostsConfig(Model):
             return None
         path = Path(value).expanduser().absolute()
         if not path.is_file():
-            raise ValueError(f"{path} is not a file (make it with: ssh-keyscan -p <sshPort> <address> >> {path})")
+            raise ValueError(
+                f"{path} is not a file (write each server's host key line into it, read on its console: docs/hosts.md)"
+            )
         return str(path)
 
     @model_validator(mode="after")

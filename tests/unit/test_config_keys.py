@@ -70,7 +70,9 @@ CASES = [
     Case("hosts.allowLbOnAppServer", "yes", "Input should be a valid boolean"),
     Case("hosts.dialTimeoutSeconds", 0, "Input should be greater than or equal to 1"),
     Case(
-        "hosts.knownHostsFile", "/no/such/known_hosts", "/no/such/known_hosts is not a file (make it with: ssh-keyscan"
+        "hosts.knownHostsFile",
+        "/no/such/known_hosts",
+        "/no/such/known_hosts is not a file (write each server's host key line",
     ),
     Case("hosts.takeover", "yes", "Input should be a valid boolean"),
     Case("sandbox", "big", f"{MAP} text"),
