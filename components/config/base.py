@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 NAMESPACE = "wayshub"
 DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _HOST_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]")
 # Characters no one-line setting may hold: C0 controls (newline, tab, NUL…), DEL, C1 controls (U+0085 NEL)
 # and the Unicode line and paragraph separators. Each would end a line in some file or parser we feed.
@@ -91,6 +92,13 @@ class Model(BaseModel):
     def _is_section(cls, name: str) -> bool:
         field = cls.model_fields.get(name)
         return field is not None and _holds_models(field.annotation)
+
+
+def check_user_name(value: str) -> str:
+    """A login user's name as useradd takes it: it reaches ssh, sudo and file modes."""
+    if not _USER_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a user name (lowercase letters, digits, '_' or '-', up to 32)")
+    return value
 
 
 def check_host_name(value: str) -> str:

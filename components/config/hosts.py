@@ -18,6 +18,7 @@ from components.config.base import (
     check_host_name,
     check_loopback,
     check_private_subnet,
+    check_user_name,
     repeated,
     shown,
 )
@@ -85,6 +86,11 @@ class ServerConfig(Model):
         if value is not None and not re.fullmatch(r"(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+", value):
             raise ValueError("must be '<type> <base64>' as in a known_hosts line without the host name")
         return value
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return None if value is None else check_user_name(value)
 
 
 class SandboxConfig(Model):
@@ -162,6 +168,8 @@ class HostsConfig(Model):
                 f"{path} is not a file (write each server's host key line into it, read on its console: docs/hosts.md)"
             )
         return str(path)
+
+    _user = field_validator("user")(check_user_name)
 
     @model_validator(mode="after")
     def _servers(self) -> HostsConfig:

@@ -40,6 +40,8 @@ CASES = [
     Case("app.name", "systemd-journald", "'systemd-journald' is a system user or unit name"),
     Case("app.name", "www-data", "'www-data' is a system user or unit name"),
     Case("app.name", "wayshub\n", "contains a newline"),
+    Case("hosts.user", "deploy ALL=(ALL) NOPASSWD: ALL", "'deploy ALL=(ALL) NOPASSWD: ALL' is not a user name"),
+    Case("hosts.lbServer.user", "Admin", "'Admin' is not a user name", EXISTING),
     Case("app.health.path", "/health\n", "contains a newline"),
     Case("app.releasePin", "0123456789ab\n", "contains a newline"),
     Case("lb.failTimeout", "3s\n", "contains a newline"),
