@@ -190,7 +190,7 @@ def test_a_key_the_servers_do_not_accept_fails_at_the_probe(failing: Stack, serv
     assert f"within {DIAL_SECONDS}s" in line and "pulumi stack output ssh_public_key" in line
 
 
-def test_a_host_key_not_in_known_hosts_is_refused_and_the_message_says_how_to_pin_it(
+def test_a_host_key_not_in_known_hosts_is_refused_and_the_message_says_how_to_verify_it(
     failing: Stack, servers: OtherServers
 ) -> None:
     app2 = servers.server("app2")
