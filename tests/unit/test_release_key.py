@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
+from pathlib import Path
 
+import pulumi
 import pytest
+import yaml
 
+from components.app.plan import app_run, release_for
 from components.app.release import release_id
-from components.config import ConfigError, check_release_key
+from components.config import ConfigError, check_release_key, parse
+from tests.unit.test_command_backends import REPO, commands_of, config_keys, run_program
+
+__all__ = ["config_keys"]  # the fixture, used by name
 
 PARTS = ["b" * 12, "node 22.11.0", "node server.js", "unit", "env", "['DB_PASSWORD']"]
 SECRET = {"DB_PASSWORD": "summer2024"}
@@ -68,3 +76,32 @@ def test_no_secrets_need_no_key_and_a_good_key_is_kept() -> None:
     assert check_release_key(None, {}) is None
     key = secrets.token_hex(32)
     assert check_release_key(key, SECRET) == key
+
+
+def test_the_programs_release_id_confirms_no_guess_to_someone_with_every_public_fact(
+    tmp_path: Path, config_keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through ``__main__.py`` (Pulumi mocks): the id the program deploys, and an attacker who knows the code,
+    the stack file, the project, stack and app names (the old salt) and holds the right guess in a list."""
+    key = secrets.token_hex(32)
+    stack = yaml.safe_load((REPO / "stacks" / "Pulumi.local.yaml").read_text())
+    stack["config"]["wayshub:appSecrets"] = SECRET
+    stack["config"]["wayshub:releaseKey"] = key
+    path = tmp_path / "Pulumi.keyed.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    create = commands_of(run_program(path, "builtin", config_keys, monkeypatch))["app1-app-release"]["create"]
+    deployed = re.search(r"\bRID='?([0-9a-f]{12})\b", create)
+    assert deployed is not None, create
+    settings = parse(
+        {k.removeprefix("wayshub:"): v for k, v in stack["config"].items() if "Secrets" not in k and "Key" not in k}
+    )
+    settings_app = settings.app.model_copy(update={"node_install": "apt"})  # as run_program sets it
+    run = app_run(settings_app, REPO)
+    public_salt = f"{pulumi.get_project()}/{pulumi.get_stack()}/{settings.app.name}"
+
+    def guessed(guess: str, with_key: str) -> str:
+        secrets_ = {"DB_PASSWORD": guess}
+        return release_for(run, settings_app, REPO / "build" / "releases", secrets_, with_key, preview=True).id
+
+    assert [g for g in GUESSES if guessed(g, public_salt) == deployed.group(1)] == []
+    assert guessed("summer2024", key) == deployed.group(1), "with the stack's key the same parts give the id"
