@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from components.app import layout
 from components.app.app_run import AppRun
-from components.app.layout import app_root, code_upload, owner_mark, unit_file, unit_name
+from components.app.layout import app_root, code_upload, unit_file, unit_name
 from components.app.release import Release
 from components.hosts.survey import BACKUP_DIR, host_script
 
@@ -25,10 +26,10 @@ def base_command(app: str) -> str:
     """Create the system user and folders (idempotent)."""
     inputs = {
         "APP": app,
+        "MARK": layout.owner_mark(app),
         "ROOT": app_root(app),
         "UNIT": unit_name(app),
         "UNIT_FILE": unit_file(app),
-        "MARK": owner_mark(app),
     }
     return host_script(HOST_SCRIPTS / "base.sh", inputs)
 
@@ -37,11 +38,11 @@ def teardown_command(app: str) -> str:
     """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
     inputs = {
         "APP": app,
+        "MARK": layout.owner_mark(app),
         "ROOT": app_root(app),
         "UNIT": unit_name(app),
         "UNIT_FILE": unit_file(app),
         "ETC_DIR": f"/etc/{app}",
-        "MARK": owner_mark(app),
     }
     return host_script(HOST_SCRIPTS / "teardown.sh", inputs)
 
