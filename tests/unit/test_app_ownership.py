@@ -52,6 +52,7 @@ def inputs(tmp: Path, app: str) -> dict[str, str]:
         "UNIT_FILE": f"{tmp}/systemd/{app}.service",
         "ETC_DIR": f"{tmp}/etc/{app}",
         "MARK": f"{tmp}/lib/apps/{app}",
+        "UPLOAD_DIRS": f"{tmp}/uploads/{app}-code",  # the upload steps' folders, where a branch has them
     }
 
 
@@ -59,6 +60,7 @@ def step(tmp: Path, script: str, app: str) -> subprocess.CompletedProcess[str]:
     values = inputs(tmp, app)
     if script == "base.sh":
         values.pop("ETC_DIR")
+        values.pop("UPLOAD_DIRS")
     env = {**os.environ, "PATH": f"{tmp}/bin:{os.environ['PATH']}"}
     command = host_script(HOST_SCRIPTS / script, values)
     return subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30)
