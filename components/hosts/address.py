@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.config.base import normal_address
+from components.config.base import DOMAIN, normal_address
 
 
 def host_port(address: str, port: int) -> str:
@@ -25,3 +25,11 @@ def checked_host_port(text: str) -> str:
     if host_port(address, int(port)) != text:
         raise ValueError(f"backend {text!r} is not a normalised address:port")
     return text
+
+
+def checked_site(domain: str, backends: list[str]) -> list[str]:
+    """The backends sorted, once the domain (an nginx comment and ``server_name``) and each backend are checked
+    again where they meet the nginx site: ValueError for anything but a host name and ``address:port``s."""
+    if not DOMAIN.fullmatch(domain):
+        raise ValueError(f"domain {domain!r} is not a host name")
+    return sorted(checked_host_port(backend) for backend in backends)

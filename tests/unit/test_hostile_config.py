@@ -118,3 +118,11 @@ def test_the_env_file_quotes_its_values_for_systemd() -> None:
     lines: dict[str, Any] = dict(line.split("=", 1) for line in text.splitlines() if not line.startswith("#"))
     assert lines["BACKENDS"] == '"10.0.0.12:3000 [fd00::11]:3000"'
     assert lines["HEALTH_PATH"] == '"/h?a=\\$x"'
+
+
+@pytest.mark.parametrize("domain", ["site.example.com\n", "site.example.com;", "a b.com", "site.example.com\u2028"])
+def test_a_domain_that_is_not_a_host_name_never_reaches_nginx(domain: str) -> None:
+    from components.config import LoadBalancerConfig
+
+    with pytest.raises(ValueError, match="is not a host name"):
+        render_site("s", domain, ["10.0.0.11:3000"], LoadBalancerConfig())
