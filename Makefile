@@ -61,7 +61,11 @@ sandbox-image: docker ## build the sandbox VM image from Debian packages (cached
 
 stack: venv engine
 	@mkdir -p $(STATE_DIR)
-	@$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK)
+	@# A new stack gets a random wayshub:releaseKey (a secret, by stdin): the release id's hash of
+	@# appSecrets is keyed with it (docs/security.md).
+	@$(PULUMI) stack select $(STACK) 2>/dev/null || { $(PULUMI) stack init $(STACK) && \
+	  $(VENV)/bin/python -c 'import secrets; print(secrets.token_hex(32))' | \
+	  $(PULUMI) config set --secret wayshub:releaseKey --stack $(STACK); }
 
 up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and print the URL
 	@date -u +%Y-%m-%dT%H:%M:%SZ > .wayshub/up-started-$(STACK)

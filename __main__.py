@@ -63,7 +63,7 @@ try:
             settings.app,
             HERE / "build" / "releases",
             secrets=stack_config.check_app_secrets(settings, config.get("appSecrets")),
-            salt=f"{pulumi.get_project()}/{stack}/{settings.app.name}",
+            key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
             preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
         )
 except stack_config.ConfigError as err:

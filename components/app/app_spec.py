@@ -18,12 +18,13 @@ from typing import Any
 import semantic_version
 
 from components.config import NAMESPACE, NODE_VERSION, AppConfig, ConfigError
+from components.config.base import control_problem
 
 # Lockfiles of package managers other than npm: refused with one line naming the file.
 FOREIGN_LOCKFILES = {"yarn.lock": "yarn", "pnpm-lock.yaml": "pnpm", "bun.lockb": "bun", "bun.lock": "bun"}
 NPM_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 # `npm start` / `npm run X` / `npm run-script X` (optionally `--`): resolved to the script's text at build time.
-_NPM_RUN = re.compile(r"^npm\s+(?:start|(?:run|run-script)\s+(?P<script>[A-Za-z0-9:_.-]+))\s*$")
+_NPM_RUN = re.compile(r"npm\s+(?:start|(?:run|run-script)\s+(?P<script>[A-Za-z0-9:_.-]+))\s*")
 # A command line that needs a shell (operators, expansions) is left to /bin/sh instead of exec'd.
 _SHELL_SYNTAX = re.compile(r"[;&|<>()$`\\\"'*?\[\]{}~#\n]")
 # Commands that need npm/yarn/pnpm on the servers: the release ships Node only.
@@ -90,7 +91,7 @@ def _scripts(package: dict[str, Any]) -> dict[str, str]:
 
 
 def _script_name(command: str) -> str | None:
-    match = _NPM_RUN.match(command.strip())
+    match = _NPM_RUN.fullmatch(command.strip())
     if not match:
         return None
     return match.group("script") or "start"
@@ -111,6 +112,8 @@ def resolve_start(config: AppConfig, package: dict[str, Any], source: Path) -> t
         command, origin, setting = "npm start", "package.json scripts.start", "start"
     else:
         main = package.get("main") if isinstance(package.get("main"), str) else None
+        if main is not None and (problem := control_problem(main)):
+            raise _error("start", f"package.json main {problem}")
         candidates = [main] if main else ["server.js", "index.js"]
         found = next((c for c in candidates if (source / c).is_file()), None)
         if found is None:
@@ -129,6 +132,8 @@ def resolve_start(config: AppConfig, package: dict[str, Any], source: Path) -> t
         seen.append(name)
         command = scripts[name].strip()
         origin = f"package.json scripts.{name}"
+    if problem := control_problem(command):  # it becomes the start script's command line
+        raise _error(setting, f"{origin} {problem}")
     first = command.split()[0] if command.split() else ""
     if first in _PACKAGE_MANAGERS:
         raise _error(
@@ -164,7 +169,7 @@ def node_request(config: AppConfig, package: dict[str, Any], source: Path) -> tu
     nvmrc = source / ".nvmrc"
     if nvmrc.is_file():
         text = nvmrc.read_text(errors="replace").strip()
-        if not NODE_VERSION.match(text):
+        if not NODE_VERSION.fullmatch(text):
             raise _error(
                 "nodeVersion", f"{nvmrc} says {text!r}, not a Node version such as 22 or 22.11.0 (aliases are not)"
             )
@@ -172,6 +177,8 @@ def node_request(config: AppConfig, package: dict[str, Any], source: Path) -> tu
     engines = package.get("engines")
     wanted = engines.get("node") if isinstance(engines, dict) else None
     if wanted is not None:
+        if isinstance(wanted, str) and (problem := control_problem(wanted.strip())):
+            raise _error("nodeVersion", f"package.json engines.node {problem}")
         if not isinstance(wanted, str) or not wanted.strip():
             raise _error("nodeVersion", f"package.json engines.node {wanted!r} is not a version range")
         return _check_range(wanted.strip(), "package.json engines.node", "nodeVersion"), "package.json engines.node"

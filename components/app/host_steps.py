@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from components.app import layout
 from components.app.app_run import AppRun
 from components.app.layout import app_root, code_upload, unit_file, unit_name
 from components.app.release import Release
@@ -23,13 +24,21 @@ HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 
 def base_command(app: str) -> str:
     """Create the system user and folders (idempotent)."""
-    return host_script(HOST_SCRIPTS / "base.sh", {"APP": app, "ROOT": app_root(app)})
+    inputs = {
+        "APP": app,
+        "MARK": layout.owner_mark(app),
+        "ROOT": app_root(app),
+        "UNIT": unit_name(app),
+        "UNIT_FILE": unit_file(app),
+    }
+    return host_script(HOST_SCRIPTS / "base.sh", inputs)
 
 
 def teardown_command(app: str) -> str:
     """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
     inputs = {
         "APP": app,
+        "MARK": layout.owner_mark(app),
         "ROOT": app_root(app),
         "UNIT": unit_name(app),
         "UNIT_FILE": unit_file(app),

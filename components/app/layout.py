@@ -8,6 +8,12 @@ def app_root(app: str) -> str:
     return f"/opt/{app}"
 
 
+def owner_mark(app: str) -> str:
+    """The file that says the app's user and unit on this host are ours (host/base.sh makes it, host/teardown.sh
+    removes nothing without it): an app name that is already a user or unit of the system is never adopted."""
+    return f"/var/lib/wayshub-infra/apps/{app}"
+
+
 def node_path(app: str, version: str) -> str:
     """The shipped Node binary of ``version``."""
     return f"{app_root(app)}/node/{version}/bin/node"

@@ -116,7 +116,11 @@ class NodeApp(pulumi.ComponentResource):
         uploads = [self.upload] if self.upload else []
         self.deploy = remote.Command(
             release_step_name(name),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.node, *uploads, *args.after]),
+            # stdout is a secret: after a takeover it holds the command lines of the processes stopped, which
+            # may carry passwords (the release ids on its first line are public again below).
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[self.node, *uploads, *args.after], additional_secret_outputs=["stdout"]
+            ),
             connection=conn,
             create=self.node_path.apply(
                 lambda node: deploy_command(
@@ -131,7 +135,7 @@ class NodeApp(pulumi.ComponentResource):
             ),
         )
         # stdout: "<release> <previous release>" (previous empty on a first deploy), then what a takeover did.
-        first_line = self.deploy.stdout.apply(lambda out: (out.splitlines() or [""])[0])
+        first_line = pulumi.Output.unsecret(self.deploy.stdout.apply(lambda out: (out.splitlines() or [""])[0]))
         self.release_id = first_line.apply(lambda line: (line.split() or [""])[0])
         self.previous_release = first_line.apply(lambda line: [*line.split(), "", ""][1])
         self.takeover_notes = self.deploy.stdout.apply(lambda out: out.splitlines()[1:])

@@ -49,7 +49,7 @@ def app_run(config: AppConfig, project_dir: Path) -> AppRun:
     )
 
 
-def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: str) -> Release:
+def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], key: str | None) -> Release:
     """The release every host switches to: its id covers code, Node, command, env, unit and secrets."""
     parts = [
         build.id,
@@ -59,11 +59,17 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], salt: st
         env_file_text(run, {}),
         str(sorted(secrets)),
     ]
-    return Release(release_id(parts, secrets, salt), build)
+    return Release(release_id(parts, secrets, key), build)
 
 
 def release_for(
-    run: AppRun, config: AppConfig, build_dir: Path, secrets: Mapping[str, str], salt: str, *, preview: bool
+    run: AppRun,
+    config: AppConfig,
+    build_dir: Path,
+    secrets: Mapping[str, str],
+    key: str | None,
+    *,
+    preview: bool,
 ) -> Release:
     """The pinned release, or the one built from the app's folder now.
 
@@ -73,4 +79,4 @@ def release_for(
     if config.release_pin:
         return pinned_release(config.release_pin)
     build = planned_build if preview else build_code
-    return plan_release(run, build(run.spec, build_dir, config.name), secrets, salt)
+    return plan_release(run, build(run.spec, build_dir, config.name), secrets, key)

@@ -7,13 +7,16 @@ recipe (not of the built tree), so a preview knows it without building (it never
 
 A *release* is more than code: the command line, the environment, the Node version and the unit come
 with it. Its id hashes all of them, so changing any one makes a new release folder on the servers and
-``current`` switches everything at once. Secret values enter the id only through a salted, slow hash.
+``current`` switches everything at once. Secret values enter the id only through an HMAC keyed by the
+stack's own random secret ``wayshub:releaseKey``: the id is public (outputs, folder names, PR comments), and
+without the key nobody can test a guess of a secret against it offline (docs/security.md).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import hmac
 import json
 import shutil
 import subprocess
@@ -29,7 +32,6 @@ from components.app.app_spec import AppSpec
 EXCLUDED_ANYWHERE = frozenset({"node_modules", ".git"})
 EXCLUDED_AT_TOP = frozenset({"test", "tests"})
 RELEASE_ID_LENGTH = 12
-SECRET_HASH_ROUNDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -71,16 +73,19 @@ def build_id(source: Path, recipe: str = "") -> str:
     return digest.hexdigest()[:RELEASE_ID_LENGTH]
 
 
-def release_id(parts: Sequence[str], secrets: Mapping[str, str], salt: str) -> str:
+def release_id(parts: Sequence[str], secrets: Mapping[str, str], key: str | None) -> str:
     """The id of a release made of ``parts`` (build id, Node, command, env, unit) and ``secrets``.
 
-    The secrets enter only through PBKDF2 with a per-stack salt, so the id (which is public: folder
-    names, outputs) changes when a secret does without giving the secret away.
+    The secrets enter only through HMAC-SHA256 under ``key`` (the stack's random ``wayshub:releaseKey``), so
+    the id (public: folder names, outputs) changes when a secret does and reveals nothing about it to anyone
+    without the key: a salt in the open (as before) let a guess be checked offline, however slow the hash.
     """
     digest = hashlib.sha256(json.dumps(list(parts)).encode())
     if secrets:
+        if not key:
+            raise ValueError("secrets need the release key")  # components/config/checks.py says it first
         secret_text = json.dumps(dict(secrets), sort_keys=True).encode()
-        digest.update(hashlib.pbkdf2_hmac("sha256", secret_text, salt.encode(), SECRET_HASH_ROUNDS))
+        digest.update(hmac.new(key.encode(), secret_text, hashlib.sha256).digest())
     return digest.hexdigest()[:RELEASE_ID_LENGTH]
 
 

@@ -21,6 +21,7 @@ from components.config.checks import (
     check_dns_tsig_secret,
     check_passphrase,
     check_paths,
+    check_release_key,
     check_ssh_private_key,
     check_tls,
     load_checked,
@@ -28,7 +29,7 @@ from components.config.checks import (
 from components.config.load_balancer import LoadBalancerConfig, duration_seconds
 from components.config.loader import KEYS, fields_by_key, load, parse, section_model, setting_names
 from components.config.names import DNS_TSIG_SETTING, DnsConfig
-from components.config.stack import COMMANDS_SETTING, SEPARATE_SETTINGS, StackConfig
+from components.config.stack import COMMANDS_SETTING, RELEASE_KEY_SETTING, SEPARATE_SETTINGS, StackConfig
 
 __all__ = [
     "COMMANDS_SETTING",
@@ -37,6 +38,7 @@ __all__ = [
     "KEYS",
     "NAMESPACE",
     "NODE_VERSION",
+    "RELEASE_KEY_SETTING",
     "SEPARATE_SETTINGS",
     "AppConfig",
     "ConfigError",
@@ -50,6 +52,7 @@ __all__ = [
     "check_dns_tsig_secret",
     "check_passphrase",
     "check_paths",
+    "check_release_key",
     "check_ssh_private_key",
     "check_tls",
     "duration_seconds",

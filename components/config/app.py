@@ -4,15 +4,16 @@ check a new release must pass (``app``, ``app.health``)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.config.base import Model, NonEmptyText, Port, Text, check_host_name, shown
+from components.config.reserved import reserved_app_name
 
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 # A Node version as a person writes it: exact (20.11.1), partial (20, 20.11), optional leading "v".
-NODE_VERSION = re.compile(r"^v?[0-9]{1,2}(\.[0-9]+){0,2}$")
+NODE_VERSION = re.compile(r"v?[0-9]{1,2}(\.[0-9]+){0,2}")
 
 
 class HealthConfig(Model):
@@ -37,14 +38,14 @@ class HealthConfig(Model):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not re.match(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$", value):
+        if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*", value):
             raise ValueError(f"{value!r} must be a URL path starting with '/', e.g. /healthz")
         return value
 
     @field_validator("expect_status")
     @classmethod
     def _status(cls, value: str | int) -> str:
-        match = re.match(r"^([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?$", str(value))
+        match = re.fullmatch(r"([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?", str(value))
         if not match or int(match.group(2) or match.group(1)) < int(match.group(1)):
             raise ValueError(f"{value!r} is not an HTTP status or range such as 200 or 200-399")
         return str(value)
@@ -78,7 +79,14 @@ def _env_value(value: str) -> str:
 class AppConfig(Model):
     """The Node app and how it runs on each app server (docs/app.md explains each setting)."""
 
-    name: Text = Field(default="wayshub", description="the app's name: its systemd unit, user and folders")
+    MULTILINE: ClassVar[dict[str, str]] = {
+        "env": "values reach the app byte for byte (env_file.py quotes them for systemd); names are UPPER_SNAKE_CASE"
+    }
+
+    name: Text = Field(
+        default="wayshub",
+        description="the app's name: its systemd unit, user and folders; never a system user or unit (`ssh`, `nginx`, `root`, `systemd-*`…: docs/security.md)",
+    )
     source: Text = Field(default="app", description="the app's folder (with its package.json), relative to the project")
     port: Port = Field(default=3000, description="the port the app listens on")
     port_env: Text | list[Text] = Field(
@@ -123,12 +131,21 @@ class AppConfig(Model):
         description="run this release id (12 hex characters) instead of the one built from `source`: `make rollback` sets it",
     )
 
-    _name = field_validator("name")(check_host_name)
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        check_host_name(value)
+        if reserved_app_name(value):
+            raise ValueError(
+                f"{value!r} is a system user or unit name (the app's user, {value}.service and /etc/{value} "
+                "would shadow or remove the system's own): choose another name"
+            )
+        return value
 
     @field_validator("node_version")
     @classmethod
     def _node_version(cls, value: str | None) -> str | None:
-        if value is not None and not NODE_VERSION.match(value):
+        if value is not None and not NODE_VERSION.fullmatch(value):
             raise ValueError(f"{value!r} is not a Node version such as '22', '22.11' or '22.11.0'")
         return value
 
@@ -137,8 +154,6 @@ class AppConfig(Model):
     def _command(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty")
-        if value is not None and "\n" in value:
-            raise ValueError("must be one line")
         return value
 
     @field_validator("port_env")
@@ -148,7 +163,7 @@ class AppConfig(Model):
         if not names:
             raise ValueError("must name at least one variable, e.g. PORT")
         for name in names:
-            if not ENV_NAME.match(name):
+            if not ENV_NAME.fullmatch(name):
                 raise ValueError(f"variable name {name!r} must be UPPER_SNAKE_CASE")
         return value
 
@@ -164,7 +179,7 @@ class AppConfig(Model):
     @field_validator("release_pin")
     @classmethod
     def _pin(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[0-9a-f]{12}$", value):
+        if value is not None and not re.fullmatch(r"[0-9a-f]{12}", value):
             raise ValueError(
                 f"{value!r} is not a release id (12 hex characters, as `pulumi stack output releases` shows)"
             )
@@ -174,7 +189,7 @@ class AppConfig(Model):
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if not ENV_NAME.match(key):
+            if not ENV_NAME.fullmatch(key):
                 raise ValueError(f"variable name {key!r} must be UPPER_SNAKE_CASE")
         return value
 

@@ -1,18 +1,29 @@
 """What every section's model shares: the error type, the strict frozen base model, and the rules more than
-one section applies (host names, addresses, private subnets, loopback binds, unique names)."""
+one section applies (one line of text, host names, addresses, private subnets, loopback binds, unique names).
+
+Every pattern here is matched against the WHOLE value (``fullmatch``): ``re.match(r"...$")`` would accept a
+value ending in a newline, which then leaves its line in a file we write (docs/security.md)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import typing
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 NAMESPACE = "wayshub"
-DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
+DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_HOST_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]")
+# Characters no one-line setting may hold: C0 controls (newline, tab, NUL…), DEL, C1 controls (U+0085 NEL)
+# and the Unicode line and paragraph separators. Each would end a line in some file or parser we feed.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The characters an IP address is written with (no IPv6 zone ID: `%eth0` is text, not address).
+_IP_TEXT = re.compile(r"[0-9A-Fa-f.:]+")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -53,24 +64,106 @@ def shown(default: str) -> dict[str, Any]:
     return {"shown_default": default}
 
 
+def control_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a one-line setting (None: it can): it names the first control character by
+    its code point and never echoes the value."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    what = {"\n": "a newline", "\r": "a carriage return", "\0": "a NUL character", "\t": "a tab"}.get(char)
+    return (
+        f"contains {what or 'a control or line-separator character'} (U+{ord(char):04X}); it must be one line of text"
+    )
+
+
+def _one_line(value: Any) -> None:
+    """Every text inside ``value`` (a string, a list's items, a map's keys and values) is one line."""
+    if isinstance(value, str):
+        problem = control_problem(value)
+        if problem:
+            raise ValueError(problem)
+    elif isinstance(value, list):
+        for item in value:
+            _one_line(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _one_line(key)
+            _one_line(item)
+
+
+def _holds_models(annotation: Any) -> bool:
+    """Whether a field holds settings of its own (a section, a list of servers): those check their own fields."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in typing.get_args(annotation))
+
+
 class Model(BaseModel):
+    """Strict, frozen, no unknown keys; and every text setting is one line (the ``MULTILINE`` fields excepted)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+    # Fields whose text may hold line breaks by design, each with its reason (docs/security.md lists them).
+    MULTILINE: ClassVar[dict[str, str]] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_is_one_line(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if name not in cls.MULTILINE and not cls._is_section(name):
+            _one_line(value)
+        return value
+
+    @classmethod
+    @functools.cache
+    def _is_section(cls, name: str) -> bool:
+        field = cls.model_fields.get(name)
+        return field is not None and _holds_models(field.annotation)
+
+
+def check_user_name(value: str) -> str:
+    """A login user's name as useradd takes it: it reaches ssh, sudo and file modes."""
+    if not _USER_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a user name (lowercase letters, digits, '_' or '-', up to 32)")
+    return value
 
 
 def check_host_name(value: str) -> str:
-    if not _HOST_NAME.match(value):
+    if not _HOST_NAME.fullmatch(value):
         raise ValueError("must be 1-32 lowercase letters, digits or '-', starting with a letter")
     return value
 
 
-def check_address(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
+def normal_address(value: str, *, names: bool = True) -> str:
+    """The one address rule: an IP address in the form ``ipaddress`` prints (``FD00::0011`` -> ``fd00::11``),
+    or, with ``names``, a host name (lowercase letters, digits, ``-`` and dots). Nothing else: no IPv6 zone ID
+    (``fe80::1%eth0``: text after ``%`` is anything, and it would reach nginx, a hosts file and an env file),
+    no spaces or line breaks. ValueError otherwise. Every setting that takes an address, and every file we
+    write one into, goes through here."""
+    if _IP_TEXT.fullmatch(value):
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    # A name's last label is never all digits: `10.0.0.011` would be an address to one parser (octal) and a
+    # name to another.
+    if names and DOMAIN.fullmatch(value) and not value.rpartition(".")[2].isdigit():
         return value
-    except ValueError:
-        if DOMAIN.match(value):
-            return value
-    raise ValueError(f"{value!r} is neither an IP address nor a host name")
+    if "%" in value:
+        raise ValueError(f"{value!r}: an IPv6 zone ID (%...) is not accepted; give the address alone")
+    if names:
+        raise ValueError(f"{value!r} is neither an IP address nor a host name")
+    raise ValueError(f"{value!r} is not an IP address")
+
+
+def check_address(value: str) -> str:
+    """An IP address or host name, normalised (``normal_address``)."""
+    return normal_address(value)
+
+
+def check_ip(value: str) -> str:
+    """An IP address, normalised (``normal_address`` without names)."""
+    return normal_address(value, names=False)
 
 
 def check_private_subnet(value: str, example: str) -> str:
@@ -83,7 +176,7 @@ def check_private_subnet(value: str, example: str) -> str:
 
 def check_loopback(value: str, why: str) -> str:
     """Where ports are published on this machine: ``why`` says what stays on it."""
-    if not ipaddress.ip_address(value).is_loopback:
+    if not ipaddress.ip_address(check_ip(value)).is_loopback:
         raise ValueError(f"must be a loopback address: {why}")
     return value
 

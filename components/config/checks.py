@@ -10,10 +10,16 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from components.config.app import ENV_NAME, env_value_problem
-from components.config.base import NAMESPACE, ConfigError
+from components.config.base import NAMESPACE, ConfigError, control_problem
 from components.config.loader import load
 from components.config.names import DNS_TSIG_SETTING
-from components.config.stack import COMMAND_BACKENDS, COMMANDS_SETTING, StackConfig
+from components.config.stack import (
+    COMMAND_BACKENDS,
+    COMMANDS_SETTING,
+    RELEASE_KEY_MIN_LENGTH,
+    RELEASE_KEY_SETTING,
+    StackConfig,
+)
 from components.shell.ssh import load_private_key
 
 # The passphrase the Makefile gives the `local` stack; any other stack must have its own.
@@ -62,7 +68,7 @@ def check_ssh_private_key(config: StackConfig, key: str | None) -> None:
     if not key:
         raise ConfigError(
             f"{NAMESPACE}:sshPrivateKey: is required with hosts.provider 'existing' "
-            '(pulumi config set --secret wayshub:sshPrivateKey -- "$(cat key)")'
+            "(pulumi config set --secret wayshub:sshPrivateKey < key)"
         )
     try:
         load_private_key(key)
@@ -85,7 +91,7 @@ def check_app_secrets(config: StackConfig, raw: str | None) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ConfigError(f"{NAMESPACE}:appSecrets: must be an object of NAME: text value")
     for name in value:
-        if not ENV_NAME.match(name):
+        if not ENV_NAME.fullmatch(name):
             raise ConfigError(f"{NAMESPACE}:appSecrets: variable name {name!r} must be UPPER_SNAKE_CASE")
         if name in config.app.env:
             raise ConfigError(f"{NAMESPACE}:appSecrets: {name} is also in app.env; keep it in one place")
@@ -147,7 +153,7 @@ def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
     if not secret:
         raise ConfigError(
             f"{setting}: is required with wayshub:dns "
-            f"(pulumi config set --secret {setting} <the secret tsig-keygen printed>)"
+            f"(pulumi config set --secret {setting} < a file holding the secret tsig-keygen printed)"
         )
     try:
         decoded = base64.b64decode(secret.strip(), validate=True)
@@ -155,6 +161,25 @@ def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
         decoded = b""
     if not decoded:
         raise ConfigError(f'{setting}: is not base64 (the secret "..." line tsig-keygen prints)')
+
+
+def check_release_key(key: str | None, secrets: dict[str, str]) -> str | None:
+    """``releaseKey``: the stack's random secret the release id's hash of ``appSecrets`` is keyed with (never
+    printed). Required once there are app secrets: without it their hash in the public id could be checked
+    against guesses offline."""
+    setting = f"{NAMESPACE}:{RELEASE_KEY_SETTING}"
+    if not key:
+        if secrets:
+            raise ConfigError(
+                f"{setting}: is required with wayshub:appSecrets (the public release id hashes them with it): "
+                f"make stack sets one, or: openssl rand -hex 32 | pulumi config set --secret {setting}"
+            )
+        return None
+    if control_problem(key) or len(key.strip()) < RELEASE_KEY_MIN_LENGTH:
+        raise ConfigError(
+            f"{setting}: must be one line of at least {RELEASE_KEY_MIN_LENGTH} random characters (openssl rand -hex 32)"
+        )
+    return key
 
 
 def check_commands(value: str | None) -> str:
@@ -173,7 +198,7 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     config = load(get, names=names)
     check_paths(config, project_dir)
     check_ssh_private_key(config, get("sshPrivateKey"))
-    check_app_secrets(config, get("appSecrets"))
+    check_release_key(get(RELEASE_KEY_SETTING), check_app_secrets(config, get("appSecrets")))
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
     acme_ca_bundle(config, project_dir)

@@ -11,11 +11,11 @@ from pydantic import Field, field_validator
 from components.config.base import Model, Port, Text, check_loopback, check_private_subnet
 from components.config.hosts import app_server_room
 
-_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_IMAGE_REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 _IMAGE_REFERENCE = re.compile(
-    r"^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+    r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
 )
-_DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+_DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")
 
 
 class ContainersConfig(Model):
@@ -63,7 +63,7 @@ class ContainersConfig(Model):
     @field_validator("app_image", "nginx_image")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _IMAGE_REPOSITORY.match(value):
+        if not _IMAGE_REPOSITORY.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not an image repository such as 'wayshub/app' (no tag: the tag is a digest)"
             )
@@ -72,14 +72,14 @@ class ContainersConfig(Model):
     @field_validator("app_base", "nginx_base")
     @classmethod
     def _reference(cls, value: str) -> str:
-        if not _IMAGE_REFERENCE.match(value):
+        if not _IMAGE_REFERENCE.fullmatch(value):
             raise ValueError(f"{value!r} is not an image reference such as 'node:20-bookworm-slim'")
         return value
 
     @field_validator("network")
     @classmethod
     def _network(cls, value: str) -> str:
-        if not _DOCKER_NAME.match(value):
+        if not _DOCKER_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a Docker network name (letters, digits, '_', '.', '-')")
         return value
 

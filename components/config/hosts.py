@@ -19,6 +19,7 @@ from components.config.base import (
     check_host_name,
     check_loopback,
     check_private_subnet,
+    check_user_name,
     repeated,
     shown,
 )
@@ -83,9 +84,14 @@ class ServerConfig(Model):
     @field_validator("host_key")
     @classmethod
     def _host_key(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$", value):
+        if value is not None and not re.fullmatch(r"(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+", value):
             raise ValueError("must be '<type> <base64>' as in a known_hosts line without the host name")
         return value
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return None if value is None else check_user_name(value)
 
 
 class SandboxConfig(Model):
@@ -159,8 +165,12 @@ class HostsConfig(Model):
             return None
         path = Path(value).expanduser().absolute()
         if not path.is_file():
-            raise ValueError(f"{path} is not a file (make it with: ssh-keyscan -p <sshPort> <address> >> {path})")
+            raise ValueError(
+                f"{path} is not a file (write each server's host key line into it, read on its console: docs/hosts.md)"
+            )
         return str(path)
+
+    _user = field_validator("user")(check_user_name)
 
     @model_validator(mode="after")
     def _servers(self) -> HostsConfig:

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from components.config.base import Model, Port, Text
 
-_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m)$")
+_DURATION = re.compile(r"[1-9][0-9]*(ms|s|m)")
 
 
 def duration_seconds(value: str) -> float:
     """An nginx duration (``500ms``, ``3s``, ``1m``) in seconds."""
-    number, unit = re.match(r"^(\d+)(ms|s|m)$", value).groups()  # type: ignore[union-attr]
+    number, unit = re.fullmatch(r"(\d+)(ms|s|m)", value).groups()  # type: ignore[union-attr]
     return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
 
 
@@ -41,7 +41,7 @@ class HealthCheckConfig(Model):
     @field_validator("interval", "timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.match(value):
+        if not _DURATION.fullmatch(value):
             raise ValueError(f"{value!r} is not a duration such as '250ms' or '1s'")
         if not 0.05 <= duration_seconds(value) <= 60:
             raise ValueError(f"{value!r} must be between 50ms and 60s")
@@ -57,6 +57,10 @@ ACME_DIRECTORIES = {
 
 class AcmeConfig(Model):
     """Certificates from an ACME CA (docs/acme.md): Let's Encrypt, ZeroSSL, step-ca, an internal CA."""
+
+    MULTILINE: ClassVar[dict[str, str]] = {
+        "ca_bundle": "PEM text is lines; it is parsed as certificates and only reaches our ACME client"
+    }
 
     directory_url: Text = Field(
         alias="directoryUrl",
@@ -86,7 +90,7 @@ class AcmeConfig(Model):
     @classmethod
     def _directory(cls, value: str) -> str:
         value = ACME_DIRECTORIES.get(value, value)
-        if not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+        if not re.fullmatch(r"https://[^\s/]+(/\S*)?", value):
             names = ", ".join(ACME_DIRECTORIES)
             raise ValueError(f"{value!r} is not an https:// URL (or one of {names})")
         return value
@@ -94,7 +98,7 @@ class AcmeConfig(Model):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
             raise ValueError(f"{value!r} is not an email address")
         return value
 
@@ -156,14 +160,14 @@ class LoadBalancerConfig(Model):
     @field_validator("fail_timeout", "connect_timeout", "read_timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.match(value):
+        if not _DURATION.fullmatch(value):
             raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
         return value
 
     @field_validator("client_max_body_size")
     @classmethod
     def _size(cls, value: str) -> str:
-        if not re.match(r"^[0-9]+[kmg]?$", value):
+        if not re.fullmatch(r"[0-9]+[kmg]?", value):
             raise ValueError(f"{value!r} is not an nginx size such as '10m', '512k' or '0' (no limit)")
         return value
 

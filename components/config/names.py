@@ -3,13 +3,12 @@ your DNS server (``dns``, with the TSIG secret read on its own as ``dnsTsigSecre
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import DOMAIN, Model, Port, Text, repeated, shown
+from components.config.base import DOMAIN, Model, Port, Text, check_ip, repeated, shown
 
 
 class HostsFileConfig(Model):
@@ -19,15 +18,11 @@ class HostsFileConfig(Model):
     path: Text = Field(default="/etc/hosts", description="which hosts file")
     address: Text = Field(default="127.0.0.1", description="the address the domain points at")
 
-    @field_validator("address")
-    @classmethod
-    def _ip(cls, value: str) -> str:
-        ipaddress.ip_address(value)
-        return value
+    _address = field_validator("address")(check_ip)
 
 
 _KEY_NAME = re.compile(
-    r"^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$"
+    r"(?=.{1,253}\.?\Z)([A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?"
 )
 DNS_TSIG_SETTING = "dnsTsigSecret"
 
@@ -70,22 +65,22 @@ class DnsConfig(Model):
     @classmethod
     def _server(cls, value: str) -> str:
         try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IP address (give the DNS server's address, not its name)") from None
+            return check_ip(value)
+        except ValueError as err:
+            raise ValueError(f"{err} (give the DNS server's address, not its name)") from None
 
     @field_validator("zone")
     @classmethod
     def _zone(cls, value: str) -> str:
         zone = value.rstrip(".").lower()
-        if not DOMAIN.match(zone):
+        if not DOMAIN.fullmatch(zone):
             raise ValueError(f"{value!r} is not a zone name such as 'example.com'")
         return zone
 
     @field_validator("key_name")
     @classmethod
     def _key_name(cls, value: str) -> str:
-        if not _KEY_NAME.match(value):
+        if not _KEY_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a TSIG key name such as 'wayshub-update' (as tsig-keygen names it)")
         return value
 
@@ -94,7 +89,7 @@ class DnsConfig(Model):
     def _records(cls, value: list[str]) -> list[str]:
         names = [name.rstrip(".").lower() for name in value]
         for name in names:
-            if not DOMAIN.match(name):
+            if not DOMAIN.fullmatch(name):
                 raise ValueError(f"{name!r} is not a domain name such as 'www.example.com'")
         duplicates = repeated(names)
         if duplicates:
@@ -104,12 +99,7 @@ class DnsConfig(Model):
     @field_validator("addresses")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        addresses = []
-        for address in value:
-            try:
-                addresses.append(str(ipaddress.ip_address(address)))
-            except ValueError:
-                raise ValueError(f"{address!r} is not an IP address") from None
+        addresses = [check_ip(address) for address in value]
         if len(set(addresses)) != len(addresses):
             raise ValueError("an address is repeated")
         return addresses

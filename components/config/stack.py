@@ -50,7 +50,7 @@ class StackConfig(Model):
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if not DOMAIN.match(value) or "." not in value:
+        if not DOMAIN.fullmatch(value) or "." not in value:
             raise ValueError(f"{value!r} is not a domain name such as 'wayshub.local'")
         return value
 
@@ -102,19 +102,24 @@ class StackConfig(Model):
 
 
 COMMANDS_SETTING = "commands"
+RELEASE_KEY_SETTING = "releaseKey"
+RELEASE_KEY_MIN_LENGTH = 32
 COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
 
 # Settings read on their own, not part of StackConfig: secrets (never printed), the TLS certificate, and
 # what runs the commands (components/config/checks.py checks each).
 SEPARATE_SETTINGS: dict[str, str] = {
     "sshPrivateKey": "`existing` only: the SSH private key, a secret: "
-    '`pulumi config set --secret wayshub:sshPrivateKey -- "$(cat key)"`',
+    "`pulumi config set --secret wayshub:sshPrivateKey < key`",
     "appSecrets": "secret environment values for the app: "
-    "`pulumi config set --secret --path wayshub:appSecrets.API_TOKEN …`; never shown in plain text",
+    "`pulumi config set --secret --path wayshub:appSecrets.API_TOKEN < token-file`; never shown in plain text",
     "tlsCertificate": "`lb.tls: provided`: the PEM certificate chain for the domain",
-    "tlsPrivateKey": "`lb.tls: provided`: the certificate's private key (PEM), a secret",
+    "tlsPrivateKey": "`lb.tls: provided`: the certificate's private key (PEM), a secret: "
+    "`pulumi config set --secret wayshub:tlsPrivateKey < key.pem`",
+    RELEASE_KEY_SETTING: "a random secret (≥ 32 characters) the release id's hash of `appSecrets` is keyed with, so the "
+    "public id reveals nothing about them; `make stack` sets one (docs/security.md); required with `appSecrets`",
     DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "
-    "`pulumi config set --secret wayshub:dnsTsigSecret …`",
+    "`pulumi config set --secret wayshub:dnsTsigSecret < secret-file`",
     COMMANDS_SETTING: "what runs the commands: `builtin` (our providers, the default), `pulumi-command` (its "
     "plugin), or `auto`: pulumi-command when its plugin is installed, else builtin — for new stacks only "
     "(docs/commands.md)",

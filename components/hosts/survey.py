@@ -66,7 +66,8 @@ def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
     surveys = [
         remote.Command(
             f"{host.name}-survey",
-            pulumi.ResourceOptions(depends_on=[host.ready]),
+            # stdout is a secret: with takeover it names the processes to stop by their command lines.
+            pulumi.ResourceOptions(depends_on=[host.ready], additional_secret_outputs=["stdout"]),
             connection=host.connection,
             create=host_script(HOST_SCRIPTS / "survey.sh", survey_inputs(host.name, role, args)),
         )

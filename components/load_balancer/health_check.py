@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pulumi
 
+from components.app.env_file import quote_env
 from components.config import HealthConfig, LoadBalancerConfig, duration_seconds
 from components.hosts import Host
+from components.hosts.address import checked_host_port
 from components.hosts.survey import host_script
 from components.load_balancer.nginx import install_file_command
 from components.render import render
@@ -66,8 +68,10 @@ def env_text(site_name: str, backends: list[str], settings: LoadBalancerConfig, 
         "backend-health.env.j2",
         script=Paths.of(site_name).script,
         site_name=site_name,
-        backends=sorted(backends),
-        health_path=health.path,
+        # Quoted where they meet the env file (systemd's EnvironmentFile): whatever the config let through
+        # stays one value on its line.
+        backends=quote_env(" ".join(checked_host_port(b) for b in sorted(backends))),
+        health_path=quote_env(health.path),
         status_min=low,
         status_max=high,
         interval=_seconds(check.interval),

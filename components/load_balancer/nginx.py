@@ -23,6 +23,7 @@ import pulumi
 
 from components.config import LoadBalancerConfig
 from components.hosts import Host
+from components.hosts.address import checked_site
 from components.hosts.survey import host_script
 from components.load_balancer.acme_certificate import AcmeCertificate, AcmeCertificateArgs
 from components.load_balancer.state_checks import SITE, TLS_CERTIFICATE, TLS_KEY, lb_checks
@@ -100,7 +101,7 @@ def render_site(
         site_name=site_name.replace("-", "_"),
         domain=domain,
         listen_port=s.listen_port,
-        backends=sorted(backends),
+        backends=checked_site(domain, backends, includes=backend_includes),  # checked again where they meet nginx
         keepalive=s.keepalive,
         max_fails=s.max_fails,
         fail_timeout=s.fail_timeout,

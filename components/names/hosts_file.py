@@ -9,10 +9,10 @@ newline, bytes that are not UTF-8 - comes back exactly as it was read.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 
+from components.config.base import normal_address
 from components.names.hosts_file_io import SETTING, read_text, sudo_works, write_in_place, write_problem
 from components.render import render
 
@@ -36,8 +36,8 @@ __all__ = [
     "write_problem",
 ]
 
-_STACK = re.compile(r"^[A-Za-z0-9_.\-/]+$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,251}[A-Za-z0-9_.])?$")
+_STACK = re.compile(r"[A-Za-z0-9_.\-/]+")
+_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,251}[A-Za-z0-9_.])?")
 
 
 def begin_marker(stack: str) -> str:
@@ -53,15 +53,16 @@ def end_marker(stack: str) -> str:
 
 def check_stack(stack: str) -> str:
     """``stack`` if it can go into a marker line (no spaces, newlines or ``#``); ValueError otherwise."""
-    if not _STACK.match(stack):
+    if not _STACK.fullmatch(stack):
         raise ValueError(f"stack name {stack!r} cannot be used in a hosts file marker (letters, digits, _ . - /)")
     return stack
 
 
 def normalize_ip(ip: str) -> str:
-    """The address as ``ipaddress`` prints it (``FD00::0011`` -> ``fd00::11``)."""
+    """The address as ``ipaddress`` prints it (``FD00::0011`` -> ``fd00::11``); no zone ID or any other text
+    (the config's one address rule, checked again where the address meets the hosts file)."""
     try:
-        return str(ipaddress.ip_address(ip))
+        return normal_address(ip, names=False)
     except ValueError:
         raise ValueError(f"hosts entry {ip!r}: not an IP address") from None
 
@@ -72,7 +73,7 @@ def normalize_names(names: str) -> str:
     if not tokens:
         raise ValueError(f"hosts entry names {names!r}: no host names")
     for token in tokens:
-        if not _HOSTNAME.match(token):
+        if not _HOSTNAME.fullmatch(token):
             raise ValueError(f"hosts entry names {names!r}: {token!r} is not a host name")
     return " ".join(tokens)
 

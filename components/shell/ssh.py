@@ -8,6 +8,8 @@ Every failure names the user and the host it was for.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 import time
@@ -126,12 +128,25 @@ class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
         if presented in known:
             return
         what = "is a different key than the one in" if known else "is not in"
+        # No `ssh-keyscan >> known_hosts` advice: that trusts whatever answers now, attacker included.
         raise HostKeyMismatch(
-            f"host key of {hostname}:{self._port} ({presented[0]} {presented[1][:16]}...) {what} "
-            f"{self._known_hosts}: refusing to connect{self._as}; if it is the server's key, pin it: "
-            f"ssh-keyscan -p {self._port} {hostname} >> {self._known_hosts} "
-            "(or set the server's hostKey to its ssh-ed25519 line)"
+            f"host key of {hostname}:{self._port} ({presented[0]} {fingerprint(key)}) {what} "
+            f"{self._known_hosts}: refusing to connect{self._as}; verify it out of band before trusting it: "
+            f"on the server's console (or in its cloud-init output) `ssh-keygen -lf {_key_file(presented[0])}` "
+            "must print this fingerprint; "
+            "then pin the public key line read there (hostKey, or a line in the known_hosts file; docs/hosts.md)"
         )
+
+
+def _key_file(key_type: str) -> str:
+    """Where sshd keeps its host key of ``key_type`` on a Debian/Ubuntu server."""
+    kind = "ecdsa" if key_type.startswith("ecdsa") else key_type.removeprefix("ssh-")
+    return f"/etc/ssh/ssh_host_{kind}_key.pub"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """The key's fingerprint as `ssh-keygen -lf` prints it (``SHA256:…``)."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
 def _describe(error: Exception) -> str:

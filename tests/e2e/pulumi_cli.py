@@ -38,6 +38,7 @@ import functools
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
@@ -275,7 +276,20 @@ class PulumiCli:
         return result, Ran(0, text(out), text(err))
 
     def set_config(self, key: str, value: str, secret: bool = False, path: bool = False) -> None:
+        if key.startswith("wayshub:appSecrets"):
+            self.ensure_release_key()
         self.stack.set_config(key, auto.ConfigValue(value, secret=secret), path=path)
+
+    def ensure_release_key(self) -> None:
+        """What `make stack` does for a new stack: a random ``wayshub:releaseKey`` (a secret), which app
+        secrets need. One per project folder, kept in it, so a test that rewrites the stack file keeps its
+        release ids."""
+        if "wayshub:releaseKey" in self.stack.get_all_config():
+            return
+        kept = self.workdir / ".release-key"
+        if not kept.is_file():
+            kept.write_text(secrets.token_hex(32))
+        self.stack.set_config("wayshub:releaseKey", auto.ConfigValue(kept.read_text(), secret=True))
 
     def get_config(self, key: str, path: bool = False) -> str:
         return str(self.stack.get_config(key, path=path).value)

@@ -257,6 +257,28 @@ CASES: list[tuple[str, dict[str, Any] | str, dict[str, str], str]] = [
         "wayshub:lb.clientMaxBodySize: 'lots' is not an nginx size",
     ),
     ("bad pin", {"wayshub:app": {"releasePin": "HEAD"}}, {}, "wayshub:app.releasePin: 'HEAD' is not a release id"),
+    # Issue #28's hostile inputs: a system user as the app, a line break or a zone ID in a value.
+    ("app named ssh", {"wayshub:app": {"name": "ssh"}}, {}, "wayshub:app.name: 'ssh' is a system user or unit name"),
+    ("domain with a newline", {"wayshub:domain": "site.example.com\n"}, {}, "wayshub:domain: contains a newline"),
+    (
+        "hosts file address injection",
+        {"wayshub:hostsFile": {"address": "::1%x\n203.0.113.66 github.com registry.npmjs.org"}},
+        {},
+        "wayshub:hostsFile.address: contains a newline",
+    ),
+    (
+        "zone ID in a private address",
+        {
+            "wayshub:hosts": {
+                **EXISTING["wayshub:hosts"],
+                "appServers": [{"name": "app1", "address": "127.0.0.21", "privateAddress": "fe80::1%eth0"}],
+            }
+        },
+        {},
+        "wayshub:hosts.appServers[0].privateAddress: 'fe80::1%eth0': an IPv6 zone ID",
+    ),
+    ("env name with a newline", {"wayshub:app": {"env": {"API_TOKEN\n": "x"}}}, {}, "wayshub:app.env: variable name"),
+    ("node version with a newline", {"wayshub:app": {"nodeVersion": "20\n"}}, {}, "wayshub:app.nodeVersion: contains"),
     # Last: the engine runs it with the passphrase the Makefile gives the local stack.
     (
         "default passphrase on a stack other than local",

@@ -9,6 +9,7 @@ and deploys — under load through the LB the whole time.
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import tarfile
@@ -166,6 +167,19 @@ def test_takeover_deploys_over_the_hand_built_setup_with_no_failed_request(seed:
         assert f"pid {before[name][0]} " in noted and f"cwd={HAND_APP}" in noted
     assert f"lb: disabled {HAND_SITE}, which served {DOMAIN} (copy in {BACKUP_DIR}{HAND_SITE})" in notes
     assert outputs["takeover_backup"] == BACKUP_DIR
+    # The notes quote the stopped processes' command lines: stored only as secrets (issue #28).
+    command_lines = {note.split("`")[1] for note in notes if note.count("`") >= 2}
+    assert command_lines, notes
+    state = seed.stack.cli.state()
+    plain = [
+        f"{r['urn'].rsplit('::', 1)[-1]}.{where}.{key}"
+        for r in state["deployment"].get("resources") or []
+        for where in ("inputs", "outputs")
+        for key, value in (r.get(where) or {}).items()
+        if any(line in json.dumps(value) for line in command_lines)
+    ]
+    assert plain == [], f"the stopped processes' command lines in plaintext state: {plain}"
+    assert not any(line in json.dumps(state["deployment"]) for line in command_lines)
     lb = seed.servers
     assert lb.sh("lb", f"test -e {HAND_SITE}", check=False).returncode != 0, "their site is disabled"
     assert lb.sh("lb", f"cat {BACKUP_DIR}/etc/nginx/sites-available/wayshub").stdout == HAND_SITE_TEXT

@@ -178,6 +178,9 @@ def test_binary_is_the_default_when_a_version_is_known_else_apt(monkeypatch: pyt
 # --- the release id and the env file ---------------------------------------------------------------
 
 
+KEY = "0123456789abcdef" * 4  # a stack's wayshub:releaseKey
+
+
 def run_of(**changes: Any) -> AppRun:
     spec = read_app(app(), FIXTURES / "plain")
     return AppRun(**{"app_name": "wayshub", "spec": spec, "node": NodeChoice("apt"), **changes})
@@ -185,16 +188,16 @@ def run_of(**changes: Any) -> AppRun:
 
 def test_the_release_id_changes_with_anything_the_release_runs_but_never_shows_a_secret() -> None:
     build = Build("b" * 12, Path("x"))
-    base = plan_release(run_of(), build, {}, "salt").id
-    assert plan_release(run_of(), build, {}, "salt").id == base, "the same inputs make the same release"
+    base = plan_release(run_of(), build, {}, KEY).id
+    assert plan_release(run_of(), build, {}, KEY).id == base, "the same inputs make the same release"
     changed = {
-        "code": plan_release(run_of(), Build("c" * 12, Path("x")), {}, "salt").id,
-        "env": plan_release(run_of(env={"A": "1"}), build, {}, "salt").id,
-        "port": plan_release(run_of(port=4000), build, {}, "salt").id,
-        "port variable": plan_release(run_of(port_names=("APP_PORT",)), build, {}, "salt").id,
-        "node": plan_release(run_of(node=NodeChoice("binary", "22.11.0")), build, {}, "salt").id,
-        "secret": plan_release(run_of(), build, {"TOKEN": "s3cret"}, "salt").id,
-        "secret value": plan_release(run_of(), build, {"TOKEN": "other"}, "salt").id,
+        "code": plan_release(run_of(), Build("c" * 12, Path("x")), {}, KEY).id,
+        "env": plan_release(run_of(env={"A": "1"}), build, {}, KEY).id,
+        "port": plan_release(run_of(port=4000), build, {}, KEY).id,
+        "port variable": plan_release(run_of(port_names=("APP_PORT",)), build, {}, KEY).id,
+        "node": plan_release(run_of(node=NodeChoice("binary", "22.11.0")), build, {}, KEY).id,
+        "secret": plan_release(run_of(), build, {"TOKEN": "s3cret"}, KEY).id,
+        "secret value": plan_release(run_of(), build, {"TOKEN": "other"}, KEY).id,
     }
     assert len({base, *changed.values()}) == len(changed) + 1, changed
 

@@ -262,3 +262,20 @@ def test_an_unset_setting_keeps_builtin_even_where_the_plugin_is_installed(
     (tmp_path / "home" / "plugins" / "resource-command-v1.2.1").mkdir(parents=True)
     assert backend.plugin_installed()
     assert backend.resolve(check_commands(None)) == "builtin"
+
+
+@pytest.mark.parametrize("commands", ["builtin", "pulumi-command"])
+def test_takeovers_command_lines_are_stored_only_as_secrets(
+    commands: str, tmp_path: Path, config_keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``hosts.takeover`` the survey's and the release step's stdout name other processes by their
+    command lines (which may hold passwords): both are secret outputs, the release ids stay public."""
+    stack = yaml.safe_load((REPO / "stacks" / "Pulumi.staging.yaml").read_text())
+    stack["config"]["wayshub:hosts"]["takeover"] = True
+    path = tmp_path / "Pulumi.takeover.yaml"
+    path.write_text(yaml.safe_dump(stack))
+    requests = commands_of(run_program(path, commands, config_keys, monkeypatch))
+    carriers = [n for n in requests if n.endswith(("-survey", "-app-release"))]
+    assert len(carriers) >= 2 * len(stack["config"]["wayshub:hosts"]["appServers"]), sorted(requests)
+    for name in carriers:
+        assert "stdout" in requests[name]["additional_secret_outputs"], name

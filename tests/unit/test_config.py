@@ -83,7 +83,7 @@ BAD = [
     (GOOD, "app", {"healthTimeoutSeconds": 5}, "wayshub:app.healthTimeoutSeconds: unknown setting"),
     (GOOD, "app", {"start": ""}, "wayshub:app.start: String should have at least 1 character"),
     (GOOD, "app", {"start": "   "}, "wayshub:app.start: must not be empty"),
-    (GOOD, "app", {"build": "a\nb"}, "wayshub:app.build: must be one line"),
+    (GOOD, "app", {"build": "a\nb"}, "wayshub:app.build: contains a newline (U+000A)"),
     (GOOD, "app", {"portEnv": "app_port"}, "wayshub:app.portEnv: variable name 'app_port' must be UPPER_SNAKE_CASE"),
     (GOOD, "app", {"portEnv": []}, "wayshub:app.portEnv: must name at least one variable"),
     (GOOD, "app", {"portEnv": ["PORT", "app-port"]}, "wayshub:app.portEnv: variable name 'app-port' must be"),

@@ -70,7 +70,9 @@ CASES = [
     Case("hosts.allowLbOnAppServer", "yes", "Input should be a valid boolean"),
     Case("hosts.dialTimeoutSeconds", 0, "Input should be greater than or equal to 1"),
     Case(
-        "hosts.knownHostsFile", "/no/such/known_hosts", "/no/such/known_hosts is not a file (make it with: ssh-keyscan"
+        "hosts.knownHostsFile",
+        "/no/such/known_hosts",
+        "/no/such/known_hosts is not a file (write each server's host key line",
     ),
     Case("hosts.takeover", "yes", "Input should be a valid boolean"),
     Case("sandbox", "big", f"{MAP} text"),
@@ -98,7 +100,7 @@ CASES = [
     Case("app.port", 0, "Input should be greater than or equal to 1"),
     Case("app.portEnv", "app-port", "variable name 'app-port' must be UPPER_SNAKE_CASE"),
     Case("app.start", "   ", "must not be empty"),
-    Case("app.build", "npm run a\nnpm run b", "must be one line"),
+    Case("app.build", "npm run a\nnpm run b", "contains a newline (U+000A)"),
     Case("app.nodeInstall", "brew", "Input should be 'binary', 'apt', 'nodesource' or 'nvm'"),
     Case("app.nodeVersion", "lts", "'lts' is not a Node version"),
     Case("app.env", {"lower": "x"}, "variable name 'lower' must be UPPER_SNAKE_CASE"),
@@ -141,7 +143,7 @@ CASES = [
     Case("hostsFile", True, f"{MAP} text"),  # the engine hands a top-level true over as the text "true"
     Case("hostsFile.enabled", "no", "Input should be a valid boolean"),
     Case("hostsFile.path", "/", "/ is a directory, not a hosts file"),
-    Case("hostsFile.address", "nowhere", "'nowhere' does not appear to be an IPv4 or IPv6 address"),
+    Case("hostsFile.address", "nowhere", "'nowhere' is not an IP address"),
     Case("dns", "on", f"{MAP} text"),
     dns_case("dns.server", "ns1.example.com", "'ns1.example.com' is not an IP address"),
     dns_case("dns.port", 0, "Input should be greater than or equal to 1"),
@@ -171,6 +173,7 @@ CASES = [
         {"tlsCertificate": PAIR["certificate"]},
     ),
     Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
+    Case("releaseKey", "too short", "must be one line of at least 32 random characters"),
     Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
 ]
 
@@ -250,5 +253,5 @@ def test_an_unknown_top_level_setting_names_the_nearest_known_one(name: str, mes
 
 
 def test_the_settings_read_on_their_own_are_known_names() -> None:
-    settings = engine_view(GOOD) | {"appSecrets": json.dumps({"API_KEY": "x"})}
+    settings = engine_view(GOOD) | {"appSecrets": json.dumps({"API_KEY": "x"}), "releaseKey": "k" * 32}
     assert load_checked(settings.get, REPO, names=list(settings)).domain == "wayshub.local"

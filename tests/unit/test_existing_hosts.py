@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def test_a_known_hosts_file_that_does_not_exist_is_one_line_naming_the_setting(t
         parse(with_hosts(knownHostsFile=str(missing)))
     assert str(err.value) == (
         f"wayshub:hosts.knownHostsFile: {missing} is not a file "
-        f"(make it with: ssh-keyscan -p <sshPort> <address> >> {missing})"
+        "(write each server's host key line into it, read on its console: docs/hosts.md)"
     )
 
 
@@ -100,10 +101,20 @@ def test_an_unknown_host_key_names_user_and_host_and_the_line_that_pins_it(tmp_p
     with pytest.raises(ssh.HostKeyMismatch) as err:
         policy.missing_host_key(paramiko.SSHClient(), "[10.0.0.5]:2222", key)
     assert str(err.value) == (
-        f"host key of 10.0.0.5:2222 (ecdsa-sha2-nistp256 {key.get_base64()[:16]}...) is not in {known_hosts}: "
-        f"refusing to connect as ubuntu; if it is the server's key, pin it: "
-        f"ssh-keyscan -p 2222 10.0.0.5 >> {known_hosts} (or set the server's hostKey to its ssh-ed25519 line)"
+        f"host key of 10.0.0.5:2222 (ecdsa-sha2-nistp256 {ssh.fingerprint(key)}) is not in {known_hosts}: "
+        "refusing to connect as ubuntu; verify it out of band before trusting it: on the server's console (or in "
+        "its cloud-init output) `ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub` must print this fingerprint; "
+        "then pin the public key line read there (hostKey, or a line in the known_hosts file; docs/hosts.md)"
     )
+    assert "ssh-keyscan" not in str(err.value), "trust on first use is never advised"
+
+
+def test_the_fingerprint_is_the_one_ssh_keygen_prints(tmp_path: Path) -> None:
+    key = paramiko.ECDSAKey.generate()
+    public = tmp_path / "key.pub"
+    public.write_text(f"{key.get_name()} {key.get_base64()}\n")
+    printed = subprocess.run(["ssh-keygen", "-lf", str(public)], capture_output=True, text=True, check=True).stdout
+    assert printed.split()[1] == ssh.fingerprint(key)
 
 
 # --- the probe ---

@@ -28,7 +28,7 @@ from tests.unit.test_components_mocks import declare_vm
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed (the release build needs it)")
 
 SCRIPTS = ("preinstall", "install", "build")
-SALT = "wayshub-infra/test/demo"
+KEY = "k" * 32  # the stack's wayshub:releaseKey
 
 
 def scripted_app(folder: Path, markers: Path) -> Path:
@@ -51,7 +51,7 @@ def scripted_app(folder: Path, markers: Path) -> Path:
 def plan(app: Path, build_dir: Path, *, preview: bool) -> tuple[AppRun, Release]:
     config = AppConfig(name="demo", source=str(app), build="build")
     run = AppRun(app_name="demo", spec=read_app(config, app), node=NodeChoice("apt"))
-    return run, release_for(run, config, build_dir, {"TOKEN": "s3cret"}, SALT, preview=preview)
+    return run, release_for(run, config, build_dir, {"TOKEN": "s3cret"}, KEY, preview=preview)
 
 
 def test_a_preview_runs_no_npm_and_plans_the_release_up_builds(tmp_path: Path) -> None:

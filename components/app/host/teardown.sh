@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Remove everything NodeApp put on this host, as root: the unit (disabled, stopped, its file removed), the
 # app's root and config folders, its system user. components/app/node_app.py runs it as
-# `bash -c "<inputs><this file>"`:
+# `bash -c "<inputs><this file>"`. Removes only what we made: nothing without MARK (or, from before MARK
+# existed, a user whose home is ROOT as base.sh makes it), and the unit file only if we wrote it:
 #
 #   APP        the app's name, also its user's
 #   ROOT       its root folder (/opt/APP)
 #   UNIT       its systemd unit (APP.service)
 #   UNIT_FILE  the unit's file (/etc/systemd/system/APP.service)
+#   MARK       the file host/base.sh made: the user and unit are ours
 #   ETC_DIR    its config folder (/etc/APP)
 #
 # Idempotent: safe on a host that has none of it.
 set -euo pipefail
 
-systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
-rm -f "$UNIT_FILE"
-systemctl daemon-reload
+if [ ! -e "$MARK" ] && [ "$(getent passwd "$APP" 2>/dev/null | cut -d: -f6 || true)" != "$ROOT" ]; then
+  echo "wayshub: $APP is not ours on this host (no $MARK): nothing removed" >&2
+  exit 0
+fi
+if [ -e "$UNIT_FILE" ] && grep -q '^# Managed by wayshub-infra' "$UNIT_FILE"; then
+  systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
+  rm -f "$UNIT_FILE"
+  systemctl daemon-reload
+fi
 rm -rf "$ROOT" "$ETC_DIR"
 if id -u "$APP" >/dev/null 2>&1; then userdel "$APP"; fi
+rm -f "$MARK"
