@@ -22,8 +22,12 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi))$(ENGINE)
 # The venv's python first too: the language host we build runs `python3` from PATH.
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
+# The real provider plugins (pulumi-command, pulumi-docker) built from ../shared/vendor where it exists (empty
+# elsewhere: the tests that need one skip). For the e2e pytest run ONLY: never for up, preview or the program.
+PLUGINS = $(eval PLUGINS := $$(shell scripts/ensure-plugins))$(PLUGINS)
+WITH_PLUGINS = PATH="$(if $(PLUGINS),$(PLUGINS):)$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help about venv engine pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +44,9 @@ venv: $(VENV)/.installed ## create the Python venv the program and tests use
 
 engine: ## build or find the Pulumi engine (cached after the first build)
 	@: $(ENGINE)
+
+plugins: ## build the real pulumi-command and pulumi-docker plugins from ../shared/vendor for the e2e tests (cached)
+	@scripts/ensure-plugins >/dev/null
 
 pebble: ## build Pebble, the ACME test server the e2e tests run (from its Go module, cached like the engine)
 	@scripts/ensure-pebble >/dev/null || if command -v go >/dev/null; then exit 1; else \
@@ -110,13 +117,13 @@ test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) a
 test: test-tools venv engine pebble docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
 	WAYSHUB_REQUIRE_NGINX=1 $(VENV)/bin/pytest tests/unit tests/templates
-	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+	$(WITH_PLUGINS) $(VENV)/bin/pytest tests/e2e
 
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates
 
 e2e: venv engine pebble docker ## end-to-end tests only
-	$(WITH_ENGINE) $(VENV)/bin/pytest tests/e2e
+	$(WITH_PLUGINS) $(VENV)/bin/pytest tests/e2e
 
 bench: venv engine docker sandbox-image ## benchmarks vs the seed's plain nginx config and at scale (appends bench/RESULTS.md)
 	$(WITH_ENGINE) $(VENV)/bin/python -m bench.run
