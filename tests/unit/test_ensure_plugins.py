@@ -75,6 +75,7 @@ def tools_without_go(folder: Path) -> str:
         "touch",
         "du",
         "dirname",
+        "basename",
         "chmod",
     ):
         if not (folder / tool).exists():
@@ -91,7 +92,10 @@ def run(tmp_path: Path, path: str, vendor: Path | None = None) -> subprocess.Com
         "WAYSHUB_VENDOR": str(vendor or tmp_path / "no-vendor"),
         "GO_LOG": str(tmp_path / "go.log"),
     }
-    return subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, check=False)
+    # Run as the Makefile does: a relative path from the repository.
+    return subprocess.run(
+        [str(SCRIPT.relative_to(REPO))], cwd=REPO, capture_output=True, text=True, env=env, check=False
+    )
 
 
 def go_calls(tmp_path: Path) -> list[str]:
