@@ -59,11 +59,11 @@ class Deployed:
             if r["urn"].rsplit("::", 1)[1] in COMMANDS
         }
 
-    def switch(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def switch(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(REPO / "scripts" / "switch-commands"), "--stack", STACK, *args],
             cwd=self.cli.workdir,
-            env=self.cli.env,
+            env=env or self.cli.env,
             capture_output=True,
             text=True,
             timeout=600,
@@ -192,7 +192,11 @@ def test_pending_operations_are_refused_in_one_line_before_anything_changes(depl
 
 
 def test_a_backend_whose_plugin_is_absent_is_refused_in_one_line(deployed: Deployed) -> None:
-    refused = deployed.switch("--to", "pulumi-command")
+    # `make test` puts the real plugins on PATH (scripts/ensure-plugins): leave that folder out here.
+    path = ":".join(
+        p for p in deployed.cli.env["PATH"].split(":") if not shutil.which("pulumi-resource-command", path=p)
+    )
+    refused = deployed.switch("--to", "pulumi-command", env={**deployed.cli.env, "PATH": path})
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
         "switch-commands: wayshub:commands=pulumi-command: the 'command' resource plugin is not installed "

@@ -31,6 +31,7 @@ from pulumi.runtime import settings as runtime_settings
 from components.config import check_commands
 from components.shell.command import backend
 from components.shell.command.common import rerun_digest
+from components.shell.command.preview_asset import PLACEHOLDER
 from tests.unit.pulumi_mocks import pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,7 +169,15 @@ def command_view(request: Any) -> dict[str, Any]:
     }
     if view["kind"] == "copy":
         view["remote_path"] = values.get("remotePath", values.get("remote_path"))
-        view["source"] = values["source"] if builtin else plain(props["source"]).get("path")
+        source = values["source"] if builtin else plain(props["source"]).get("path")
+        if not builtin:  # a preview (as here): the file when it exists, else a placeholder; never diffed
+            assert list(request.ignoreChanges) == ["source"], request.name
+            assert source is not None or plain(props["source"]).get("text") == PLACEHOLDER, request.name
+        view["source"] = source if source and Path(source).is_file() else "(made by up)"
+        if not builtin:  # first trigger: the host (pulumi-command copies again only when a trigger changes)
+            c = connection
+            where = f"host {c.get('user')}@{c.get('host')}:{int(c.get('port', 22))} {c.get('hostKey') or ''}"
+            assert values["triggers"][0] == where.rstrip(), request.name
         view["content"] = values.get("content_id") if builtin else (values.get("triggers") or [None])[-1]
         view["triggers"] = None
     if connection:
