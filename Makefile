@@ -113,17 +113,22 @@ exec: venv engine ## run CMD=... on every app server (or HOST=...), output per h
 test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) as root, else say what to install
 	@scripts/ensure-test-tools
 
+# The site's scenarios run a second time with wayshub:commands=pulumi-command through its real plugin (they skip
+# in one line where ensure-plugins built none). Every other e2e stack runs on the backend it names.
+E2E_ON_PULUMI_COMMAND := tests/e2e/test_preview_no_build.py tests/e2e/test_rollout.py tests/e2e/test_drift.py tests/e2e/test_site.py
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
 test: test-tools venv engine pebble docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
 	WAYSHUB_REQUIRE_NGINX=1 $(VENV)/bin/pytest tests/unit tests/templates
 	$(WITH_PLUGINS) $(VENV)/bin/pytest tests/e2e
+	$(WITH_PLUGINS) WAYSHUB_E2E_COMMANDS=pulumi-command $(VENV)/bin/pytest $(E2E_ON_PULUMI_COMMAND)
 
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates
 
 e2e: venv engine pebble docker ## end-to-end tests only
 	$(WITH_PLUGINS) $(VENV)/bin/pytest tests/e2e
+	$(WITH_PLUGINS) WAYSHUB_E2E_COMMANDS=pulumi-command $(VENV)/bin/pytest $(E2E_ON_PULUMI_COMMAND)
 
 bench: venv engine docker sandbox-image ## benchmarks vs the seed's plain nginx config and at scale (appends bench/RESULTS.md)
 	$(WITH_ENGINE) $(VENV)/bin/python -m bench.run
