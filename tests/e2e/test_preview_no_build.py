@@ -76,14 +76,16 @@ def test_a_preview_of_a_changed_app_runs_no_npm_and_up_makes_the_release_it_show
         (step.op, step.name) for step in steps if step.op not in ("same", "create-replacement", "delete-replaced")
     )
     copy = "update" if COMMANDS == "builtin" else "replace"  # pulumi-command: a new build id is a trigger
-    assert changed == [
-        ("update", "app1-app-release"),
-        ("update", "app1-app-state"),  # what refresh expects there (the new release's folder): runs nothing
-        (copy, "app1-app-upload"),
-        ("update", "app2-app-release"),
-        ("update", "app2-app-state"),
-        (copy, "app2-app-upload"),
-    ], changed
+    assert changed == sorted(
+        [
+            ("update", "app1-app-release"),
+            ("update", "app1-app-state"),  # what refresh expects there (the new release's folder): runs nothing
+            (copy, "app1-app-upload"),
+            ("update", "app2-app-release"),
+            ("update", "app2-app-state"),
+            (copy, "app2-app-upload"),
+        ]
+    ), changed
     planned = release_ids(steps)
     (release,) = set(planned.values())
 
