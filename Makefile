@@ -116,6 +116,8 @@ test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) a
 # The site's scenarios run a second time with wayshub:commands=pulumi-command through its real plugin (they skip
 # in one line where ensure-plugins built none). Every other e2e stack runs on the backend it names.
 E2E_ON_PULUMI_COMMAND := tests/e2e/test_preview_no_build.py tests/e2e/test_rollout.py tests/e2e/test_drift.py \
+  tests/e2e/test_hardening.py::test_a_changed_host_key_is_refused \
+  tests/e2e/test_hardening.py::test_an_up_killed_between_two_hosts_switches_converges_when_run_again \
   tests/e2e/test_takeover.py tests/e2e/test_site.py
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
 test: test-tools venv engine pebble docker ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
