@@ -5,7 +5,8 @@ then ``pulumi-command``). Every registration request the engine would get is rec
 the wire (secrets still marked). For each command resource the two runs must agree on: its name, kind
 and parent, what it depends on, its commands, stdin, environment, triggers and re-run values, where it
 connects and with which key, delete-before-replace, and which values are secret (sent as secrets, and
-the outputs kept secret). pulumi-command's plugin cannot run here, so this is how that backend is checked.
+the outputs kept secret). The e2e tests also run pulumi-command's real plugin (WAYSHUB_E2E_COMMANDS); this
+checks every stack file cheaply.
 
 The program plans releases as a preview does (no npm run), and installs Node from apt (the binary
 install's upload needs the Node tarball on disk): both backends see the same graph either way.
