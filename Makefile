@@ -23,15 +23,19 @@ ENGINE = $(eval ENGINE := $$(shell scripts/ensure-pulumi || echo ENGINE-FAILED))
 # The venv's python first too: the language host we build runs `python3` from PATH.
 WITH_ENGINE = PATH="$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 PULUMI = $(WITH_ENGINE) pulumi --non-interactive
+# The real provider plugins (pulumi-command, pulumi-docker) built from ../shared/vendor where it exists (empty
+# elsewhere: the tests that need one skip). For the e2e pytest run ONLY: never for up, preview or the program.
+PLUGINS = $(eval PLUGINS := $$(shell scripts/ensure-plugins))$(PLUGINS)
+WITH_PLUGINS = PATH="$(if $(PLUGINS),$(PLUGINS):)$(if $(ENGINE),$(ENGINE):)$(CURDIR)/$(VENV)/bin:$$PATH"
 
 # The e2e files run in parallel, a pytest-xdist worker per slot (tests/e2e/slots.py: each slot its own stacks,
 # names, ports and subnets), a whole file per worker so a module's tests keep their order and fixtures.
 E2E_SLOTS ?= 0,6
-E2E_PYTEST = $(WITH_ENGINE) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest tests/e2e \
+E2E_PYTEST = $(WITH_PLUGINS) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest \
   -n $(words $(subst $(comma), ,$(E2E_SLOTS))) --dist loadfile
 comma := ,
 
-.PHONY: help about venv engine pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +52,9 @@ venv: $(VENV)/.installed ## create the Python venv the program and tests use
 
 engine: ## build or find the Pulumi engine (cached after the first build)
 	@: $(ENGINE)
+
+plugins: ## build the real pulumi-command and pulumi-docker plugins from ../shared/vendor for the e2e tests (cached)
+	@scripts/ensure-plugins >/dev/null
 
 pebble: ## build Pebble, the ACME test server the e2e tests run (from its Go module, cached like the engine)
 	@scripts/ensure-pebble >/dev/null || if command -v go >/dev/null; then exit 1; else \
@@ -118,17 +125,25 @@ exec: venv engine ## run CMD=... on every app server (or HOST=...), output per h
 test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) as root, else say what to install
 	@scripts/ensure-test-tools
 
+# The site's scenarios run a second time with wayshub:commands=pulumi-command through its real plugin (they skip
+# in one line where ensure-plugins built none). Every other e2e stack runs on the backend it names.
+E2E_ON_PULUMI_COMMAND := tests/e2e/test_preview_no_build.py tests/e2e/test_rollout.py tests/e2e/test_drift.py \
+  tests/e2e/test_hardening.py::test_a_changed_host_key_is_refused \
+  tests/e2e/test_hardening.py::test_an_up_killed_between_two_hosts_switches_converges_when_run_again \
+  tests/e2e/test_takeover.py tests/e2e/test_site.py
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
 test: test-tools venv engine pebble sandbox-image ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
 	WAYSHUB_REQUIRE_NGINX=1 $(VENV)/bin/pytest tests/unit tests/templates
-	$(E2E_PYTEST)
+	$(E2E_PYTEST) tests/e2e
+	WAYSHUB_E2E_COMMANDS=pulumi-command $(E2E_PYTEST) $(E2E_ON_PULUMI_COMMAND)
 
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates
 
 e2e: venv engine pebble sandbox-image ## end-to-end tests only (E2E_SLOTS=0,6: one pytest worker per slot)
-	$(E2E_PYTEST)
+	$(E2E_PYTEST) tests/e2e
+	WAYSHUB_E2E_COMMANDS=pulumi-command $(E2E_PYTEST) $(E2E_ON_PULUMI_COMMAND)
 
 bench: venv engine docker sandbox-image ## benchmarks vs the seed's plain nginx config and at scale (appends bench/RESULTS.md)
 	$(WITH_ENGINE) $(VENV)/bin/python -m bench.run

@@ -1,7 +1,8 @@
 """Shared lifecycle of command-style dynamic resources: create/update/delete run commands.
 
-Why dynamic providers: the pulumi-command plugin cannot be built from the Go modules reachable on our
-build machines, so these resources (the built-in backend, docs/commands.md) run commands themselves,
+Why dynamic providers: the pulumi-command plugin could not be built from the Go modules reachable on our
+build machines (the tests now build it from a vendored source, scripts/ensure-plugins), so these resources
+(the built-in backend, the default: docs/commands.md) run commands themselves,
 in the Python dynamic-provider process the Pulumi engine starts. They keep pulumi-command's model:
 ``create`` runs on create, ``update`` (or ``create``) on a change of inputs, ``delete`` on delete,
 and a change of ``triggers`` replaces the resource.

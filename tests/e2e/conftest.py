@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
-from tests.e2e.site import SITE_STACK, Site, docker_names, write_stack_config
+from tests.e2e.site import COMMANDS, SITE_STACK, Site, docker_names, write_stack_config
 
 USER_HOSTS_LINES = "127.0.0.1\tlocalhost\n# a comment the user wrote\n10.9.8.7\tsomething.internal\n"
 
@@ -34,6 +34,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterat
     site = Site(cli=cli, project=project, hosts_file=hosts_file, image=sandbox_image)
     write_stack_config(site, app_servers=["app1", "app2"])
     try:
+        if COMMANDS == "pulumi-command":  # the real provider checks every input of a fresh stack in a preview
+            fresh = {step.op for step in site.cli.preview_steps()}
+            assert fresh == {"create"}, f"a fresh stack's preview must only create: {fresh}"
         site.first_up, site.first_output = site.cli.up_with_summary()
         site.first_dependencies = site.dependencies()
         yield site

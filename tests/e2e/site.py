@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.e2e import slots
@@ -23,6 +26,12 @@ HTTPS_PORT = HTTP_PORT + 1
 SSH_PORT_BASE = slots.SITE_SSH_PORT_BASE
 SUBNET_PREFIX = slots.SITE_SUBNET_PREFIX
 SUBNET = f"{SUBNET_PREFIX}.0/24"
+# What runs the site's commands (wayshub:commands), set explicitly in every site stack, so that a plugin on
+# PATH never changes what a test runs: `builtin` unless WAYSHUB_E2E_COMMANDS=pulumi-command, which runs the
+# site's scenarios through the real pulumi-command plugin (scripts/ensure-plugins, `make test` does both).
+COMMANDS = os.environ.get("WAYSHUB_E2E_COMMANDS", "builtin")
+if COMMANDS not in ("builtin", "pulumi-command"):
+    raise ValueError(f"WAYSHUB_E2E_COMMANDS: {COMMANDS!r} is not builtin or pulumi-command")
 # The sample app with its stricter health check: /health reports the release the host switched to.
 SAMPLE_APP: dict[str, Any] = {"health": {"path": "/health", "bodyContains": '"version":"{release}"'}}
 
@@ -66,7 +75,10 @@ def write_stack_config(
     hosts_extra: dict[str, object] | None = None,
     server_settings: dict[str, dict[str, object]] | None = None,
 ) -> None:
+    if why := missing_plugin(site.cli.env.get("PATH", "")):
+        pytest.skip(why)
     config: dict[str, object] = {
+        "wayshub:commands": COMMANDS,
         "wayshub:domain": DOMAIN,
         "wayshub:app": SAMPLE_APP,
         "wayshub:hosts": {
@@ -89,6 +101,16 @@ def write_stack_config(
     stacks = site.project / "stacks"
     stacks.mkdir(exist_ok=True)
     (stacks / f"Pulumi.{SITE_STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+
+
+def missing_plugin(path: str) -> str | None:
+    """Why the site cannot run on :data:`COMMANDS` with this PATH (the pytest skip line), else None."""
+    if COMMANDS == "pulumi-command" and not shutil.which("pulumi-resource-command", path=path):
+        return (
+            "WAYSHUB_E2E_COMMANDS=pulumi-command: no pulumi-resource-command on PATH "
+            "(scripts/ensure-plugins builds it from ../shared/vendor; `make e2e` puts it on PATH)"
+        )
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import subprocess
 import time
@@ -37,6 +38,7 @@ from tests.e2e.other_servers import (
     other_servers,
 )
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.site import COMMANDS, missing_plugin
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +111,11 @@ def existing_hosts(servers: OtherServers, known_hosts: Path, **per_server: dict[
 
 
 def site_config(hosts: dict[str, object], hosts_file: Path, app: str = APP) -> dict[str, Any]:
+    """The stack's settings; ``wayshub:commands`` set explicitly, as in every site stack (tests/e2e/site.py)."""
+    if why := missing_plugin(os.environ.get("PATH", "")):
+        pytest.skip(why)
     return {
+        "wayshub:commands": COMMANDS,
         "wayshub:domain": DOMAIN,
         "wayshub:hosts": hosts,
         "wayshub:app": {"name": app, "health": SAMPLE_HEALTH},

@@ -8,6 +8,7 @@ OUTSIDE the project (its path comes from the environment the engine passes on to
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.pulumi_cli import PulumiCli, Step
-from tests.e2e.site import SAMPLE_APP, Site, get, write_stack_config
+from tests.e2e.site import COMMANDS, SAMPLE_APP, Site, get, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +53,12 @@ def release_ids(steps: list[Step]) -> dict[str, str]:
     ids = {}
     for step in steps:
         name = step.name
-        if name.endswith("-app-release"):
+        if name.endswith("-app-release") and COMMANDS == "builtin":
             ids[name] = str(step.inputs["rerun_on"][0])
+        elif name.endswith("-app-release"):  # pulumi-command: the RID its deploy script is given
+            found = re.search(r"^RID=([0-9a-f]+)$", str(step.inputs["create"]), re.MULTILINE)
+            assert found, step.inputs["create"][:300]
+            ids[name] = found.group(1)
     return ids
 
 
@@ -67,15 +72,20 @@ def test_a_preview_of_a_changed_app_runs_no_npm_and_up_makes_the_release_it_show
     steps = cli.preview_steps()
     assert not marker.exists(), f"a preview ran the app's npm scripts: {marker.read_text()!r}"
     assert (sorted(releases.iterdir()) if releases.is_dir() else []) == built_before, "a preview built a release"
-    changed = sorted((step.op, step.name) for step in steps if step.op != "same")
-    assert changed == [
-        ("update", "app1-app-release"),
-        ("update", "app1-app-state"),  # what refresh expects there (the new release's folder): runs nothing
-        ("update", "app1-app-upload"),
-        ("update", "app2-app-release"),
-        ("update", "app2-app-state"),
-        ("update", "app2-app-upload"),
-    ], changed
+    changed = sorted(
+        (step.op, step.name) for step in steps if step.op not in ("same", "create-replacement", "delete-replaced")
+    )
+    copy = "update" if COMMANDS == "builtin" else "replace"  # pulumi-command: a new build id is a trigger
+    assert changed == sorted(
+        [
+            ("update", "app1-app-release"),
+            ("update", "app1-app-state"),  # what refresh expects there (the new release's folder): runs nothing
+            (copy, "app1-app-upload"),
+            ("update", "app2-app-release"),
+            ("update", "app2-app-state"),
+            (copy, "app2-app-upload"),
+        ]
+    ), changed
     planned = release_ids(steps)
     (release,) = set(planned.values())
 

@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.conftest import USER_HOSTS_LINES
 from tests.e2e.pulumi_cli import urn_of
 from tests.e2e.site import (
+    COMMANDS,
     DOMAIN,
     HTTP_PORT,
     SITE_STACK,
@@ -119,7 +120,12 @@ def test_a_recreated_vm_gets_everything_again_and_the_preview_says_so(site: Site
     write_stack_config(site, app_servers=["app1", "app2", "app3"], server_settings=moved)
     steps = [s for s in site.cli.preview_steps() if s.op != "same"]
     replaced = {s.name for s in steps if s.op in ("replace", "create-replacement")}
-    assert {"app3-container", "app3-app-node", "app3-app-base", "app3-app-release"} <= replaced
+    rerun = {"app3-app-node", "app3-app-base", "app3-app-release"}
+    if COMMANDS == "builtin":  # a new host replaces every command on it
+        assert {"app3-container", *rerun} <= replaced
+    else:  # pulumi-command re-runs a command's `update` on a new connection; its copies are replaced (trigger)
+        assert {"app3-container", "app3-app-upload", "app3-app-node-upload"} <= replaced
+        assert rerun <= {s.name for s in steps if s.op == "update"}
     assert all(name.startswith("app3") or name in ("lb-site", "lb-health-service") for name in replaced), sorted(
         replaced
     )
@@ -143,8 +149,11 @@ def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -
     assert site.sh("lb", f"ls /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf", check=False).returncode != 0
     assert site.sh("lb", "systemctl is-active nginx").stdout.strip() == "active"
 
-    # One VM is already gone (deleted by hand): destroy still completes, promptly.
-    subprocess.run(["docker", "rm", "--force", site.container("app2")], check=True, capture_output=True)
+    # One VM is already gone (deleted by hand): destroy still completes, promptly. Built-in only: its `gone_if`
+    # skips the deletes of a vanished sandbox VM; pulumi-command has no such rule, its delete fails to dial
+    # (docs/commands.md), so there destroy runs with every VM still there.
+    if COMMANDS == "builtin":
+        subprocess.run(["docker", "rm", "--force", site.container("app2")], check=True, capture_output=True)
     started = time.monotonic()
     site.cli.destroy()
     assert time.monotonic() - started < 120

@@ -59,11 +59,11 @@ class Deployed:
             if r["urn"].rsplit("::", 1)[1] in COMMANDS
         }
 
-    def switch(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def switch(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(REPO / "scripts" / "switch-commands"), "--stack", STACK, *args],
             cwd=self.cli.workdir,
-            env=self.cli.env,
+            env=env or self.cli.env,
             capture_output=True,
             text=True,
             timeout=600,
@@ -192,7 +192,11 @@ def test_pending_operations_are_refused_in_one_line_before_anything_changes(depl
 
 
 def test_a_backend_whose_plugin_is_absent_is_refused_in_one_line(deployed: Deployed) -> None:
-    refused = deployed.switch("--to", "pulumi-command")
+    # `make test` puts the real plugins on PATH (scripts/ensure-plugins): leave that folder out here.
+    path = ":".join(
+        p for p in deployed.cli.env["PATH"].split(":") if not shutil.which("pulumi-resource-command", path=p)
+    )
+    refused = deployed.switch("--to", "pulumi-command", env={**deployed.cli.env, "PATH": path})
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
         "switch-commands: wayshub:commands=pulumi-command: the 'command' resource plugin is not installed "
@@ -314,5 +318,63 @@ def test_the_whole_site_switches_under_load_with_no_failed_get_and_no_teardown(
         for app in ("app1", "app2"):
             assert servers.sh(app, "test -e /etc/systemd/system/wayshub.service", check=False).returncode != 0
             assert servers.sh(app, "test -e /opt/wayshub", check=False).returncode != 0
+    finally:
+        cli.destroy(check=False)
+
+
+THEIR_TYPES = ("command:local:Command", "command:remote:Command", "command:remote:CopyToRemote")
+
+
+def switch_site_under_load(cli: PulumiCli, servers: OtherServers, to: str) -> None:
+    """`scripts/switch-commands --to <to>` (wayshub:commands) under load: 0 failed GETs, nginx never restarted,
+    the apps untouched, every command resource (not the probes) of the new backend, then nothing to change."""
+    before = resources(cli)
+    releases = cli.outputs()["releases"]
+    nginx_pid = servers.sh("lb", "systemctl show -p MainPID --value nginx").stdout.strip()
+    with BackgroundLoad(EXT_HTTP_PORT, DOMAIN, min_requests=2000, max_seconds=600) as traffic:
+        switched = subprocess.run(
+            [str(REPO / "scripts" / "switch-commands"), "--stack", SITE_STACK, "--to", to],
+            cwd=cli.workdir,
+            env=cli.env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+        )
+    print(f"switch-commands --to {to}:", switched.stdout[-3000:], switched.stderr[-2000:], "load:", traffic.report)
+    assert switched.returncode == 0, switched.stdout[-3000:] + switched.stderr
+    assert traffic.report.total >= 2000
+    assert traffic.report.failed == 0, traffic.report.error_samples
+    assert cli.get_config("wayshub:commands") == to
+    after = resources(cli)
+    probes = {r["urn"] for r in before if r["urn"].endswith("-probe")}
+    commands = {r["urn"].rsplit("::", 1)[1] for r in before if r["type"] in OLD_TYPES + THEIR_TYPES} - {
+        u.rsplit("::", 1)[1] for u in probes
+    }
+    wanted = OLD_TYPES if to == "builtin" else THEIR_TYPES
+    assert {r["urn"].rsplit("::", 1)[1] for r in after if r["type"] in wanted and r["urn"] not in probes} == commands
+    assert not any(r.get("retainOnDelete") for r in after)
+    assert servers.sh("lb", "systemctl show -p MainPID --value nginx").stdout.strip() == nginx_pid
+    for app in ("app1", "app2"):
+        assert servers.sh(app, "systemctl is-active wayshub").stdout.strip() == "active"
+    assert cli.outputs()["releases"] == releases
+    again = cli.up_summary()
+    assert set(again) == {"same"}, f"a second up must change nothing, the engine reported {again}"
+
+
+def test_the_whole_site_switches_to_pulumi_command_and_back_under_load(tmp_path: Path, servers: OtherServers) -> None:
+    """The real pulumi-command plugin (scripts/ensure-plugins puts it on PATH for `make test`), on servers of
+    the user's own: builtin -> pulumi-command -> builtin, each under load; then destroy leaves nothing."""
+    cli = site_project(tmp_path, servers)
+    if not shutil.which("pulumi-resource-command", path=cli.env["PATH"]):
+        pytest.skip("no pulumi-resource-command on PATH (scripts/ensure-plugins builds it from ../shared/vendor)")
+    try:
+        cli.up()
+        switch_site_under_load(cli, servers, "pulumi-command")
+        switch_site_under_load(cli, servers, "builtin")
+        cli.destroy()
+        for app in ("app1", "app2"):
+            assert servers.sh(app, "test -e /opt/wayshub", check=False).returncode != 0
+        assert servers.sh("lb", f"test -e /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf", check=False).returncode != 0
     finally:
         cli.destroy(check=False)

@@ -5,7 +5,8 @@ then ``pulumi-command``). Every registration request the engine would get is rec
 the wire (secrets still marked). For each command resource the two runs must agree on: its name, kind
 and parent, what it depends on, its commands, stdin, environment, triggers and re-run values, where it
 connects and with which key, delete-before-replace, and which values are secret (sent as secrets, and
-the outputs kept secret). pulumi-command's plugin cannot run here, so this is how that backend is checked.
+the outputs kept secret). The e2e tests also run pulumi-command's real plugin (WAYSHUB_E2E_COMMANDS); this
+checks every stack file cheaply.
 
 The program plans releases as a preview does (no npm run), and installs Node from apt (the binary
 install's upload needs the Node tarball on disk): both backends see the same graph either way.
@@ -31,6 +32,7 @@ from pulumi.runtime import settings as runtime_settings
 from components.config import check_commands
 from components.shell.command import backend
 from components.shell.command.common import rerun_digest
+from components.shell.command.preview_asset import PLACEHOLDER
 from tests.unit.pulumi_mocks import pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,7 +170,15 @@ def command_view(request: Any) -> dict[str, Any]:
     }
     if view["kind"] == "copy":
         view["remote_path"] = values.get("remotePath", values.get("remote_path"))
-        view["source"] = values["source"] if builtin else plain(props["source"]).get("path")
+        source = values["source"] if builtin else plain(props["source"]).get("path")
+        if not builtin:  # a preview (as here): the file when it exists, else a placeholder; never diffed
+            assert list(request.ignoreChanges) == ["source"], request.name
+            assert source is not None or plain(props["source"]).get("text") == PLACEHOLDER, request.name
+        view["source"] = source if source and Path(source).is_file() else "(made by up)"
+        if not builtin:  # first trigger: the host (pulumi-command copies again only when a trigger changes)
+            c = connection
+            where = f"host {c.get('user')}@{c.get('host')}:{int(c.get('port', 22))} {c.get('hostKey') or ''}"
+            assert values["triggers"][0] == where.rstrip(), request.name
         view["content"] = values.get("content_id") if builtin else (values.get("triggers") or [None])[-1]
         view["triggers"] = None
     if connection:

@@ -1,7 +1,8 @@
 """Which implementation runs the commands: the real pulumi-command provider or our built-in one.
 
 ``wayshub:commands`` says ``builtin`` (the default), ``pulumi-command`` or ``auto``: ``auto`` takes
-pulumi-command when its provider plugin is installed (it cannot be built on our machines), else builtin.
+pulumi-command when its provider plugin is installed (a download away for a user; our machines build it
+from source for the tests: scripts/ensure-plugins), else builtin.
 """
 
 from __future__ import annotations

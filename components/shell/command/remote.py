@@ -21,6 +21,7 @@ from components.shell import remote as builtin
 from components.shell.command import backend
 from components.shell.command.backend import Logging
 from components.shell.command.common import logs_output, merged_opts, rerun_update, secret_outputs
+from components.shell.command.preview_asset import PREVIEW_OPTS, preview_source
 from components.shell.provider import RerunOn
 
 RemoteCommandResource = builtin.RemoteCommand | pulumi_command.remote.Command
@@ -178,13 +179,27 @@ def CopyToRemote(
             ),
             opts,
         )
+    given: pulumi.Input[pulumi.Asset] = source
+    theirs_connection = connection.pulumi_command()
+    if pulumi.runtime.is_dry_run():  # the file may not exist yet: preview_asset.py
+        given, opts = preview_source(source), pulumi.ResourceOptions.merge(opts, PREVIEW_OPTS)
     return pulumi_command.remote.CopyToRemote(
         resource_name,
-        connection=connection.pulumi_command(),
-        source=source,
+        connection=theirs_connection,
+        source=given,
         remote_path=remote_path,
-        triggers=copy_triggers([*(triggers or []), *([content_id] if content_id is not None else [])], rerun_on),
+        triggers=copy_triggers(
+            [where(theirs_connection), *(triggers or []), *([content_id] if content_id is not None else [])], rerun_on
+        ),
         opts=opts,
+    )
+
+
+def where(connection: pulumi_command.remote.ConnectionArgs) -> pulumi.Output[str]:
+    """``"host <user>@<host>:<port> <host key>"``, a copy's first trigger on pulumi-command: its copy does not copy
+    again when only the connection changes, so a re-created VM (new port, new key) would miss the file."""
+    return pulumi.Output.all(connection.user, connection.host, connection.port, connection.host_key).apply(
+        lambda v: f"host {v[0]}@{v[1]}:{v[2]} {v[3] or ''}".rstrip()
     )
 
 
