@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pulumi
 import pulumi_command
@@ -68,12 +68,13 @@ class ConnectionArgs:
 
     def pulumi_command(self) -> pulumi_command.remote.ConnectionArgs:
         """pulumi-command's form. It checks a host key only when given one, so without ``host_key`` the key
-        the known_hosts file lists is passed (servers you own are also probed first: components/hosts/probe.py)."""
+        the known_hosts file lists is passed, and a server it does not list is refused (UnknownHostKey):
+        never a connection without a host key to check."""
         host_key = self.host_key
         if host_key is None:
             known = Path(self.known_hosts_file) if self.known_hosts_file else ssh.KNOWN_HOSTS
             host_key = pulumi.Output.all(self.host, self.port).apply(
-                lambda hp: cast(str, known_host_key(str(hp[0]), int(hp[1]), known.expanduser()))
+                lambda hp: require_known_host_key(str(hp[0]), int(hp[1]), known)
             )
         return pulumi_command.remote.ConnectionArgs(
             host=self.host,
@@ -90,6 +91,18 @@ def known_host_key(host: str, port: int, path: Path) -> str | None:
     """The first key ``path`` lists for the server, as ``"<type> <base64>"``."""
     keys = ssh.known_host_keys(host, port, path)
     return " ".join(keys[0]) if keys else None
+
+
+class UnknownHostKey(ValueError):
+    """A server with no pinned host key that the known_hosts file does not list either."""
+
+
+def require_known_host_key(host: str, port: int, path: Path) -> str:
+    """The key ``path`` lists for the server, else UnknownHostKey naming both."""
+    key = known_host_key(host, port, path.expanduser())
+    if key is None:
+        raise UnknownHostKey(f"{host}:{port} is not in {path} and has no pinned host key: refusing to connect")
+    return key
 
 
 def Command(
