@@ -64,7 +64,7 @@ class SandboxVmArgs:
     private_address: str
     ssh_port: int
     stack: str
-    user: str = "wayshub"
+    user: str = "deploy"
     bind_address: str = "127.0.0.1"
     published_ports: Sequence[tuple[int, int]] = field(default_factory=tuple)
     # A host folder kept across VM re-creations for apt's downloads and package lists.
@@ -96,6 +96,8 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
         ]  # fmt: skip
     argv += [
         "--env", f"WAYSHUB_AUTHORIZED_KEY={public_key}",
+        # The VM's login user (the one sudoer), made at first boot: never the app's user.
+        "--env", f"WAYSHUB_LOGIN_USER={args.user}",
         "--cap-add", "SYS_ADMIN",
         "--cgroupns", "host",
         "--tmpfs", "/run", "--tmpfs", "/run/lock",

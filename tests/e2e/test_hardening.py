@@ -208,7 +208,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
     old_private, old_public = generate_ed25519("wayshub-rotation-old")
     new_private, new_public = generate_ed25519("wayshub-rotation-new")
     servers = ["lb", *APP_SERVERS]  # sandbox order: the LB first
-    keys_file = "/home/wayshub/.ssh/authorized_keys"
+    keys_file = "/home/deploy/.ssh/authorized_keys"
     for server in servers:
         site.sh(
             server,
@@ -235,7 +235,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
         "wayshub:domain": f"keys.{DOMAIN}",
         "wayshub:hosts": {
             "provider": "existing",
-            "user": "wayshub",
+            "user": "deploy",
             "appServers": [entry(s) for s in APP_SERVERS],
             "lbServer": entry("lb"),
         },
@@ -304,7 +304,7 @@ def test_an_unreachable_app_host_fails_clearly_and_the_site_keeps_serving(harden
         result = site.cli.up(check=False)
         took = time.monotonic() - started
         assert result.returncode != 0
-        assert "cannot reach wayshub@127.0.0.1:" in result.stdout and "over SSH within 5s" in result.stdout
+        assert "cannot reach deploy@127.0.0.1:" in result.stdout and "over SSH within 5s" in result.stdout
         assert took < 120, f"the failure took {took:.0f}s"
         assert site.sh("lb", f"cat /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf").stdout == site_before
         answers = [get() for _ in range(50)]

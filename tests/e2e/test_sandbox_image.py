@@ -34,7 +34,7 @@ SANDBOX_IMAGE = REPO / "scripts" / "sandbox-image"
 NETWORK = f"wayshub-{slots.IMAGE_TEST}"
 SUBNET = f"{slots.IMAGE_SUBNET_PREFIX}.0/24"
 LABEL = f"wayshub.test={slots.IMAGE_TEST}"
-USER = "wayshub"
+USER = "deploy"
 BOOT_TIMEOUT = 90.0
 
 # Works without --privileged. --cgroupns=host matters: a private cgroup namespace plus the bind-mounted

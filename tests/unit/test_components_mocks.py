@@ -55,7 +55,7 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         assert connection == {
             "host": "127.0.0.1",
             "port": 2300,
-            "user": "wayshub",
+            "user": "deploy",
             "private_key": PRIVATE_KEY,
             "host_key": HOST_KEY,
             "dial_timeout_seconds": 60.0,
@@ -64,6 +64,8 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         create = inputs("vm-a-container")["create"]
         assert "--ip 172.30.99.11" in create and "--publish 127.0.0.1:2300:22" in create
         assert "--privileged" not in create
+        # The VM makes its login user (the sudoer) at first boot: never the app's user `wayshub`.
+        assert "--env WAYSHUB_LOGIN_USER=deploy" in create
 
     connection = vm.connection.builtin()
     return pulumi.Output.all(connection, pulumi.Output.is_secret(connection)).apply(check)
