@@ -89,6 +89,39 @@ def test_the_secret_stays_out_of_the_stack_state_and_files_stay_private(hostile_
         assert hostile_site.sh(server, "stat -c %a /opt/wayshub/current/env").stdout.strip() == "600"
 
 
+def test_the_app_user_cannot_sudo_and_is_not_the_login_user(site: Site) -> None:
+    """Issue 28 item 4: the app runs as its own user, which has no sudo and no admin group; the one sudoer
+    is the SSH login user the VM made at first boot."""
+    for server in APP_SERVERS:
+        owner = site.sh(server, "ps -o user= -p $(systemctl show -p MainPID --value wayshub)").stdout.strip()
+        assert owner == "wayshub", f"{server}: the app runs as {owner!r}"
+        assert site.sh(server, "id -nG wayshub").stdout.split() == ["wayshub"]
+        tried = site.sh(server, "runuser -u wayshub -- sudo -n true", check=False)
+        assert tried.returncode != 0, f"{server}: the app's user ran sudo"
+        rules = site.sh(server, "LC_ALL=C sudo -n -l -U wayshub").stdout
+        assert "is not allowed to run sudo" in rules, rules
+        sudoers = site.sh(server, "cat /etc/sudoers.d/*; getent group sudo").stdout
+        assert "wayshub" not in sudoers, sudoers
+        assert "deploy ALL=(ALL:ALL) NOPASSWD: ALL" in sudoers
+        # The login user is the one whose key the stack holds.
+        keys = site.sh(server, "ls /home/*/.ssh/authorized_keys").stdout.split()
+        assert keys == ["/home/deploy/.ssh/authorized_keys"], keys
+
+
+def test_uploads_went_through_private_folders_not_tmp(site: Site) -> None:
+    """Issue 28 item 6: the Node package and the release code were copied into per-step folders of the
+    login user (0700) under a root-owned root, taken out of them by root, and nothing was left in /tmp."""
+    for server in APP_SERVERS:
+        folders = site.sh(server, "stat -c '%n %U %a' /var/lib/wayshub-uploads /var/lib/wayshub-uploads/*").stdout
+        assert folders.splitlines() == [
+            "/var/lib/wayshub-uploads root 755",
+            "/var/lib/wayshub-uploads/wayshub-code deploy 700",
+            "/var/lib/wayshub-uploads/wayshub-node deploy 700",
+        ], folders
+        left = "find /var/lib/wayshub-uploads /tmp -mindepth 1 -name '*.tar.gz' -o -name '*.tgz' -o -name '.taken.*'"
+        assert site.sh(server, left).stdout.split() == []
+
+
 def test_the_app_unit_is_sandboxed_and_scores_at_most_2_5(hostile_site: Site) -> None:
     for server in APP_SERVERS:
         score = exposure(hostile_site, server, "wayshub.service")

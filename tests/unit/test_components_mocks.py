@@ -16,6 +16,7 @@ from components.app.node_install import NodeChoice
 from components.config import AppConfig, LoadBalancerConfig
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs
+from components.shell.uploads import upload_dir_command
 from tests.unit.pulumi_mocks import HOST_KEY, MOCKS, NODE_PATH, PRIVATE_KEY, pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,7 +97,8 @@ def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit()
         assert "ExecStart=/opt/wayshub/current/start" in run.unit_text().splitlines()
         assert "EnvironmentFile=/opt/wayshub/current/env" in run.unit_text().splitlines()
         assert run.start_text().splitlines()[-1] == "exec node server.js"
-        assert inputs("app-b-app-upload")["remote_path"] == f"/tmp/wayshub-{BUILD.id}.tar.gz"
+        assert inputs("app-b-app-upload")["remote_path"] == f"/var/lib/wayshub-uploads/wayshub-code/{BUILD.id}.tar.gz"
+        assert inputs("app-b-app-upload-dir")["create"] == upload_dir_command("wayshub-code")
         teardown = inputs("app-b-app-base")["delete"]
         assert teardown == teardown_command("wayshub")
         assert "APP=wayshub\n" in teardown and 'userdel "$APP"' in teardown

@@ -8,6 +8,7 @@
 #   UNIT       its systemd unit (APP.service)
 #   UNIT_FILE  the unit's file (/etc/systemd/system/APP.service)
 #   ETC_DIR    its config folder (/etc/APP)
+#   UPLOAD_DIRS  its upload steps' private folders (components/shell/uploads.py), space-separated
 #
 # Idempotent: safe on a host that has none of it.
 set -euo pipefail
@@ -16,4 +17,5 @@ systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
 rm -f "$UNIT_FILE"
 systemctl daemon-reload
 rm -rf "$ROOT" "$ETC_DIR"
+for dir in $UPLOAD_DIRS; do rm -rf "$dir"; done
 if id -u "$APP" >/dev/null 2>&1; then userdel "$APP"; fi

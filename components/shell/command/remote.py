@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_command
 
-from components.shell import host_state, ssh
+from components.shell import host_state, ssh, uploads
 from components.shell import remote as builtin
 from components.shell.command import backend
 from components.shell.command.backend import Logging
@@ -176,7 +176,12 @@ def CopyToRemote(
     preview builds nothing): the built-in backend then re-copies when it changes instead of hashing the
     file; pulumi-command gets it as a trigger. ``rerun_on`` (ours): values whose change copies the file
     again (the built-in backend in place; pulumi-command through ``triggers``, a replacement).
+    ``remote_path`` must be in an upload step's private folder (components/shell/uploads.py), never /tmp.
     """
+    if isinstance(remote_path, str) and not uploads.is_private(remote_path):
+        raise ValueError(
+            f"{resource_name}: {remote_path} is not in a private upload folder ({uploads.UPLOAD_ROOT}/<step>/)"
+        )
     if backend.current() == "builtin":
         opts = merged_opts(opts, ["connection"])
         return builtin.CopyFileToRemote(
