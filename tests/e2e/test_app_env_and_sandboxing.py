@@ -26,6 +26,8 @@ PLATFORM = {"HOME", "LOGNAME", "USER", "SHELL", "INVOCATION_ID", "JOURNAL_STREAM
 FROM_START_SCRIPT = {"PATH", "WAYSHUB_RELEASE", "PWD", "OLDPWD"}
 APP_EXPOSURE_MAX = 2.5
 NGINX_EXPOSURE_MAX = 5.0
+CHECKER_EXPOSURE_MAX = 3.0
+CAP_NET_ADMIN = 1 << 12
 # nginx's master keeps CHOWN, DAC_OVERRIDE, SETGID, SETUID, NET_BIND_SERVICE (bits 0, 1, 6, 7, 10).
 NGINX_CAPABILITIES = (1 << 0) | (1 << 1) | (1 << 6) | (1 << 7) | (1 << 10)
 
@@ -151,3 +153,18 @@ def test_nginx_runs_under_our_drop_in_and_scores_at_most_5(hostile_site: Site) -
     assert hostile_site.sh("lb", "systemctl is-active nginx").stdout.strip() == "active"
     hostile_site.sh("lb", "systemctl reload nginx && nginx -t -q")
     assert {get().status for _ in range(10)} == {200}
+
+
+def test_the_health_checker_keeps_only_net_admin_and_scores_at_most_3(site: Site) -> None:
+    """Issue 28 item 8: the LB's backend health checker parses backends' answers, so it runs as a user of
+    its own with CAP_NET_ADMIN alone (what `ss -K` needs) and a sandbox scored ≤ 3. That it still ends
+    connections stuck on a hung backend: tests/e2e/test_hung_backends.py."""
+    unit = f"wayshub-{SITE_STACK}-backend-health.service"
+    score = exposure(site, "lb", unit)
+    print(f"\nlb: {unit} exposure {score}")
+    assert score <= CHECKER_EXPOSURE_MAX
+    main_pid = f"systemctl show -p MainPID --value {unit}"
+    status = proc_status(site, "lb", main_pid)
+    assert int(status["CapBnd"], 16) == CAP_NET_ADMIN and int(status["CapEff"], 16) == CAP_NET_ADMIN, status
+    assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2", status
+    assert site.sh("lb", f"ps -o uid= -p $({main_pid})").stdout.strip() != "0", "the checker runs as root"
