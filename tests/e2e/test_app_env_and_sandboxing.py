@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 APP_SERVERS = ["app1", "app2"]
 # What the process gets besides the stack's values: from systemd (User=, the journal, the invocation,
 # the system locale), from the release's start script (PATH, WAYSHUB_RELEASE) and from its shell (PWD).
-PLATFORM = {"HOME", "LOGNAME", "USER", "SHELL", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "LANG"}
+# No SHELL: the app's user is a system user with nologin (systemd sets none then), not the login user.
+PLATFORM = {"HOME", "LOGNAME", "USER", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "LANG"}
 FROM_START_SCRIPT = {"PATH", "WAYSHUB_RELEASE", "PWD", "OLDPWD"}
 APP_EXPOSURE_MAX = 2.5
 NGINX_EXPOSURE_MAX = 5.0

@@ -67,6 +67,9 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         assert "--privileged" not in create
         # The VM makes its login user (the sudoer) at first boot: never the app's user `wayshub`.
         assert "--env WAYSHUB_LOGIN_USER=deploy" in create
+        # Least privilege for systemd (issue 28 item 10): its own cgroup namespace, no host cgroup tree.
+        assert "--cgroupns private" in create and "/sys/fs/cgroup" not in create and "--cgroupns host" not in create
+        assert "--cap-drop NET_RAW --cap-drop MKNOD" in create
 
     connection = vm.connection.builtin()
     return pulumi.Output.all(connection, pulumi.Output.is_secret(connection)).apply(check)
