@@ -19,7 +19,7 @@ from components.app.plan import app_run, release_for
 from components.containers import ContainerSite
 from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
-from components.hosts.from_config import declare_servers
+from components.hosts.from_config import check_known_host_keys, declare_servers
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
 from components.layout import stack_label
 from components.load_balancer import (
@@ -48,6 +48,8 @@ try:
     settings = stack_config.load_checked(config.get, HERE, names)
     commands_setting = config.get(stack_config.COMMANDS_SETTING)
     command_backend.use(stack_config.check_commands(commands_setting))  # docs/commands.md
+    if command_backend.current() == "pulumi-command":
+        check_known_host_keys(settings)  # it checks only a host key it is given
     if commands_setting is None and command_backend.plugin_installed():
         pulumi.log.info(
             "pulumi-command's plugin is installed; this stack keeps the built-in commands (the default). "

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from components.app import layout
 from components.app.app_run import AppRun
-from components.app.layout import app_root, code_upload, unit_file, unit_name
+from components.app.layout import app_root, code_step, code_upload, node_step, unit_file, unit_name
 from components.app.release import Release
 from components.hosts.survey import BACKUP_DIR, host_script
+from components.shell.uploads import UPLOADS_LIB, upload_dir
 
 JOURNAL_LINES = 40
 # After taking a host over from a hand-run app: the hand-written nginx site may still hold it failed for
@@ -43,6 +44,7 @@ def teardown_command(app: str) -> str:
         "UNIT": unit_name(app),
         "UNIT_FILE": unit_file(app),
         "ETC_DIR": f"/etc/{app}",
+        "UPLOAD_DIRS": " ".join(upload_dir(step) for step in (code_step(app), node_step(app))),
     }
     return host_script(HOST_SCRIPTS / "teardown.sh", inputs)
 
@@ -81,4 +83,4 @@ def deploy_inputs(
 
 def deploy_command(inputs: Mapping[str, str]) -> str:
     """``sudo bash -c`` of host/deploy.sh with its inputs assigned first (each value quoted)."""
-    return host_script(HOST_SCRIPTS / "deploy.sh", inputs)
+    return host_script(HOST_SCRIPTS / "deploy.sh", inputs, libs=[UPLOADS_LIB])

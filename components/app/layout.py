@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from components.shell.uploads import upload_dir
+
 
 def app_root(app: str) -> str:
     """``code/<build>``, ``node/<version>``, ``releases/<id>``, ``current``."""
@@ -27,9 +29,19 @@ def unit_file(app: str) -> str:
     return f"/etc/systemd/system/{unit_name(app)}"
 
 
+def code_step(app: str) -> str:
+    """The release code's upload step: its private folder's name (components/shell/uploads.py)."""
+    return f"{app}-code"
+
+
+def node_step(app: str) -> str:
+    """The Node package's upload step."""
+    return f"{app}-node"
+
+
 def code_upload(app: str, build_id: str) -> str:
-    return f"/tmp/{app}-{build_id}.tar.gz"
+    return f"{upload_dir(code_step(app))}/{build_id}.tar.gz"
 
 
 def node_upload(app: str, version: str) -> str:
-    return f"/tmp/{app}-node-{version}.tgz"
+    return f"{upload_dir(node_step(app))}/node-{version}.tgz"

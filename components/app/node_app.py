@@ -21,13 +21,14 @@ import pulumi
 from components.app.app_run import AppRun
 from components.app.env_file import env_file_text
 from components.app.host_steps import base_command, deploy_command, deploy_inputs, teardown_command
-from components.app.layout import code_upload, node_path, node_upload
+from components.app.layout import code_step, code_upload, node_path, node_step, node_upload
 from components.app.node_dist import architecture, package_tarball
 from components.app.node_install import install_command
 from components.app.release import Release
 from components.app.state_checks import BASE, RELEASE, app_checks
 from components.hosts import Host
 from components.shell.command import remote
+from components.shell.uploads import upload_dir_command
 
 
 def release_step_name(app: str) -> str:
@@ -104,7 +105,7 @@ class NodeApp(pulumi.ComponentResource):
         if release.build is not None:
             self.upload = remote.CopyToRemote(
                 f"{name}-upload",
-                after_base,
+                private_folder(f"{name}-upload-dir", after_base, conn, code_step(run.app_name), base_repairs),
                 connection=conn,
                 source=pulumi.FileAsset(str(release.build.tarball)),
                 remote_path=code_upload(run.app_name, release.build.id),
@@ -165,7 +166,7 @@ class NodeApp(pulumi.ComponentResource):
         uploaded = node_upload(run.app_name, version)
         upload = remote.CopyToRemote(
             f"{name}-node-upload",
-            opts,
+            private_folder(f"{name}-node-upload-dir", opts, conn, node_step(run.app_name), repairs),
             connection=conn,
             source=arch.stdout.apply(
                 lambda machine: pulumi.FileAsset(str(package_tarball(version, architecture(machine))))
@@ -180,3 +181,11 @@ class NodeApp(pulumi.ComponentResource):
             create=install_command(choice, app_name=run.app_name, upload=uploaded),
             rerun_on=repairs,
         )
+
+
+def private_folder(
+    name: str, opts: pulumi.ResourceOptions, conn: remote.ConnectionArgs, step: str, repairs: pulumi.Output[list[str]]
+) -> pulumi.ResourceOptions:
+    """The step that makes an upload's private folder (components/shell/uploads.py); ``opts`` made to wait for it."""
+    folder = remote.Command(name, opts, connection=conn, create=upload_dir_command(step), rerun_on=repairs)
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[folder]))

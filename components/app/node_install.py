@@ -14,6 +14,7 @@ from typing import Literal
 
 from components.app.layout import node_path
 from components.hosts.survey import host_script
+from components.shell.uploads import UPLOADS_LIB
 
 Method = Literal["binary", "apt", "nodesource", "nvm"]
 
@@ -53,4 +54,5 @@ def install_command(choice: NodeChoice, app_name: str = "", upload: str = "") ->
         inputs = {"NVM_DIR": NVM_DIR, "NVM_VERSION": NVM_VERSION, "VERSION": version or ""}
     else:
         raise ValueError(f"wayshub:app.nodeInstall: unknown method {method!r}")
-    return host_script(HOST_SCRIPTS / f"node-{method}.sh", inputs)
+    # The binary's upload is taken from its private folder first (take_upload).
+    return host_script(HOST_SCRIPTS / f"node-{method}.sh", inputs, libs=[UPLOADS_LIB] if method == "binary" else [])

@@ -138,7 +138,10 @@ class HostsConfig(Model):
         alias="appServers", min_length=1, description="the app servers (at least one), each a server as below"
     )
     lb_server: ServerConfig = Field(alias="lbServer", description="the load-balancer server, same keys")
-    user: Text = Field(default="wayshub", description="the SSH user (needs passwordless sudo)")
+    user: Text = Field(
+        default="deploy",
+        description="the SSH login user (needs passwordless sudo; never the app's user, `app.name`); sandbox VMs make it at first boot",
+    )
     allow_lb_on_app_server: bool = Field(
         default=False, alias="allowLbOnAppServer", description="`existing`: let the LB share an app server's address"
     )

@@ -84,6 +84,24 @@ class StackConfig(Model):
         return self
 
     @model_validator(mode="after")
+    def _login_user(self) -> StackConfig:
+        # The login user has passwordless sudo: the app running as it would be root in all but name.
+        if self.hosts.provider == "containers":
+            return self
+        users = {"hosts.user": self.hosts.user}
+        for index, server in enumerate(self.hosts.all_servers):
+            where = f"appServers[{index}]" if index < len(self.hosts.app_servers) else "lbServer"
+            if server.user is not None:
+                users[f"hosts.{where}.user"] = server.user
+        for setting, user in users.items():
+            if user == self.app.name:
+                raise ValueError(
+                    f"{setting} {user!r} is also app.name: the app would run as the SSH login user, "
+                    "which has sudo; log in as another user (e.g. deploy) or rename the app"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _acme_dns(self) -> StackConfig:
         if self.lb.acme is not None and self.lb.acme.challenge == "dns-01" and self.dns is None:
             raise ValueError("lb.acme.challenge 'dns-01' needs wayshub:dns (the TXT record goes through its server)")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
 from components.cache import cache_root
-from components.config import StackConfig
+from components.config import ConfigError, StackConfig
 from components.config.hosts import host_address
 from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.hosts.ssh_key import public_key_of
 from components.layout import container_name, stack_label
+from components.shell import ssh
+from components.shell.command import remote
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,27 @@ class Servers:
 def apt_cache_root() -> str:
     """Where sandbox VMs keep apt downloads between re-creations (one folder per VM: no lock fights)."""
     return str(cache_root() / "apt")
+
+
+def check_known_host_keys(config: StackConfig) -> None:
+    """With pulumi-command, which checks a host key only when given one: every server without a pinned
+    ``hostKey`` must be in the known_hosts file now, else one line naming both, before any resource.
+    (Our built-in backend refuses such a server when it connects: its probe fails, naming the file.)"""
+    hosts = config.hosts
+    if hosts.provider != "existing":
+        return
+    path = Path(hosts.known_hosts_file) if hosts.known_hosts_file else ssh.KNOWN_HOSTS
+    for index, server in enumerate(hosts.all_servers):
+        where = f"appServers[{index}]" if index < len(hosts.app_servers) else "lbServer"
+        if server.host_key is not None:
+            continue
+        try:
+            remote.require_known_host_key(server.address or "", server.ssh_port or 22, path)
+        except remote.UnknownHostKey as err:
+            raise ConfigError(
+                f"wayshub:hosts.{where}.hostKey: server {server.name}: {err} "
+                "(pulumi-command checks only a key it is given: pin hostKey, or list the server in that file)"
+            ) from None
 
 
 def declare_servers(config: StackConfig, stack: str) -> Servers:

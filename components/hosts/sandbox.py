@@ -64,7 +64,7 @@ class SandboxVmArgs:
     private_address: str
     ssh_port: int
     stack: str
-    user: str = "wayshub"
+    user: str = "deploy"
     bind_address: str = "127.0.0.1"
     published_ports: Sequence[tuple[int, int]] = field(default_factory=tuple)
     # A host folder kept across VM re-creations for apt's downloads and package lists.
@@ -73,7 +73,7 @@ class SandboxVmArgs:
 
 
 def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
-    """The ``docker run`` that boots one VM (no --privileged: SYS_ADMIN and the host's cgroups suffice)."""
+    """The ``docker run`` that boots one VM (no --privileged, no host cgroups: SYS_ADMIN and a cgroup namespace)."""
     argv = [
         "docker", "run", "--detach",
         "--name", args.container_name,
@@ -96,10 +96,15 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
         ]  # fmt: skip
     argv += [
         "--env", f"WAYSHUB_AUTHORIZED_KEY={public_key}",
+        # The VM's login user (the one sudoer), made at first boot: never the app's user.
+        "--env", f"WAYSHUB_LOGIN_USER={args.user}",
+        # The least systemd needs here (docs/architecture.md, "Sandbox VMs"): SYS_ADMIN for the mount
+        # namespaces of sandboxed units (PrivateTmp, ProtectSystem) and its own cgroup mount; a cgroup
+        # namespace of its own, so it sees and writes only the container's cgroup, none of the host's.
         "--cap-add", "SYS_ADMIN",
-        "--cgroupns", "host",
+        "--cap-drop", "NET_RAW", "--cap-drop", "MKNOD",
+        "--cgroupns", "private",
         "--tmpfs", "/run", "--tmpfs", "/run/lock",
-        "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
         "--stop-timeout", "20",
         args.image,
     ]  # fmt: skip

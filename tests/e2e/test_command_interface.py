@@ -77,7 +77,13 @@ class Upgrade:
         config = {
             "wayshub:domain": DOMAIN,
             "wayshub:app": app,
-            "wayshub:hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}], "lbServer": {"name": "lb"}},
+            # The login user the sandbox image makes (issue 28: never the app's user), for old and new code.
+            "wayshub:hosts": {
+                "provider": "sandbox",
+                "user": "deploy",
+                "appServers": [{"name": "app1"}],
+                "lbServer": {"name": "lb"},
+            },
             "wayshub:sandbox": {
                 "image": self.image,
                 "network": f"wayshub-{STACK}",
@@ -126,15 +132,31 @@ def test_the_current_code_finds_nothing_to_change_on_a_stack_the_old_code_made(u
     # Nothing made anew or torn down (URNs, types and providers kept). An update re-runs a step in place;
     # later commits may change a step's script, so updates are allowed (and shown).
     # The one kind of resource added since (issue #21) runs nothing on a host when it is created.
-    added = [s.urn for s in steps if s.op == "create" and s.urn.split("::")[-2].endswith(":HostState")]
-    assert sorted(u.rsplit("::", 1)[-1] for u in added) == ["app1-app-state", "lb-state"], added
-    remade = [(s.op, s.name) for s in steps if s.op not in ("same", "update") and s.urn not in added]
+    # Issue 28 added one step per upload (its private folder, upload-dir.sh) before the copy.
+    added = [
+        s.urn
+        for s in steps
+        if s.op == "create" and (s.urn.split("::")[-2].endswith(":HostState") or s.name.endswith("upload-dir"))
+    ]
+    assert sorted(u.rsplit("::", 1)[-1] for u in added) == [
+        "app1-app-node-upload-dir",
+        "app1-app-state",
+        "app1-app-upload-dir",
+        "lb-state",
+    ], added
+    # Issue 28 also re-creates every sandbox VM (its `docker run` gained the login user and a cgroup
+    # namespace of its own), and with it what runs on it: replacements are allowed; nothing may be
+    # removed for good or made anew (URNs, types and providers kept).
+    replacing = ("replace", "create-replacement", "delete-replaced")
+    remade = [(s.op, s.name) for s in steps if s.op not in ("same", "update", *replacing) and s.urn not in added]
     assert remade == [], f"the interface re-made or removed resources of a deployed stack: {remade}"
+    replaced = {s.name for s in steps if s.op in replacing}
+    assert {"lb-container", "app1-container"} <= replaced, replaced
     state = new.state()["deployment"]["resources"]
     kinds = Counter(r["type"].rsplit(":", 1)[-1] for r in state if r["type"].startswith("pulumi-python:dynamic/"))
     assert kinds["RemoteCommand"] >= 8 and kinds["LocalCommand"] >= 3 and kinds["CopyFileToRemote"] >= 2, kinds
     summary = new.up_summary()
-    assert set(summary) <= {"same", "update", "create"}, f"an up by the current code re-made the old stack: {summary}"
+    assert set(summary) <= {"same", "update", "create", "replace"}, f"an up by the current code removed: {summary}"
     assert summary.get("create", 0) == len(added), summary
 
 

@@ -104,7 +104,16 @@ DRIFTS = {
         "app1",
         f"rm -rf {ROOT}",
         ROOT,
-        ("app1-app-base", "app1-app-node-upload", "app1-app-node", "app1-app-upload", "app1-app-release"),
+        # With the copies, the steps that make their private folders (issue 28) run again.
+        (
+            "app1-app-base",
+            "app1-app-node-upload-dir",
+            "app1-app-node-upload",
+            "app1-app-node",
+            "app1-app-upload-dir",
+            "app1-app-upload",
+            "app1-app-release",
+        ),
         f"{current_is_the_release()} && [ -x {ROOT}/current/bin/node ] && systemctl is-active --quiet wayshub",
     ),
 }

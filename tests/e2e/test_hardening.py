@@ -209,7 +209,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
     old_private, old_public = generate_ed25519("wayshub-rotation-old")
     new_private, new_public = generate_ed25519("wayshub-rotation-new")
     servers = ["lb", *APP_SERVERS]  # sandbox order: the LB first
-    keys_file = "/home/wayshub/.ssh/authorized_keys"
+    keys_file = "/home/deploy/.ssh/authorized_keys"
     for server in servers:
         site.sh(
             server,
@@ -236,7 +236,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
         "wayshub:domain": f"keys.{DOMAIN}",
         "wayshub:hosts": {
             "provider": "existing",
-            "user": "wayshub",
+            "user": "deploy",
             "appServers": [entry(s) for s in APP_SERVERS],
             "lbServer": entry("lb"),
         },
@@ -309,7 +309,7 @@ def test_an_unreachable_app_host_fails_clearly_and_the_site_keeps_serving(harden
         took = time.monotonic() - started
         assert result.returncode != 0
         if COMMANDS == "builtin":
-            assert "cannot reach wayshub@127.0.0.1:" in result.stdout and "over SSH within 5s" in result.stdout
+            assert "cannot reach deploy@127.0.0.1:" in result.stdout and "over SSH within 5s" in result.stdout
         else:  # pulumi-command: dial_error_limit=⌈5/10⌉ attempts, in its own words
             assert "after 1 failed attempts: dial tcp 127.0.0.1:" in result.stdout, result.stdout[-3000:]
         assert took < 120, f"the failure took {took:.0f}s"

@@ -34,17 +34,19 @@ SANDBOX_IMAGE = REPO / "scripts" / "sandbox-image"
 NETWORK = f"wayshub-{slots.IMAGE_TEST}"
 SUBNET = f"{slots.IMAGE_SUBNET_PREFIX}.0/24"
 LABEL = f"wayshub.test={slots.IMAGE_TEST}"
-USER = "wayshub"
+USER = "deploy"
 BOOT_TIMEOUT = 90.0
 
-# Works without --privileged. --cgroupns=host matters: a private cgroup namespace plus the bind-mounted
-# host cgroup tree makes systemd (on a cgroup v1 host) treat the host's root cgroup as its own.
+# Works without --privileged and without the host's cgroups: a cgroup namespace of its own (systemd mounts
+# its hierarchy there on a cgroup v1 host), SYS_ADMIN, fewer of Docker's default capabilities. The same
+# flags as components/hosts/sandbox.py.
 RUN_ARGS = [
     "--cap-add", "SYS_ADMIN",
-    "--cgroupns=host",
+    "--cap-drop", "NET_RAW",
+    "--cap-drop", "MKNOD",
+    "--cgroupns=private",
     "--tmpfs", "/run",
     "--tmpfs", "/run/lock",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
 ]  # fmt: skip
 
 

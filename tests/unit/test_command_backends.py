@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import runpy
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
 from components.config import check_commands
-from components.shell.command import backend
+from components.shell.command import backend, remote
 from components.shell.command.common import rerun_digest
 from components.shell.command.preview_asset import PLACEHOLDER
 from tests.unit.pulumi_mocks import pulumi_test
@@ -86,6 +87,18 @@ def config_keys() -> Iterator[list[str]]:
     backend.use("builtin")
 
 
+def known_hosts_for(hosts: Mapping[str, Any]) -> Path:
+    """A known_hosts file listing every server of an existing-hosts stack (made-up keys)."""
+    path = Path(tempfile.mkdtemp(prefix="wayshub-known-hosts-")) / "known_hosts"
+    lines = []
+    for server in [*hosts["appServers"], hosts["lbServer"]]:
+        port = server.get("sshPort", 22)
+        name = server["address"] if port == 22 else f"[{server['address']}]:{port}"
+        lines.append(f"{name} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMXCGRjl5nFSFkD7LYhaGmcbXJKnuFYrpeJBdpTT5hyk\n")
+    path.write_text("".join(lines))
+    return path
+
+
 def run_program(path: Path, commands: str, keys: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``__main__.py`` with this stack file and backend; returns the requests of that run."""
     settings = {k.removeprefix("wayshub:"): v for k, v in yaml.safe_load(path.read_text())["config"].items()}
@@ -93,6 +106,8 @@ def run_program(path: Path, commands: str, keys: list[str], monkeypatch: pytest.
     settings["commands"] = commands
     if settings["hosts"]["provider"] == "existing":
         settings["sshPrivateKey"] = ssh_key()
+        # pulumi-command needs every server's host key known before any resource (issue 28 item 7).
+        settings["hosts"] = {**settings["hosts"], "knownHostsFile": str(known_hosts_for(settings["hosts"]))}
     for key, value in settings.items():
         full = f"{pulumi.get_project()}:{key}"
         runtime_config.set_config(full, value if isinstance(value, str) else json.dumps(value))
@@ -189,6 +204,11 @@ def command_view(request: Any) -> dict[str, Any]:
             "private_key": connection.get("private_key", connection.get("privateKey")),
             "host_key": connection.get("host_key", connection.get("hostKey")),
         }
+        if builtin and view["connection"]["host_key"] is None and connection.get("known_hosts_file"):
+            # Ours checks the key the file lists when it connects; pulumi-command is handed that key.
+            where = view["connection"]
+            known = Path(connection["known_hosts_file"])
+            where["host_key"] = remote.known_host_key(where["host"], where["port"], known)
     return view
 
 

@@ -16,6 +16,7 @@ from components.app.node_install import NodeChoice
 from components.config import AppConfig, LoadBalancerConfig
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.load_balancer import NginxLoadBalancer, NginxLoadBalancerArgs
+from components.shell.uploads import upload_dir_command
 from tests.unit.pulumi_mocks import HOST_KEY, MOCKS, NODE_PATH, PRIVATE_KEY, pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         assert connection == {
             "host": "127.0.0.1",
             "port": 2300,
-            "user": "wayshub",
+            "user": "deploy",
             "private_key": PRIVATE_KEY,
             "host_key": HOST_KEY,
             "dial_timeout_seconds": 60.0,
@@ -64,6 +65,11 @@ def test_sandbox_vm_connection_pins_the_host_key_and_keeps_the_private_key_secre
         create = inputs("vm-a-container")["create"]
         assert "--ip 172.30.99.11" in create and "--publish 127.0.0.1:2300:22" in create
         assert "--privileged" not in create
+        # The VM makes its login user (the sudoer) at first boot: never the app's user `wayshub`.
+        assert "--env WAYSHUB_LOGIN_USER=deploy" in create
+        # Least privilege for systemd (issue 28 item 10): its own cgroup namespace, no host cgroup tree.
+        assert "--cgroupns private" in create and "/sys/fs/cgroup" not in create and "--cgroupns host" not in create
+        assert "--cap-drop NET_RAW --cap-drop MKNOD" in create
 
     connection = vm.connection.builtin()
     return pulumi.Output.all(connection, pulumi.Output.is_secret(connection)).apply(check)
@@ -94,7 +100,8 @@ def test_node_app_deploys_a_release_that_carries_its_command_env_node_and_unit()
         assert "ExecStart=/opt/wayshub/current/start" in run.unit_text().splitlines()
         assert "EnvironmentFile=/opt/wayshub/current/env" in run.unit_text().splitlines()
         assert run.start_text().splitlines()[-1] == "exec node server.js"
-        assert inputs("app-b-app-upload")["remote_path"] == f"/tmp/wayshub-{BUILD.id}.tar.gz"
+        assert inputs("app-b-app-upload")["remote_path"] == f"/var/lib/wayshub-uploads/wayshub-code/{BUILD.id}.tar.gz"
+        assert inputs("app-b-app-upload-dir")["create"] == upload_dir_command("wayshub-code")
         teardown = inputs("app-b-app-base")["delete"]
         assert teardown == teardown_command("wayshub")
         assert "APP=wayshub\n" in teardown and 'userdel "$APP"' in teardown

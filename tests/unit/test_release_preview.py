@@ -111,7 +111,7 @@ def test_the_code_upload_is_named_by_the_build_id_so_preview_and_up_declare_the_
             built_upload = dict(MOCKS.registered["built-app-upload"].inputs)
             assert {k: previewed_upload.get(k) for k in upload_keys} == {
                 "source": str(build.tarball),
-                "remote_path": f"/tmp/demo-{build.id}.tar.gz",
+                "remote_path": f"/var/lib/wayshub-uploads/demo-code/{build.id}.tar.gz",
                 "content_id": build.id,
                 "sha256": None,
             }

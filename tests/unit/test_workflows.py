@@ -189,7 +189,7 @@ def test_an_oversized_or_unmarked_comment_is_refused(tmp_path: Path) -> None:
 def test_preview_reads_the_backend_and_each_stacks_own_passphrase_from_secrets() -> None:
     job = load("preview.yml")["jobs"]["preview"]
     env = job["env"]
-    assert env["PULUMI_BACKEND_URL"] == "${{ !matrix.isolated && secrets.PULUMI_BACKEND_URL || '' }}"
+    assert env["PULUMI_BACKEND_URL"] == "${{ !matrix.isolated && secrets.PREVIEW_BACKEND_URL || '' }}"
     assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ !matrix.isolated && secrets[matrix.passphrase] || '' }}"
     passphrases = {entry["stack"]: entry["passphrase"] for entry in job["strategy"]["matrix"]["include"]}
     assert passphrases == {
@@ -260,6 +260,46 @@ def test_the_prod_preview_runs_without_any_secret() -> None:
     assert not any("secrets" in str(step) for step in job["steps"]), "steps read secrets only through env"
     (preview,) = [step for step in job["steps"] if step.get("id") == "preview"]
     assert 'scripts/preview-isolated "$STACK" > preview.json' in preview["run"]
+
+
+# ---------------------------------------------------------------- write access to the state never reaches pull-request code
+# Issue 28 item 5: whoever can write a stack's state runs code in its next `up` (the dynamic-provider host
+# unpickles providers from the state; delete commands come from it). Pull-request jobs get only the
+# PREVIEW_* (read-only) credentials; the write credentials are read only in the staging/prod environments.
+
+WRITE_CREDENTIALS = re.compile(
+    r"secrets\.(PULUMI_BACKEND_URL|PULUMI_ACCESS_TOKEN|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)\b"
+)
+BACKEND_ENV = ("PULUMI_BACKEND_URL", "PULUMI_ACCESS_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def test_no_pull_request_job_gets_write_access_to_the_state() -> None:
+    checked = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = load(path.name)
+        if not triggers(workflow) & {"pull_request", "pull_request_target", "workflow_run"}:
+            continue
+        assert not WRITE_CREDENTIALS.findall(yaml.safe_dump(workflow.get("env", {})))
+        for name, job in workflow["jobs"].items():
+            checked += 1
+            found = WRITE_CREDENTIALS.findall(yaml.safe_dump(job))
+            assert not found, f"{path.name} job {name} names {found}: pull-request code could write the state"
+    assert checked
+    env = load("preview.yml")["jobs"]["preview"]["env"]
+    for key in BACKEND_ENV:
+        assert re.search(r"secrets\.PREVIEW_[A-Z_]+ ", env[key]), f"{key} must come from a PREVIEW_ (read-only) secret"
+
+
+def test_the_write_credentials_are_read_only_in_the_deploy_environments_on_main() -> None:
+    readers = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = load(path.name)
+        for name, job in workflow["jobs"].items():
+            if WRITE_CREDENTIALS.search(yaml.safe_dump(job)):
+                readers.append((path.name, name))
+                assert job_environment(job) in ("staging", "prod"), f"{path.name} job {name} outside an environment"
+                assert triggers(workflow) <= {"push", "workflow_dispatch"}
+    assert readers == [("up.yml", "staging"), ("up.yml", "prod")]
 
 
 # ---------------------------------------------------------------- up.yml

@@ -5,7 +5,7 @@
 #
 #   APP RID              app name, release id
 #   PINNED               1: switch to release RID already on this host (a rollback), nothing is made
-#   BUILD_ID UPLOAD      the code's build id and its uploaded tarball (empty when pinned)
+#   BUILD_ID UPLOAD      the code's build id and its uploaded tarball, in its private folder (empty when pinned)
 #   NODE                 absolute path of the node binary the stack's settings want (kept by the prune)
 #   START_TEXT UNIT_TEXT the release's start script and systemd unit
 #   PORT HEALTH_PATH STATUS_LOW STATUS_HIGH HEALTH_BODY HEALTH_TIMEOUT HEALTH_INTERVAL   the health check
@@ -47,12 +47,15 @@ restored=()
 unpack_code() {
   local code=$root/code/$BUILD_ID
   [ ! -d "$code" ] || return 0
+  local upload
   if [ ! -f "$UPLOAD" ]; then
     log "$APP on $(hostname): build $BUILD_ID is neither unpacked nor uploaded ($UPLOAD); run pulumi up again"
     exit 1
   fi
+  upload=$(take_upload "$UPLOAD")
   rm -rf "$code.partial" && mkdir -p "$code.partial"
-  tar -xzf "$UPLOAD" -C "$code.partial" --no-same-owner
+  tar -xzf "$upload" -C "$code.partial" --no-same-owner
+  rm -rf "$(dirname "$upload")"
   chmod -R a+rX,go-w "$code.partial"
   mv -T "$code.partial" "$code"
 }

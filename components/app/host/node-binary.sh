@@ -4,14 +4,16 @@
 # it as `bash -c "<inputs><this file>"`:
 #
 #   DEST    the version's folder (/opt/<app>/node/<version>): bin/node and LICENSE go there
-#   UPLOAD  the uploaded tarball (removed afterwards)
+#   UPLOAD  the uploaded tarball, in its private folder (taken out of it by take_upload, removed afterwards)
 #
 # Idempotent: a version already unpacked is kept; the folder appears whole or not at all.
 set -euo pipefail
 
 if [ ! -x "$DEST/bin/node" ]; then
+  upload=$(take_upload "$UPLOAD")
   rm -rf "$DEST.partial" && mkdir -p "$DEST.partial"
-  tar -xzf "$UPLOAD" -C "$DEST.partial" --strip-components=1 --no-same-owner package/bin/node package/LICENSE
+  tar -xzf "$upload" -C "$DEST.partial" --strip-components=1 --no-same-owner package/bin/node package/LICENSE
+  rm -rf "$(dirname "$upload")"
   "$DEST.partial/bin/node" --version >/dev/null
   chmod -R a+rX,go-w "$DEST.partial" && mv -T "$DEST.partial" "$DEST"
 fi

@@ -10,6 +10,7 @@
 #   UNIT_FILE  the unit's file (/etc/systemd/system/APP.service)
 #   MARK       the file host/base.sh made: the user and unit are ours
 #   ETC_DIR    its config folder (/etc/APP)
+#   UPLOAD_DIRS  its upload steps' private folders (components/shell/uploads.py), space-separated
 #
 # Idempotent: safe on a host that has none of it.
 set -euo pipefail
@@ -24,5 +25,6 @@ if [ -e "$UNIT_FILE" ] && grep -q '^# Managed by wayshub-infra' "$UNIT_FILE"; th
   systemctl daemon-reload
 fi
 rm -rf "$ROOT" "$ETC_DIR"
+for dir in $UPLOAD_DIRS; do rm -rf "$dir"; done
 if id -u "$APP" >/dev/null 2>&1; then userdel "$APP"; fi
 rm -f "$MARK"

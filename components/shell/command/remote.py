@@ -11,12 +11,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pulumi
 import pulumi_command
 
-from components.shell import host_state, ssh
+from components.shell import host_state, ssh, uploads
 from components.shell import remote as builtin
 from components.shell.command import backend
 from components.shell.command.backend import Logging
@@ -69,12 +69,13 @@ class ConnectionArgs:
 
     def pulumi_command(self) -> pulumi_command.remote.ConnectionArgs:
         """pulumi-command's form. It checks a host key only when given one, so without ``host_key`` the key
-        the known_hosts file lists is passed (servers you own are also probed first: components/hosts/probe.py)."""
+        the known_hosts file lists is passed, and a server it does not list is refused (UnknownHostKey):
+        never a connection without a host key to check."""
         host_key = self.host_key
         if host_key is None:
             known = Path(self.known_hosts_file) if self.known_hosts_file else ssh.KNOWN_HOSTS
             host_key = pulumi.Output.all(self.host, self.port).apply(
-                lambda hp: cast(str, known_host_key(str(hp[0]), int(hp[1]), known.expanduser()))
+                lambda hp: require_known_host_key(str(hp[0]), int(hp[1]), known)
             )
         return pulumi_command.remote.ConnectionArgs(
             host=self.host,
@@ -91,6 +92,18 @@ def known_host_key(host: str, port: int, path: Path) -> str | None:
     """The first key ``path`` lists for the server, as ``"<type> <base64>"``."""
     keys = ssh.known_host_keys(host, port, path)
     return " ".join(keys[0]) if keys else None
+
+
+class UnknownHostKey(ValueError):
+    """A server with no pinned host key that the known_hosts file does not list either."""
+
+
+def require_known_host_key(host: str, port: int, path: Path) -> str:
+    """The key ``path`` lists for the server, else UnknownHostKey naming both."""
+    key = known_host_key(host, port, path.expanduser())
+    if key is None:
+        raise UnknownHostKey(f"{host}:{port} is not in {path} and has no pinned host key: refusing to connect")
+    return key
 
 
 def Command(
@@ -164,7 +177,12 @@ def CopyToRemote(
     preview builds nothing): the built-in backend then re-copies when it changes instead of hashing the
     file; pulumi-command gets it as a trigger. ``rerun_on`` (ours): values whose change copies the file
     again (the built-in backend in place; pulumi-command through ``triggers``, a replacement).
+    ``remote_path`` must be in an upload step's private folder (components/shell/uploads.py), never /tmp.
     """
+    if isinstance(remote_path, str) and not uploads.is_private(remote_path):
+        raise ValueError(
+            f"{resource_name}: {remote_path} is not in a private upload folder ({uploads.UPLOAD_ROOT}/<step>/)"
+        )
     if backend.current() == "builtin":
         opts = merged_opts(opts, ["connection"])
         return builtin.CopyFileToRemote(
