@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.loadgen import LoadReport
 from bench.stack import Bench, Variant
+from bench.stats import Column, Sample
 
 OURS = Variant()
 
@@ -22,3 +24,17 @@ class Options:
 
 
 Benchmark = Callable[[Bench, Options], list[str]]
+
+
+# A deploy under load, as the rolling-update benchmarks (VMs and containers) report it.
+ROLLOUT_COLUMNS = [
+    Column("failed", "failed GETs", 0),
+    Column("failed", "failed", of="total"),
+    Column("p99_ms", "GET p99 ms", 0),
+    Column("up_s", "`up` seconds", 1),
+]
+
+
+def rollout_sample(report: LoadReport, up_seconds: float) -> Sample:
+    """One deploy's sample: the GETs that failed of all sent, their p99, and the `up`'s seconds."""
+    return {"failed": report.failed, "total": report.total, "up_s": up_seconds, "p99_ms": report.percentile(99)}

@@ -7,10 +7,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.benchmarks.common import Options
+from bench.benchmarks.common import ROLLOUT_COLUMNS, Options, rollout_sample
 from bench.loadgen import BackgroundLoad
 from bench.stack import Bench
-from bench.stats import Column, Sample, run_rounds, table
+from bench.stats import Sample, run_rounds, table
 from tests.e2e.containers_engine import find_docker_plugin, new_site, remove_site
 from tests.e2e.pulumi_cli import up_with_events
 from tests.e2e.test_containers_docker import DOMAIN
@@ -40,22 +40,12 @@ def containers_rollout(_bench: Bench, opts: Options) -> list[str]:
                     raise RuntimeError(f"containers {label}: up failed: {up.output.strip().splitlines()[-1:]}")
                 report = load.report
                 print(f"  {label}: {report}", flush=True)
-                return {
-                    "failed": report.failed,
-                    "total": report.total,
-                    "up_s": seconds,
-                    "p99_ms": report.percentile(99),
-                }
+                return rollout_sample(report, seconds)
 
             samples = run_rounds(["env change", "code change"], opts.rounds, measure)
         finally:
             remove_site(site)
-    columns = [
-        Column("failed", "failed GETs", 0),
-        Column("failed", "failed", of="total"),
-        Column("p99_ms", "GET p99 ms", 0),
-        Column("up_s", "`up` seconds", 1),
-    ]
+    columns = ROLLOUT_COLUMNS
     return [
         heading,
         "",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from bench.benchmarks.common import OURS, Options
+from bench.benchmarks.common import OURS, ROLLOUT_COLUMNS, Options, rollout_sample
 from bench.loadgen import BackgroundLoad
 from bench.stack import DOMAIN, HTTP_PORT, Bench, Variant
-from bench.stats import Column, Sample, run_rounds, table
+from bench.stats import Sample, run_rounds, table
 
 # nginx's common passive-check settings, and no wait between the rollout's batches.
 CONTROL_FAIL_TIMEOUT_S = 10
@@ -27,21 +27,11 @@ def rolling_update(bench: Bench, opts: Options) -> list[str]:
             seconds = bench.up()
         report = load.report
         print(f"  {label}: up {seconds:.1f}s, {report}", flush=True)
-        return {
-            "failed": report.failed,
-            "total": report.total,
-            "up_s": seconds,
-            "p99_ms": report.percentile(99),
-        }
+        return rollout_sample(report, seconds)
 
     samples = run_rounds(["control", "ours"], opts.rounds, measure)
     bench.deploy(OURS)
-    columns = [
-        Column("failed", "failed GETs", 0),
-        Column("failed", "failed", of="total"),
-        Column("p99_ms", "GET p99 ms", 0),
-        Column("up_s", "`up` seconds", 1),
-    ]
+    columns = ROLLOUT_COLUMNS
     return [
         f"### Rolling update of 2 app hosts: ours vs nginx's common `max_fails=3 fail_timeout="
         f"{CONTROL_FAIL_TIMEOUT_S}s` with no wait between hosts, {opts.rounds} alternating rounds",

@@ -23,26 +23,26 @@ TAKEOVER_SETTLE_SECONDS = 11.0
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 
 
-def base_command(app: str) -> str:
-    """Create the system user and folders (idempotent)."""
-    inputs = {
+def _app_inputs(app: str) -> dict[str, str]:
+    """What base.sh and teardown.sh both name: the app, our mark on what we made, its folder and unit."""
+    return {
         "APP": app,
         "MARK": layout.owner_mark(app),
         "ROOT": app_root(app),
         "UNIT": unit_name(app),
         "UNIT_FILE": unit_file(app),
     }
-    return host_script(HOST_SCRIPTS / "base.sh", inputs)
+
+
+def base_command(app: str) -> str:
+    """Create the system user and folders (idempotent)."""
+    return host_script(HOST_SCRIPTS / "base.sh", _app_inputs(app))
 
 
 def teardown_command(app: str) -> str:
     """Remove everything ``NodeApp`` put on the host (idempotent: safe on a host that has none of it)."""
     inputs = {
-        "APP": app,
-        "MARK": layout.owner_mark(app),
-        "ROOT": app_root(app),
-        "UNIT": unit_name(app),
-        "UNIT_FILE": unit_file(app),
+        **_app_inputs(app),
         "ETC_DIR": f"/etc/{app}",
         "UPLOAD_DIRS": " ".join(upload_dir(step) for step in (code_step(app), node_step(app))),
     }
