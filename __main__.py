@@ -16,6 +16,7 @@ from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll_out
 from components.app.layout import unit_name
 from components.app.plan import app_run, release_for
+from components.checkpoint import checkpoint_urns
 from components.containers import ContainerSite
 from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
@@ -46,15 +47,20 @@ try:
     # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
     names = stack_config.setting_names(pulumi.runtime.get_config_env())
     settings = stack_config.load_checked(config.get, HERE, names)
-    commands_setting = config.get(stack_config.COMMANDS_SETTING)
-    command_backend.use(stack_config.check_commands(commands_setting))  # docs/commands.md
+    # The command backend (docs/commands.md): as set, else the one a deployed stack has, else for a new stack
+    # pulumi-command where its plugin is installed. Said in the up's output either way.
+    if (commands_setting := stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING))) is not None:
+        command_backend.use(commands_setting)
+        why = f"{stack_config.NAMESPACE}:{stack_config.COMMANDS_SETTING} says so"
+    else:
+        try:
+            chosen, why = command_backend.default(checkpoint_urns())
+        except ValueError as err:  # the state is unreadable and the plugin installed: either could be right
+            raise stack_config.ConfigError(str(err)) from None
+        command_backend.use(chosen)
+    pulumi.log.info(f"commands: {command_backend.current()} ({why})")
     if command_backend.current() == "pulumi-command":
         check_known_host_keys(settings)  # it checks only a host key it is given
-    if commands_setting is None and command_backend.plugin_installed():
-        pulumi.log.info(
-            "pulumi-command's plugin is installed; this stack keeps the built-in commands (the default). "
-            "A deployed stack moves with scripts/switch-commands (docs/commands.md, 'Switching backends')"
-        )
     if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
         raise stack_config.ConfigError(problem)  # now, not after the servers are built
     if settings.hosts.provider != "containers":

@@ -18,11 +18,8 @@ from collections.abc import Callable, Sequence
 import pulumi
 
 from components.app.node_app import NodeApp, release_step_name
+from components.checkpoint import checkpoint_urns
 from components.hosts import Host
-
-# The engine's built-in function that returns every resource of a stack's last checkpoint by URN
-# (pkg/resource/deploy/builtins.go). An invoke, not a StackReference: it adds no step to a preview.
-READ_STACK_RESOURCES = "pulumi:pulumi:readStackResourceOutputs"
 
 
 def app_name(host: Host) -> str:
@@ -36,16 +33,12 @@ def release_step(host: Host) -> str:
 
 
 def checkpoint_names() -> frozenset[str] | None:
-    """The resource names of this stack's last checkpoint; None when it cannot be read.
-
-    Only names leave this function: the outputs the engine sends along (secrets decrypted) are dropped here."""
-    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    try:
-        result = pulumi.runtime.invoke(READ_STACK_RESOURCES, {"stackName": stack})
-    except Exception as err:  # any failure means: assume every host serves
-        pulumi.log.warn(f"rollout: cannot read the stack's last state ({err}); every host waits its turn")
+    """The resource names of this stack's last checkpoint; None when it cannot be read."""
+    urns = checkpoint_urns()
+    if urns is None:  # assume every host serves
+        pulumi.log.warn("rollout: without the stack's last state every host waits its turn")
         return None
-    return frozenset(urn.rsplit("::", 1)[-1] for urn in ((result.value or {}).get("outputs") or {}))
+    return frozenset(urn.rsplit("::", 1)[-1] for urn in urns)
 
 
 def deployed_before(takeover: bool) -> Callable[[Host], bool]:

@@ -182,12 +182,10 @@ def check_release_key(key: str | None, secrets: dict[str, str]) -> str | None:
     return key
 
 
-def check_commands(value: str | None) -> str:
-    """``wayshub:commands``, or ``builtin`` when unset: a deployed stack must never change backend by itself
-    (installing a plugin would turn its next ``up`` into a teardown; docs/commands.md "Switching backends")."""
-    if value is None:
-        return "builtin"
-    if value not in COMMAND_BACKENDS:
+def check_commands(value: str | None) -> str | None:
+    """``wayshub:commands`` as set; None when unset (then the stack's checkpoint decides: __main__.py, and
+    components/shell/command/backend.py ``default``)."""
+    if value is not None and value not in COMMAND_BACKENDS:
         raise ConfigError(f"{NAMESPACE}:{COMMANDS_SETTING}: must be one of {', '.join(COMMAND_BACKENDS)}")
     return value
 

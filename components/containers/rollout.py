@@ -26,7 +26,7 @@ from typing import Any
 
 import pulumi
 
-from components.app.rollout import READ_STACK_RESOURCES
+from components.checkpoint import READ_STACK_RESOURCES
 from components.containers.spec import SLOTS, other_slot
 
 SERVING_LINE = re.compile(r"serving (a|b) ([0-9a-f]{12}) ([0-9a-f]{12}) ([0-9a-f]{12}|-)")

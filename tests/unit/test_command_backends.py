@@ -30,11 +30,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
-from components.config import check_commands
 from components.shell.command import backend, remote
 from components.shell.command.common import rerun_digest
 from components.shell.command.preview_asset import PLACEHOLDER
-from tests.unit.pulumi_mocks import pulumi_test
+from tests.unit.pulumi_mocks import MOCKS, pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_FILES = sorted((REPO / "stacks").glob("Pulumi.*.yaml"))
@@ -99,11 +98,12 @@ def known_hosts_for(hosts: Mapping[str, Any]) -> Path:
     return path
 
 
-def run_program(path: Path, commands: str, keys: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def run_program(path: Path, commands: str | None, keys: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``__main__.py`` with this stack file and backend; returns the requests of that run."""
     settings = {k.removeprefix("wayshub:"): v for k, v in yaml.safe_load(path.read_text())["config"].items()}
     settings["app"] = {**settings.get("app", {}), "nodeInstall": "apt"}
-    settings["commands"] = commands
+    if commands is not None:
+        settings["commands"] = commands
     if settings["hosts"]["provider"] == "existing":
         settings["sshPrivateKey"] = ssh_key()
         # pulumi-command needs every server's host key known before any resource (issue 28 item 7).
@@ -284,14 +284,72 @@ def test_auto_takes_pulumi_command_only_when_its_plugin_is_installed(
     assert backend.resolve("auto") == "pulumi-command"
 
 
-def test_an_unset_setting_keeps_builtin_even_where_the_plugin_is_installed(
+BUILTIN_URN = (
+    "urn:pulumi:test::wayshub-infra::wayshub:app:NodeApp$pulumi-python:dynamic/wayshub:RemoteCommand::app1-app-release"
+)
+PULUMI_COMMAND_URN = "urn:pulumi:test::wayshub-infra::wayshub:app:NodeApp$command:remote:Command::app1-app-release"
+PROBE_URN = (
+    "urn:pulumi:test::wayshub-infra::wayshub:hosts:ExistingHost$pulumi-python:dynamic/wayshub:RemoteCommand::lb-probe"
+)
+STATE_URN = (
+    "urn:pulumi:test::wayshub-infra::wayshub:app:NodeApp$pulumi-python:dynamic/wayshub:HostState::app1-app-state"
+)
+
+
+def install_plugin(home: Path, monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    monkeypatch.setenv("PATH", str(home / "bin"))
+    monkeypatch.setenv("PULUMI_HOME", str(home))
+    if installed:
+        (home / "plugins" / "resource-command-v1.2.1").mkdir(parents=True)
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "installed", "chosen"),
+    [
+        # a deployed stack keeps its backend, plugin or not (its next up would tear it down otherwise)
+        ({BUILTIN_URN, STATE_URN}, True, "builtin"),
+        ({PULUMI_COMMAND_URN, STATE_URN}, False, "pulumi-command"),
+        # the probe and HostState are ours in both backends; a switch in progress holds both kinds
+        ({PULUMI_COMMAND_URN, PROBE_URN, STATE_URN}, True, "pulumi-command"),
+        ({BUILTIN_URN, PULUMI_COMMAND_URN}, False, "pulumi-command"),
+        # a new stack (nothing, or no command yet): pulumi-command where its plugin is installed
+        (set(), True, "pulumi-command"),
+        (set(), False, "builtin"),
+        ({STATE_URN, PROBE_URN}, True, "pulumi-command"),
+        # an unreadable state with no plugin: builtin is the only backend that can run
+        (None, False, "builtin"),
+    ],
+)
+def test_an_unset_setting_keeps_a_deployed_stacks_backend_and_gives_a_new_one_pulumi_command(
+    checkpoint: set[str] | None, installed: bool, chosen: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_plugin(tmp_path, monkeypatch, installed)
+    assert backend.default(checkpoint)[0] == chosen
+
+
+def test_an_unreadable_state_with_the_plugin_installed_is_one_line_naming_the_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Installing the plugin must not flip a deployed stack's backend (its next up would tear it down)."""
-    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
-    (tmp_path / "home" / "plugins" / "resource-command-v1.2.1").mkdir(parents=True)
-    assert backend.plugin_installed()
-    assert backend.resolve(check_commands(None)) == "builtin"
+    install_plugin(tmp_path, monkeypatch, installed=True)
+    with pytest.raises(ValueError, match=r"^wayshub:commands: this stack's last state cannot be read") as err:
+        backend.default(None)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "chosen"),
+    [(set(), "pulumi-command"), ({BUILTIN_URN}, "builtin")],  # a new stack; one deployed with builtin
+)
+def test_the_whole_program_runs_on_the_default_backend(
+    checkpoint: set[str], chosen: str, tmp_path: Path, config_keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wayshub:commands`` unset with the plugin installed: every command of the program on the chosen backend."""
+    install_plugin(tmp_path, monkeypatch, installed=True)
+    monkeypatch.setattr(MOCKS, "checkpoint", checkpoint)
+    requests = run_program(REPO / "stacks" / "Pulumi.local.yaml", None, config_keys, monkeypatch)
+    kinds = {r.type for r in requests.values() if r.type in KINDS}
+    assert len(kinds) == 3  # local, remote and copy
+    assert kinds <= backend.TYPES[chosen]  # type: ignore[index]
 
 
 @pytest.mark.parametrize("commands", ["builtin", "pulumi-command"])
