@@ -138,7 +138,8 @@ SEPARATE_SETTINGS: dict[str, str] = {
     "public id reveals nothing about them; `make stack` sets one (docs/security.md); required with `appSecrets`",
     DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "
     "`pulumi config set --secret wayshub:dnsTsigSecret < secret-file`",
-    COMMANDS_SETTING: "what runs the commands: `builtin` (our providers, the default), `pulumi-command` (its "
-    "plugin), or `auto`: pulumi-command when its plugin is installed, else builtin — for new stacks only "
+    COMMANDS_SETTING: "what runs the commands: `builtin` (our providers), `pulumi-command` (its plugin), or "
+    "`auto`: pulumi-command when its plugin is installed, else builtin — for new stacks only. Unset: a deployed "
+    "stack keeps the backend it was deployed with, a new one takes pulumi-command where its plugin is installed "
     "(docs/commands.md)",
 }
