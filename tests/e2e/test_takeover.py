@@ -80,7 +80,10 @@ def node_binary(workdir: Path) -> Path:
     with tarfile.open(package_tarball(version, "x64")) as archive:
         member = archive.getmember("package/bin/node")
         member.name = "node"
-        archive.extract(member, workdir, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+; Debian 12's 3.11.2 has no filters (one known file)
+            archive.extract(member, workdir, filter="data")
+        else:
+            archive.extract(member, workdir)
     return workdir / "node"
 
 
