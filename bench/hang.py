@@ -5,7 +5,8 @@ The hang kinds act from this machine on a sandbox VM (a Docker container):
 
 - ``stop``: the app's processes get SIGSTOP (systemd's ``kill -s STOP``), later SIGCONT;
 - ``pause``: the whole VM is frozen (``docker pause``: nothing on it runs), later unpaused;
-- ``drop``: every packet into the VM is dropped (iptables in the VM's network namespace, via nsenter).
+- ``drop``: every packet the VM sends is dropped (a blackhole routing rule in the VM's network namespace, set
+  from a throwaway container sharing it): it receives, but nothing it answers ever arrives.
 
 Load goes only to 127.0.0.1.
 """
@@ -24,6 +25,7 @@ import httpx
 from bench.loadgen import _check_target
 
 SLOW_SECONDS = 2.0  # "requests over 2 s"
+BLACKHOLE_RULE_PRIORITY = 1  # after the local table (0), before main (32766)
 
 
 def _run(*argv: str) -> None:
@@ -43,11 +45,18 @@ def _pause(container: str, attempts: int = 3) -> None:
             time.sleep(1)
 
 
-def _netns_iptables(container: str, action: str) -> None:
-    pid = subprocess.run(
-        ["docker", "inspect", "--format", "{{.State.Pid}}", container], check=True, capture_output=True, text=True
+def _netns_blackhole(container: str, action: str) -> None:
+    """A policy rule ahead of every routing table but the local one, in the VM's network namespace: each packet
+    the VM would send is dropped (it still receives; its answers and handshakes never leave), so its peers see
+    silence. Set from a throwaway container that shares the VM's namespace with CAP_NET_ADMIN, so a user in the
+    docker group can do it (no nsenter, no root), with the VM's own image (it has iproute2)."""
+    image = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Config.Image}}", container], check=True, capture_output=True, text=True
     ).stdout.strip()
-    _run("nsenter", "-t", pid, "-n", "iptables", action, "INPUT", "-j", "DROP")
+    _run(
+        "docker", "run", "--rm", f"--network=container:{container}", "--cap-add=NET_ADMIN", "--entrypoint=ip",
+        image, "rule", action, "priority", str(BLACKHOLE_RULE_PRIORITY), "blackhole",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -73,9 +82,9 @@ HANGS: dict[str, HangKind] = {
     ),
     "drop": HangKind(
         "drop",
-        "packets into the VM dropped (iptables in its netns)",
-        lambda c, unit: _netns_iptables(c, "-I"),
-        lambda c, unit: _netns_iptables(c, "-D"),
+        "packets from the VM dropped (a blackhole rule in its netns)",
+        lambda c, unit: _netns_blackhole(c, "add"),
+        lambda c, unit: _netns_blackhole(c, "del"),
     ),
 }
 
