@@ -47,20 +47,6 @@ try:
     # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
     names = stack_config.setting_names(pulumi.runtime.get_config_env())
     settings = stack_config.load_checked(config.get, HERE, names)
-    # The command backend (docs/commands.md): as set, else the one a deployed stack has, else for a new stack
-    # pulumi-command where its plugin is installed. Said in the up's output either way.
-    if (commands_setting := stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING))) is not None:
-        command_backend.use(commands_setting)
-        why = f"{stack_config.NAMESPACE}:{stack_config.COMMANDS_SETTING} says so"
-    else:
-        try:
-            chosen, why = command_backend.default(checkpoint_urns())
-        except ValueError as err:  # the state is unreadable and the plugin installed: either could be right
-            raise stack_config.ConfigError(str(err)) from None
-        command_backend.use(chosen)
-    pulumi.log.info(f"commands: {command_backend.current()} ({why})")
-    if command_backend.current() == "pulumi-command":
-        check_known_host_keys(settings)  # it checks only a host key it is given
     if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
         raise stack_config.ConfigError(problem)  # now, not after the servers are built
     if settings.hosts.provider != "containers":
@@ -74,6 +60,21 @@ try:
             key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
             preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
         )
+    # The command backend (docs/commands.md): as set, else the one a deployed stack has, else for a new stack
+    # pulumi-command where its plugin is installed. Said in the up's output either way. Last: reading the
+    # checkpoint registers the engine's default provider, and a bad setting must leave no resource at all.
+    if (commands_setting := stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING))) is not None:
+        command_backend.use(commands_setting)
+        why = f"{stack_config.NAMESPACE}:{stack_config.COMMANDS_SETTING} says so"
+    else:
+        try:
+            chosen, why = command_backend.default(checkpoint_urns())
+        except ValueError as err:  # the state is unreadable and the plugin installed: either could be right
+            raise stack_config.ConfigError(str(err)) from None
+        command_backend.use(chosen)
+    pulumi.log.info(f"commands: {command_backend.current()} ({why})")
+    if command_backend.current() == "pulumi-command":
+        check_known_host_keys(settings)  # it checks only a host key it is given
 except stack_config.ConfigError as err:
     # One line naming the setting, before any resource is declared (exit code 32 tells the
     # language host the message was shown, so it adds no "unhandled error" line).
