@@ -1,7 +1,7 @@
 """What every section's model shares: the error type, the strict frozen base model, and the rules more than
 one section applies (one line of text, host names, addresses, private subnets, loopback binds, unique names).
 
-Every pattern here is matched against the WHOLE value (``fullmatch``): ``re.match(r"...$")`` would accept a
+Every pattern here is matched against the WHOLE value (``fullmatch``): ``re.match`` with a pattern ending in ``$`` would accept a
 value ending in a newline, which then leaves its line in a file we write (docs/security.md)."""
 
 from __future__ import annotations
