@@ -1,13 +1,18 @@
-"""The stack's last checkpoint as the program sees it: the URN of every resource, read once per run.
+"""The stack's last checkpoint as the program sees it: every resource by URN, one engine invoke per reader.
 
 Read before any resource is declared, through the engine's built-in ``readStackResourceOutputs`` invoke (an
 invoke, not a StackReference: it adds no step to a preview), so ``preview`` and ``up`` get the same answer.
-Two decisions use it: which command backend a stack that does not set ``wayshub:commands`` keeps
-(components/shell/command/backend.py), and which app servers already serve a release (components/app/rollout.py).
-Only URNs leave this module: the outputs the engine sends along (secrets decrypted) are dropped here.
+It decides which command backend a stack that does not set ``wayshub:commands`` keeps
+(components/shell/command/backend.py), which app servers already serve a release (components/app/rollout.py),
+and in containers mode which slot serves (components/containers/rollout.py).
+Containers mode also reads outputs from it (which slot serves, the recent releases' images); the others
+take only URNs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 
@@ -16,12 +21,19 @@ import pulumi
 READ_STACK_RESOURCES = "pulumi:pulumi:readStackResourceOutputs"
 
 
-def checkpoint_urns() -> frozenset[str] | None:
-    """The URNs of this stack's last checkpoint (empty for a new stack); None when it cannot be read."""
+def checkpoint_resources() -> Mapping[str, Any] | None:
+    """Every resource of this stack's last checkpoint, URN → ``{"type", "outputs"}`` (empty for a new stack);
+    None when it cannot be read (said once here; each caller says what it does without it)."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     try:
         result = pulumi.runtime.invoke(READ_STACK_RESOURCES, {"stackName": stack})
     except Exception as err:  # the callers decide what an unreadable state means
         pulumi.log.warn(f"cannot read the stack's last state ({err})")
         return None
-    return frozenset((result.value or {}).get("outputs") or {})
+    return (result.value or {}).get("outputs") or {}
+
+
+def checkpoint_urns() -> frozenset[str] | None:
+    """The URNs of this stack's last checkpoint (empty for a new stack); None when it cannot be read."""
+    resources = checkpoint_resources()
+    return None if resources is None else frozenset(resources)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pulumi
 
-from components.checkpoint import READ_STACK_RESOURCES
+from components.checkpoint import checkpoint_resources
 from components.containers.spec import SLOTS, other_slot
 
 SERVING_LINE = re.compile(r"serving (a|b) ([0-9a-f]{12}) ([0-9a-f]{12}) ([0-9a-f]{12}|-)")
@@ -87,13 +87,10 @@ def release_images_from(resources: Mapping[str, Any]) -> dict[str, str]:
 
 def read_checkpoint(site: str, servers: Sequence[str]) -> Checkpoint:
     """What the stack's last checkpoint says (nothing when it cannot be read: a new stack)."""
-    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    try:
-        result = pulumi.runtime.invoke(READ_STACK_RESOURCES, {"stackName": stack})
-    except Exception as err:  # a new stack, or no state to read: every server starts in slot a
-        pulumi.log.warn(f"containers: cannot read the stack's last state ({err}); every server deploys to slot a")
+    resources = checkpoint_resources()
+    if resources is None:  # no state to read: every server starts in slot a
+        pulumi.log.warn("containers: without the stack's last state every server deploys to slot a")
         return Checkpoint({}, {})
-    resources = (result.value or {}).get("outputs") or {}
     return Checkpoint(serving_from(resources, site, servers), release_images_from(resources))
 
 
