@@ -129,6 +129,7 @@ test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) a
 # in one line where ensure-plugins built none). Every other e2e stack runs on the backend it names.
 E2E_ON_PULUMI_COMMAND := tests/e2e/test_preview_no_build.py tests/e2e/test_rollout.py tests/e2e/test_drift.py \
   tests/e2e/test_hardening.py::test_a_changed_host_key_is_refused \
+  tests/e2e/test_hardening.py::test_a_rotated_ssh_key_changes_every_connection_and_never_shows \
   tests/e2e/test_hardening.py::test_an_up_killed_between_two_hosts_switches_converges_when_run_again \
   tests/e2e/test_takeover.py tests/e2e/test_site.py \
   --deselect tests/e2e/test_rollout.py::test_a_rolling_update_drops_no_request

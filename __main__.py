@@ -14,7 +14,7 @@ import pulumi
 
 from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll_out
-from components.app.layout import unit_name
+from components.app.layout import app_user, unit_name
 from components.app.plan import app_run, release_for
 from components.checkpoint import checkpoint_urns
 from components.containers import ContainerSite
@@ -144,7 +144,12 @@ def on_servers() -> Site:
         servers = survey_servers(
             servers,
             SurveyArgs(
-                settings.app.port, unit_name(settings.app.name), settings.domain, site_path(site_name), takeover
+                app_port=settings.app.port,
+                app_unit=unit_name(settings.app.name),
+                app_user=app_user(settings.app.name),
+                domain=settings.domain,
+                site_file=site_path(site_name),
+                takeover=takeover,
             ),
         )
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from components.app.app_spec import AppSpec
-from components.app.layout import app_root
+from components.app.layout import app_root, app_user
 from components.app.node_install import NodeChoice
 from components.config import HealthConfig
 from components.render import render
@@ -48,7 +48,7 @@ class AppRun:
             "wayshub.service.j2",
             app_name=self.app_name,
             description=f"{self.app_name} Node app (managed by wayshub-infra)",
-            user=self.app_name,
+            user=app_user(self.app_name),
             root=self.root,
             stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
         )

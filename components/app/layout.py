@@ -21,6 +21,11 @@ def node_path(app: str, version: str) -> str:
     return f"{app_root(app)}/node/{version}/bin/node"
 
 
+def app_user(app: str) -> str:
+    """The system user the app runs as (host/base.sh makes it)."""
+    return app
+
+
 def unit_name(app: str) -> str:
     return f"{app}.service"
 

@@ -43,6 +43,7 @@ def host_script(script: Path, inputs: Mapping[str, str], libs: Sequence[Path] = 
 class SurveyArgs:
     app_port: int
     app_unit: str  # our systemd unit: its processes are not conflicts
+    app_user: str  # the unit's user: reads its own processes' sockets where root may not (host/lib.sh)
     domain: str
     site_file: str  # our nginx site: not a conflict
     takeover: bool
@@ -54,6 +55,7 @@ def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
         "ROLE": role,
         "PORT": str(args.app_port),
         "UNIT": args.app_unit,
+        "APP_USER": args.app_user,
         "DOMAIN": args.domain,
         "SITE_FILE": args.site_file,
         "TAKEOVER": "1" if args.takeover else "0",

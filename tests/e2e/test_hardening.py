@@ -233,6 +233,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
         }
 
     config: dict[str, Any] = {
+        "wayshub:commands": COMMANDS,
         "wayshub:domain": f"keys.{DOMAIN}",
         "wayshub:hosts": {
             "provider": "existing",
@@ -255,7 +256,9 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
         raw = cli.preview(diff=False, json_output=True).stdout
         up = cli.up(diff=True)
 
-        # Every step on a server holds the connection, key included: each one is updated, none re-run.
+        # Every step on a server holds the connection, key included: each one is updated. The builtin backend
+        # re-runs none (the key is not what a step does); pulumi-command runs each one's command again (any
+        # input change does), the survey too: on a deployed server it must find our own app, no conflict.
         ops = planned_ops(raw)
         on_servers = [f"{s}-probe" for s in servers] + ["app1-app-release", "app2-app-release", "lb-site"]
         assert {name: ops.get(name) for name in on_servers} == {name: "update" for name in on_servers}, ops

@@ -31,6 +31,8 @@ class Mocks(pulumi.runtime.Mocks):
         # empty is a new stack, None an engine that cannot read it. Tests that need an earlier up set it
         # and put back an empty set after.
         self.checkpoint: set[str] | None = set()
+        # How many reads of it fail first, as one meeting the engine's save of the same checkpoint does.
+        self.failed_reads = 0
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.registered[args.name] = args
@@ -70,6 +72,9 @@ class Mocks(pulumi.runtime.Mocks):
             stack = args.args["stackName"]
             if self.checkpoint is None:  # as the engine answers a failed invoke
                 return {}, [("stackName", f"no backend client to read {stack}")]
+            if self.failed_reads > 0:
+                self.failed_reads -= 1
+                return {}, [("stackName", "failed to load checkpoint: EOF")]
             urns: dict[str, Any] = {  # a name with "::" in it is a whole URN (its type matters to the test)
                 name if "::" in name else f"urn:pulumi:test::wayshub-infra::mock:Type::{name}": {"outputs": {}}
                 for name in self.checkpoint

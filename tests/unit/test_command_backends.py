@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
+from components import checkpoint
 from components.shell.command import backend, remote
 from components.shell.command.common import rerun_digest
 from components.shell.command.preview_asset import PLACEHOLDER
@@ -334,6 +335,29 @@ def test_an_unreadable_state_with_the_plugin_installed_is_one_line_naming_the_se
     with pytest.raises(ValueError, match=r"^wayshub:commands: this stack's last state cannot be read") as err:
         backend.default(None)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("failed_reads", "outcome"), [(1, "pulumi-command"), (checkpoint.READ_ATTEMPTS, "error")])
+def test_a_read_of_the_state_that_meets_the_engines_save_is_tried_again(
+    failed_reads: int, outcome: str, tmp_path: Path, config_keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine saves this update's checkpoint while the program starts: a first read may fail (EOF) on a
+    new stack; a new stack still gets its default, and only a state that stays unreadable is an error."""
+    install_plugin(tmp_path, monkeypatch, installed=True)
+    monkeypatch.setattr(checkpoint, "READ_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(MOCKS, "failed_reads", failed_reads)
+    try:
+        if outcome == "error":
+            errors: list[str] = []
+            monkeypatch.setattr(pulumi.log, "error", lambda message, *_a, **_k: errors.append(message))
+            with pytest.raises(SystemExit):
+                run_program(REPO / "stacks" / "Pulumi.local.yaml", None, config_keys, monkeypatch)
+            assert [e for e in errors if "this stack's last state cannot be read" in e], errors
+            return
+        requests = run_program(REPO / "stacks" / "Pulumi.local.yaml", None, config_keys, monkeypatch)
+    finally:
+        MOCKS.failed_reads = 0
+    assert {r.type for r in requests.values() if r.type in KINDS} <= backend.TYPES["pulumi-command"]
 
 
 @pytest.mark.parametrize(

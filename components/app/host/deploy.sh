@@ -165,7 +165,7 @@ fi
 # Taking over a hand-built setup: whatever else holds the app's port goes, right before our switch.
 stopped=()
 if [ "$TAKEOVER" = 1 ]; then
-  for pid in $(port_holders "$PORT" "$unit"); do
+  for pid in $(port_holders "$PORT" "$unit" "$APP"); do
     if [ "$pid" = "?" ]; then
       log "$APP on $(hostname): port $PORT is held by a process root cannot see; stop it by hand"
       exit 1

@@ -2,16 +2,32 @@
 # (components/hosts/host/survey.sh, components/app/host/deploy.sh, components/load_balancer/host/retire-sites.sh).
 # Prepended to those scripts' text by Python (components/hosts/survey.py: HOST_LIB); needs bash, runs as root.
 
+# The socket inodes listening on TCP port $1 (IPv4 and IPv6), one a line.
+listening_inodes() {
+  awk -v p=":$(printf '%04X' "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u
+}
+
+# The /proc/<pid>/fd entries that hold socket inode $1, as the user running this (root: anyone's it may read).
+socket_fds() {
+  find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$1\]" 2>/dev/null || true
+}
+
 # One line per process listening on TCP port $1 that does not belong to systemd unit $2: its pid, or "?"
-# for a listener whose process cannot be seen (root without CAP_SYS_PTRACE, as in some containers).
+# for a listener whose process cannot be seen. Root without CAP_SYS_PTRACE (containers, our sandbox VMs
+# among them) cannot read another user's /proc/<pid>/fd; the unit's user $3, when it exists, reads its own
+# processes', so our own app is found (and is no conflict) when a survey runs again on a deployed server.
+# A listener gone between the two reads (an app restarting) is no holder.
 port_holders() {
-  local port=$1 unit=$2 hex inode fds fd pid
-  hex=$(printf '%04X' "$port")
-  awk -v p=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u | while read -r inode; do
-    fds=$(find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null || true)
+  local port=$1 unit=$2 user=${3:-} inode fds fd pid still
+  listening_inodes "$port" | while read -r inode; do
+    fds=$(socket_fds "$inode")
+    if [ -z "$fds" ] && [ -n "$user" ] && id -u "$user" >/dev/null 2>&1; then
+      fds=$(runuser -u "$user" -- find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null || true)
+    fi
     if [ -z "$fds" ]; then
-      echo "?"
+      still=$(listening_inodes "$port")
+      if grep -qxF "$inode" <<<"$still"; then echo "?"; fi
       continue
     fi
     for fd in $fds; do

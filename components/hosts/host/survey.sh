@@ -3,7 +3,7 @@
 # components/hosts/host/lib.sh and the inputs prepended by components/hosts/survey.py):
 #
 #   SERVER ROLE          the server's name in the stack; app or lb
-#   PORT UNIT            app: the app's port and our systemd unit (its own processes are not conflicts)
+#   PORT UNIT APP_USER   app: the app's port, our systemd unit (its own processes are not conflicts) and its user
 #   DOMAIN SITE_FILE     lb: the site's domain and our nginx site file (not a conflict)
 #   TAKEOVER BACKUP      1: list what `up` will take over (exit 0); else fail on any conflict
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 
 conflicts=()
 if [ "$ROLE" = app ]; then
-  for pid in $(port_holders "$PORT" "$UNIT"); do
+  for pid in $(port_holders "$PORT" "$UNIT" "$APP_USER"); do
     if [ "$pid" = "?" ]; then
       conflicts+=("port $PORT is held by a process root cannot see (no CAP_SYS_PTRACE?)")
     else
