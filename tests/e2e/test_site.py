@@ -137,25 +137,31 @@ def test_a_recreated_vm_gets_everything_again_and_the_preview_says_so(site: Site
 
 
 def test_deleting_the_app_and_the_site_leaves_nothing_on_the_hosts(site: Site) -> None:
-    site.cli.destroy(target=[urn_of(site.cli, "app3-app-base")], target_dependents=True)
-    leftovers = site.sh(
-        "app3", "ls /etc/systemd/system/wayshub.service /opt/wayshub /etc/wayshub; id wayshub", check=False
-    )
-    assert leftovers.stdout == "", leftovers.stdout
-    assert leftovers.stderr.count("No such file or directory") == 3
-    assert "no such user" in leftovers.stderr
+    """Destroys the session's site; deploys it again after, as every module that runs later on this pytest
+    worker expects it (an `up` of a destroyed site re-creates its VMs under the next test's load)."""
+    try:
+        site.cli.destroy(target=[urn_of(site.cli, "app3-app-base")], target_dependents=True)
+        leftovers = site.sh(
+            "app3", "ls /etc/systemd/system/wayshub.service /opt/wayshub /etc/wayshub; id wayshub", check=False
+        )
+        assert leftovers.stdout == "", leftovers.stdout
+        assert leftovers.stderr.count("No such file or directory") == 3
+        assert "no such user" in leftovers.stderr
 
-    site.cli.destroy(target=[urn_of(site.cli, "lb-site")], target_dependents=True)
-    assert site.sh("lb", f"ls /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf", check=False).returncode != 0
-    assert site.sh("lb", "systemctl is-active nginx").stdout.strip() == "active"
+        site.cli.destroy(target=[urn_of(site.cli, "lb-site")], target_dependents=True)
+        assert site.sh("lb", f"ls /etc/nginx/conf.d/wayshub-{SITE_STACK}.conf", check=False).returncode != 0
+        assert site.sh("lb", "systemctl is-active nginx").stdout.strip() == "active"
 
-    # One VM is already gone (deleted by hand): destroy still completes, promptly. Built-in only: its `gone_if`
-    # skips the deletes of a vanished sandbox VM; pulumi-command has no such rule, its delete fails to dial
-    # (docs/commands.md), so there destroy runs with every VM still there.
-    if COMMANDS == "builtin":
-        subprocess.run(["docker", "rm", "--force", site.container("app2")], check=True, capture_output=True)
-    started = time.monotonic()
-    site.cli.destroy()
-    assert time.monotonic() - started < 120
-    assert site.hosts_file.read_text() == USER_HOSTS_LINES
-    assert docker_names(f"label=wayshub.stack={SITE_STACK}") == []
+        # One VM is already gone (deleted by hand): destroy still completes, promptly. Built-in only: its `gone_if`
+        # skips the deletes of a vanished sandbox VM; pulumi-command has no such rule, its delete fails to dial
+        # (docs/commands.md), so there destroy runs with every VM still there.
+        if COMMANDS == "builtin":
+            subprocess.run(["docker", "rm", "--force", site.container("app2")], check=True, capture_output=True)
+        started = time.monotonic()
+        site.cli.destroy()
+        assert time.monotonic() - started < 120
+        assert site.hosts_file.read_text() == USER_HOSTS_LINES
+        assert docker_names(f"label=wayshub.stack={SITE_STACK}") == []
+    finally:
+        write_stack_config(site, app_servers=["app1", "app2"])
+        site.cli.up(check=False)
