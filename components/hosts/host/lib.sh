@@ -8,9 +8,11 @@ listening_inodes() {
     /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u
 }
 
-# The /proc/<pid>/fd entries that hold socket inode $1, as the user running this (root: anyone's it may read).
+# The /proc/<pid>/fd entries that hold socket inode $1 that root may read, or with user $2 those that user may.
 socket_fds() {
-  find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$1\]" 2>/dev/null || true
+  local as=()
+  if [ -n "${2:-}" ]; then as=(runuser -u "$2" --); fi
+  "${as[@]}" find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$1\]" 2>/dev/null || true
 }
 
 # One line per process listening on TCP port $1 that does not belong to systemd unit $2: its pid, or "?"
@@ -23,7 +25,7 @@ port_holders() {
   listening_inodes "$port" | while read -r inode; do
     fds=$(socket_fds "$inode")
     if [ -z "$fds" ] && [ -n "$user" ] && id -u "$user" >/dev/null 2>&1; then
-      fds=$(runuser -u "$user" -- find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null || true)
+      fds=$(socket_fds "$inode" "$user")
     fi
     if [ -z "$fds" ]; then
       still=$(listening_inodes "$port")
