@@ -125,13 +125,16 @@ exec: venv engine ## run CMD=... on every app server (or HOST=...), output per h
 test-tools: ## install what the tests run (nginx, shellcheck, ssh, node, curl) as root, else say what to install
 	@scripts/ensure-test-tools
 
-# The site's scenarios run a second time with wayshub:commands=pulumi-command through its real plugin (they skip
-# in one line where ensure-plugins built none). Every other e2e stack runs on the backend it names.
+# The site's scenarios (sandbox VMs and existing servers) run a second time with wayshub:commands=pulumi-command
+# through its real plugin (they skip in one line where ensure-plugins built none). Every other e2e stack runs on the backend it names.
 E2E_ON_PULUMI_COMMAND := tests/e2e/test_preview_no_build.py tests/e2e/test_rollout.py tests/e2e/test_drift.py \
   tests/e2e/test_hardening.py::test_a_changed_host_key_is_refused \
   tests/e2e/test_hardening.py::test_a_rotated_ssh_key_changes_every_connection_and_never_shows \
   tests/e2e/test_hardening.py::test_an_up_killed_between_two_hosts_switches_converges_when_run_again \
-  tests/e2e/test_takeover.py tests/e2e/test_site.py
+  tests/e2e/test_takeover.py tests/e2e/test_site.py \
+  $(addprefix tests/e2e/test_existing_hosts.py::test_,the_whole_site_deploys_and_both_backends_answer_through_the_lb \
+    with_one_app_server_stopped_the_site_still_answers a_second_up_changes_nothing \
+    refresh_finds_everything_as_deployed destroy_leaves_no_unit_site_user_release_or_hosts_block_behind)
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
 test: test-tools venv engine pebble sandbox-image ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
