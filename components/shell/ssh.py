@@ -209,20 +209,69 @@ def run(
 ) -> CommandResult:
     """Run one command line on the host; return its exit code and output. ``environment`` is sent with
     the session (sshd keeps only what its ``AcceptEnv`` allows)."""
-    client = open_client(conn)
+    client, channel = _start(conn, command, timeout, environment)
     try:
-        channel_stdin, channel_stdout, channel_stderr = client.exec_command(
-            command, timeout=timeout, environment=environment or None
-        )
+        channel_stdin = channel.makefile_stdin("wb")
+        channel_stdout = channel.makefile("r")
+        channel_stderr = channel.makefile_stderr("r")
         if stdin is not None:
             channel_stdin.write(stdin)
-        channel_stdin.channel.shutdown_write()
+        channel.shutdown_write()
         out = channel_stdout.read().decode("utf-8", "replace")
         err = channel_stderr.read().decode("utf-8", "replace")
-        code = channel_stdout.channel.recv_exit_status()
+        code = channel.recv_exit_status()
         return CommandResult(code, out, err)
     finally:
         client.close()
+
+
+# A connection that sshd closes between login and the command (its MaxStartups drops connections at random
+# when many open at once: two LBs' steps, a busy machine) fails with "Socket is closed" or "SSH session not
+# active" before the command starts: connect again, a few times.
+START_ATTEMPTS = 4
+
+
+def _start(
+    conn: Connection, command: str, timeout: float, environment: dict[str, str] | None
+) -> tuple[paramiko.SSHClient, paramiko.Channel]:
+    """A logged-in client and a channel running ``command``. While the session fails before the server has the
+    command (opening it, or writing the request), it is tried again on a new connection: nothing ran yet, so
+    nothing runs twice. A failure after the request was written is never retried."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        client = open_client(conn)
+        failure: BaseException
+        try:
+            channel = _session(client, timeout, environment)
+        except (OSError, EOFError, paramiko.SSHException) as err:
+            failure = err
+        else:
+            try:
+                channel.exec_command(command)
+                return client, channel
+            except OSError as err:  # paramiko's "Socket is closed": the request was never written
+                failure = err
+            except BaseException:
+                client.close()
+                raise
+        client.close()
+        if attempt == START_ATTEMPTS:
+            raise ConnectionError(
+                f"{conn.address}: the SSH session closed before the command started, {attempt} times: "
+                f"{' '.join(str(failure).split()) or type(failure).__name__}"
+            ) from failure
+        time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+def _session(client: paramiko.SSHClient, timeout: float, environment: dict[str, str] | None) -> paramiko.Channel:
+    transport = client.get_transport()
+    if transport is None or not transport.is_active():
+        raise paramiko.SSHException("SSH session not active")
+    channel = transport.open_session(timeout=30)
+    channel.settimeout(timeout)
+    if environment:
+        channel.update_environment(environment)
+    return channel
 
 
 def upload(conn: Connection, local_path: str, remote_path: str) -> None:
