@@ -20,9 +20,11 @@ from components.checkpoint import checkpoint_urns
 from components.containers import ContainerSite
 from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
+from components.hosts.address import host_port
 from components.hosts.from_config import check_known_host_keys, declare_servers
+from components.hosts.host import gate
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
-from components.layout import stack_label
+from components.layout import lb_component, stack_label
 from components.load_balancer import (
     BackendHealthCheck,
     BackendHealthCheckArgs,
@@ -32,6 +34,7 @@ from components.load_balancer import (
     TlsMaterial,
 )
 from components.load_balancer.acme_certificate import AcmeCertificateArgs, dns_server_props, when
+from components.load_balancer.failover import PRIORITIES, VrrpFailover, VrrpFailoverArgs
 from components.load_balancer.nginx import site_path
 from components.load_balancer.takeover import retire_sites
 from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
@@ -174,9 +177,14 @@ def on_servers() -> Site:
         deployed_before(takeover),
     )
 
-    # 3. nginx on the LB server, one upstream line per backend, TLS if configured.
+    # 3. nginx on the LB server(s), one upstream line per backend, TLS if configured; with two LBs
+    # (hosts.lbServers) keepalived on both shares one address (docs/failover.md).
     sandbox = settings.hosts.provider == "sandbox"
-    public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.lb_server.address or "")
+    failover = settings.virtual_address
+    if failover is not None:
+        public_address = failover
+    else:
+        public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.load_balancers[0].address or "")
     acme = acme_certificate()
     # HTTP-01: the CA looks the name up, so the DNS records come before the certificate (and the site).
     acme_after = (
@@ -189,41 +197,68 @@ def on_servers() -> Site:
         pulumi.export("ca_certificate", self_signed.ca_certificate)
     elif settings.lb.tls == "provided":
         tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
-    public_https_port = settings.sandbox.https_port if sandbox else settings.lb.https_port
-    lb = NginxLoadBalancer(
-        "lb",
-        NginxLoadBalancerArgs(
-            host=servers.lb,
-            site_name=site_name,
-            domain=settings.domain,
-            backends=[a.backend for a in apps],
-            settings=settings.lb,
-            tls=tls,
-            public_https_port=public_https_port,
-            harden=settings.harden_nginx,
-            acme=acme,
-            acme_after=acme_after,
-        ),
-    )
+    published = sandbox and failover is None  # a sandbox LB's ports published on this machine
+    public_https_port = settings.sandbox.https_port if published else settings.lb.https_port
+    # The second LB takes a site change first, then the first one (the one that normally holds the address).
+    lbs: dict[int, NginxLoadBalancer] = {}
+    for index in reversed(range(len(servers.lbs))):
+        host = servers.lbs[index]
+        name = lb_component(index)
+        lbs[index] = NginxLoadBalancer(
+            name,
+            NginxLoadBalancerArgs(
+                host=host,
+                site_name=site_name,
+                domain=settings.domain,
+                backends=[a.backend for a in apps],
+                settings=settings.lb,
+                tls=tls,
+                public_https_port=public_https_port,
+                harden=settings.harden_nginx,
+                acme=acme,
+                acme_after=acme_after,
+                after=[lbs[index + 1].site] if index + 1 in lbs else [],
+            ),
+        )
+        if settings.lb.health_check.enabled:
+            # A hung backend leaves the upstream within seconds (docs/hung-backends.md).
+            BackendHealthCheck(
+                f"{name}-health",
+                BackendHealthCheckArgs(
+                    host=host,
+                    site_name=site_name,
+                    backends=[a.backend for a in apps],
+                    settings=settings.lb,
+                    health=settings.app.health,
+                    site=lbs[index].site,
+                ),
+            )
+    lb = lbs[0]
+    ready: list[pulumi.Resource] = [lb.site]
+    if failover is not None:
+        ready = []
+        for index, host in enumerate(servers.lbs):
+            vrrp = VrrpFailover(
+                f"{lb_component(index)}-vrrp",
+                VrrpFailoverArgs(
+                    host=host,
+                    site_name=site_name,
+                    peers=[other.private_address for other in servers.lbs if other is not host],
+                    virtual_address=failover,
+                    priority=PRIORITIES[index],
+                    settings=settings.lb.failover,
+                    listen_port=settings.lb.listen_port,
+                    site=lbs[index].site,
+                    after=ready[:1],
+                ),
+            )
+            ready.append(vrrp.keepalived)
     if lb.certificate is not None:
         pulumi.export("certificate", {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer})
         days = settings.lb.acme.renew_days_before if settings.lb.acme else 0
         lb.certificate.not_after.apply(lambda d: pulumi.log.info(f"certificate for {settings.domain} {when(d, days)}"))
         lb.certificate.warnings.apply(lambda lines: pulumi.log.warn("\n".join(lines)) if lines else None)
-    if settings.lb.health_check.enabled:
-        # A hung backend leaves the upstream within seconds (docs/hung-backends.md).
-        BackendHealthCheck(
-            "lb-health",
-            BackendHealthCheckArgs(
-                host=servers.lb,
-                site_name=lb.site_name,
-                backends=[a.backend for a in apps],
-                settings=settings.lb,
-                health=settings.app.health,
-                site=lb.site,
-            ),
-        )
-    pulumi.export("lb_address", lb.address)
+    pulumi.export("lb_address", lb.address if failover is None else host_port(failover, settings.lb.listen_port))
     pulumi.export("backends", [a.backend for a in apps])
     pulumi.export("release", release.id)
     node = run.node.describe() + (f" (from {run.node.source})" if run.node.source else "")
@@ -231,14 +266,18 @@ def on_servers() -> Site:
     pulumi.export("releases", [a.release_id for a in apps])
     pulumi.export("previous_releases", [a.previous_release for a in apps])
     if takeover:
-        retired = retire_sites("lb-retire-sites", servers.lb, settings.domain, site_path(site_name), lb.site)
-        notes = [a.takeover_notes for a in apps] + [retired.stdout.apply(str.splitlines)]
+        notes = [a.takeover_notes for a in apps]
+        for index, host in enumerate(servers.lbs):
+            retired = retire_sites(
+                f"{lb_component(index)}-retire-sites", host, settings.domain, site_path(site_name), lbs[index].site
+            )
+            notes.append(retired.stdout.apply(str.splitlines))
         pulumi.export("takeover", pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns]))
         pulumi.export("takeover_backup", BACKUP_DIR)
     return Site(
-        lb_ready=lb.site,
+        lb_ready=ready[0] if len(ready) == 1 else gate("lb-ready", ready),
         public_address=public_address,
-        http_port=settings.sandbox.http_port if sandbox else settings.lb.listen_port,
+        http_port=settings.sandbox.http_port if published else settings.lb.listen_port,
         https_port=public_https_port,
         tls=settings.lb.tls != "off",
         dns_declared=bool(acme_after),
@@ -277,7 +316,7 @@ if settings.hosts_file.enabled:
         HostsEntryArgs(
             path=settings.hosts_file.path,
             stack=stack,
-            entries=[(settings.hosts_file.address, settings.domain)],
+            entries=[(settings.hosts_entry_address, settings.domain)],
         ),
         opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
     )

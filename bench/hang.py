@@ -59,6 +59,45 @@ def _netns_blackhole(container: str, action: str) -> None:
     )  # fmt: skip
 
 
+@dataclass
+class Window:
+    """When a fault was on (monotonic seconds), and what went wrong making or ending it."""
+
+    start: float = 0.0
+    end: float = 0.0
+    error: BaseException | None = None
+
+    def check(self, what: str) -> None:
+        if self.error is not None:
+            said = str(getattr(self.error, "stderr", "") or self.error).strip()[-300:]
+            raise RuntimeError(f"could not make or end the {what}: {said}") from self.error
+
+
+def in_background(
+    before: float, seconds: float, start: Callable[[], None], end: Callable[[], None]
+) -> tuple[threading.Thread, Window]:
+    """After ``before`` seconds ``start()``, ``seconds`` later ``end()`` (always, once started), in a thread; the
+    window says when, and any error for the caller's thread (``Window.check`` after joining)."""
+    window = Window()
+
+    def run() -> None:
+        time.sleep(before)
+        window.start = time.monotonic()
+        try:
+            start()
+            try:
+                time.sleep(seconds)
+            finally:
+                end()
+        except BaseException as err:  # reported by the caller, in its own thread
+            window.error = err
+        window.end = time.monotonic()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, window
+
+
 @dataclass(frozen=True)
 class HangKind:
     name: str
@@ -97,7 +136,6 @@ class HangReport:
     hang_from: float = 0.0
     hang_until: float = 0.0
     errors: list[str] = field(default_factory=list)
-    hang_error: BaseException | None = None
 
     @property
     def worst_wait(self) -> float:
@@ -164,21 +202,9 @@ def measure(
             url = f"http://127.0.0.1:{port}{path}"
             await asyncio.gather(*[_client(client, url, report, until) for _ in range(clients)])
 
-    def hang_in_background() -> None:
-        time.sleep(before)
-        report.hang_from = time.monotonic()
-        try:
-            hang.start(container, unit)
-            try:
-                time.sleep(hang_seconds)
-            finally:
-                hang.end(container, unit)
-        except BaseException as err:  # reported by measure(), in the caller's thread
-            report.hang_error = err
-        report.hang_until = time.monotonic()
-
-    thread = threading.Thread(target=hang_in_background, daemon=True)
-    thread.start()
+    thread, window = in_background(
+        before, hang_seconds, lambda: hang.start(container, unit), lambda: hang.end(container, unit)
+    )
     # A private event loop: asyncio.run() would leave the calling thread with no current loop, which
     # breaks whatever else in this process awaits on it (Pulumi's mocks in a test session).
     loop = asyncio.new_event_loop()
@@ -187,7 +213,6 @@ def measure(
     finally:
         loop.close()
         thread.join()
-    if report.hang_error is not None:
-        said = str(getattr(report.hang_error, "stderr", "") or report.hang_error).strip()[-300:]
-        raise RuntimeError(f"could not make or end the hang ({hang.name}): {said}") from report.hang_error
+    report.hang_from, report.hang_until = window.start, window.end
+    window.check(f"hang ({hang.name})")
     return report

@@ -17,3 +17,9 @@ def stack_label(stack: str) -> str:
 def container_name(stack: str, server: str) -> str:
     """The Docker container of a server (a sandbox VM or, in containers mode, the app or LB itself)."""
     return f"{stack_label(stack)}-{server}"
+
+
+def lb_component(index: int) -> str:
+    """The LB layer's name for the ``index``-th load balancer: ``lb``, then ``lb2`` (with ``hosts.lbServers``).
+    Its resources are named after it (``lb-site``, ``lb2-health``); the ops tools find each LB by it."""
+    return "lb" if index == 0 else f"lb{index + 1}"

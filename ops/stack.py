@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from components import config as stack_config
+from components.layout import lb_component
 from components.load_balancer.nginx import site_path
 from components.shell.ssh import Connection
 
@@ -108,9 +109,10 @@ def view_of(
         found = by_component.get(f"{server.name}-app")
         if found and found[0] == APP_TYPE:
             hosts.append(OpsHost(server.name, "app", Connection.from_props(found[1])))
-    lbs = [(name, conn) for name, (type_, conn) in by_component.items() if type_ == LB_TYPE]
-    if lbs:
-        hosts.append(OpsHost(settings.hosts.lb_server.name, "lb", Connection.from_props(lbs[0][1])))
+    for index, server in enumerate(settings.hosts.load_balancers):
+        found = by_component.get(lb_component(index))
+        if found and found[0] == LB_TYPE:
+            hosts.append(OpsHost(server.name, "lb", Connection.from_props(found[1])))
     if not hosts:
         raise StackError(f"stack {stack} has no deployed hosts (run `make up STACK={stack}` first)")
     return StackView(

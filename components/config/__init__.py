@@ -26,7 +26,7 @@ from components.config.checks import (
     check_tls,
     load_checked,
 )
-from components.config.load_balancer import LoadBalancerConfig, duration_seconds
+from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, duration_seconds
 from components.config.loader import KEYS, fields_by_key, load, parse, section_model, setting_names
 from components.config.names import DNS_TSIG_SETTING, DnsConfig
 from components.config.stack import COMMANDS_SETTING, RELEASE_KEY_SETTING, SEPARATE_SETTINGS, StackConfig
@@ -43,6 +43,7 @@ __all__ = [
     "AppConfig",
     "ConfigError",
     "DnsConfig",
+    "FailoverConfig",
     "HealthConfig",
     "LoadBalancerConfig",
     "StackConfig",

@@ -25,13 +25,25 @@ from components.config.base import (
 )
 
 # The private network's layout (sandbox VMs and containers): the LB at .10, app servers from .11 on, in
-# config order; the last address is the broadcast address.
+# config order; the last address is the broadcast address. With two LBs (`hosts.lbServers`) the second is at
+# .9 and the address they share (VRRP) at .5, unless `lb.failover.virtualAddress` says otherwise.
 LB_HOST_INDEX = 10
+VIRTUAL_HOST_INDEX = 5
 
 
 def host_address(subnet: str, index: int) -> str:
     """``index`` 0 is the LB (``.10``), 1… the app servers (``.11``…)."""
     return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX + index])
+
+
+def lb_address(subnet: str, lb_index: int) -> str:
+    """The ``lb_index``-th load balancer's address: ``.10``, then ``.9`` (below the app servers)."""
+    return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX - lb_index])
+
+
+def virtual_address(subnet: str) -> str:
+    """The address two sandbox LBs share by default (``.5``)."""
+    return str(ipaddress.ip_network(subnet)[VIRTUAL_HOST_INDEX])
 
 
 def app_server_room(subnet: str) -> int:
@@ -137,7 +149,17 @@ class HostsConfig(Model):
     app_servers: list[ServerConfig] = Field(
         alias="appServers", min_length=1, description="the app servers (at least one), each a server as below"
     )
-    lb_server: ServerConfig = Field(alias="lbServer", description="the load-balancer server, same keys")
+    lb_server: ServerConfig | None = Field(
+        default=None,
+        alias="lbServer",
+        description="the load-balancer server, same keys (required unless `lbServers` is set)",
+    )
+    lb_servers: Annotated[list[ServerConfig], Field(min_length=2, max_length=2)] | None = Field(
+        default=None,
+        alias="lbServers",
+        description="instead of `lbServer`: two load balancers sharing `lb.failover.virtualAddress` by VRRP "
+        "(keepalived): the first holds it, the other takes it over when it fails (docs/failover.md)",
+    )
     user: Text = Field(
         default="deploy",
         description="the SSH login user (needs passwordless sudo; never the app's user, `app.name`); sandbox VMs make it at first boot",
@@ -177,10 +199,15 @@ class HostsConfig(Model):
 
     @model_validator(mode="after")
     def _servers(self) -> HostsConfig:
+        if self.lb_server is None and self.lb_servers is None:
+            raise ValueError("lbServer is required (or lbServers: two load balancers sharing an address)")
+        if self.lb_server is not None and self.lb_servers is not None:
+            raise ValueError("set lbServer (one load balancer) or lbServers (two sharing an address), not both")
         check_server_names([s.name for s in self.all_servers])
+        if self.provider == "containers" and self.lb_servers is not None:
+            raise ValueError("lbServers does not apply with provider 'containers' (one nginx container: lbServer)")
         if self.provider == "containers":
-            for index, server in enumerate(self.all_servers):
-                where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
+            for where, server in self.keyed_servers:
                 given = {
                     "address": server.address,
                     "sshPort": server.ssh_port,
@@ -196,20 +223,45 @@ class HostsConfig(Model):
         if self.takeover and self.provider != "existing":
             raise ValueError("takeover applies only with provider 'existing' (the program makes the other servers)")
         if self.provider == "existing":
-            for index, server in enumerate(self.all_servers):
+            for where, server in self.keyed_servers:
                 if server.address is None:
-                    where = f"appServers[{index}]" if index < len(self.app_servers) else "lbServer"
                     raise ValueError(f"{where}.address is required with provider 'existing'")
             app_addresses = [(s.address, s.ssh_port or 22) for s in self.app_servers]
             if len(set(app_addresses)) != len(app_addresses):
                 raise ValueError("two app servers share the same address and sshPort")
-            lb = (self.lb_server.address, self.lb_server.ssh_port or 22)
-            if lb in app_addresses and not self.allow_lb_on_app_server:
-                raise ValueError(
-                    f"lbServer.address {lb[0]} is also an app server: set hosts.allowLbOnAppServer: true to share it"
-                )
+            lbs = [(where, (s.address, s.ssh_port or 22)) for where, s in self.keyed_servers[len(self.app_servers) :]]
+            if len({lb for _, lb in lbs}) != len(lbs):
+                raise ValueError("the two lbServers share the same address and sshPort")
+            for where, lb in lbs:
+                if lb in app_addresses and not self.allow_lb_on_app_server:
+                    raise ValueError(
+                        f"{where}.address {lb[0]} is also an app server: set hosts.allowLbOnAppServer: true to share it"
+                    )
         return self
 
     @property
+    def load_balancers(self) -> list[ServerConfig]:
+        """The LB servers: ``lbServers``, else the one ``lbServer``."""
+        if self.lb_servers is not None:
+            return list(self.lb_servers)
+        assert self.lb_server is not None  # the validator requires one of the two
+        return [self.lb_server]
+
+    @property
+    def failover(self) -> bool:
+        """Two LBs sharing a virtual address (``lbServers``)."""
+        return self.lb_servers is not None
+
+    @property
     def all_servers(self) -> list[ServerConfig]:
-        return [*self.app_servers, self.lb_server]
+        return [*self.app_servers, *self.load_balancers]
+
+    @property
+    def keyed_servers(self) -> list[tuple[str, ServerConfig]]:
+        """Every server with the key a message names it by (``appServers[0]``, ``lbServer``, ``lbServers[1]``)."""
+        lbs = (
+            [(f"lbServers[{i}]", s) for i, s in enumerate(self.lb_servers)]
+            if self.lb_servers is not None
+            else [("lbServer", self.load_balancers[0])]
+        )
+        return [*((f"appServers[{i}]", s) for i, s in enumerate(self.app_servers)), *lbs]

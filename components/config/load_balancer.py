@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import Model, Port, Text
+from components.config.base import Model, Port, Text, check_ip, shown
 
 _DURATION = re.compile(r"[1-9][0-9]*(ms|s|m)")
 
@@ -103,6 +103,58 @@ class AcmeConfig(Model):
         return value
 
 
+class FailoverConfig(Model):
+    """Two LBs (``hosts.lbServers``) sharing one address by VRRP (keepalived, docs/failover.md)."""
+
+    virtual_address: Text | None = Field(
+        default=None,
+        alias="virtualAddress",
+        description="the IP address the two LBs share and the name points at: a free address in their private "
+        "network (`existing`: required)",
+        json_schema_extra=shown("sandbox: the subnet's `.5`"),
+    )
+    virtual_router_id: Annotated[int, Field(ge=1, le=255)] = Field(
+        default=51,
+        alias="virtualRouterId",
+        description="the VRRP router id: unique among the VRRP groups on that network",
+    )
+    advert_interval: Text = Field(
+        default="250ms",
+        alias="advertInterval",
+        description="how often the holder says so (VRRPv3, 50ms to 10s in steps of 10ms); the other takes the "
+        "address after about three missed",
+    )
+    preempt: bool = Field(
+        default=False,
+        description="whether the first LB takes the address back when it returns (`false`: the other keeps it "
+        "until it fails, one switch per fault)",
+    )
+
+    @field_validator("virtual_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = check_ip(value)
+        if ":" in value:
+            raise ValueError(f"{value!r}: the shared address must be IPv4 (VRRP for IPv6 is not supported yet)")
+        return value
+
+    @field_validator("advert_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if not _DURATION.fullmatch(value):
+            raise ValueError(f"{value!r} is not a duration such as '250ms' or '1s'")
+        seconds = duration_seconds(value)
+        if not 0.05 <= seconds <= 10 or round(seconds * 1000) % 10:
+            raise ValueError(f"{value!r} must be between 50ms and 10s, in steps of 10ms")
+        return value
+
+    @property
+    def advert_seconds(self) -> float:
+        return duration_seconds(self.advert_interval)
+
+
 class LoadBalancerConfig(Model):
     """nginx on the LB server: ports, TLS, and how it treats backends."""
 
@@ -150,6 +202,10 @@ class LoadBalancerConfig(Model):
         default_factory=HealthCheckConfig,
         alias="healthCheck",
         description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
+    )
+    failover: FailoverConfig = Field(
+        default_factory=FailoverConfig,
+        description="with `hosts.lbServers`: the address the two LBs share and how they hand it over (docs/failover.md)",
     )
 
     @field_validator("acme", mode="before")

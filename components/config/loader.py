@@ -20,6 +20,8 @@ from components.config.stack import SEPARATE_SETTINGS, StackConfig
 def section_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     """The model a field holds (unwrapping ``X | None`` and ``list[X]``), and whether it is a list of them."""
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # a list with a length rule: Annotated[list[X], Field(...)]
+        return section_model(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         found = [section_model(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
         return next((m for m in found if m[0] is not None), (None, False))

@@ -14,8 +14,8 @@ from pydantic import Field, field_validator, model_validator
 from components.config.app import AppConfig
 from components.config.base import DOMAIN, Model, Text
 from components.config.containers import ContainersConfig, check_containers_site
-from components.config.hosts import HostsConfig, SandboxConfig
-from components.config.load_balancer import LoadBalancerConfig, RolloutConfig
+from components.config.hosts import HostsConfig, SandboxConfig, host_address, lb_address, virtual_address
+from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, RolloutConfig
 from components.config.names import DNS_TSIG_SETTING, DnsConfig, HostsFileConfig, in_zone
 
 
@@ -73,7 +73,9 @@ class StackConfig(Model):
             return self
         if not in_zone(self.domain, self.dns.zone):
             raise ValueError(f"dns.zone {self.dns.zone} is not a suffix of the domain {self.domain}")
-        lb_address = self.hosts.lb_server.address
+        if self.hosts.failover:
+            return self  # the records point at lb.failover.virtualAddress, an IP address
+        lb_address = self.hosts.load_balancers[0].address
         if not self.dns.addresses and self.hosts.provider == "existing" and lb_address is not None:
             try:
                 ipaddress.ip_address(lb_address)
@@ -89,8 +91,7 @@ class StackConfig(Model):
         if self.hosts.provider == "containers":
             return self
         users = {"hosts.user": self.hosts.user}
-        for index, server in enumerate(self.hosts.all_servers):
-            where = f"appServers[{index}]" if index < len(self.hosts.app_servers) else "lbServer"
+        for where, server in self.hosts.keyed_servers:
             if server.user is not None:
                 users[f"hosts.{where}.user"] = server.user
         for setting, user in users.items():
@@ -106,6 +107,65 @@ class StackConfig(Model):
         if self.lb.acme is not None and self.lb.acme.challenge == "dns-01" and self.dns is None:
             raise ValueError("lb.acme.challenge 'dns-01' needs wayshub:dns (the TXT record goes through its server)")
         return self
+
+    @model_validator(mode="after")
+    def _failover(self) -> StackConfig:
+        failover = self.lb.failover
+        if not self.hosts.failover:
+            if failover.model_fields_set:
+                name = sorted(failover.model_fields_set)[0]
+                key = FailoverConfig.model_fields[name].alias or name
+                raise ValueError(f"lb.failover.{key} applies only with hosts.lbServers (two load balancers)")
+            return self
+        if self.lb.tls == "acme":
+            raise ValueError(
+                "lb.tls 'acme' with hosts.lbServers is not supported yet (docs/failover.md): "
+                "use 'provided' or 'self-signed'"
+            )
+        address = self.virtual_address
+        if address is None:
+            raise ValueError("lb.failover.virtualAddress is required with hosts.lbServers on your own servers")
+        taken = [
+            (where, used)
+            for where, server in self.hosts.keyed_servers
+            for used in (server.address, server.private_address)
+            if used is not None
+        ]
+        if self.hosts.provider == "sandbox":
+            subnet = ipaddress.ip_network(self.sandbox.subnet)
+            reserved = {
+                str(subnet.network_address),
+                str(subnet.broadcast_address),
+                str(subnet[1]),  # Docker's gateway
+                *(lb_address(self.sandbox.subnet, i) for i in range(len(self.hosts.load_balancers))),
+                *(host_address(self.sandbox.subnet, i + 1) for i in range(len(self.hosts.app_servers))),
+            }
+            if ipaddress.ip_address(address) not in subnet or address in reserved:
+                raise ValueError(
+                    f"lb.failover.virtualAddress {address} must be a free address in sandbox.subnet {subnet} "
+                    "(not its gateway .1, an LB's or an app server's)"
+                )
+        for where, used in taken:
+            if used == address:
+                raise ValueError(f"lb.failover.virtualAddress {address} is {where}'s own address: it must be free")
+        return self
+
+    @property
+    def virtual_address(self) -> str | None:
+        """The address two LBs share: ``lb.failover.virtualAddress``, else the sandbox subnet's default."""
+        if not self.hosts.failover:
+            return None
+        given = self.lb.failover.virtual_address
+        if given is None and self.hosts.provider == "sandbox":
+            return virtual_address(self.sandbox.subnet)
+        return given
+
+    @property
+    def hosts_entry_address(self) -> str:
+        """What the hosts-file entry points at: ``hostsFile.address`` as set, else the LBs' shared address."""
+        if "address" not in self.hosts_file.model_fields_set and self.virtual_address is not None:
+            return self.virtual_address
+        return self.hosts_file.address
 
     @property
     def dns_records(self) -> list[str]:

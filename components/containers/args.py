@@ -110,7 +110,7 @@ def site_args(
         stack=stack,
         domain=settings.domain,
         app_servers=[server.name for server in settings.hosts.app_servers],
-        lb_server=settings.hosts.lb_server.name,
+        lb_server=settings.hosts.load_balancers[0].name,
         app_source=project_dir / settings.app.source,
         lb=settings.lb,
         app_port=settings.app.port,

@@ -9,7 +9,7 @@ import pulumi
 
 from components.cache import cache_root
 from components.config import ConfigError, StackConfig
-from components.config.hosts import host_address
+from components.config.hosts import host_address, lb_address
 from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
@@ -22,9 +22,15 @@ from components.shell.command import remote
 @dataclass(frozen=True)
 class Servers:
     app: list[Host]
-    lb: Host
+    # The load balancers in config order: one, or two sharing an address (hosts.lbServers).
+    lbs: list[Host]
     # The authorized_keys line every server must accept (the stack's key pair, or the user's key).
     ssh_public_key: pulumi.Output[str]
+
+    @property
+    def lb(self) -> Host:
+        """The first load balancer (the only one without failover)."""
+        return self.lbs[0]
 
 
 def apt_cache_root() -> str:
@@ -40,8 +46,7 @@ def check_known_host_keys(config: StackConfig) -> None:
     if hosts.provider != "existing":
         return
     path = Path(hosts.known_hosts_file) if hosts.known_hosts_file else ssh.KNOWN_HOSTS
-    for index, server in enumerate(hosts.all_servers):
-        where = f"appServers[{index}]" if index < len(hosts.app_servers) else "lbServer"
+    for where, server in hosts.keyed_servers:
         if server.host_key is not None:
             continue
         try:
@@ -76,13 +81,23 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
         )
         # The public half of the user's key is no secret: servers need it in authorized_keys.
         public_key = pulumi.Output.unsecret(key.apply(lambda text: public_key_of(text, stack_label(stack))))
-        return Servers(app=existing[:-1], lb=existing[-1], ssh_public_key=public_key)
+        count = len(hosts.app_servers)
+        return Servers(app=existing[:count], lbs=existing[count:], ssh_public_key=public_key)
 
     sandbox = config.sandbox
     network = SandboxNetwork("sandbox", SandboxNetworkArgs(network=sandbox.network, subnet=sandbox.subnet, stack=stack))
-    ordered = [hosts.lb_server, *hosts.app_servers]
-    # Both ports always: turning TLS on or off must not re-create the LB VM.
+    first_lb, *other_lbs = hosts.load_balancers
+    # SSH ports in this order (the first LB, the app servers, then a second LB), so adding one moves none.
+    ordered = [first_lb, *hosts.app_servers, *other_lbs]
+    addresses = [
+        lb_address(sandbox.subnet, 0),
+        *(host_address(sandbox.subnet, i + 1) for i in range(len(hosts.app_servers))),
+        *(lb_address(sandbox.subnet, i + 1) for i in range(len(other_lbs))),
+    ]
+    # Both ports always: turning TLS on or off must not re-create the LB VM. Two LBs publish none: this
+    # machine reaches their shared address on the sandbox network itself (docs/failover.md).
     lb_ports = [(sandbox.http_port, config.lb.listen_port), (sandbox.https_port, config.lb.https_port)]
+    lb_names = {server.name for server in hosts.load_balancers}
     vms = [
         SandboxVm(
             server.name,
@@ -91,16 +106,18 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
                 container_name=container_name(stack, server.name),
                 image=sandbox.image,
                 network=network,
-                private_address=host_address(sandbox.subnet, index),
+                private_address=address,
                 ssh_port=server.ssh_port or sandbox.ssh_port_base + index,
                 stack=stack,
                 user=hosts.user,
                 bind_address=sandbox.bind_address,
-                published_ports=lb_ports if index == 0 else [],
+                published_ports=lb_ports if index == 0 and not hosts.failover else [],
+                vrrp=hosts.failover and server.name in lb_names,
                 apt_cache_dir=f"{apt_cache_root()}/{stack}-{server.name}",
                 dial_timeout_seconds=hosts.dial_timeout_seconds,
             ),
         ).host
-        for index, server in enumerate(ordered)
+        for index, (server, address) in enumerate(zip(ordered, addresses, strict=True))
     ]
-    return Servers(app=vms[1:], lb=vms[0], ssh_public_key=network.key.public_key)
+    count = len(hosts.app_servers)
+    return Servers(app=vms[1 : 1 + count], lbs=[vms[0], *vms[1 + count :]], ssh_public_key=network.key.public_key)

@@ -67,6 +67,8 @@ class SandboxVmArgs:
     user: str = "deploy"
     bind_address: str = "127.0.0.1"
     published_ports: Sequence[tuple[int, int]] = field(default_factory=tuple)
+    # One of two LBs sharing an address: keepalived adds it (NET_ADMIN) and speaks VRRP (NET_RAW).
+    vrrp: bool = False
     # A host folder kept across VM re-creations for apt's downloads and package lists.
     apt_cache_dir: str | None = None
     dial_timeout_seconds: float = 60.0
@@ -85,9 +87,9 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
     ]  # fmt: skip
     for host_port, container_port in args.published_ports:
         argv += ["--publish", f"{args.bind_address}:{host_port}:{container_port}"]
-    if args.published_ports:
-        # The LB VM (the one whose ports are published): its backend health check ends connections
-        # stuck on a hung backend with `ss -K`, which needs CAP_NET_ADMIN in its network namespace.
+    if args.published_ports or args.vrrp:
+        # An LB VM: its backend health check ends connections stuck on a hung backend with `ss -K`, which
+        # needs CAP_NET_ADMIN in its network namespace (as does keepalived, adding the shared address).
         argv += ["--cap-add", "NET_ADMIN"]
     if args.apt_cache_dir:
         argv += [
@@ -102,7 +104,8 @@ def docker_run_argv(args: SandboxVmArgs, public_key: str) -> list[str]:
         # namespaces of sandboxed units (PrivateTmp, ProtectSystem) and its own cgroup mount; a cgroup
         # namespace of its own, so it sees and writes only the container's cgroup, none of the host's.
         "--cap-add", "SYS_ADMIN",
-        "--cap-drop", "NET_RAW", "--cap-drop", "MKNOD",
+        *([] if args.vrrp else ["--cap-drop", "NET_RAW"]),  # VRRP is IP protocol 112: a raw socket
+        "--cap-drop", "MKNOD",
         "--cgroupns", "private",
         "--tmpfs", "/run", "--tmpfs", "/run/lock",
         "--stop-timeout", "20",

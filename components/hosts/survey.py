@@ -65,7 +65,7 @@ def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
 
 def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
     """The same servers, each ``ready`` only once every server's survey has passed."""
-    roles = [(host, "app") for host in servers.app] + [(servers.lb, "lb")]
+    roles = [(host, "app") for host in servers.app] + [(host, "lb") for host in servers.lbs]
     surveys = [
         remote.Command(
             f"{host.name}-survey",
@@ -78,5 +78,7 @@ def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
     ]
     ready = gate("survey-gate", surveys)
     return replace(
-        servers, app=[replace(host, ready=ready) for host in servers.app], lb=replace(servers.lb, ready=ready)
+        servers,
+        app=[replace(host, ready=ready) for host in servers.app],
+        lbs=[replace(host, ready=ready) for host in servers.lbs],
     )

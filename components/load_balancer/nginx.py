@@ -63,6 +63,8 @@ class NginxLoadBalancerArgs:
     # waits for besides the LB's port-80 server (the DNS records HTTP-01 needs).
     acme: AcmeCertificateArgs | None = None
     acme_after: Sequence[pulumi.Resource] = ()
+    # What the site's publish waits for (another LB's publish: two LBs take a change one after the other).
+    after: Sequence[pulumi.Resource] = ()
 
 
 def tls_paths(site_name: str) -> dict[str, str]:
@@ -232,7 +234,13 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             f"{name}-site",
             pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.nginx, self.state, *([self.sandbox] if self.sandbox else []), *tls_files],
+                depends_on=[
+                    self.nginx,
+                    self.state,
+                    *([self.sandbox] if self.sandbox else []),
+                    *tls_files,
+                    *args.after,
+                ],
             ),
             connection=conn,
             create=publish_command(args.site_name),

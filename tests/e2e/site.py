@@ -59,13 +59,14 @@ class Site:
         return f"wayshub-{SITE_STACK}-{server}"
 
     def sh(self, server: str, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """A root shell command inside a sandbox VM (for checks; deploys go over SSH)."""
-        return subprocess.run(
-            ["docker", "exec", self.container(server), "bash", "-c", command],
-            capture_output=True,
-            text=True,
-            check=check,
-        )
+        return vm_sh(self.container(server), command, check)
+
+
+def vm_sh(container: str, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """A root shell command inside a sandbox VM (for checks; deploys go over SSH)."""
+    return subprocess.run(
+        ["docker", "exec", container, "bash", "-c", command], capture_output=True, text=True, check=check
+    )
 
 
 def write_stack_config(

@@ -91,6 +91,10 @@ README_STACK = name("readme")
 README_HTTP_PORT = port(18900)  # +1: HTTPS
 README_SSH_PORT_BASE = port(23300)
 README_SUBNET_PREFIX = subnet_prefix("172.30", 160)
+# Two LBs sharing an address (keepalived), reached on the sandbox network itself: tests/e2e/test_failover.py.
+FAILOVER_STACK = name("e2eha")
+FAILOVER_SSH_PORT_BASE = port(23500)
+FAILOVER_SUBNET_PREFIX = subnet_prefix("172.30", 170)
 # Pebble, the ACME test server: tests/e2e/pebble.py.
 PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HTTP-01 answers, +3 TLS-ALPN-01
 # A loopback address nothing listens on (sites publish on 127.0.0.1): a name pointed there is refused at once.

@@ -15,6 +15,14 @@ GOOD: dict[str, Any] = {
 }
 CONTAINERS: dict[str, Any] = {**GOOD, "hosts": {**GOOD["hosts"], "provider": "containers"}}
 DNS: dict[str, Any] = {**GOOD, "dns": {"server": "10.0.0.53", "zone": "local", "keyName": "wayshub-update"}}
+# Two LBs sharing an address (issue 30): sandbox VMs, the address by default the subnet's .5.
+FAILOVER: dict[str, Any] = {
+    **GOOD,
+    "hosts": {
+        **{k: v for k, v in GOOD["hosts"].items() if k != "lbServer"},
+        "lbServers": [{"name": "lb1"}, {"name": "lb2"}],
+    },
+}
 EXISTING: dict[str, Any] = {
     "domain": "wayshub.example.com",
     "hosts": {
@@ -23,6 +31,16 @@ EXISTING: dict[str, Any] = {
         "appServers": [{"name": "app1", "address": "10.0.0.11"}, {"name": "app2", "address": "10.0.0.12"}],
         "lbServer": {"name": "lb", "address": "10.0.0.10"},
     },
+}
+
+CONTAINERS_FAILOVER: dict[str, Any] = FAILOVER
+EXISTING_FAILOVER: dict[str, Any] = {
+    **EXISTING,
+    "hosts": {
+        **{k: v for k, v in EXISTING["hosts"].items() if k != "lbServer"},
+        "lbServers": [{"name": "lb1", "address": "10.0.0.10"}, {"name": "lb2", "address": "10.0.0.9"}],
+    },
+    "lb": {"failover": {"virtualAddress": "10.0.0.5"}},
 }
 
 
@@ -60,7 +78,70 @@ BAD = [
     (GOOD, "hosts.appServers.0.sshPort", 70000, "wayshub:hosts.appServers[0].sshPort: Input should be less than"),
     (GOOD, "hosts.appServers.0.sshPort", "abc", "wayshub:hosts.appServers[0].sshPort: Input should be a valid integer"),
     (GOOD, "hosts.appServers.0.colour", "red", "wayshub:hosts.appServers[0].colour: unknown setting"),
-    (GOOD, "hosts.lbServer", ..., "wayshub:hosts.lbServer: is required"),
+    (GOOD, "hosts.lbServer", ..., "wayshub:hosts: lbServer is required (or lbServers"),
+    (FAILOVER, "hosts.lbServer", {"name": "lb"}, "wayshub:hosts: set lbServer (one load balancer) or lbServers"),
+    (
+        CONTAINERS_FAILOVER,
+        "hosts.provider",
+        "containers",
+        "wayshub:hosts: lbServers does not apply with provider 'containers'",
+    ),
+    (
+        FAILOVER,
+        "lb",
+        {"failover": {"virtualAddress": "172.30.77.11"}},
+        "wayshub: lb.failover.virtualAddress 172.30.77.11 must be a free address in sandbox.subnet",
+    ),
+    (
+        FAILOVER,
+        "lb",
+        {"failover": {"virtualAddress": "172.30.77.1"}},
+        "wayshub: lb.failover.virtualAddress 172.30.77.1 must be a free address",
+    ),
+    (
+        FAILOVER,
+        "lb",
+        {"failover": {"virtualAddress": "172.30.77.9"}},
+        "wayshub: lb.failover.virtualAddress 172.30.77.9 must be a free address",
+    ),
+    (GOOD, "lb", {"failover": {"preempt": True}}, "wayshub: lb.failover.preempt applies only with hosts.lbServers"),
+    (
+        GOOD,
+        "lb",
+        {"failover": {"virtualAddress": "10.0.0.5"}},
+        "wayshub: lb.failover.virtualAddress applies only with hosts.lbServers",
+    ),
+    (EXISTING_FAILOVER, "lb", {}, "wayshub: lb.failover.virtualAddress is required with hosts.lbServers on your own"),
+    (
+        EXISTING_FAILOVER,
+        "lb.failover.virtualAddress",
+        "10.0.0.9",
+        "wayshub: lb.failover.virtualAddress 10.0.0.9 is lbServers[1]'s own address",
+    ),
+    (
+        EXISTING_FAILOVER,
+        "hosts.lbServers.1.address",
+        "10.0.0.10",
+        "wayshub:hosts: the two lbServers share the same address and sshPort",
+    ),
+    (
+        EXISTING_FAILOVER,
+        "hosts.lbServers.1.address",
+        "10.0.0.12",
+        "wayshub:hosts: lbServers[1].address 10.0.0.12 is also an app server",
+    ),
+    (
+        EXISTING_FAILOVER,
+        "hosts.lbServers.1.address",
+        ...,
+        "wayshub:hosts: lbServers[1].address is required with provider 'existing'",
+    ),
+    (
+        {**FAILOVER, "lb": {"tls": "acme", "acme": {"directoryUrl": "https://acme.test/d"}}},
+        "domain",
+        "wayshub.local",
+        "wayshub: lb.tls 'acme' with hosts.lbServers is not supported yet",
+    ),
     (GOOD, "hosts.appServers.0.hostKey", "not a key", "wayshub:hosts.appServers[0].hostKey: must be '<type> <base64>'"),
     (GOOD, "sandbox", {"subnet": "8.8.8.0/24"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),
     (GOOD, "sandbox", {"subnet": "fd00::/120"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),

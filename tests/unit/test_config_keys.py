@@ -18,7 +18,7 @@ import pytest
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked
 from components.load_balancer.tls import self_signed
-from tests.unit.test_config import DNS, EXISTING, GOOD
+from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD
 
 REPO = Path(__file__).resolve().parents[2]
 TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
@@ -66,6 +66,13 @@ CASES = [
     Case("hosts.lbServer.user", ["root"], "must be text, not a list"),
     Case("hosts.lbServer.privateAddress", "x y", "'x y' is neither an IP address nor a host name"),
     Case("hosts.lbServer.hostKey", "ssh-dss AAAA", "must be '<type> <base64>'"),
+    Case("hosts.lbServers", [{"name": "lb1"}], "List should have at least 2 items after validation, not 1", FAILOVER),
+    Case("hosts.lbServers[].name", "LB", "must be 1-32 lowercase letters", FAILOVER),
+    Case("hosts.lbServers[].address", "a b", "'a b' is neither an IP address nor a host name", FAILOVER),
+    Case("hosts.lbServers[].sshPort", 70000, "Input should be less than or equal to 65535", FAILOVER),
+    Case("hosts.lbServers[].user", ["root"], "must be text, not a list", FAILOVER),
+    Case("hosts.lbServers[].privateAddress", "x y", "'x y' is neither an IP address nor a host name", FAILOVER),
+    Case("hosts.lbServers[].hostKey", "ssh-dss AAAA", "must be '<type> <base64>'", FAILOVER),
     Case("hosts.user", {"name": "x"}, "must be text, not a map of settings"),
     Case("hosts.allowLbOnAppServer", "yes", "Input should be a valid boolean"),
     Case("hosts.dialTimeoutSeconds", 0, "Input should be greater than or equal to 1"),
@@ -138,6 +145,11 @@ CASES = [
     Case("lb.healthCheck.timeout", "10ms", "'10ms' must be between 50ms and 60s"),
     Case("lb.healthCheck.fall", 0, "Input should be greater than or equal to 1"),
     Case("lb.healthCheck.rise", 11, "Input should be less than or equal to 10"),
+    Case("lb.failover", "on", f"{MAP} text", FAILOVER),
+    Case("lb.failover.virtualAddress", "fe80::5%eth0", "'fe80::5%eth0': an IPv6 zone ID", FAILOVER),
+    Case("lb.failover.virtualRouterId", 256, "Input should be less than or equal to 255", FAILOVER),
+    Case("lb.failover.advertInterval", "1500us", "'1500us' is not a duration", FAILOVER),
+    Case("lb.failover.preempt", "sometimes", "Input should be a valid boolean", FAILOVER),
     Case("rollout", "fast", f"{MAP} text"),
     Case("rollout.batchSize", 0, "Input should be greater than or equal to 1"),
     Case("hostsFile", True, f"{MAP} text"),  # the engine hands a top-level true over as the text "true"

@@ -16,7 +16,7 @@ import pytest
 
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked, parse
-from tests.unit.test_config import DNS, GOOD
+from tests.unit.test_config import DNS, FAILOVER, GOOD
 from tests.unit.test_config_keys import ACME, REPO, TSIG_SECRET, Case, engine_view, load_case, put
 
 # Where line breaks are legitimate by design, and why (docs/security.md says the same to users).
@@ -39,6 +39,11 @@ EXAMPLES: dict[str, str] = {
     "hosts.lbServer.user": "deploy",
     "hosts.lbServer.privateAddress": "10.0.1.10",
     "hosts.lbServer.hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+    "hosts.lbServers[].address": "10.0.0.9",
+    "hosts.lbServers[].user": "deploy",
+    "hosts.lbServers[].privateAddress": "10.0.1.9",
+    "hosts.lbServers[].hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+    "lb.failover.virtualAddress": "172.30.77.6",
     "hosts.knownHostsFile": "/etc/hostname",
     "app.start": "node server.js",
     "app.build": "npm run build",
@@ -81,6 +86,8 @@ def _takes_text(annotation: Any) -> bool:
 
 
 def _base(key: str) -> dict[str, Any]:
+    if key.startswith(("hosts.lbServers", "lb.failover.")):
+        return FAILOVER
     return DNS if key.startswith("dns.") else ACME if key.startswith("lb.acme.") else GOOD
 
 

@@ -1,0 +1,155 @@
+"""A load balancer fails: make it fail four ways, and measure what clients of the site see meanwhile.
+
+Used by tests/e2e/test_failover.py (two LBs sharing an address, docs/failover.md) and, side by side with one LB,
+by `make bench`. The faults act from this machine on an LB sandbox VM (a Docker container):
+
+- ``stop``: the VM is stopped (``docker stop``: its keepalived says goodbye on the way down), later started;
+- ``nginx``: nginx is killed (SIGKILL to its unit: the track script sees it), later started again;
+- ``pause``: the whole VM is frozen (``docker pause``: nothing on it runs, it says nothing), later unpaused;
+- ``drop``: every packet the VM sends is dropped (bench/hang.py's blackhole rule), later let through.
+
+Clients open a new connection for every GET (a keep-alive connection to a dead LB dies with it either way) and
+try a failed GET once more a second later, as ``curl --retry`` does. Load goes only to the address the
+test's own sandbox network gives the site (a private address this machine reaches on that network).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bench.hang import _netns_blackhole, _pause, in_background
+
+TIMEOUT_SECONDS = 5.0
+# A failed GET is tried once more after this long (curl --retry's first wait).
+RETRY_AFTER_SECONDS = 1.0
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    describe: str
+    start: Callable[[str], None]  # (container)
+    end: Callable[[str], None]
+
+
+FAULTS: dict[str, Fault] = {
+    "stop": Fault(
+        "stop",
+        "LB VM stopped (docker stop)",
+        lambda c: _run("docker", "stop", "--time", "10", c),
+        lambda c: _run("docker", "start", c),
+    ),
+    "nginx": Fault(
+        "nginx",
+        "nginx killed (SIGKILL)",
+        lambda c: _run("docker", "exec", c, "systemctl", "kill", "--signal=SIGKILL", "nginx"),
+        lambda c: _run("docker", "exec", c, "systemctl", "start", "nginx"),
+    ),
+    "pause": Fault("pause", "LB VM frozen (docker pause)", _pause, lambda c: _run("docker", "unpause", c)),
+    "drop": Fault(
+        "drop",
+        "packets from the LB VM dropped (a blackhole rule in its netns)",
+        lambda c: _netns_blackhole(c, "add"),
+        lambda c: _netns_blackhole(c, "del"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Get:
+    sent: float
+    done: float
+    first_ok: bool  # the first try answered 200
+    ok: bool  # the first try or the one retry answered 200
+    error: str = ""
+
+
+@dataclass
+class FailoverReport:
+    gets: list[Get] = field(default_factory=list)
+    fault_from: float = 0.0
+    fault_until: float = 0.0
+
+    @property
+    def worst_wait(self) -> float:
+        """The longest a client waited for an answer (retry included)."""
+        return max((g.done - g.sent for g in self.gets), default=0.0)
+
+    @property
+    def failed_without_retry(self) -> int:
+        return sum(1 for g in self.gets if not g.first_ok)
+
+    @property
+    def failed_after_retry(self) -> int:
+        return sum(1 for g in self.gets if not g.ok)
+
+    def summary(self) -> str:
+        errors = sorted({g.error for g in self.gets if g.error})[:3]
+        return (
+            f"{len(self.gets)} GETs, worst wait {self.worst_wait:.2f}s, {self.failed_without_retry} failed without "
+            f"retry, {self.failed_after_retry} after one retry; errors {errors}"
+        )
+
+
+def _get_once(address: str, port: int, host_header: str) -> tuple[bool, str]:
+    conn = http.client.HTTPConnection(address, port, timeout=TIMEOUT_SECONDS)
+    try:
+        conn.request("GET", "/", headers={"Host": host_header})
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200, "" if response.status == 200 else f"HTTP {response.status}"
+    except (OSError, http.client.HTTPException) as err:
+        return False, type(err).__name__
+    finally:
+        conn.close()
+
+
+def _client(address: str, port: int, host_header: str, report: FailoverReport, until: float) -> None:
+    while time.monotonic() < until:
+        sent = time.monotonic()
+        first_ok, error = _get_once(address, port, host_header)
+        ok = first_ok
+        if not ok:
+            time.sleep(RETRY_AFTER_SECONDS)
+            ok = _get_once(address, port, host_header)[0]
+        report.gets.append(Get(sent, time.monotonic(), first_ok, ok, error))
+        time.sleep(0.02)
+
+
+def measure(
+    address: str,
+    port: int,
+    host_header: str,
+    fault: Fault,
+    container: str,
+    *,
+    clients: int = 4,
+    before: float = 2.0,
+    fault_seconds: float = 8.0,
+    after: float = 4.0,
+) -> FailoverReport:
+    """``clients`` clients GET ``http://address:port/`` for before + fault + after seconds; ``container`` (an
+    LB) fails in the middle. The fault always ends, also when the load fails."""
+    if not ipaddress.ip_address(address).is_private:
+        raise ValueError(f"load goes only to this machine's own networks, not {address}")
+    report = FailoverReport()
+    until = time.monotonic() + before + fault_seconds + after
+
+    thread, window = in_background(before, fault_seconds, lambda: fault.start(container), lambda: fault.end(container))
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(_client, address, port, host_header, report, until) for _ in range(clients)]:
+            future.result()
+    thread.join()
+    report.fault_from, report.fault_until = window.start, window.end
+    window.check(f"fault ({fault.name})")
+    return report

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Install keepalived when missing and make stdin (templates/keepalived.conf.j2) its configuration, as root.
+# components/load_balancer/failover.py runs it as `bash -c "<inputs><this file>"`:
+#
+#   CONF           keepalived's configuration file (/etc/keepalived/keepalived.conf)
+#   MARK           the first line our file starts with: a file without it is someone else's and is kept
+#   OWN_ADDRESS    this LB's private address: the interface holding it replaces @@INTERFACE@@ in stdin
+#   CHECK          where the track script goes (root-owned, 0755)
+#   CHECK_TEXT     the track script's text
+#   DROPIN         our drop-in for nginx.service (templates/nginx-vrrp.conf.j2): it writes STATE_FILE
+#   DROPIN_TEXT    its text
+#   STATE_FILE     1 while nginx is down, 0 while it runs: keepalived tracks it (written now, as nginx is)
+#   ORDER          keepalived.service's drop-in: it starts after nginx and so stops BEFORE it (a shutdown
+#                  hands the address over first, then nginx finishes its requests)
+#
+# The new file is checked with `keepalived --config-test` before it replaces the old one; keepalived is then
+# enabled and reloaded (started the first time). Idempotent.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v keepalived >/dev/null; then
+  apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null
+  # Debian starts it at once with no configuration; it is stopped until ours is in place.
+  apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends keepalived >/dev/null
+  [ -s "$CONF" ] || systemctl stop keepalived >/dev/null 2>&1 || true
+fi
+if [ -s "$CONF" ] && [ "$(head -n 1 "$CONF")" != "$MARK" ]; then
+  echo "$CONF is not ours (its first line is not '$MARK'): this server already runs keepalived for something" \
+    "else; move that configuration or use another LB server" >&2
+  exit 1
+fi
+
+# (awk reads every line: an early exit would stop `ip` with SIGPIPE, a failure under pipefail)
+interface=$(ip -o addr show to "$OWN_ADDRESS" | awk 'NR == 1 {print $2}')
+case $interface in
+  '' | *[!A-Za-z0-9_.@-]*)
+    echo "no network interface holds $OWN_ADDRESS (this LB's private address) here: check privateAddress" >&2
+    exit 1
+    ;;
+esac
+interface=${interface%%@*}
+
+install -d -m 0755 "$(dirname "$CHECK")" "$(dirname "$CONF")"
+check_tmp=$(mktemp "$CHECK.XXXXXX")
+printf '%s\n' "$CHECK_TEXT" >"$check_tmp"
+chmod 0755 "$check_tmp" && chgrp root "$check_tmp"
+mv -f "$check_tmp" "$CHECK"
+
+install -d -m 0755 "$(dirname "$DROPIN")" "$(dirname "$STATE_FILE")"
+install -d -m 0755 "$(dirname "$ORDER")"
+order_text=$'[Unit]\nAfter=nginx.service'
+changed=0
+if [ ! -f "$DROPIN" ] || [ "$(cat "$DROPIN")" != "$DROPIN_TEXT" ]; then
+  printf '%s\n' "$DROPIN_TEXT" >"$DROPIN.tmp" && mv -f "$DROPIN.tmp" "$DROPIN"
+  changed=1
+fi
+if [ ! -f "$ORDER" ] || [ "$(cat "$ORDER")" != "$order_text" ]; then
+  printf '%s\n' "$order_text" >"$ORDER.tmp" && mv -f "$ORDER.tmp" "$ORDER"
+  changed=1
+fi
+[ "$changed" = 0 ] || systemctl daemon-reload
+if systemctl is-active --quiet nginx; then echo 0 >"$STATE_FILE"; else echo 1 >"$STATE_FILE"; fi
+
+tmp=$(mktemp "$CONF.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+sed "s/@@INTERFACE@@/$interface/g" >"$tmp"
+chmod 0644 "$tmp"
+if ! out=$(keepalived --config-test --use-file "$tmp" 2>&1); then
+  echo "keepalived refuses the new configuration (the old one stays): $out" >&2
+  exit 1
+fi
+mv -f "$tmp" "$CONF"
+trap - EXIT
+systemctl enable keepalived >/dev/null 2>&1
+systemctl reload-or-restart keepalived
+systemctl is-active --quiet keepalived
+keepalived --version 2>&1 | sed -n 1p

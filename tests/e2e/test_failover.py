@@ -1,0 +1,143 @@
+"""Two load balancers sharing one address by VRRP (``hosts.lbServers``, docs/failover.md), on sandbox VMs.
+
+One stack: two app servers and two LBs; the site is reached at the shared address on the sandbox network (this
+machine reaches it directly). In file order: the first LB holds the address and both serve the site; then,
+under continuous load through the shared address, the LB holding it fails (its VM stopped, its nginx killed)
+and the other takes it with no GET failing after one retry; a second ``up`` changes nothing; ``destroy`` takes
+no VM of the stack behind.
+"""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.failover import FAULTS, measure
+from tests.e2e import slots
+from tests.e2e.pulumi_cli import PulumiCli, copy_program, engine_env
+from tests.e2e.site import COMMANDS, SAMPLE_APP, docker_names, missing_plugin, vm_sh
+
+pytestmark = pytest.mark.e2e
+
+STACK = slots.FAILOVER_STACK
+DOMAIN = "ha.wayshub.test"
+SUBNET_PREFIX = slots.FAILOVER_SUBNET_PREFIX
+VIRTUAL = f"{SUBNET_PREFIX}.5"
+LBS = ("lb1", "lb2")
+ADDRESSES = {"lb1": f"{SUBNET_PREFIX}.10", "lb2": f"{SUBNET_PREFIX}.9"}
+
+
+@dataclass
+class Ha:
+    cli: PulumiCli
+    hosts_file: Path
+
+    @staticmethod
+    def container(server: str) -> str:
+        return f"wayshub-{STACK}-{server}"
+
+    def sh(self, server: str, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return vm_sh(self.container(server), command, check)
+
+    def holders(self) -> list[str]:
+        """The LBs that have the shared address on an interface now."""
+        return [lb for lb in LBS if f" {VIRTUAL}/" in self.sh(lb, "ip -o -4 addr show", check=False).stdout]
+
+
+def get(address: str = VIRTUAL) -> tuple[int, str]:
+    conn = http.client.HTTPConnection(address, 80, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Host": DOMAIN})
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Wayshub-Backend", "")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def ha(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator[Ha]:
+    root = tmp_path_factory.mktemp("ha")
+    project = root / "project"
+    copy_program(project)
+    cli = PulumiCli(project, engine_env(root / "state", root / "home"))
+    if why := missing_plugin(cli.env.get("PATH", "")):
+        pytest.skip(why)
+    cli.init_stack(STACK)
+    hosts_file = root / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    config = {
+        "wayshub:commands": COMMANDS,
+        "wayshub:domain": DOMAIN,
+        "wayshub:app": SAMPLE_APP,
+        "wayshub:hosts": {
+            "provider": "sandbox",
+            "appServers": [{"name": "app1"}, {"name": "app2"}],
+            "lbServers": [{"name": lb} for lb in LBS],
+        },
+        "wayshub:sandbox": {
+            "image": sandbox_image,
+            "network": f"wayshub-{STACK}",
+            "subnet": f"{SUBNET_PREFIX}.0/24",
+            "sshPortBase": slots.FAILOVER_SSH_PORT_BASE,
+        },
+        # No address: the entry points at the shared one.
+        "wayshub:hostsFile": {"path": str(hosts_file)},
+    }
+    (project / "stacks").mkdir(exist_ok=True)
+    (project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    try:
+        cli.up()
+        yield Ha(cli, hosts_file)
+    finally:
+        cli.destroy(check=False)
+        for leftover in docker_names(f"label=wayshub.stack={STACK}"):
+            subprocess.run(["docker", "rm", "--force", leftover], check=False)
+        subprocess.run(["docker", "network", "rm", f"wayshub-{STACK}"], capture_output=True, check=False)
+
+
+def test_the_first_lb_holds_the_shared_address_and_both_serve_the_site(ha: Ha) -> None:
+    assert ha.holders() == ["lb1"]
+    answers = [get() for _ in range(30)]
+    assert {status for status, _ in answers} == {200}
+    assert {backend for _, backend in answers} == {"app1", "app2"}
+    for lb in LBS:  # the other one serves too, on its own address, ready to take over
+        assert get(ADDRESSES[lb])[0] == 200
+    outputs = ha.cli.outputs()
+    assert outputs["lb_address"] == f"{VIRTUAL}:80"
+    assert outputs["url"] == f"http://{DOMAIN}/"
+    assert f"{VIRTUAL}\t{DOMAIN}" in ha.hosts_file.read_text()
+    conf = ha.sh("lb1", "cat /etc/keepalived/keepalived.conf").stdout
+    assert f"unicast_peer {{\n        {ADDRESSES['lb2']}\n    }}" in conf
+    assert "interface eth0" in conf and "@@" not in conf
+
+
+@pytest.mark.parametrize("fault", ["stop", "nginx"])
+def test_when_the_holder_fails_the_other_takes_the_address_and_no_get_fails_after_one_retry(ha: Ha, fault: str) -> None:
+    (holder,) = ha.holders()
+    other = next(lb for lb in LBS if lb != holder)
+    report = measure(VIRTUAL, 80, DOMAIN, FAULTS[fault], ha.container(holder), fault_seconds=6.0)
+    print(f"{fault} on {holder}: {report.summary()}")
+    assert report.failed_after_retry == 0, report.summary()
+    assert len(report.gets) > 20, report.summary()
+    # Without preempt the other keeps the address once the failed one is back.
+    assert ha.holders() == [other]
+    for lb in LBS:  # both back in service (a stopped VM boots again: give it time)
+        wait = "for _ in $(seq 120); do systemctl is-active --quiet keepalived nginx && exit 0; sleep 0.5; done; exit 1"
+        assert ha.sh(lb, wait, check=False).returncode == 0, f"{lb}: keepalived or nginx not active again"
+
+
+def test_a_second_up_changes_nothing(ha: Ha) -> None:
+    summary = ha.cli.up_summary()
+    assert set(summary) == {"same"}, summary
+
+
+def test_destroy_leaves_no_vm_of_the_stack(ha: Ha) -> None:
+    ha.cli.destroy()
+    assert docker_names(f"label=wayshub.stack={STACK}") == []

@@ -1,0 +1,106 @@
+"""Two LBs sharing an address (``hosts.lbServers``, issue 30): the keepalived file each LB gets, where the
+sandbox puts them, and the order the program declares (read from the graph under the Pulumi mocks, as
+tests/unit/test_rollout_graph.py does). tests/e2e/test_failover.py runs it for real."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pytest
+
+from components.config import FailoverConfig, parse
+from components.hosts.sandbox import SandboxVmArgs, docker_run_argv
+from components.load_balancer.failover import advert_text, mark, render_config
+from tests.unit.pulumi_mocks import MOCKS
+from tests.unit.test_rollout_graph import DEPENDENCIES, PINNED, checkpoint, program_config, run_program
+
+__all__ = ["checkpoint", "program_config"]  # fixtures
+
+
+def failover_settings(lb: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "domain": "wayshub.test",
+        "hosts": {
+            "provider": "sandbox",
+            "appServers": [{"name": "fa1"}, {"name": "fa2"}],
+            "lbServers": [{"name": "fl1"}, {"name": "fl2"}],
+        },
+        "app": {"releasePin": PINNED, "nodeInstall": "apt"},
+        "lb": lb or {},
+        "sandbox": {"subnet": "172.30.99.0/24"},
+        "hostsFile": {"enabled": False},
+    }
+
+
+def config_text(**overrides: Any) -> str:
+    args: dict[str, Any] = {
+        "site_name": "wayshub-prod",
+        "server": "lb1",
+        "own_address": "10.0.0.10",
+        "peers": ["10.0.0.9"],
+        "virtual_address": "10.0.0.5",
+        "priority": 150,
+        "settings": FailoverConfig(),
+        "listen_port": 80,
+    }
+    return render_config(**{**args, **overrides})
+
+
+def test_the_file_starts_with_our_mark_and_names_peer_address_and_check() -> None:
+    text = config_text()
+    assert text.splitlines()[0] == mark("wayshub-prod")
+    assert "    unicast_src_ip 10.0.0.10\n    unicast_peer {\n        10.0.0.9\n    }\n    check_unicast_src\n" in text
+    assert "        10.0.0.5/32 dev @@INTERFACE@@\n" in text
+    assert "    priority 150\n" in text and "    advert_int 0.25\n" in text and "    nopreempt\n" in text
+    assert 'script "/usr/local/lib/wayshub/wayshub-prod-keepalived-check 80"' in text
+
+
+def test_preempt_drops_nopreempt_and_the_interval_is_in_seconds() -> None:
+    text = config_text(settings=FailoverConfig(preempt=True, advertInterval="1s"))
+    assert "nopreempt" not in text
+    assert "    advert_int 1\n" in text
+    assert [advert_text(s) for s in (0.05, 0.25, 1.0, 2.5)] == ["0.05", "0.25", "1", "2.5"]
+
+
+@pytest.mark.parametrize(
+    "field", [{"own_address": "10.0.0.10\n}"}, {"peers": ["10.0.0.9 }"]}, {"virtual_address": "fe80::5%eth0"}]
+)
+def test_an_address_that_is_not_an_ip_address_never_reaches_the_file(field: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"not an IP address|zone ID"):
+        config_text(**field)
+
+
+def test_two_sandbox_lbs_are_at_10_and_9_share_5_and_may_speak_vrrp() -> None:
+    config = parse(failover_settings())
+    assert config.virtual_address == "172.30.99.5"
+    assert [s.name for s in config.hosts.load_balancers] == ["fl1", "fl2"]
+    assert config.hosts_entry_address == "172.30.99.5"
+    network: Any = type("Net", (), {"network_name": "n"})()
+    vrrp = docker_run_argv(
+        SandboxVmArgs("fl2", "c", "img", network, "172.30.99.9", 2223, "s", vrrp=True), "ssh-ed25519 AAAA"
+    )
+    plain = docker_run_argv(SandboxVmArgs("fa1", "c", "img", network, "172.30.99.11", 2221, "s"), "ssh-ed25519 AAAA")
+    assert "NET_ADMIN" in vrrp and "NET_RAW" not in vrrp
+    assert "NET_ADMIN" not in plain and plain[plain.index("NET_RAW") - 1] == "--cap-drop"
+
+
+def test_the_program_publishes_the_second_lb_first_and_starts_keepalived_on_the_first_first(
+    program_config: dict[str, Any],
+) -> None:
+    run_program(program_config, failover_settings())
+
+    # A site change reaches fl2 first, then fl1; each LB's keepalived starts once its site is published.
+    assert "lb2-site" in DEPENDENCIES["lb-site"]
+    assert "lb-site" not in DEPENDENCIES["lb2-site"]
+    assert "lb-site" in DEPENDENCIES["lb-vrrp-keepalived"]
+    assert {"lb2-site", "lb-vrrp-keepalived"} <= DEPENDENCIES["lb2-vrrp-keepalived"]
+    assert {"lb-health-service", "lb2-health-service"} <= set(MOCKS.registered)
+
+    first = MOCKS.registered["lb-vrrp-keepalived"].inputs
+    second = MOCKS.registered["lb2-vrrp-keepalived"].inputs
+    assert "priority 150" in first["stdin"] and "        172.30.99.9\n" in first["stdin"]
+    assert "priority 100" in second["stdin"] and "        172.30.99.10\n" in second["stdin"]
+    script = shlex.split(first["create"])[-1]
+    assert "OWN_ADDRESS=172.30.99.10\n" in script
+    assert "keepalived --config-test" in script
