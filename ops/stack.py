@@ -44,6 +44,7 @@ class StackView:
     site_name: str  # the LB's nginx site (its file name; "" when the state has no LB site)
     upstream: str  # the upstream the rendered site proxies to
     health_unit: bool  # whether the stack runs the LB's backend health check
+    virtual_address: str = ""  # the address two LBs share (hosts.lbServers), "" with one LB
 
     def host(self, name: str) -> OpsHost:
         for host in self.hosts:
@@ -126,6 +127,7 @@ def view_of(
             (upstream_name(str(out.get("site") or "")) for _, out in component_outputs(deployment, LB_TYPE)), ""
         ),
         health_unit=bool(component_outputs(deployment, HEALTH_TYPE)),
+        virtual_address=settings.virtual_address or "",
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from components.app.layout import unit_name
@@ -36,6 +36,7 @@ def status_command(view: StackView, host: OpsHost) -> str:
             "UPSTREAM": view.upstream,
             "SITE_FILE": site_path(view.site_name) if view.site_name else "",
             "HEALTH_UNIT": Paths.of(view.site_name).unit if view.health_unit and view.site_name else "",
+            "VIRTUAL_ADDRESS": view.virtual_address,
         },
     )
 
@@ -120,19 +121,39 @@ def judge(view: StackView, outcome: HostResult, now: float) -> Row:
         problems.append(f"upstream is {', '.join(members) or 'empty'}, the stack's is {', '.join(view.backends)}")
     if "health_unit" in facts and facts["health_unit"] != "active":
         problems.append(f"backend health check is {facts['health_unit'] or 'missing'}")
+    unit = f"nginx {state}"
+    health = f"upstream {len(members)}/{len(view.backends)}"
+    if view.virtual_address:
+        keepalived = facts.get("keepalived_state", "unknown")
+        unit += f", keepalived {keepalived}"
+        if keepalived != "active":
+            problems.append(f"keepalived is {keepalived}: this LB cannot take {view.virtual_address} over")
+        health += f", {'HOLDS ' + view.virtual_address if facts.get('holds') == 'yes' else 'standby'}"
     return Row(
         host.name,
         host.role,
         True,
         "-",
-        f"nginx {state}",
+        unit,
         ago(facts.get("nginx_since", ""), now),
         facts.get("nginx_restarts", "-") or "-",
-        f"upstream {len(members)}/{len(view.backends)}",
+        health,
         "-",
         disk_text(facts),
         tuple(problems),
     )
+
+
+def address_problem(view: StackView, rows: list[Row]) -> str | None:
+    """With two LBs: exactly one must hold the shared address (none: the site is down; two: split brain)."""
+    if not view.virtual_address:
+        return None
+    holders = [r.host for r in rows if r.role == "lb" and "HOLDS" in r.health]
+    if len(holders) == 1:
+        return None
+    if not holders:
+        return f"no LB holds {view.virtual_address}: the site is unreachable there"
+    return f"{' and '.join(holders)} both hold {view.virtual_address} (split brain: they cannot see each other)"
 
 
 COLUMNS = ("HOST", "ROLE", "SSH", "RELEASE", "UNIT", "SINCE", "RESTARTS", "HEALTH", "NODE", "DISK")
@@ -167,6 +188,10 @@ def status(view: StackView) -> tuple[list[Row], str]:
     now = time.time()
     rows = [judge(view, outcome, now) for outcome in outcomes]
     bad = [r.host for r in rows if not r.ok]
+    shared = address_problem(view, rows)
+    if shared:
+        rows = [replace(r, problems=(*r.problems, shared)) if r.role == "lb" else r for r in rows]
+        bad = [r.host for r in rows if not r.ok]
     summary = (
         f"stack {view.stack}: every host is as the stack says (release {view.release})"
         if not bad

@@ -2,6 +2,7 @@
 # Inputs (assigned before this text by Python): ROLE (app|lb) APP PORT HEALTH_PATH STATUS_LOW STATUS_HIGH
 #   HEALTH_BODY ({release} = the release `current` points to) PROBE_JS (components/app/host/probe.js)
 #   SITE_FILE UPSTREAM (its name in SITE_FILE) HEALTH_UNIT (the LB's backend health check unit, empty if none)
+#   VIRTUAL_ADDRESS (the address two LBs share; empty with one LB)
 set -uo pipefail
 
 say() { printf '%s=%s\n' "$1" "$2"; }
@@ -48,4 +49,10 @@ else
   say upstream "$members"
   if nginx -t >/dev/null 2>&1; then say nginx_config ok; else say nginx_config invalid; fi
   [ -z "$HEALTH_UNIT" ] || say health_unit "$(systemctl show -p ActiveState --value "$HEALTH_UNIT" 2>/dev/null)"
+  if [ -n "$VIRTUAL_ADDRESS" ]; then
+    unit_facts keepalived keepalived.service
+    # (every line read: an early exit would stop `ip` with SIGPIPE)
+    held=$(ip -o -4 addr show | awk -v a="$VIRTUAL_ADDRESS" '{ split($4, p, "/"); if (p[1] == a) n++ } END { print n + 0 }')
+    if [ "$held" -gt 0 ]; then say holds yes; else say holds no; fi
+  fi
 fi

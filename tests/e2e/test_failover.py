@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import yaml
 
 from bench.failover import FAULTS, measure
 from tests.e2e import slots
-from tests.e2e.pulumi_cli import PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
 from tests.e2e.site import COMMANDS, SAMPLE_APP, docker_names, missing_plugin, vm_sh
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +49,15 @@ class Ha:
     def holders(self) -> list[str]:
         """The LBs that have the shared address on an interface now."""
         return [lb for lb in LBS if f" {VIRTUAL}/" in self.sh(lb, "ip -o -4 addr show", check=False).stdout]
+
+    def status(self) -> subprocess.CompletedProcess[str]:
+        """`make status` of the stack (scripts/ops)."""
+        argv = [sys.executable, str(REPO / "scripts" / "ops"), "--stack", STACK, "--project", str(self.cli.workdir)]
+        return subprocess.run([*argv, "status"], env=self.cli.env, capture_output=True, text=True, timeout=300)
+
+    def status_row(self, lb: str) -> str:
+        text = self.status().stdout
+        return next(line for line in text.splitlines() if line.startswith(f"{lb} "))
 
 
 def get(address: str = VIRTUAL) -> tuple[int, str]:
@@ -116,6 +126,9 @@ def test_the_first_lb_holds_the_shared_address_and_both_serve_the_site(ha: Ha) -
     conf = ha.sh("lb1", "cat /etc/keepalived/keepalived.conf").stdout
     assert f"unicast_peer {{\n        {ADDRESSES['lb2']}\n    }}" in conf
     assert "interface eth0" in conf and "@@" not in conf
+    status = ha.status()
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"HOLDS {VIRTUAL}" in ha.status_row("lb1") and "standby" in ha.status_row("lb2"), status.stdout
 
 
 @pytest.mark.parametrize("fault", ["stop", "nginx"])
@@ -126,11 +139,13 @@ def test_when_the_holder_fails_the_other_takes_the_address_and_no_get_fails_afte
     print(f"{fault} on {holder}: {report.summary()}")
     assert report.failed_after_retry == 0, report.summary()
     assert len(report.gets) > 20, report.summary()
-    # Without preempt the other keeps the address once the failed one is back.
-    assert ha.holders() == [other]
+    # Without preempt the other keeps the address once the failed one is back; `make status` says so.
+    holders = ha.holders()
+    assert holders == [other], holders
     for lb in LBS:  # both back in service (a stopped VM boots again: give it time)
         wait = "for _ in $(seq 120); do systemctl is-active --quiet keepalived nginx && exit 0; sleep 0.5; done; exit 1"
         assert ha.sh(lb, wait, check=False).returncode == 0, f"{lb}: keepalived or nginx not active again"
+    assert f"HOLDS {VIRTUAL}" in ha.status_row(holders[0])
 
 
 def test_a_second_up_changes_nothing(ha: Ha) -> None:

@@ -19,7 +19,7 @@ from ops.fanout import HostResult
 from ops.logs import HostParser, parse_since
 from ops.shell import key_files, known_hosts_line, report, ssh_argv
 from ops.stack import SECRET_SIG, OpsHost, StackError, StackView, view_of
-from ops.status import judge, status_command
+from ops.status import address_problem, judge, status_command
 from tests.unit.pulumi_mocks import fake_private_key_pem
 
 KEY = fake_private_key_pem("c2VjcmV0")
@@ -260,3 +260,57 @@ def test_no_pulumi_on_path_is_one_line_not_a_traceback(tmp_path: Path) -> None:
         2,
         "ops: no pulumi on PATH: run this through make (make status, logs, ssh, exec), which finds the engine\n",
     )
+
+
+def failover_view() -> StackView:
+    """Two LBs (hosts.lbServers): components ``lb`` and ``lb2``, the second's in the state first."""
+    state = deployment()
+    lb2 = f"{PROJECT}wayshub:load_balancer:NginxLoadBalancer::lb2"
+    state["resources"] += [
+        {"urn": lb2, "type": "wayshub:load_balancer:NginxLoadBalancer", "outputs": {}},
+        {"urn": "x::lb2-site", "type": "pulumi-python:dynamic/wayshub:RemoteCommand", "parent": lb2,
+         "inputs": {"connection": secret(connection(2203))}},
+    ]  # fmt: skip
+    config = stack_config.parse(
+        {
+            "domain": "wayshub.test",
+            "hosts": {
+                "provider": "sandbox",
+                "appServers": [{"name": "app1"}, {"name": "app2"}],
+                "lbServers": [{"name": "lb1"}, {"name": "lb2"}],
+            },
+        }
+    )
+    return view_of("s", state, {"release": "r1", "backends": ["10.0.0.11:3000", "10.0.0.12:3000"]}, config)
+
+
+KEEPALIVED = "keepalived_state=active\nkeepalived_since=100\n"
+
+
+def test_two_lbs_are_both_listed_and_status_says_which_holds_the_address() -> None:
+    v = failover_view()
+    assert [(h.name, h.role, h.connection.port) for h in v.hosts][2:] == [("lb1", "lb", 2200), ("lb2", "lb", 2203)]
+    assert v.virtual_address == "172.30.77.5"
+    assert "\nVIRTUAL_ADDRESS=172.30.77.5\n" in shlex.split(status_command(v, v.hosts[2]))[4]
+    holder = judge(v, outcome(v.hosts[2], LB_OK + KEEPALIVED + "holds=yes\n"), now=160)
+    standby = judge(v, outcome(v.hosts[3], LB_OK + KEEPALIVED + "holds=no\n"), now=160)
+    assert holder.ok and standby.ok
+    assert (holder.unit, holder.health) == ("nginx active, keepalived active", "upstream 2/2, HOLDS 172.30.77.5")
+    assert standby.health == "upstream 2/2, standby"
+    down = judge(v, outcome(v.hosts[3], LB_OK + "keepalived_state=failed\nholds=no\n"), now=0)
+    assert down.problems == ("keepalived is failed: this LB cannot take 172.30.77.5 over",)
+
+
+@pytest.mark.parametrize(
+    ("held", "problem"),
+    [
+        (("no", "no"), "no LB holds 172.30.77.5: the site is unreachable there"),
+        (("yes", "yes"), "lb1 and lb2 both hold 172.30.77.5 (split brain: they cannot see each other)"),
+    ],
+)
+def test_none_or_both_holding_the_address_is_named(held: tuple[str, str], problem: str) -> None:
+    v = failover_view()
+    rows = [
+        judge(v, outcome(h, LB_OK + KEEPALIVED + f"holds={x}\n"), now=0) for h, x in zip(v.hosts[2:], held, strict=True)
+    ]
+    assert address_problem(v, rows) == problem
