@@ -12,7 +12,7 @@ its section (a heading, what was run, one table from ``bench.stats.table``). The
 (deploy, lb, rollout, engine); this module is the command line that runs them and records the run.
 
     python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
-        [--skip deploy,deploy_scale,lb,failover,hang,rollout,containers_rollout,engine,refresh]
+        [--skip deploy,deploy_scale,lb,failover,hang,lb_failover,rollout,containers_rollout,engine,refresh]
         [--only lb,...] [--results FILE]
 """
 
@@ -30,7 +30,7 @@ from bench.benchmarks.common import Benchmark, Options
 from bench.benchmarks.containers import containers_rollout
 from bench.benchmarks.deploy import DEPLOY_CONFIGS, DEPLOY_STEP, first_deploy, first_deploy_scale, step_span
 from bench.benchmarks.engine import engine_cost, refresh_time
-from bench.benchmarks.lb import failover, hung_backend, lb_throughput, seed_site
+from bench.benchmarks.lb import failover, hung_backend, lb_failover, lb_throughput, seed_site
 from bench.benchmarks.rollout import rolling_update
 from bench.stack import setup
 from tests.e2e.pulumi_cli import REPO
@@ -49,6 +49,7 @@ __all__ = [
     "first_deploy",
     "first_deploy_scale",
     "hung_backend",
+    "lb_failover",
     "lb_throughput",
     "main",
     "refresh_time",
@@ -66,6 +67,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "lb": lb_throughput,
     "failover": failover,
     "hang": hung_backend,
+    "lb_failover": lb_failover,  # two LBs re-create the first LB VM (no published ports): after the one-LB ones
     "rollout": rolling_update,
     "containers_rollout": containers_rollout,  # its own containers stack, after the VMs' rolling update
     "engine": engine_cost,  # it leaves the most VMs up

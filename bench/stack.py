@@ -68,6 +68,8 @@ class Variant:
     lb: tuple[tuple[str, Any], ...] = ()
     settle: bool = True
     chain_first_deploy: bool = False
+    # Load balancers: 1 (`lbServer: lb`), or 2 sharing an address (`lbServers: lb, lb2`; docs/failover.md).
+    lbs: int = 1
 
 
 @dataclass
@@ -107,7 +109,11 @@ class Bench:
             "wayshub:hosts": {
                 "provider": "sandbox",
                 "appServers": [{"name": f"app{i}"} for i in range(1, variant.app_servers + 1)],
-                "lbServer": {"name": "lb"},
+                **(
+                    {"lbServer": {"name": "lb"}}
+                    if variant.lbs == 1
+                    else {"lbServers": [{"name": "lb"}, *({"name": f"lb{i}"} for i in range(2, variant.lbs + 1))]}
+                ),
             },
             "wayshub:sandbox": {
                 "image": self.image,

@@ -7,8 +7,10 @@ import threading
 import time
 
 from bench.benchmarks.common import OURS, Options
+from bench.failover import FAULTS
+from bench.failover import measure as measure_lb
 from bench.hang import HANGS, measure
-from bench.stack import APP_UNIT, CHECKER, DOMAIN, HTTP_PORT, NETWORK, STACK, SUBNET_PREFIX, Bench
+from bench.stack import APP_UNIT, CHECKER, DOMAIN, HTTP_PORT, NETWORK, STACK, SUBNET_PREFIX, Bench, Variant
 from bench.stats import Column, Sample, Samples, round_orders, run_rounds, table
 from bench.wrk import CONNECTIONS, THREADS, build_image, run_wrk
 
@@ -146,4 +148,68 @@ def hung_backend(bench: Bench, opts: Options) -> list[str]:
         *(f"- `{kind}`: {hang.describe}" for kind, hang in HANGS.items()),
         "",
         *table(groups, columns, ratio=("seed", "ours"), group_heading="hang"),
+    ]
+
+
+TWO_LBS = Variant(lbs=2)
+VIRTUAL_ADDRESS = f"{SUBNET_PREFIX}.5"  # the bench subnet's shared address (components/config/hosts.py)
+
+
+def _holder(bench: Bench, names: list[str], address: str) -> str:
+    """The LB that has ``address`` on an interface now (the one a fault must hit)."""
+    for name in names:
+        if f" {address}/" in bench.sh(name, "ip -o -4 addr show"):
+            return name
+    raise RuntimeError(f"no LB holds {address}")
+
+
+def _back_in_service(bench: Bench, names: list[str]) -> None:
+    """Every LB's nginx (and keepalived, with two) active again after a fault: a stopped VM boots first."""
+    wait = (
+        "for _ in $(seq 240); do systemctl is-active --quiet nginx "
+        "&& { ! systemctl cat keepalived >/dev/null 2>&1 || systemctl is-active --quiet keepalived; } && exit 0; "
+        "sleep 0.5; done; exit 1"
+    )
+    for name in names:
+        bench.sh(name, wait)
+    time.sleep(2)  # the shared address settled on its holder
+
+
+def lb_failover(bench: Bench, opts: Options) -> list[str]:
+    """The LB fails under load: one LB (the site is down while it is) vs two sharing an address. Each fault
+    hits the LB holding the address; clients GET the LB's address on the sandbox network (one LB: its own
+    private address, two: the shared one) with a new connection each and one retry a second later."""
+    configs = {"one LB": (OURS, ["lb"], f"{SUBNET_PREFIX}.10"), "two LBs": (TWO_LBS, ["lb", "lb2"], VIRTUAL_ADDRESS)}
+    faults = ["stop", "nginx"]
+    groups: dict[str, Samples] = {fault: {label: [] for label in configs} for fault in faults}
+    for order in round_orders(list(configs), opts.rounds):
+        for label in order:
+            variant, names, address = configs[label]
+            bench.deploy(variant)
+            for fault in faults:
+                _back_in_service(bench, names)
+                target = _holder(bench, names, address) if len(names) > 1 else names[0]
+                report = measure_lb(address, 80, DOMAIN, FAULTS[fault], bench.container(target), fault_seconds=6.0)
+                print(f"  {fault} {label} ({target}): {report.summary()}", flush=True)
+                groups[fault][label].append(
+                    {
+                        "worst_wait": report.worst_wait,
+                        "failed_first": report.failed_without_retry,
+                        "failed_retry": report.failed_after_retry,
+                        "total": len(report.gets),
+                    }
+                )
+    columns = [
+        Column("worst_wait", "worst wait s"),
+        Column("failed_first", "failed without retry", of="total"),
+        Column("failed_retry", "failed after one retry", of="total"),
+    ]
+    return [
+        f"### The LB fails: one LB vs two sharing an address (keepalived), {opts.rounds} alternating rounds "
+        "per fault; the LB holding the address fails 6 s mid-run while 4 clients GET for 12 s on the sandbox "
+        "network (a new connection per GET, one retry 1 s later)",
+        "",
+        *(f"- `{f}`: {FAULTS[f].describe}" for f in faults),
+        "",
+        *table(groups, columns, ratio=("one LB", "two LBs"), group_heading="fault"),
     ]
