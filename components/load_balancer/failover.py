@@ -22,8 +22,10 @@ from components.config.base import check_ip
 from components.hosts import Host
 from components.hosts.survey import host_script
 from components.load_balancer.nginx import SANDBOX_DROPIN_DIR
+from components.load_balancer.state_checks import sha256
 from components.render import render
 from components.shell.command import remote
+from components.shell.host_state import Check
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 CONF = "/etc/keepalived/keepalived.conf"
@@ -34,6 +36,12 @@ PRIORITIES = (150, 100)
 def mark(site_name: str) -> str:
     """The first line of our keepalived configuration: a file without it is someone else's."""
     return f"# wayshub-infra keepalived {site_name}"
+
+
+def interface_file(site_name: str) -> str:
+    """``interface <name>``, included by our keepalived file: the one part found on the server, so the file
+    itself is exactly the rendered text (``refresh`` compares it)."""
+    return f"/etc/keepalived/{site_name}-interface.conf"
 
 
 def check_path(site_name: str) -> str:
@@ -87,6 +95,7 @@ def render_config(
         state_name=f"{site_name.replace('-', '_')}_nginx_down",
         state_file=state_file(site_name),
         check_command=f"{check_path(site_name)} {int(listen_port)}",
+        interface_file=interface_file(site_name),
         own_address=check_ip(own_address),
         peers=[check_ip(p) for p in peers],
         virtual_address=check_ip(virtual_address),
@@ -104,6 +113,7 @@ def publish_command(site_name: str, own_address: str) -> str:
             "CONF": CONF,
             "MARK": mark(site_name),
             "OWN_ADDRESS": check_ip(own_address),
+            "INTERFACE_FILE": interface_file(site_name),
             "CHECK": check_path(site_name),
             "CHECK_TEXT": (HOST_SCRIPTS / "keepalived-check.sh").read_text().rstrip("\n"),
             "DROPIN": dropin_path(site_name),
@@ -120,12 +130,28 @@ def unpublish_command(site_name: str) -> str:
         {
             "CONF": CONF,
             "MARK": mark(site_name),
+            "INTERFACE_FILE": interface_file(site_name),
             "CHECK": check_path(site_name),
             "DROPIN": dropin_path(site_name),
             "STATE_FILE": state_file(site_name),
             "ORDER": order_path(site_name),
         },
     )
+
+
+KEEPALIVED = "keepalived"  # what repairs every part below: the publish, run again
+
+
+def vrrp_checks(site_name: str, config: pulumi.Output[str]) -> list[Check]:
+    """keepalived's file, our track script and nginx drop-in as written, and keepalived running."""
+    check_text = (HOST_SCRIPTS / "keepalived-check.sh").read_text().rstrip("\n") + "\n"
+    return [
+        Check("content", CONF, config.apply(sha256), KEEPALIVED),
+        Check("mode", CONF, "644 root:root", KEEPALIVED),
+        Check("content", check_path(site_name), sha256(check_text), KEEPALIVED),
+        Check("content", dropin_path(site_name), sha256(dropin_text(site_name).rstrip("\n") + "\n"), KEEPALIVED),
+        Check("active", "keepalived.service", "active", KEEPALIVED),
+    ]
 
 
 @dataclass(frozen=True)
@@ -162,13 +188,22 @@ class VrrpFailover(pulumi.ComponentResource):
                 args.listen_port,
             )
         )
+        # What refresh reads back; a drifted part runs the publish again (docs/drift.md).
+        self.state = remote.HostState(
+            f"{name}-state",
+            pulumi.ResourceOptions(parent=self, depends_on=[args.host.ready]),
+            connection=args.host.connection,
+            host=args.host.name,
+            checks=vrrp_checks(args.site_name, self.config),
+        )
         self.keepalived = remote.Command(
             f"{name}-keepalived",
-            pulumi.ResourceOptions(parent=self, depends_on=[args.site, *args.after]),
+            pulumi.ResourceOptions(parent=self, depends_on=[args.site, self.state, *args.after]),
             connection=args.host.connection,
             create=own.apply(lambda address: publish_command(args.site_name, address)),
             delete=unpublish_command(args.site_name),
             stdin=self.config,
+            rerun_on=remote.repair_tokens(self.state, [KEEPALIVED]),
         )
         self.virtual_address = args.virtual_address
         self.register_outputs({"virtual_address": self.virtual_address, "config": self.config})

@@ -125,7 +125,7 @@ def test_the_first_lb_holds_the_shared_address_and_both_serve_the_site(ha: Ha) -
     assert f"{VIRTUAL}\t{DOMAIN}" in ha.hosts_file.read_text()
     conf = ha.sh("lb1", "cat /etc/keepalived/keepalived.conf").stdout
     assert f"unicast_peer {{\n        {ADDRESSES['lb2']}\n    }}" in conf
-    assert "interface eth0" in conf and "@@" not in conf
+    assert ha.sh("lb1", f"cat /etc/keepalived/wayshub-{STACK}-interface.conf").stdout == "    interface eth0\n"
     status = ha.status()
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"HOLDS {VIRTUAL}" in ha.status_row("lb1") and "standby" in ha.status_row("lb2"), status.stdout
@@ -151,6 +151,19 @@ def test_when_the_holder_fails_the_other_takes_the_address_and_no_get_fails_afte
 def test_a_second_up_changes_nothing(ha: Ha) -> None:
     summary = ha.cli.up_summary()
     assert set(summary) == {"same"}, summary
+
+
+def test_an_edited_keepalived_file_is_found_by_refresh_and_put_back_by_up(ha: Ha) -> None:
+    conf = "/etc/keepalived/keepalived.conf"
+    before = ha.sh("lb2", f"sha256sum {conf}").stdout
+    ha.sh("lb2", f"sed -i 's/priority 100/priority 200/' {conf}")
+    refreshed = ha.cli.refresh(diff=True)
+    assert refreshed.changes.get("update") == 1, refreshed.changes
+    assert f"lb2: {conf} (content)" in refreshed.stdout + refreshed.stderr, refreshed.stdout[-3000:]
+    up = ha.cli.up()
+    assert {"lb2-vrrp-state", "lb2-vrrp-keepalived"} <= up.changed(), up.changed()
+    assert ha.sh("lb2", f"sha256sum {conf}").stdout == before
+    assert set(ha.cli.refresh().changes) == {"same"}
 
 
 def test_destroy_leaves_no_vm_of_the_stack(ha: Ha) -> None:

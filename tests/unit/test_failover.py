@@ -51,7 +51,7 @@ def test_the_file_starts_with_our_mark_and_names_peer_address_and_check() -> Non
     text = config_text()
     assert text.splitlines()[0] == mark("wayshub-prod")
     assert "    unicast_src_ip 10.0.0.10\n    unicast_peer {\n        10.0.0.9\n    }\n    check_unicast_src\n" in text
-    assert "        10.0.0.5/32 dev @@INTERFACE@@\n" in text
+    assert "        10.0.0.5/32\n" in text and "    include /etc/keepalived/wayshub-prod-interface.conf\n" in text
     assert "    priority 150\n" in text and "    advert_int 0.25\n" in text and "    nopreempt\n" in text
     assert 'script "/usr/local/lib/wayshub/wayshub-prod-keepalived-check 80"' in text
 
@@ -104,3 +104,7 @@ def test_the_program_publishes_the_second_lb_first_and_starts_keepalived_on_the_
     script = shlex.split(first["create"])[-1]
     assert "OWN_ADDRESS=172.30.99.10\n" in script
     assert "keepalived --config-test" in script
+    # refresh reads the file back (byte for byte the rendered text), the script, the drop-in and the unit.
+    checks = MOCKS.registered["lb-vrrp-state"].inputs["checks"]
+    assert [c[0] for c in checks] == ["content", "mode", "content", "content", "active"]
+    assert "lb-vrrp-state" in DEPENDENCIES["lb-vrrp-keepalived"]

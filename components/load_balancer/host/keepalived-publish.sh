@@ -4,7 +4,8 @@
 #
 #   CONF           keepalived's configuration file (/etc/keepalived/keepalived.conf)
 #   MARK           the first line our file starts with: a file without it is someone else's and is kept
-#   OWN_ADDRESS    this LB's private address: the interface holding it replaces @@INTERFACE@@ in stdin
+#   OWN_ADDRESS    this LB's private address: the interface holding it is written to INTERFACE_FILE
+#   INTERFACE_FILE `interface <name>`, which stdin includes (so CONF is stdin byte for byte)
 #   CHECK          where the track script goes (root-owned, 0755)
 #   CHECK_TEXT     the track script's text
 #   DROPIN         our drop-in for nginx.service (templates/nginx-vrrp.conf.j2): it writes STATE_FILE
@@ -61,10 +62,13 @@ fi
 [ "$changed" = 0 ] || systemctl daemon-reload
 if systemctl is-active --quiet nginx; then echo 0 >"$STATE_FILE"; else echo 1 >"$STATE_FILE"; fi
 
+printf '    interface %s\n' "$interface" >"$INTERFACE_FILE.tmp"
+chmod 0644 "$INTERFACE_FILE.tmp" && mv -f "$INTERFACE_FILE.tmp" "$INTERFACE_FILE"
+
 tmp=$(mktemp "$CONF.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-sed "s/@@INTERFACE@@/$interface/g" >"$tmp"
-chmod 0644 "$tmp"
+cat >"$tmp"
+chmod 0644 "$tmp" && chgrp root "$tmp"
 if ! out=$(keepalived --config-test --use-file "$tmp" 2>&1); then
   echo "keepalived refuses the new configuration (the old one stays): $out" >&2
   exit 1

@@ -4,6 +4,7 @@
 #
 #   CONF   keepalived's configuration file
 #   MARK   the first line of ours: someone else's file (and their keepalived) is left alone
+#   INTERFACE_FILE  the file ours includes
 #   CHECK  our track script
 #   DROPIN our drop-in for nginx.service, and STATE_FILE the file it writes
 #   ORDER  our drop-in for keepalived.service
@@ -13,7 +14,7 @@ set -euo pipefail
 
 if [ -f "$CONF" ] && [ "$(head -n 1 "$CONF")" = "$MARK" ]; then
   systemctl disable --now keepalived >/dev/null 2>&1 || true
-  rm -f -- "$CONF"
+  rm -f -- "$CONF" "$INTERFACE_FILE"
 fi
 rm -f -- "$CHECK" "$STATE_FILE"
 if [ -f "$DROPIN" ] || [ -f "$ORDER" ]; then
