@@ -27,6 +27,7 @@ from components.config.hosts import host_address
 from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
+from tests.e2e.processes import kill_tree
 from tests.e2e.pulumi_cli import REPO, STARTED, PulumiCli, UpResult, copy_program, engine_env, step_of, up_with_events
 from tests.e2e.site import (
     COMMANDS,
@@ -323,25 +324,6 @@ def test_an_unreachable_app_host_fails_clearly_and_the_site_keeps_serving(harden
         subprocess.run(["docker", "start", site.container("app2")], check=True, capture_output=True)
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (children, their children, …), read from /proc."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent_of[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        children = [child for child, parent in parent_of.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
 def live_release(site: Site, server: str) -> str:
     return site.sh(server, "basename $(readlink /opt/wayshub/current)").stdout.strip()
 
@@ -393,9 +375,7 @@ def test_an_up_killed_between_two_hosts_switches_converges_when_run_again(harden
                 assert time.monotonic() < deadline, "app1's switch never started"
             # Kill what we started (the engine and the plugins it started, which run in process groups
             # of their own) by pid, all at once, like a closed laptop lid would.
-            engine = engine_of_this_process()
-            for pid in [engine, *descendants(engine)]:
-                os.kill(pid, signal.SIGKILL)
+            kill_tree(engine_of_this_process())
             running.join(timeout=120)
             assert not running.is_alive(), "the killed up's output never ended"
             # The engine is dead: its events are exactly what it had done when it died.

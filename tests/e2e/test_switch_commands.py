@@ -24,6 +24,7 @@ import yaml
 from bench.loadgen import BackgroundLoad
 from tests.e2e import slots
 from tests.e2e.other_servers import OtherServers, other_servers
+from tests.e2e.processes import kill_tree
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
 from tests.e2e.test_existing_hosts import DOMAIN, USER_HOSTS_LINES, existing_hosts, site_config
 
@@ -174,7 +175,7 @@ def test_pending_operations_are_refused_in_one_line_before_anything_changes(depl
             assert time.monotonic() < deadline and up.poll() is None, "the slow create never started"
             time.sleep(0.2)
     finally:
-        os.killpg(up.pid, signal.SIGKILL)
+        kill_tree(up.pid)  # the engine and the plugins it started (their own process groups)
         up.wait()
     pending = deployed.state().get("pending_operations") or []
     assert [(op["type"], op["resource"]["urn"].rsplit("::", 1)[1]) for op in pending] == [("creating", "site-slow")]
