@@ -66,7 +66,16 @@ def order_path(site_name: str) -> str:
 
 
 def dropin_text(site_name: str) -> str:
-    return render("nginx-vrrp.conf.j2", state_dir=STATE_DIR, state_file=state_file(site_name))
+    return render("nginx-vrrp.conf.j2", state_dir=STATE_DIR, state_file=state_file(site_name)).rstrip("\n")
+
+
+def check_text() -> str:
+    return (HOST_SCRIPTS / "keepalived-check.sh").read_text().rstrip("\n")
+
+
+def written(text: str) -> str:
+    """A file as host/keepalived-publish.sh's ``put`` writes ``text``: with one newline at the end."""
+    return text + "\n"
 
 
 def advert_text(seconds: float) -> str:
@@ -115,9 +124,9 @@ def publish_command(site_name: str, own_address: str) -> str:
             "OWN_ADDRESS": check_ip(own_address),
             "INTERFACE_FILE": interface_file(site_name),
             "CHECK": check_path(site_name),
-            "CHECK_TEXT": (HOST_SCRIPTS / "keepalived-check.sh").read_text().rstrip("\n"),
+            "CHECK_TEXT": check_text(),
             "DROPIN": dropin_path(site_name),
-            "DROPIN_TEXT": dropin_text(site_name).rstrip("\n"),
+            "DROPIN_TEXT": dropin_text(site_name),
             "STATE_FILE": state_file(site_name),
             "ORDER": order_path(site_name),
         },
@@ -144,12 +153,11 @@ KEEPALIVED = "keepalived"  # what repairs every part below: the publish, run aga
 
 def vrrp_checks(site_name: str, config: pulumi.Output[str]) -> list[Check]:
     """keepalived's file, our track script and nginx drop-in as written, and keepalived running."""
-    check_text = (HOST_SCRIPTS / "keepalived-check.sh").read_text().rstrip("\n") + "\n"
     return [
         Check("content", CONF, config.apply(sha256), KEEPALIVED),
         Check("mode", CONF, "644 root:root", KEEPALIVED),
-        Check("content", check_path(site_name), sha256(check_text), KEEPALIVED),
-        Check("content", dropin_path(site_name), sha256(dropin_text(site_name).rstrip("\n") + "\n"), KEEPALIVED),
+        Check("content", check_path(site_name), sha256(written(check_text())), KEEPALIVED),
+        Check("content", dropin_path(site_name), sha256(written(dropin_text(site_name))), KEEPALIVED),
         Check("active", "keepalived.service", "active", KEEPALIVED),
     ]
 

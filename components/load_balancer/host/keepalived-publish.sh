@@ -41,29 +41,34 @@ case $interface in
 esac
 interface=${interface%%@*}
 
-install -d -m 0755 "$(dirname "$CHECK")" "$(dirname "$CONF")"
-check_tmp=$(mktemp "$CHECK.XXXXXX")
-printf '%s\n' "$CHECK_TEXT" >"$check_tmp"
-chmod 0755 "$check_tmp" && chgrp root "$check_tmp"
-mv -f "$check_tmp" "$CHECK"
+# holds FILE TEXT: FILE is TEXT and a newline already. put FILE MODE TEXT: make it so (mode MODE, group root),
+# atomically. (Called plainly, not in a condition, so that `set -e` stops at any failure inside.)
+holds() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+put() {
+  local file=$1 mode=$2 text=$3 tmp
+  install -d -m 0755 "$(dirname "$file")"
+  tmp=$(mktemp "$file.XXXXXX")
+  printf '%s\n' "$text" >"$tmp"
+  chmod "$mode" "$tmp"
+  chgrp root "$tmp"
+  mv -f "$tmp" "$file"
+}
 
-install -d -m 0755 "$(dirname "$DROPIN")" "$(dirname "$STATE_FILE")"
-install -d -m 0755 "$(dirname "$ORDER")"
 order_text=$'[Unit]\nAfter=nginx.service'
+put "$CHECK" 0755 "$CHECK_TEXT"
 changed=0
-if [ ! -f "$DROPIN" ] || [ "$(cat "$DROPIN")" != "$DROPIN_TEXT" ]; then
-  printf '%s\n' "$DROPIN_TEXT" >"$DROPIN.tmp" && mv -f "$DROPIN.tmp" "$DROPIN"
+if ! holds "$DROPIN" "$DROPIN_TEXT"; then
+  put "$DROPIN" 0644 "$DROPIN_TEXT"
   changed=1
 fi
-if [ ! -f "$ORDER" ] || [ "$(cat "$ORDER")" != "$order_text" ]; then
-  printf '%s\n' "$order_text" >"$ORDER.tmp" && mv -f "$ORDER.tmp" "$ORDER"
+if ! holds "$ORDER" "$order_text"; then
+  put "$ORDER" 0644 "$order_text"
   changed=1
 fi
 [ "$changed" = 0 ] || systemctl daemon-reload
+install -d -m 0755 "$(dirname "$STATE_FILE")"
 if systemctl is-active --quiet nginx; then echo 0 >"$STATE_FILE"; else echo 1 >"$STATE_FILE"; fi
-
-printf '    interface %s\n' "$interface" >"$INTERFACE_FILE.tmp"
-chmod 0644 "$INTERFACE_FILE.tmp" && mv -f "$INTERFACE_FILE.tmp" "$INTERFACE_FILE"
+put "$INTERFACE_FILE" 0644 "    interface $interface"
 
 tmp=$(mktemp "$CONF.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
