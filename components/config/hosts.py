@@ -41,6 +41,11 @@ def lb_address(subnet: str, lb_index: int) -> str:
     return str(ipaddress.ip_network(subnet)[LB_HOST_INDEX - lb_index])
 
 
+def sandbox_addresses(subnet: str, app_servers: int, lbs: int) -> tuple[list[str], list[str]]:
+    """The sandbox LBs' addresses and the app servers', each in config order."""
+    return [lb_address(subnet, i) for i in range(lbs)], [host_address(subnet, i + 1) for i in range(app_servers)]
+
+
 def virtual_address(subnet: str) -> str:
     """The address two sandbox LBs share by default (``.5``)."""
     return str(ipaddress.ip_network(subnet)[VIRTUAL_HOST_INDEX])

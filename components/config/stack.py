@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from components.config.app import AppConfig
 from components.config.base import DOMAIN, Model, Text
 from components.config.containers import ContainersConfig, check_containers_site
-from components.config.hosts import HostsConfig, SandboxConfig, host_address, lb_address, virtual_address
+from components.config.hosts import HostsConfig, SandboxConfig, sandbox_addresses, virtual_address
 from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, RolloutConfig
 from components.config.names import DNS_TSIG_SETTING, DnsConfig, HostsFileConfig, in_zone
 
@@ -133,13 +133,11 @@ class StackConfig(Model):
         ]
         if self.hosts.provider == "sandbox":
             subnet = ipaddress.ip_network(self.sandbox.subnet)
-            reserved = {
-                str(subnet.network_address),
-                str(subnet.broadcast_address),
-                str(subnet[1]),  # Docker's gateway
-                *(lb_address(self.sandbox.subnet, i) for i in range(len(self.hosts.load_balancers))),
-                *(host_address(self.sandbox.subnet, i + 1) for i in range(len(self.hosts.app_servers))),
-            }
+            lbs, apps = sandbox_addresses(
+                self.sandbox.subnet, len(self.hosts.app_servers), len(self.hosts.load_balancers)
+            )
+            # The network's own addresses, Docker's gateway (.1), the LBs' and the app servers'.
+            reserved = {str(subnet.network_address), str(subnet.broadcast_address), str(subnet[1]), *lbs, *apps}
             if ipaddress.ip_address(address) not in subnet or address in reserved:
                 raise ValueError(
                     f"lb.failover.virtualAddress {address} must be a free address in sandbox.subnet {subnet} "

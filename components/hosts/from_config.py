@@ -9,7 +9,7 @@ import pulumi
 
 from components.cache import cache_root
 from components.config import ConfigError, StackConfig
-from components.config.hosts import host_address, lb_address
+from components.config.hosts import sandbox_addresses
 from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
 from components.hosts.sandbox import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
@@ -89,11 +89,8 @@ def declare_servers(config: StackConfig, stack: str) -> Servers:
     first_lb, *other_lbs = hosts.load_balancers
     # SSH ports in this order (the first LB, the app servers, then a second LB), so adding one moves none.
     ordered = [first_lb, *hosts.app_servers, *other_lbs]
-    addresses = [
-        lb_address(sandbox.subnet, 0),
-        *(host_address(sandbox.subnet, i + 1) for i in range(len(hosts.app_servers))),
-        *(lb_address(sandbox.subnet, i + 1) for i in range(len(other_lbs))),
-    ]
+    lb_addresses, app_addresses = sandbox_addresses(sandbox.subnet, len(hosts.app_servers), len(hosts.load_balancers))
+    addresses = [lb_addresses[0], *app_addresses, *lb_addresses[1:]]
     # Both ports always: turning TLS on or off must not re-create the LB VM. Two LBs publish none: this
     # machine reaches their shared address on the sandbox network itself (docs/failover.md).
     lb_ports = [(sandbox.http_port, config.lb.listen_port), (sandbox.https_port, config.lb.https_port)]
