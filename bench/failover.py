@@ -6,7 +6,7 @@ by `make bench`. The faults act from this machine on an LB sandbox VM (a Docker 
 - ``stop``: the VM is stopped (``docker stop``: its keepalived says goodbye on the way down), later started;
 - ``nginx``: nginx is killed (SIGKILL to its unit: the track script sees it), later started again;
 - ``pause``: the whole VM is frozen (``docker pause``: nothing on it runs, it says nothing), later unpaused;
-- ``drop``: every packet the VM sends is dropped (bench/hang.py's blackhole rule), later let through.
+- ``drop``: every packet to or from the VM is dropped (bench/hang.py's nftables table), later let through.
 
 Clients open a new connection for every GET (a keep-alive connection to a dead LB dies with it either way) and
 try a failed GET once more a second later, as ``curl --retry`` does. Load goes only to the address the
@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bench.hang import _netns_blackhole, _pause, in_background
+from bench.hang import DROP_TABLE, UNDROP, _netns_drop, _pause, drop_rules, in_background, in_netns
 
-TIMEOUT_SECONDS = 5.0
+# A client gives up on an answer after this long: a GET the frozen LB's kernel took (``pause``) is never
+# answered, so only the client's timeout ends it. Normal answers here take milliseconds.
+TIMEOUT_SECONDS = 1.5
 # A failed GET is tried once more after this long (curl --retry's first wait).
 RETRY_AFTER_SECONDS = 1.0
 
@@ -58,11 +61,37 @@ FAULTS: dict[str, Fault] = {
     "pause": Fault("pause", "LB VM frozen (docker pause)", _pause, lambda c: _run("docker", "unpause", c)),
     "drop": Fault(
         "drop",
-        "packets from the LB VM dropped (a blackhole rule in its netns)",
-        lambda c: _netns_blackhole(c, "add"),
-        lambda c: _netns_blackhole(c, "del"),
+        "packets to and from the LB VM dropped (nftables in its netns)",
+        lambda c: _netns_drop(c, True),
+        lambda c: _netns_drop(c, False),
     ),
 }
+
+
+def partition(peer: str, settle: float = 0.0) -> Fault:
+    """The VM and ``peer`` (an address) stop hearing each other; everyone else still reaches both. ``settle``:
+    seconds ``start`` waits after the cut (so a caller can look at both sides while it lasts)."""
+    ipaddress.ip_address(peer)  # an address, never text for the rule
+
+    def start(container: str) -> None:
+        in_netns(container, ["nft", "-f", "-"], drop_rules((f"ip saddr {peer}", f"ip daddr {peer}")))
+        time.sleep(settle)
+
+    return Fault("partition", f"the LB and {peer} cannot hear each other (nftables)", start, _undrop)
+
+
+def blink(container: str, peer: str, seconds: float) -> int:
+    """The VM and ``peer`` cannot hear each other for ``seconds``: cut, wait and heal in one throwaway container,
+    so the cut lasts ``seconds`` plus one ``nft`` call. Returns how many packets the cut dropped."""
+    ipaddress.ip_address(peer)
+    table = f"table netdev {DROP_TABLE}"
+    script = f"nft -f - && sleep {seconds:g}; nft list {table}; nft delete {table}"
+    listed = in_netns(container, ["sh", "-c", script], drop_rules((f"ip saddr {peer}", f"ip daddr {peer}")))
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", listed))
+
+
+def _undrop(container: str) -> None:
+    in_netns(container, ["nft", "-f", "-"], UNDROP)
 
 
 @dataclass(frozen=True)

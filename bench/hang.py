@@ -5,8 +5,8 @@ The hang kinds act from this machine on a sandbox VM (a Docker container):
 
 - ``stop``: the app's processes get SIGSTOP (systemd's ``kill -s STOP``), later SIGCONT;
 - ``pause``: the whole VM is frozen (``docker pause``: nothing on it runs), later unpaused;
-- ``drop``: every packet the VM sends is dropped (a blackhole routing rule in the VM's network namespace, set
-  from a throwaway container sharing it): it receives, but nothing it answers ever arrives.
+- ``drop``: every packet to or from the VM is dropped (nftables in the VM's network namespace, set from a
+  throwaway container sharing it): it hears nothing, and nothing it says arrives.
 
 Load goes only to 127.0.0.1.
 """
@@ -25,7 +25,8 @@ import httpx
 from bench.loadgen import _check_target
 
 SLOW_SECONDS = 2.0  # "requests over 2 s"
-BLACKHOLE_RULE_PRIORITY = 1  # after the local table (0), before main (32766)
+DROP_TABLE = "wayshub_fault"
+UNDROP = f"delete table netdev {DROP_TABLE}\n"
 
 
 def _run(*argv: str) -> None:
@@ -45,18 +46,37 @@ def _pause(container: str, attempts: int = 3) -> None:
             time.sleep(1)
 
 
-def _netns_blackhole(container: str, action: str) -> None:
-    """A policy rule ahead of every routing table but the local one, in the VM's network namespace: each packet
-    the VM would send is dropped (it still receives; its answers and handshakes never leave), so its peers see
-    silence. Set from a throwaway container that shares the VM's namespace with CAP_NET_ADMIN, so a user in the
-    docker group can do it (no nsenter, no root), with the VM's own image (it has iproute2)."""
+def in_netns(container: str, argv: list[str], stdin: str = "") -> str:
+    """Run ``argv`` in the VM's network namespace with CAP_NET_ADMIN: from a throwaway container that shares it,
+    with the VM's own image (it has nftables and iproute2), so a user in the docker group can do it (no nsenter,
+    no root)."""
     image = subprocess.run(
         ["docker", "inspect", "--format", "{{.Config.Image}}", container], check=True, capture_output=True, text=True
     ).stdout.strip()
-    _run(
-        "docker", "run", "--rm", f"--network=container:{container}", "--cap-add=NET_ADMIN", "--entrypoint=ip",
-        image, "rule", action, "priority", str(BLACKHOLE_RULE_PRIORITY), "blackhole",
-    )  # fmt: skip
+    head = ["docker", "run", "--rm", "-i", f"--network=container:{container}", "--cap-add=NET_ADMIN"]
+    command = [*head, f"--entrypoint={argv[0]}", image, *argv[1:]]
+    return subprocess.run(command, input=stdin, check=True, capture_output=True, text=True).stdout
+
+
+def _netns_drop(container: str, on: bool) -> None:
+    """Every packet into or out of the VM's ``eth0`` dropped (ARP and VRRP included), or let through again: an
+    nftables ``netdev`` table whose ingress and egress chains drop everything, so the VM's peers see silence and
+    it hears nothing. (A blackhole routing rule is not enough: keepalived's adverts and ARP bypass routing.)"""
+    in_netns(container, ["nft", "-f", "-"], drop_rules() if on else UNDROP)
+
+
+def drop_rules(match: tuple[str, str] = ("", "")) -> str:
+    """The fault's nftables table: on ``eth0``, drop what comes in matching ``match[0]`` and what goes out matching
+    ``match[1]`` (empty: everything)."""
+    chains = [("in", "ingress", match[0]), ("out", "egress", match[1])]
+    lines = [f"table netdev {DROP_TABLE} {{"]
+    for chain, hook, rule in chains:
+        policy = "accept" if rule else "drop"
+        body = f" {rule} counter drop;" if rule else ""
+        lines.append(
+            f'    chain {chain} {{ type filter hook {hook} device "eth0" priority 0; policy {policy};{body} }}'
+        )
+    return "\n".join([*lines, "}", ""])
 
 
 @dataclass
@@ -121,9 +141,9 @@ HANGS: dict[str, HangKind] = {
     ),
     "drop": HangKind(
         "drop",
-        "packets from the VM dropped (a blackhole rule in its netns)",
-        lambda c, unit: _netns_blackhole(c, "add"),
-        lambda c, unit: _netns_blackhole(c, "del"),
+        "packets to and from the VM dropped (nftables in its netns)",
+        lambda c, unit: _netns_drop(c, True),
+        lambda c, unit: _netns_drop(c, False),
     ),
 }
 

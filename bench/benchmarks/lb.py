@@ -7,7 +7,7 @@ import threading
 import time
 
 from bench.benchmarks.common import OURS, Options
-from bench.failover import FAULTS
+from bench.failover import FAULTS, RETRY_AFTER_SECONDS, TIMEOUT_SECONDS
 from bench.failover import measure as measure_lb
 from bench.hang import HANGS, measure
 from bench.stack import APP_UNIT, CHECKER, DOMAIN, HTTP_PORT, NETWORK, STACK, SUBNET_PREFIX, Bench, Variant
@@ -180,7 +180,7 @@ def lb_failover(bench: Bench, opts: Options) -> list[str]:
     hits the LB holding the address; clients GET the LB's address on the sandbox network (one LB: its own
     private address, two: the shared one) with a new connection each and one retry a second later."""
     configs = {"one LB": (OURS, ["lb"], f"{SUBNET_PREFIX}.10"), "two LBs": (TWO_LBS, ["lb", "lb2"], VIRTUAL_ADDRESS)}
-    faults = ["stop", "nginx"]
+    faults = list(FAULTS)  # stop, nginx, pause, drop
     groups: dict[str, Samples] = {fault: {label: [] for label in configs} for fault in faults}
     for order in round_orders(list(configs), opts.rounds):
         for label in order:
@@ -207,7 +207,8 @@ def lb_failover(bench: Bench, opts: Options) -> list[str]:
     return [
         f"### The LB fails: one LB vs two sharing an address (keepalived), {opts.rounds} alternating rounds "
         "per fault; the LB holding the address fails 6 s mid-run while 4 clients GET for 12 s on the sandbox "
-        "network (a new connection per GET, one retry 1 s later)",
+        f"network (a new connection per GET, given up after {TIMEOUT_SECONDS:g} s, one retry "
+        f"{RETRY_AFTER_SECONDS:g} s later)",
         "",
         *(f"- `{f}`: {FAULTS[f].describe}" for f in faults),
         "",
