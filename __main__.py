@@ -36,6 +36,7 @@ from components.load_balancer import (
 from components.load_balancer.acme_certificate import AcmeCertificateArgs, dns_server_props, when
 from components.load_balancer.failover import PRIORITIES, VrrpFailover, VrrpFailoverArgs
 from components.load_balancer.nginx import site_path
+from components.load_balancer.shared_certificate import SharedCertificate
 from components.load_balancer.takeover import retire_sites
 from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
 from components.names import write_problem as hosts_file_write_problem
@@ -200,6 +201,9 @@ def on_servers() -> Site:
     published = sandbox and failover is None  # a sandbox LB's ports published on this machine
     public_https_port = settings.sandbox.https_port if published else settings.lb.https_port
     # The second LB takes a site change first, then the first one (the one that normally holds the address).
+    # With ACME and two LBs: one certificate, issued by the first LB once the shared address is held and both
+    # serve the HTTP-01 answers; the second LB (made first) gets it through deferred outputs.
+    shared = SharedCertificate() if acme is not None and len(servers.lbs) > 1 else None
     lbs: dict[int, NginxLoadBalancer] = {}
     for index in reversed(range(len(servers.lbs))):
         host = servers.lbs[index]
@@ -212,11 +216,13 @@ def on_servers() -> Site:
                 domain=settings.domain,
                 backends=[a.backend for a in apps],
                 settings=settings.lb,
-                tls=tls,
+                tls=shared.tls if shared and index > 0 else tls,
                 public_https_port=public_https_port,
                 harden=settings.harden_nginx,
                 acme=acme,
-                acme_after=acme_after,
+                acme_after=[*acme_after, *(shared.issue_after(lbs.values()) if shared and index == 0 else [])],
+                acme_issuer=index == 0,
+                acme_peers=servers.lbs[1:] if index == 0 else [],
                 after=[lbs[index + 1].site] if index + 1 in lbs else [],
             ),
         )
@@ -248,11 +254,14 @@ def on_servers() -> Site:
                     priority=PRIORITIES[index],
                     settings=settings.lb.failover,
                     listen_port=settings.lb.listen_port,
-                    site=lbs[index].site,
+                    # ACME: the CA must reach the shared address before the certificate (and the site) exists.
+                    site=lbs[index].acme_front or lbs[index].site if shared else lbs[index].site,
                     after=ready[:1],
                 ),
             )
             ready.append(vrrp.keepalived)
+    if shared is not None and lb.certificate is not None:
+        shared.resolve(lb.certificate, ready[0])
     if lb.certificate is not None:
         pulumi.export("certificate", {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer})
         days = settings.lb.acme.renew_days_before if settings.lb.acme else 0

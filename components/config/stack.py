@@ -117,11 +117,6 @@ class StackConfig(Model):
                 key = FailoverConfig.model_fields[name].alias or name
                 raise ValueError(f"lb.failover.{key} applies only with hosts.lbServers (two load balancers)")
             return self
-        if self.lb.tls == "acme":
-            raise ValueError(
-                "lb.tls 'acme' with hosts.lbServers is not supported yet (docs/failover.md): "
-                "use 'provided' or 'self-signed'"
-            )
         address = self.virtual_address
         if address is None:
             raise ValueError("lb.failover.virtualAddress is required with hosts.lbServers on your own servers")

@@ -7,14 +7,15 @@ account key, or, when only bookkeeping changed (a connection, the trusted bundle
 A failed issuance fails the ``up`` with one line and leaves the stored certificate as it was: the LB keeps
 serving the old one.
 
-The challenge's answer: HTTP-01 as a file in the LB's webroot, over SSH (host/acme-answer.sh; the LB's
-``<site>-acme.conf`` serves it on port 80), DNS-01 as a TXT record through ``wayshub:dns`` (RFC 2136, TSIG).
+The challenge's answer: HTTP-01 as a file in the webroot of every LB of the stack (the CA reaches whichever
+holds the shared address), over SSH (host/acme-answer.sh; each LB's ``<site>-acme.conf`` serves it on port 80), DNS-01 as a TXT record through ``wayshub:dns`` (RFC 2136, TSIG).
 The account key and the certificate's key are secret outputs.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ INPUT_KEYS = (
     "renew_days_before",
     "timeout_seconds",
     "connection",
+    "other_lbs",
     "webroot",
     "dns",
     "tsig_secret",
@@ -69,25 +71,28 @@ def when(not_after_iso: str, renew_days_before: int, now: datetime.datetime | No
 
 @dataclass(frozen=True)
 class WebrootAnswerer:
-    """HTTP-01 answers as files under the LB's webroot, written as root over SSH (host/acme-answer.sh)."""
+    """HTTP-01 answers as files under each LB's webroot, written as root over SSH (host/acme-answer.sh): with two
+    LBs the CA reaches whichever holds the shared address, so every one holds the answer."""
 
-    connection: ssh.Connection
+    connections: tuple[ssh.Connection, ...]
     webroot: str
 
     def put(self, name: str, value: str) -> None:
-        self._run("put", name, value)
+        for connection in self.connections:
+            self._run(connection, "put", name, value)
 
     def remove(self, name: str, value: str) -> None:
-        self._run("remove", name, "")
+        for connection in self.connections:
+            self._run(connection, "remove", name, "")
 
-    def _run(self, action: str, token: str, value: str) -> None:
+    def _run(self, connection: ssh.Connection, action: str, token: str, value: str) -> None:
         from components.hosts.survey import host_script  # components.hosts imports the command layer
 
         script = host_script(ANSWER_SCRIPT, {"WEBROOT": self.webroot, "ACTION": action, "TOKEN": token})
-        result = ssh.run(self.connection, script, stdin=value, timeout=ANSWER_TIMEOUT_SECONDS)
+        result = ssh.run(connection, script, stdin=value, timeout=ANSWER_TIMEOUT_SECONDS)
         if result.exit_code != 0:
             detail = " ".join(result.stderr.split())[-300:] or f"exit code {result.exit_code}"
-            raise OSError(f"{action} of the HTTP-01 answer on {self.connection.address} failed: {detail}")
+            raise OSError(f"{action} of the HTTP-01 answer on {connection.address} failed: {detail}")
 
 
 def dns_server_props(settings: DnsConfig) -> dict[str, Any]:
@@ -115,7 +120,8 @@ def answerer(props: dict[str, Any]) -> acme.ChallengeAnswerer:
             timeout=float(dns["timeoutSeconds"]),
         )
         return acme.DnsAnswerer(server)
-    return WebrootAnswerer(ssh.Connection.from_props(props["connection"]), str(props["webroot"]))
+    connections = [props["connection"], *(props.get("other_lbs") or [])]
+    return WebrootAnswerer(tuple(ssh.Connection.from_props(c) for c in connections), str(props["webroot"]))
 
 
 def issue(props: dict[str, Any], account_key: str | None, kept: str = "") -> dict[str, Any]:
@@ -190,8 +196,9 @@ class AcmeCertificateProvider(ResourceProvider):
 
 @dataclass(frozen=True)
 class AcmeCertificateArgs:
-    """``settings`` is ``lb.acme``; HTTP-01 needs ``connection`` (the LB's) and ``webroot``, DNS-01 ``dns``
-    (``wayshub:dns`` as the DNS layer stores it) and ``tsig_secret``."""
+    """``settings`` is ``lb.acme``; HTTP-01 needs ``connection`` (the LB's; ``other_lbs``: the other LBs' of a
+    stack with two) and ``webroot``, DNS-01 ``dns`` (``wayshub:dns`` as the DNS layer stores it) and
+    ``tsig_secret``."""
 
     domain: str
     directory_url: str
@@ -201,6 +208,7 @@ class AcmeCertificateArgs:
     renew_days_before: int
     timeout_seconds: int
     connection: pulumi.Input[dict[str, Any]] | None = None
+    other_lbs: Sequence[pulumi.Input[dict[str, Any]]] = ()
     webroot: str | None = None
     dns: dict[str, Any] | None = None
     tsig_secret: pulumi.Input[str] | None = None
@@ -228,6 +236,8 @@ class AcmeCertificate(Resource, module="wayshub", name="AcmeCertificate"):
             "renew_days_before": args.renew_days_before,
             "timeout_seconds": args.timeout_seconds,
             "connection": args.connection,
+            # None with one LB: a stack from before two LBs existed sees no change.
+            "other_lbs": list(args.other_lbs) or None,
             "webroot": args.webroot,
             "dns": args.dns,
             "tsig_secret": pulumi.Output.secret(args.tsig_secret) if args.tsig_secret is not None else None,

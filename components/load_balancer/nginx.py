@@ -60,9 +60,14 @@ class NginxLoadBalancerArgs:
     # Install our sandboxing drop-in for nginx.service (StackConfig.harden_nginx decides).
     harden: bool = False
     # lb.tls acme: the certificate's settings (the LB fills in its connection and webroot), and what it
-    # waits for besides the LB's port-80 server (the DNS records HTTP-01 needs).
+    # waits for besides the LB's port-80 server (the DNS records HTTP-01 needs; with two LBs, the other's
+    # port-80 server and the shared address being held).
     acme: AcmeCertificateArgs | None = None
-    acme_after: Sequence[pulumi.Resource] = ()
+    acme_after: Sequence[pulumi.Input[pulumi.Resource]] = ()
+    # Two LBs, one certificate: the first issues it and writes each HTTP-01 answer to ``acme_peers`` too; the
+    # other (``acme_issuer`` False) serves the answers on port 80 and gets the certificate as ``tls``.
+    acme_issuer: bool = True
+    acme_peers: Sequence[Host] = ()
     # What the site's publish waits for (another LB's publish: two LBs take a change one after the other).
     after: Sequence[pulumi.Resource] = ()
 
@@ -216,7 +221,8 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             else None
         )
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
-        self.certificate = self._acme(name, args) if args.acme is not None else None
+        self.acme_front = self._acme_front(name, args) if args.acme is not None else None
+        self.certificate = self._certificate(name, args) if args.acme is not None and args.acme_issuer else None
         if self.certificate is not None:
             args = dataclasses.replace(
                 args, tls=TlsMaterial(self.certificate.certificate, self.certificate.private_key)
@@ -257,11 +263,10 @@ class NginxLoadBalancer(pulumi.ComponentResource):
         self.address = args.host.endpoint(args.settings.listen_port)
         self.register_outputs({"address": self.address, "site": self.site_text})
 
-    def _acme(self, name: str, args: NginxLoadBalancerArgs) -> AcmeCertificate:
-        """The port-80 server with the HTTP-01 location first, then the certificate it lets the CA check."""
-        assert args.acme is not None
+    def _acme_front(self, name: str, args: NginxLoadBalancerArgs) -> remote.RemoteCommandResource:
+        """The port-80 server with the HTTP-01 location, before the certificate it lets the CA check."""
         front = acme_front_name(args.site_name)
-        self.acme_front = remote.Command(
+        return remote.Command(
             f"{name}-acme-front",
             pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else [])]),
             connection=args.host.connection,
@@ -277,8 +282,14 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             ),
             stdin=acme_front_text(args.site_name, args.domain, args.settings, args.public_https_port),
         )
+
+    def _certificate(self, name: str, args: NginxLoadBalancerArgs) -> AcmeCertificate:
+        assert args.acme is not None and self.acme_front is not None
         settings = dataclasses.replace(
-            args.acme, connection=args.host.connection.builtin(), webroot=acme_webroot(args.site_name)
+            args.acme,
+            connection=args.host.connection.builtin(),
+            other_lbs=[peer.connection.builtin() for peer in args.acme_peers],
+            webroot=acme_webroot(args.site_name),
         )
         return AcmeCertificate(
             f"{name}-certificate",

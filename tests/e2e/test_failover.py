@@ -11,6 +11,8 @@ one gives it up); a second ``up`` changes nothing; ``destroy`` takes no VM of th
 from __future__ import annotations
 
 import http.client
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -20,9 +22,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
 
 from bench.failover import FAULTS, Fault, blink, measure, partition
 from tests.e2e import slots
+from tests.e2e.bind_server import Bind, bind_server
+from tests.e2e.pebble import Pebble, pebble_binary, pebble_server
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
 from tests.e2e.site import COMMANDS, SAMPLE_APP, docker_names, missing_plugin, vm_sh
 
@@ -40,6 +45,13 @@ ADDRESSES = {"lb1": f"{SUBNET_PREFIX}.10", "lb2": f"{SUBNET_PREFIX}.9"}
 class Ha:
     cli: PulumiCli
     hosts_file: Path
+    config: dict[str, object]
+
+    def configure(self, **extra: object) -> None:
+        """The stack's settings: the fixture's, with ``extra`` settings added (``wayshub:`` keys)."""
+        stack_file = self.cli.workdir / "stacks" / f"Pulumi.{STACK}.yaml"
+        config = {**self.config, **{f"wayshub:{key}": value for key, value in extra.items()}}
+        stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
 
     @staticmethod
     def container(server: str) -> str:
@@ -84,7 +96,7 @@ def ha(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator
     cli.init_stack(STACK)
     hosts_file = root / "hosts"
     hosts_file.write_text("127.0.0.1\tlocalhost\n")
-    config = {
+    config: dict[str, object] = {
         "wayshub:commands": COMMANDS,
         "wayshub:domain": DOMAIN,
         "wayshub:app": SAMPLE_APP,
@@ -103,10 +115,11 @@ def ha(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator
         "wayshub:hostsFile": {"path": str(hosts_file)},
     }
     (project / "stacks").mkdir(exist_ok=True)
-    (project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    ha = Ha(cli, hosts_file, config)
+    ha.configure()
     try:
         cli.up()
-        yield Ha(cli, hosts_file)
+        yield ha
     finally:
         cli.destroy(check=False)
         for leftover in docker_names(f"label=wayshub.stack={STACK}"):
@@ -224,6 +237,56 @@ def test_an_edited_keepalived_file_is_found_by_refresh_and_put_back_by_up(ha: Ha
     assert {"lb2-vrrp-state", "lb2-vrrp-keepalived"} <= up.changed(), up.changed()
     assert ha.sh("lb2", f"sha256sum {conf}").stdout == before
     assert set(ha.cli.refresh().changes) == {"same"}
+
+
+@pytest.fixture(scope="module")
+def acme(ha: Ha) -> Iterator[tuple[Bind, Pebble]]:
+    """BIND holding the stack's records (the name points at the shared address) and a Pebble that looks the
+    name up there and fetches HTTP-01 answers from port 80 of that address."""
+    binary = pebble_binary()  # without Go and no cached build: skipped, before BIND starts
+    with (
+        bind_server(DOMAIN) as bind,
+        pebble_server(f"{bind.host}:{bind.port}", binary, http_port=80, reuse_authorizations=False) as pebble,
+    ):
+        yield bind, pebble
+
+
+def served_serial(address: str, root_pem: str) -> int:
+    """The serial of the certificate ``address`` serves for the domain, trusted through ``root_pem`` only."""
+    context = ssl.create_default_context(cadata=root_pem)
+    with (
+        socket.create_connection((address, 443), timeout=5) as sock,
+        context.wrap_socket(sock, server_hostname=DOMAIN) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_with_acme_one_certificate_serves_on_both_lbs_and_a_renewal_reaches_both(
+    ha: Ha, acme: tuple[Bind, Pebble]
+) -> None:
+    bind, pebble = acme
+
+    def configure(renew_days_before: int) -> None:
+        settings: dict[str, object] = {"directoryUrl": pebble.directory_url, "caBundle": pebble.ca_bundle}
+        settings["renewDaysBefore"] = renew_days_before
+        ha.configure(dns=bind.stack_config(), lb={"tls": "acme", "acme": settings})
+        ha.cli.set_config("wayshub:dnsTsigSecret", bind.secret, secret=True)
+
+    configure(30)
+    ha.cli.up()
+    # One issuance: the same certificate on the shared address and on each LB's own, ready to take over.
+    first = {where: served_serial(ADDRESSES.get(where, where), pebble.root_pem) for where in (VIRTUAL, *LBS)}
+    assert len(set(first.values())) == 1, first
+    for lb in LBS:  # the answers were written to both webroots and removed from both
+        assert ha.sh(lb, "ls -A /var/lib/wayshub/acme/*/.well-known/acme-challenge/").stdout == ""
+    configure(365)  # longer than Pebble's 90 days: due now
+    ha.cli.up()
+    renewed = {where: served_serial(ADDRESSES.get(where, where), pebble.root_pem) for where in (VIRTUAL, *LBS)}
+    assert len(set(renewed.values())) == 1 and set(renewed.values()) != set(first.values()), renewed
+    configure(30)
+    assert set(ha.cli.up_summary()) == {"same"}
 
 
 def test_destroy_leaves_no_vm_of_the_stack(ha: Ha) -> None:

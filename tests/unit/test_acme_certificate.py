@@ -18,6 +18,7 @@ from components.hosts.survey import host_script
 from components.load_balancer import acme, acme_certificate
 from components.load_balancer.acme_certificate import ANSWER_SCRIPT, AcmeCertificateProvider, due, when
 from components.load_balancer.tls import self_signed
+from components.shell import ssh
 from components.shell.provider import OperationFailed
 from tests.unit.test_command_backends import REPO, config_keys, is_secret, run_program, to_python
 
@@ -38,6 +39,7 @@ def inputs(**changes: Any) -> dict[str, Any]:
         "renew_days_before": 30.0,  # numbers reach a provider as floats
         "timeout_seconds": 120.0,
         "connection": {"host": "127.0.0.1", "port": 22, "user": "root"},
+        "other_lbs": None,
         "webroot": "/var/lib/wayshub/acme/wayshub-test",
         "dns": None,
         "tsig_secret": None,
@@ -152,6 +154,27 @@ def test_dns01_answers_through_the_dns_settings_and_the_tsig_secret() -> None:
     answer = acme_certificate.answerer(inputs(challenge="dns-01", dns={**dns, "timeoutSeconds": 5}, tsig_secret="c2s="))
     assert isinstance(answer, acme.DnsAnswerer)
     assert (answer.server.address, answer.server.zone, answer.server.secret) == ("192.0.2.53", "wayshub.test", "c2s=")
+
+
+def test_http01_answers_reach_every_lb_of_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two LBs the CA reaches whichever holds the shared address: each answer is put on (and removed
+    from) both."""
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----"
+    lb1 = {"host": "10.0.0.10", "port": 22, "user": "deploy", "private_key": key}
+    lb2 = {**lb1, "host": "10.0.0.9"}
+    ran: list[tuple[str, str]] = []
+
+    def run(connection: Any, script: str, stdin: str = "", timeout: float = 0) -> Any:
+        ran.append((connection.host, "put" if "ACTION=put" in script else "remove"))
+        return type("Result", (), {"exit_code": 0, "stderr": ""})()
+
+    monkeypatch.setattr(ssh, "run", run)
+    answerer = acme_certificate.answerer(inputs(connection=lb1, other_lbs=[lb2]))
+    answerer.put("tok", "tok.print")
+    answerer.remove("tok", "tok.print")
+    assert ran == [("10.0.0.10", "put"), ("10.0.0.9", "put"), ("10.0.0.10", "remove"), ("10.0.0.9", "remove")]
+    one = acme_certificate.answerer(inputs(connection=lb1))  # one LB (other_lbs None, as stacks from before hold)
+    assert isinstance(one, acme_certificate.WebrootAnswerer) and len(one.connections) == 1
 
 
 # --- host/acme-answer.sh, run as a file on a temp webroot (its sudo wrapper stubbed). ---

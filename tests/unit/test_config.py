@@ -136,12 +136,6 @@ BAD = [
         ...,
         "wayshub:hosts: lbServers[1].address is required with provider 'existing'",
     ),
-    (
-        {**FAILOVER, "lb": {"tls": "acme", "acme": {"directoryUrl": "https://acme.test/d"}}},
-        "domain",
-        "wayshub.local",
-        "wayshub: lb.tls 'acme' with hosts.lbServers is not supported yet",
-    ),
     (GOOD, "hosts.appServers.0.hostKey", "not a key", "wayshub:hosts.appServers[0].hostKey: must be '<type> <base64>'"),
     (GOOD, "sandbox", {"subnet": "8.8.8.0/24"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),
     (GOOD, "sandbox", {"subnet": "fd00::/120"}, "wayshub:sandbox.subnet: must be a private IPv4 network"),

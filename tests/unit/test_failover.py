@@ -108,3 +108,37 @@ def test_the_program_publishes_the_second_lb_first_and_starts_keepalived_on_the_
     checks = MOCKS.registered["lb-vrrp-state"].inputs["checks"]
     assert [c[0] for c in checks] == ["content", "mode", "content", "content", "active"]
     assert "lb-vrrp-state" in DEPENDENCIES["lb-vrrp-keepalived"]
+
+
+def test_with_acme_the_first_lb_issues_one_certificate_for_both_once_the_address_is_held(
+    program_config: dict[str, Any],
+) -> None:
+    run_program(program_config, failover_settings({"tls": "acme", "acme": {"directoryUrl": "https://acme.test/d"}}))
+
+    assert "lb-certificate" in MOCKS.registered and "lb2-certificate" not in MOCKS.registered
+    inputs = MOCKS.registered["lb-certificate"].inputs
+
+    # Each HTTP-01 answer goes to both LBs' webroots: the CA reaches whichever holds the address.
+    def plain(value: Any) -> Any:  # a connection holds a key: it arrives as a secret
+        return value["value"] if isinstance(value, dict) and "value" in value else value
+
+    def vm(connection: Any) -> str:
+        return str(plain(connection)["gone_if"]).split()[4]  # the sandbox VM it reaches
+
+    assert vm(inputs["connection"]) == "wayshub-test-fl1"
+    assert [vm(c) for c in plain(inputs["other_lbs"])] == ["wayshub-test-fl2"]
+    # Issued once both serve port 80 and keepalived runs (the address is held); both LBs' files wait for it.
+    assert {"lb-acme-front", "lb2-acme-front", "lb-vrrp-keepalived"} <= DEPENDENCIES["lb-certificate"]
+    for lb in ("lb", "lb2"):
+        assert "lb-certificate" in DEPENDENCIES[f"{lb}-tls-certificate"]
+        assert "lb-certificate" in DEPENDENCIES[f"{lb}-tls-key"]
+        assert f"{lb}-acme-front" in DEPENDENCIES[f"{lb}-vrrp-keepalived"]
+    assert "lb2-site" in DEPENDENCIES["lb-site"]
+
+
+def test_with_one_lb_the_certificate_names_no_other_lb(program_config: dict[str, Any]) -> None:
+    settings = failover_settings({"tls": "acme", "acme": {"directoryUrl": "https://acme.test/d"}})
+    settings["hosts"] = {**settings["hosts"], "lbServers": None, "lbServer": {"name": "fl1"}}
+    del settings["hosts"]["lbServers"]
+    run_program(program_config, settings)
+    assert MOCKS.registered["lb-certificate"].inputs.get("other_lbs") is None  # a stack from before: no change
