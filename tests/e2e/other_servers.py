@@ -58,6 +58,8 @@ class Server:
 SERVERS = tuple(
     Server(name, slots.EXT_SSH_PORT_BASE + 1 + index, 10 + index) for index, name in enumerate(("lb", "app1", "app2"))
 )
+# A second LB for two LBs sharing an address (tests/e2e/test_existing_failover.py): at .13.
+LB2 = Server("lb2", slots.EXT_SSH_PORT_BASE + 4, 13)
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,14 @@ def remove_all() -> None:
     _docker("network", "rm", NETWORK, check=False)
 
 
-def _start(server: Server, image: str) -> None:
+def _start(server: Server, image: str, vrrp: bool) -> None:
     published = ["--publish", f"127.0.0.1:{server.ssh_port}:22"]
     if server.name == "lb":
         published += ["--publish", f"127.0.0.1:{HTTP_PORT}:80"]
+    # NET_ADMIN: an LB of two adds the shared address to its interface, as root on a real VM may (NET_RAW,
+    # for VRRP's IP protocol 112, is in Docker's default set).
+    if vrrp and server.name.startswith("lb"):
+        published += ["--cap-add", "NET_ADMIN"]
     _docker(
         "run", "--detach", "--name", server.container, "--hostname", server.name, "--label", LABEL,
         "--network", NETWORK, "--ip", server.private_address, *published,
@@ -160,19 +166,21 @@ def keyscan(server: Server) -> str:
 
 
 @contextmanager
-def other_servers(sandbox_image: str, workdir: Path) -> Iterator[OtherServers]:
-    """Start the servers on their own network; remove them (and the network) afterwards, whatever happens."""
+def other_servers(sandbox_image: str, workdir: Path, two_lbs: bool = False) -> Iterator[OtherServers]:
+    """Start the servers on their own network; remove them (and the network) afterwards, whatever happens.
+    ``two_lbs``: a second LB too (``LB2``), both LBs able to hold a shared address."""
     image = build_image(sandbox_image)
     private_key, public_key = generate_ed25519("wayshub-ext-test")
+    servers = (*SERVERS, LB2) if two_lbs else SERVERS
     remove_all()
     try:
         _docker("network", "create", "--subnet", f"{SUBNET_PREFIX}.0/24", "--label", LABEL, NETWORK)
-        for server in SERVERS:
-            _start(server, image)
+        for server in servers:
+            _start(server, image, two_lbs)
         known_hosts = workdir / "known_hosts"
-        known_hosts.write_text("".join(keyscan(server) for server in SERVERS))
-        for server in SERVERS:
+        known_hosts.write_text("".join(keyscan(server) for server in servers))
+        for server in servers:
             _authorize(server, public_key)
-        yield OtherServers(SERVERS, private_key, public_key, known_hosts)
+        yield OtherServers(servers, private_key, public_key, known_hosts)
     finally:
         remove_all()

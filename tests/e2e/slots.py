@@ -68,7 +68,7 @@ HOSTS_SSH_PORT_BASE = port(22500)
 HOSTS_SUBNET_PREFIX = subnet_prefix("172.30", 130)
 # Somebody else's servers for `provider: existing`: tests/e2e/other_servers.py.
 EXT = name("ext")
-EXT_SSH_PORT_BASE = port(23100)  # lb +1, app1 +2, app2 +3; +9 is never listened on
+EXT_SSH_PORT_BASE = port(23100)  # lb +1, app1 +2, app2 +3, lb2 +4; +9 is never listened on
 EXT_HTTP_PORT = port(18300, 1)
 EXT_SUBNET_PREFIX = subnet_prefix("172.30", 110)
 # BIND for the DNS tests: tests/e2e/bind_server.py.

@@ -17,6 +17,8 @@ if [ -f "$CONF" ] && [ "$(head -n 1 "$CONF")" = "$MARK" ]; then
   rm -f -- "$CONF" "$INTERFACE_FILE"
 fi
 rm -f -- "$CHECK" "$STATE_FILE"
+# Our scripts' folder goes if nothing else of ours is left in it (the health checker's script may still be).
+rmdir --ignore-fail-on-non-empty -- "$(dirname -- "$CHECK")" 2>/dev/null || true
 if [ -f "$DROPIN" ] || [ -f "$ORDER" ]; then
   rm -f -- "$DROPIN" "$ORDER"
   systemctl daemon-reload
