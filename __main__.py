@@ -35,6 +35,7 @@ from components.load_balancer import (
 )
 from components.load_balancer.acme_certificate import AcmeCertificateArgs, dns_server_props, when
 from components.load_balancer.failover import PRIORITIES, VrrpFailover, VrrpFailoverArgs
+from components.load_balancer.holder import address_holder, publish_order
 from components.load_balancer.nginx import site_path
 from components.load_balancer.shared_certificate import SharedCertificate
 from components.load_balancer.takeover import retire_sites
@@ -200,12 +201,13 @@ def on_servers() -> Site:
         tls = TlsMaterial(config.require("tlsCertificate"), config.require_secret("tlsPrivateKey"))
     published = sandbox and failover is None  # a sandbox LB's ports published on this machine
     public_https_port = settings.sandbox.https_port if published else settings.lb.https_port
-    # The second LB takes a site change first, then the first one (the one that normally holds the address).
-    # With ACME and two LBs: one certificate, issued by the first LB once the shared address is held and both
-    # serve the HTTP-01 answers; the second LB (made first) gets it through deferred outputs.
+    # With two LBs a site change reaches the one not holding the shared address first, the holder last (read
+    # now; by default the second LB first). With ACME: one certificate, issued by the first LB once the
+    # address is held and both serve the HTTP-01 answers; the other LB gets it through deferred outputs.
+    order = publish_order(len(servers.lbs), address_holder(settings, stack) if failover else None)
     shared = SharedCertificate() if acme is not None and len(servers.lbs) > 1 else None
     lbs: dict[int, NginxLoadBalancer] = {}
-    for index in reversed(range(len(servers.lbs))):
+    for position, index in enumerate(order):
         host = servers.lbs[index]
         name = lb_component(index)
         lbs[index] = NginxLoadBalancer(
@@ -220,10 +222,10 @@ def on_servers() -> Site:
                 public_https_port=public_https_port,
                 harden=settings.harden_nginx,
                 acme=acme,
-                acme_after=[*acme_after, *(shared.issue_after(lbs.values()) if shared and index == 0 else [])],
+                acme_after=[*acme_after, *(shared.issue_after() if shared and index == 0 else [])],
                 acme_issuer=index == 0,
                 acme_peers=servers.lbs[1:] if index == 0 else [],
-                after=[lbs[index + 1].site] if index + 1 in lbs else [],
+                after=[lbs[order[position - 1]].site] if position else [],
             ),
         )
         if settings.lb.health_check.enabled:
@@ -261,7 +263,7 @@ def on_servers() -> Site:
             )
             ready.append(vrrp.keepalived)
     if shared is not None and lb.certificate is not None:
-        shared.resolve(lb.certificate, ready[0])
+        shared.resolve(lb.certificate, ready[0], [other.acme_front for other in lbs.values() if other is not lb])
     if lb.certificate is not None:
         pulumi.export("certificate", {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer})
         days = settings.lb.acme.renew_days_before if settings.lb.acme else 0

@@ -221,6 +221,23 @@ def test_when_the_two_cannot_hear_each_other_both_hold_it_and_then_one_gives_it_
     assert _settled(ha, 2.0) == ["lb1"]  # the higher priority keeps it
 
 
+def test_a_site_change_reaches_the_lb_not_holding_the_address_first(ha: Ha) -> None:
+    if _settled(ha) != ["lb2"]:  # make the second LB the holder: the first one's nginx fails for a moment
+        ha.sh("lb1", "systemctl kill --signal=SIGKILL nginx; sleep 2; systemctl start nginx")
+        _back_in_service(ha)
+    assert _settled(ha) == ["lb2"]
+    ha.configure(lb={"failTimeout": "4s"})  # a change of both LBs' site
+    try:
+        ha.cli.up()
+        site = f"/etc/nginx/conf.d/wayshub-{STACK}.conf"
+        written = {lb: float(ha.sh(lb, f"date -r {site} +%s.%N").stdout) for lb in LBS}
+        assert written["lb1"] < written["lb2"], written  # the holder (lb2) last
+        assert ha.holders() == ["lb2"]
+    finally:
+        ha.configure()
+        ha.cli.up()
+
+
 def test_a_second_up_changes_nothing(ha: Ha) -> None:
     summary = ha.cli.up_summary()
     assert set(summary) == {"same"}, summary

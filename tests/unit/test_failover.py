@@ -11,7 +11,9 @@ import pytest
 
 from components.config import FailoverConfig, parse
 from components.hosts.sandbox import SandboxVmArgs, docker_run_argv
+from components.load_balancer import holder
 from components.load_balancer.failover import advert_text, mark, render_config
+from components.load_balancer.holder import holds, publish_order
 from tests.unit.pulumi_mocks import MOCKS
 from tests.unit.test_rollout_graph import DEPENDENCIES, PINNED, checkpoint, program_config, run_program
 
@@ -142,3 +144,26 @@ def test_with_one_lb_the_certificate_names_no_other_lb(program_config: dict[str,
     del settings["hosts"]["lbServers"]
     run_program(program_config, settings)
     assert MOCKS.registered["lb-certificate"].inputs.get("other_lbs") is None  # a stack from before: no change
+
+
+def test_the_holder_is_read_from_ip_and_takes_a_site_change_last() -> None:
+    shown = "2: eth0    inet 172.30.99.10/24 brd 172.30.99.255 scope global eth0\n"
+    assert not holds(shown, "172.30.99.5")
+    assert holds(shown + "2: eth0    inet 172.30.99.5/32 scope global eth0\n", "172.30.99.5")
+    assert not holds("2: eth0    inet 172.30.99.50/32 scope global eth0\n", "172.30.99.5")
+    assert publish_order(2, None) == [1, 0]  # nobody holds it (a first deploy): the second LB first
+    assert publish_order(2, 0) == [1, 0]
+    assert publish_order(2, 1) == [0, 1]  # after a failover without preempt: the first LB first
+
+
+@pytest.mark.parametrize("tls", ["off", "acme"])
+def test_when_the_second_lb_holds_the_address_the_first_takes_a_change_first(
+    program_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tls: str
+) -> None:
+    monkeypatch.setattr(holder, "address_holder", lambda config, stack: 1)
+    lb = {"tls": tls, **({"acme": {"directoryUrl": "https://acme.test/d"}} if tls == "acme" else {})}
+    run_program(program_config, failover_settings(lb))
+    assert "lb-site" in DEPENDENCIES["lb2-site"] and "lb2-site" not in DEPENDENCIES["lb-site"]
+    if tls == "acme":  # declared first now, the issuer still waits for the other LB's port 80 and keepalived
+        assert {"lb2-acme-front", "lb-vrrp-keepalived"} <= DEPENDENCIES["lb-certificate"]
+        assert "lb-certificate" in DEPENDENCIES["lb2-tls-key"]
