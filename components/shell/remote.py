@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
@@ -37,6 +39,11 @@ def host_moved(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     if any(new.get(k) == UNKNOWN or old.get(k) != new.get(k) for k in HOST_IDENTITY):
         return ["connection"]
     return []
+
+
+# A delete whose connection dropped mid-way (sshd closing it on a loaded machine, seen at teardown) runs again.
+DELETE_ATTEMPTS = 3
+DELETE_RETRY_SECONDS = 1.0
 
 
 def host_is_gone(props: dict[str, Any]) -> bool:
@@ -70,8 +77,19 @@ class RemoteCommandProvider(CommandProvider):
         return host_moved(olds, news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        if props.get("delete") and not host_is_gone(props):
-            self._run(props, "delete")
+        if not props.get("delete") or host_is_gone(props):
+            return
+        # Every delete command is idempotent (it removes what is there; a missing file or unit is fine), so one
+        # whose SSH connection dropped while it ran is run again on a new connection. A command that ran and
+        # failed (CommandFailed) is not.
+        for attempt in range(1, DELETE_ATTEMPTS + 1):
+            try:
+                self._run(props, "delete")
+                return
+            except (OSError, EOFError, paramiko.SSHException):
+                if attempt == DELETE_ATTEMPTS:
+                    raise
+                time.sleep(DELETE_RETRY_SECONDS)
 
 
 @dataclass(frozen=True, kw_only=True)

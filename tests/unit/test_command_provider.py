@@ -123,3 +123,34 @@ def test_a_long_failure_keeps_its_first_line_and_the_end_of_its_output() -> None
     assert lines[:3] == ["local:t: create failed with exit code 1:", "release r1 failed its health check", "[...]"]
     assert lines[-1] == "journal line 1000"
     assert len(str(failed.value)) < 4100
+
+
+class DroppingRemote(RemoteCommandProvider):
+    """sshd closes the connection ``drops`` times while the command runs, then it runs to the end."""
+
+    def __init__(self, drops: int, exit_code: int = 0) -> None:
+        super().__init__()
+        self.drops, self.exit_code, self.ran = drops, exit_code, 0
+
+    def execute(self, props: dict[str, Any], command: str) -> CommandResult:
+        self.ran += 1
+        if self.ran <= self.drops:
+            raise OSError("Socket is closed")
+        return CommandResult(self.exit_code, "", "rm: cannot remove" if self.exit_code else "")
+
+
+def test_a_delete_whose_connection_drops_runs_again_and_a_failed_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("components.shell.remote.DELETE_RETRY_SECONDS", 0)
+    dropped_twice = DroppingRemote(drops=2)
+    dropped_twice.delete("id", remote(delete="rm -f /etc/nginx/tls/site.key"))
+    assert dropped_twice.ran == 3  # idempotent: run again on a new connection until it completes
+    always = DroppingRemote(drops=99)
+    with pytest.raises(OperationFailed, match="Socket is closed"):
+        always.delete("id", remote(delete="rm -f x"))
+    assert always.ran == 3
+    failed = DroppingRemote(drops=0, exit_code=1)
+    with pytest.raises(OperationFailed, match="cannot remove"):
+        failed.delete("id", remote(delete="rm -f x"))
+    assert failed.ran == 1  # it ran and failed: not again
