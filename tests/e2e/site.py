@@ -121,11 +121,14 @@ class Answer:
     release: str
 
 
-def get(path: str = "/", timeout: float = 5.0) -> Answer:
-    """One GET through the LB on 127.0.0.1 with the site's Host header (a fresh connection)."""
-    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=timeout)
+def get(
+    path: str = "/", timeout: float = 5.0, *, address: str = "127.0.0.1", port: int = HTTP_PORT, domain: str = DOMAIN
+) -> Answer:
+    """One GET through the LB (by default the session site's, on 127.0.0.1) with the site's Host header (a
+    fresh connection)."""
+    conn = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Host": DOMAIN})
+        conn.request("GET", path, headers={"Host": domain})
         response = conn.getresponse()
         response.read()
         return Answer(

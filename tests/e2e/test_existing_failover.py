@@ -8,7 +8,6 @@ The address is the ext network's ``.5``; this machine reaches it on that network
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ import pytest
 from bench.failover import FAULTS, measure
 from tests.e2e import slots
 from tests.e2e.other_servers import LB2, SUBNET_PREFIX, OtherServers, other_servers
+from tests.e2e.site import Answer
+from tests.e2e.site import get as site_get
 from tests.e2e.test_existing_hosts import (
     DOMAIN,
     USER_HOSTS_LINES,
@@ -45,15 +46,8 @@ class Pair:
         return [lb for lb in LBS if f" {VIRTUAL}/" in shown[lb]]
 
 
-def get(address: str = VIRTUAL) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(address, 80, timeout=5)
-    try:
-        conn.request("GET", "/", headers={"Host": DOMAIN})
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheader("X-Wayshub-Backend", "")
-    finally:
-        conn.close()
+def get(address: str = VIRTUAL) -> Answer:
+    return site_get(address=address, port=80, domain=DOMAIN)
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +78,9 @@ def test_debians_keepalived_runs_on_both_and_the_first_lb_holds_the_address(pair
         assert pair.servers.sh(lb, "systemctl is-active keepalived nginx").stdout.split() == ["active", "active"]
     assert pair.holders() == ["lb"]
     answers = [get() for _ in range(30)]
-    assert {status for status, _ in answers} == {200}
-    assert {backend for _, backend in answers} == {"app1", "app2"}
-    assert get(LB2.private_address)[0] == 200  # the other serves too, ready to take over
+    assert {a.status for a in answers} == {200}
+    assert {a.backend for a in answers} == {"app1", "app2"}
+    assert get(LB2.private_address).status == 200  # the other serves too, ready to take over
     assert f"{VIRTUAL}\t{DOMAIN}" in pair.hosts_file.read_text()
 
 

@@ -10,7 +10,6 @@ one gives it up); a second ``up`` changes nothing; ``destroy`` takes no VM of th
 
 from __future__ import annotations
 
-import http.client
 import socket
 import ssl
 import subprocess
@@ -29,7 +28,8 @@ from tests.e2e import slots
 from tests.e2e.bind_server import Bind, bind_server
 from tests.e2e.pebble import Pebble, pebble_binary, pebble_server
 from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
-from tests.e2e.site import COMMANDS, SAMPLE_APP, docker_names, missing_plugin, vm_sh
+from tests.e2e.site import COMMANDS, SAMPLE_APP, Answer, docker_names, missing_plugin, vm_sh
+from tests.e2e.site import get as site_get
 
 pytestmark = pytest.mark.e2e
 
@@ -74,15 +74,8 @@ class Ha:
         return next(line for line in text.splitlines() if line.startswith(f"{lb} "))
 
 
-def get(address: str = VIRTUAL) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(address, 80, timeout=5)
-    try:
-        conn.request("GET", "/", headers={"Host": DOMAIN})
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheader("X-Wayshub-Backend", "")
-    finally:
-        conn.close()
+def get(address: str = VIRTUAL) -> Answer:
+    return site_get(address=address, port=80, domain=DOMAIN)
 
 
 @pytest.fixture(scope="module")
@@ -130,10 +123,10 @@ def ha(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Iterator
 def test_the_first_lb_holds_the_shared_address_and_both_serve_the_site(ha: Ha) -> None:
     assert ha.holders() == ["lb1"]
     answers = [get() for _ in range(30)]
-    assert {status for status, _ in answers} == {200}
-    assert {backend for _, backend in answers} == {"app1", "app2"}
+    assert {a.status for a in answers} == {200}
+    assert {a.backend for a in answers} == {"app1", "app2"}
     for lb in LBS:  # the other one serves too, on its own address, ready to take over
-        assert get(ADDRESSES[lb])[0] == 200
+        assert get(ADDRESSES[lb]).status == 200
     outputs = ha.cli.outputs()
     assert outputs["lb_address"] == f"{VIRTUAL}:80"
     assert outputs["url"] == f"http://{DOMAIN}/"
