@@ -257,7 +257,7 @@ def on_servers() -> Site:
                     settings=settings.lb.failover,
                     listen_port=settings.lb.listen_port,
                     # ACME: the CA must reach the shared address before the certificate (and the site) exists.
-                    site=lbs[index].acme_front or lbs[index].site if shared else lbs[index].site,
+                    site=(lbs[index].acme_front if shared else None) or lbs[index].site,
                     after=ready[:1],
                 ),
             )

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bench.hang import DROP_TABLE, UNDROP, _netns_drop, _pause, drop_rules, in_background, in_netns
+from bench.hang import DROP_TABLE, _netns_drop, _pause, drop_rules, in_background, in_netns
 
 # A client gives up on an answer after this long: a GET the frozen LB's kernel took (``pause``) is never
 # answered, so only the client's timeout ends it. Normal answers here take milliseconds.
@@ -68,30 +68,30 @@ FAULTS: dict[str, Fault] = {
 }
 
 
+def _cut(peer: str) -> str:
+    """The rules that keep the VM and ``peer`` (an address, never text for the rule) from hearing each other."""
+    ipaddress.ip_address(peer)
+    return drop_rules((f"ip saddr {peer}", f"ip daddr {peer}"))
+
+
 def partition(peer: str, settle: float = 0.0) -> Fault:
-    """The VM and ``peer`` (an address) stop hearing each other; everyone else still reaches both. ``settle``:
-    seconds ``start`` waits after the cut (so a caller can look at both sides while it lasts)."""
-    ipaddress.ip_address(peer)  # an address, never text for the rule
+    """The VM and ``peer`` stop hearing each other; everyone else still reaches both. ``settle``: seconds
+    ``start`` waits after the cut (so a caller can look at both sides while it lasts)."""
 
     def start(container: str) -> None:
-        in_netns(container, ["nft", "-f", "-"], drop_rules((f"ip saddr {peer}", f"ip daddr {peer}")))
+        in_netns(container, ["nft", "-f", "-"], _cut(peer))
         time.sleep(settle)
 
-    return Fault("partition", f"the LB and {peer} cannot hear each other (nftables)", start, _undrop)
+    return Fault("partition", f"the LB and {peer} cannot hear each other (nftables)", start, FAULTS["drop"].end)
 
 
 def blink(container: str, peer: str, seconds: float) -> int:
     """The VM and ``peer`` cannot hear each other for ``seconds``: cut, wait and heal in one throwaway container,
     so the cut lasts ``seconds`` plus one ``nft`` call. Returns how many packets the cut dropped."""
-    ipaddress.ip_address(peer)
     table = f"table netdev {DROP_TABLE}"
     script = f"nft -f - && sleep {seconds:g}; nft list {table}; nft delete {table}"
-    listed = in_netns(container, ["sh", "-c", script], drop_rules((f"ip saddr {peer}", f"ip daddr {peer}")))
+    listed = in_netns(container, ["sh", "-c", script], _cut(peer))
     return sum(int(n) for n in re.findall(r"counter packets (\d+)", listed))
-
-
-def _undrop(container: str) -> None:
-    in_netns(container, ["nft", "-f", "-"], UNDROP)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ A failed issuance fails the ``up`` with one line and leaves the stored certifica
 serving the old one.
 
 The challenge's answer: HTTP-01 as a file in the webroot of every LB of the stack (the CA reaches whichever
-holds the shared address), over SSH (host/acme-answer.sh; each LB's ``<site>-acme.conf`` serves it on port 80), DNS-01 as a TXT record through ``wayshub:dns`` (RFC 2136, TSIG).
+holds the shared address), over SSH (host/acme-answer.sh; each LB's ``<site>-acme.conf`` serves it on port
+80), DNS-01 as a TXT record through ``wayshub:dns`` (RFC 2136, TSIG).
 The account key and the certificate's key are secret outputs.
 """
 

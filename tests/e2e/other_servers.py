@@ -123,13 +123,12 @@ def _start(server: Server, image: str, vrrp: bool) -> None:
         published += ["--publish", f"127.0.0.1:{HTTP_PORT}:80"]
     # NET_ADMIN: an LB of two adds the shared address to its interface, as root on a real VM may (NET_RAW,
     # for VRRP's IP protocol 112, is in Docker's default set).
-    if vrrp and server.name.startswith("lb"):
-        published += ["--cap-add", "NET_ADMIN"]
+    vrrp_caps = ["--cap-add", "NET_ADMIN"] if vrrp and server.name.startswith("lb") else []
     _docker(
         "run", "--detach", "--name", server.container, "--hostname", server.name, "--label", LABEL,
         "--network", NETWORK, "--ip", server.private_address, *published,
         # SYS_PTRACE: root on a real VM may see every process's sockets (which process holds a port).
-        "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE", "--cgroupns", "host", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+        "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE", *vrrp_caps, "--cgroupns", "host", "--tmpfs", "/run", "--tmpfs", "/run/lock",
         "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--stop-timeout", "10",
         image,
     )  # fmt: skip
