@@ -12,7 +12,7 @@ its section (a heading, what was run, one table from ``bench.stats.table``). The
 (deploy, lb, rollout, engine); this module is the command line that runs them and records the run.
 
     python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
-        [--skip deploy,deploy_scale,lb,failover,hang,lb_failover,rollout,containers_rollout,engine,refresh]
+        [--skip deploy,deploy_scale,lb,failover,hang,abuse,lb_failover,rollout,containers_rollout,engine,refresh]
         [--only lb,...] [--results FILE]
 """
 
@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.benchmarks.abuse import abuse
 from bench.benchmarks.common import Benchmark, Options
 from bench.benchmarks.containers import containers_rollout
 from bench.benchmarks.deploy import DEPLOY_CONFIGS, DEPLOY_STEP, first_deploy, first_deploy_scale, step_span
@@ -67,6 +68,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "lb": lb_throughput,
     "failover": failover,
     "hang": hung_backend,
+    "abuse": abuse,  # one LB with TLS: a slowloris, a flood and slow bodies vs polite visitors
     "lb_failover": lb_failover,  # two LBs re-create the first LB VM (no published ports): after the one-LB ones
     "rollout": rolling_update,
     "containers_rollout": containers_rollout,  # its own containers stack, after the VMs' rolling update

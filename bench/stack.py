@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, events_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, events_env, stack_file_text
 
 STACK = "bench"
 DOMAIN = "wayshub.bench"
@@ -128,7 +126,7 @@ class Bench:
         if variant.lb:
             config["wayshub:lb"] = dict(variant.lb)
         (self.project / "stacks").mkdir(exist_ok=True)
-        (self.project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+        (self.project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(stack_file_text(config))
         main_py = (REPO / "__main__.py").read_text()
         main_py = main_py if variant.settle else no_wait_program(main_py)
         (self.project / "__main__.py").write_text(chained_program(main_py) if variant.chain_first_deploy else main_py)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, ClassVar, Literal
 
@@ -155,6 +156,113 @@ class FailoverConfig(Model):
         return duration_seconds(self.advert_interval)
 
 
+# Header names nginx can read a client's address from (`$http_<name>`): letters, digits and dashes.
+_HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+
+
+class LimitsConfig(Model):
+    """What one client may take from the LB, and how long nginx waits for a slow one (docs/limits.md).
+    Per-client limits count by the client's address: the peer's, or with ``trustedProxies`` the one a
+    trusted proxy names in ``realIpHeader``. The LB's own ``/lb-health`` and ACME answers are never limited."""
+
+    worker_connections: Text = Field(
+        default="auto",
+        alias="workerConnections",
+        description="connections each nginx worker may hold (nginx.conf's `worker_connections`, and "
+        "`worker_rlimit_nofile` twice that); `auto`: sized from the LB server's memory and open-file limit "
+        "(docs/limits.md), never below what nginx.conf already has",
+    )
+    connections_per_client: Annotated[int, Field(ge=0, le=100000)] = Field(
+        default=100,
+        alias="connectionsPerClient",
+        description="requests in progress at once per client address (`limit_conn`; `0`: no limit)",
+    )
+    requests_per_second: Annotated[int, Field(ge=0, le=100000)] = Field(
+        default=50,
+        alias="requestsPerSecond",
+        description="the steady request rate per client address (`limit_req`; `0`: no limit)",
+    )
+    burst: Annotated[int, Field(ge=0, le=100000)] = Field(
+        default=200,
+        description="requests a client may send at once above `requestsPerSecond` (a page and its assets), "
+        "answered at once, not delayed",
+    )
+    status: Literal[429, 503] = Field(
+        default=429, description="the answer to a request over a client's limit (`429` Too Many Requests or `503`)"
+    )
+    trusted_proxies: list[Text] = Field(
+        default_factory=list,
+        alias="trustedProxies",
+        description="networks (CIDR) of proxies in front of the LB whose `realIpHeader` names the client; "
+        "empty: the peer's address is the client's",
+    )
+    real_ip_header: Text = Field(
+        default="X-Forwarded-For",
+        alias="realIpHeader",
+        description="the header a trusted proxy puts the client's address in (with `trustedProxies`)",
+    )
+    header_timeout: Text = Field(
+        default="10s",
+        alias="headerTimeout",
+        description="the whole request header (and the TLS handshake) must arrive within this "
+        "(`client_header_timeout`), else the connection is closed",
+    )
+    body_timeout: Text = Field(
+        default="10s",
+        alias="bodyTimeout",
+        description="the longest pause between two reads of a request body (`client_body_timeout`)",
+    )
+    send_timeout: Text = Field(
+        default="10s",
+        alias="sendTimeout",
+        description="the longest pause of a client that does not read its answer (`send_timeout`)",
+    )
+    keepalive_timeout: Text = Field(
+        default="30s",
+        alias="keepaliveTimeout",
+        description="how long an idle client connection (HTTP/1.1 or HTTP/2) stays open (`keepalive_timeout`)",
+    )
+
+    @field_validator("worker_connections")
+    @classmethod
+    def _connections(cls, value: str) -> str:
+        if value != "auto" and not (re.fullmatch(r"[1-9][0-9]{3,6}", value) and 1024 <= int(value) <= 1048576):
+            raise ValueError(f"{value!r} is neither 'auto' nor a number from 1024 to 1048576")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        networks = []
+        for text in value:
+            address, slash, length = text.partition("/")
+            address = check_ip(address)
+            if slash and not re.fullmatch(r"[0-9]{1,3}", length):
+                raise ValueError(f"{text!r} is not a network such as 10.0.0.0/8")
+            try:
+                network = ipaddress.ip_network(f"{address}/{length}" if slash else address, strict=True)
+            except ValueError as error:
+                raise ValueError(f"{text!r} is not a network such as 10.0.0.0/8 ({error})") from None
+            networks.append(str(network))
+        return networks
+
+    @field_validator("real_ip_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not _HEADER_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an HTTP header name (letters, digits and dashes)")
+        return value
+
+    @field_validator("header_timeout", "body_timeout", "send_timeout", "keepalive_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.fullmatch(value):
+            raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
+        if not 1 <= duration_seconds(value) <= 3600:
+            raise ValueError(f"{value!r} must be between 1s and 1h")
+        return value
+
+
 class LoadBalancerConfig(Model):
     """nginx on the LB server: ports, TLS, and how it treats backends."""
 
@@ -202,6 +310,11 @@ class LoadBalancerConfig(Model):
         default_factory=HealthCheckConfig,
         alias="healthCheck",
         description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
+    )
+    limits: LimitsConfig = Field(
+        default_factory=LimitsConfig,
+        description="what one client may take (connections, request rate) and how long nginx waits for a slow "
+        "one; nginx's capacity (docs/limits.md)",
     )
     failover: FailoverConfig = Field(
         default_factory=FailoverConfig,

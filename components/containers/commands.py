@@ -13,6 +13,7 @@ from pathlib import Path
 from components.containers.args import ContainerSiteArgs
 from components.containers.spec import CONF_D, site_conf, site_path, upstream_path, upstream_text
 from components.layout import container_name
+from components.load_balancer.nginx import CAPACITY_SCRIPT, capacity_inputs
 from components.shell import cmd
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
@@ -20,7 +21,7 @@ HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 # the last, before the engine removes the old containers): the reload itself is asynchronous.
 SETTLE_SECONDS = 2
 LOG_LINES = 20
-__all__ = ["CONF_D", "Switch", "local_script", "site_command", "switch_command"]
+__all__ = ["CONF_D", "Switch", "capacity_command", "local_script", "site_command", "switch_command"]
 
 
 def local_script(script: str, inputs: Mapping[str, str]) -> str:
@@ -67,3 +68,12 @@ def site_command(args: ContainerSiteArgs) -> str:
         "site.sh",
         {"LB": container_name(args.stack, args.lb_server), "SITE_FILE": site_path(args), "SITE_TEXT": site_conf(args)},
     )
+
+
+def capacity_command(args: ContainerSiteArgs) -> str:
+    """nginx's capacity in the running LB container, by the VM path's script (its nginx.conf is the container's
+    own: made again with the container, when this step runs again)."""
+    inputs = capacity_inputs(args.stack, args.lb, "apply", "signal")
+    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
+    lb = container_name(args.stack, args.lb_server)
+    return cmd("docker", "exec", lb, "bash", "-c", assignments + CAPACITY_SCRIPT.read_text())

@@ -38,7 +38,7 @@ import pulumi_docker as docker
 from components.app.release import build_id
 from components.containers.args import ContainerSiteArgs
 from components.containers.build_context import BuildContext, nginx_context, stage_app_context
-from components.containers.commands import Switch, site_command, switch_command
+from components.containers.commands import Switch, capacity_command, site_command, switch_command
 from components.containers.rollout import (
     app_resource_name,
     kept_images,
@@ -153,10 +153,17 @@ class ContainerSite(pulumi.ComponentResource):
                     rerun_on=[self.nginx.id, app.id],
                 )
             )
+        # Room for many clients (lb.limits.workerConnections), set again in each new nginx container.
+        self.capacity = local.Command(
+            f"{name}-nginx-capacity",
+            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx]),
+            create=capacity_command(args),
+            rerun_on=[self.nginx.id],
+        )
         self.site_text = site_conf(args)
         self.site = local.Command(
             f"{name}-site",
-            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *self.switches]),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, self.capacity, *self.switches]),
             create=site_command(args),
             rerun_on=[self.nginx.id],
         )

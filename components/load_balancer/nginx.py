@@ -37,6 +37,7 @@ NGINX_PACKAGE = "nginx-light"
 SANDBOX_DROPIN_DIR = "/etc/systemd/system/nginx.service.d"
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 SANDBOX_SCRIPT = HOST_SCRIPTS / "nginx-sandbox.sh"
+CAPACITY_SCRIPT = HOST_SCRIPTS / "nginx-capacity.sh"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,34 @@ def redirect_port(public_https_port: int) -> str:
     return "" if public_https_port == 443 else f":{public_https_port}"
 
 
+# HTTP/2 streams one connection may run at once (nginx's default), and requests (HTTP/2: streams) one client
+# connection may make before nginx closes it (nginx's default since 1.19.10): both written out, so the config
+# says what bounds a connection (docs/limits.md).
+HTTP2_STREAMS = 128
+KEEPALIVE_REQUESTS = 1000
+
+
+def client_limits(site_name: str, settings: LoadBalancerConfig) -> dict[str, object]:
+    """What the templates need of ``lb.limits``: the per-client zones (named after the site, so two sites on
+    one nginx never share a counter), the limits and the timeouts for slow clients."""
+    limits = settings.limits
+    return {
+        "zone": site_name.replace("-", "_"),
+        "connections": limits.connections_per_client,
+        "rate": limits.requests_per_second,
+        "burst": limits.burst,
+        "status": limits.status,
+        "trusted_proxies": limits.trusted_proxies,
+        "real_ip_header": limits.real_ip_header,
+        "header_timeout": limits.header_timeout,
+        "body_timeout": limits.body_timeout,
+        "send_timeout": limits.send_timeout,
+        "keepalive_timeout": limits.keepalive_timeout,
+        "keepalive_requests": KEEPALIVE_REQUESTS,
+        "http2_streams": HTTP2_STREAMS,
+    }
+
+
 def render_site(
     site_name: str,
     domain: str,
@@ -104,6 +133,7 @@ def render_site(
         https_port=s.https_port,
         https_redirect_port=redirect_port(public_https_port),
         hsts=s.hsts,
+        client=client_limits(site_name, s),
         client_max_body_size=s.client_max_body_size,
         site_name=site_name.replace("-", "_"),
         domain=domain,
@@ -149,12 +179,36 @@ def acme_front_text(site_name: str, domain: str, settings: LoadBalancerConfig, p
         listen_port=settings.listen_port,
         https_redirect_port=redirect_port(public_https_port),
         acme_webroot=acme_webroot(site_name),
+        client=client_limits(site_name, settings),
     )
 
 
 def install_command() -> str:
     """Install nginx (and curl, ss for the health check) if missing, start it, print its version."""
     return host_script(HOST_SCRIPTS / "nginx-install.sh", {"NGINX_PACKAGE": NGINX_PACKAGE})
+
+
+NGINX_CONF = "/etc/nginx/nginx.conf"
+CAPACITY_STATE_DIR = "/var/lib/wayshub/nginx-capacity"
+
+
+def capacity_inputs(site_name: str, settings: LoadBalancerConfig, action: str, reload: str) -> dict[str, str]:
+    """host/nginx-capacity.sh's inputs: ``action`` apply or restore; ``reload`` systemd (a server) or signal
+    (the containers mode's nginx container)."""
+    return {
+        "ACTION": action,
+        "SITE": site_name,
+        "WORKER_CONNECTIONS": str(settings.limits.worker_connections),
+        "NGINX_CONF": NGINX_CONF,
+        "STATE_DIR": CAPACITY_STATE_DIR,
+        "RELOAD": reload,
+    }
+
+
+def capacity_command(site_name: str, settings: LoadBalancerConfig, action: str) -> str:
+    """Size nginx.conf's worker_connections and worker_rlimit_nofile on an LB server (``apply``), or put back
+    what was there (``restore``): host/nginx-capacity.sh."""
+    return host_script(CAPACITY_SCRIPT, capacity_inputs(site_name, settings, action, "systemd"))
 
 
 def sandbox_dropin(site_name: str) -> str:
@@ -220,6 +274,14 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             if args.harden
             else None
         )
+        # Room for many clients (lb.limits.workerConnections) before the site invites them; put back with the LB.
+        self.capacity = remote.Command(
+            f"{name}-nginx-capacity",
+            pulumi.ResourceOptions(parent=self, depends_on=[self.nginx, *([self.sandbox] if self.sandbox else [])]),
+            connection=conn,
+            create=capacity_command(args.site_name, args.settings, "apply"),
+            delete=capacity_command(args.site_name, args.settings, "restore"),
+        )
         self.site_text = pulumi.Output.all(*args.backends).apply(lambda backends: site_text(args, list(backends)))
         self.acme_front = self._acme_front(name, args) if args.acme is not None else None
         self.certificate = self._certificate(name, args) if args.acme is not None and args.acme_issuer else None
@@ -242,6 +304,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[
                     self.nginx,
+                    self.capacity,
                     self.state,
                     *([self.sandbox] if self.sandbox else []),
                     *tls_files,

@@ -12,10 +12,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.e2e import slots
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, stack_file_text
 from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_port
 
 STACK = f"{slots.CONTAINERS_STACK}-engine"
@@ -93,7 +91,7 @@ class Deployed:
 
     def write_config(self) -> None:
         stack_file = self.project / "stacks" / f"Pulumi.{STACK}.yaml"
-        stack_file.write_text(yaml.safe_dump({"config": self.config}, sort_keys=True))
+        stack_file.write_text(stack_file_text(self.config))
 
     def set(self, key: str, value: Any) -> None:
         self.config[key] = value

@@ -47,6 +47,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pulumi import automation as auto
 
 REPO = Path(__file__).resolve().parents[2]
@@ -430,3 +431,18 @@ def copy_program(project: Path) -> None:
     text = (REPO / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
     text = text.replace("path: plugins", f"path: {REPO / 'plugins'}")  # our dynamic-provider plugin
     (project / "Pulumi.yaml").write_text(text)
+
+
+# Load generators (bench/loadgen.py, wrk, the failover clients) are many visitors from ONE address (this
+# machine), so a stack they load has no per-client limits (lb.limits, docs/limits.md). Every e2e and bench
+# stack file is written through ``stack_file_text``; a stack that sets `lb.limits` itself keeps it.
+NO_CLIENT_LIMITS: dict[str, int] = {"connectionsPerClient": 0, "requestsPerSecond": 0}
+
+
+def stack_file_text(config: Mapping[str, Any], **extra: Any) -> str:
+    """A stack file's YAML: ``config`` (with ``NO_CLIENT_LIMITS`` unless it sets `lb.limits`) and ``extra``
+    top-level keys (e.g. the secrets provider's)."""
+    lb = config.get("wayshub:lb", {})
+    if isinstance(lb, dict) and "limits" not in lb:
+        config = {**config, "wayshub:lb": {**lb, "limits": NO_CLIENT_LIMITS}}
+    return yaml.safe_dump({**extra, "config": dict(config)}, sort_keys=True)

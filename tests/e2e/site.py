@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.e2e import slots
-from tests.e2e.pulumi_cli import PulumiCli
+from tests.e2e.pulumi_cli import PulumiCli, stack_file_text
 
 # WAYSHUB_E2E_SLOT lets two test sessions share a machine without sharing names, ports or subnets (slots.py).
 SITE_STACK = slots.SITE_STACK
@@ -101,7 +100,7 @@ def write_stack_config(
     }
     stacks = site.project / "stacks"
     stacks.mkdir(exist_ok=True)
-    (stacks / f"Pulumi.{SITE_STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    (stacks / f"Pulumi.{SITE_STACK}.yaml").write_text(stack_file_text(config))
 
 
 def missing_plugin(path: str) -> str | None:

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.e2e import slots
-from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env, stack_file_text
 from tests.e2e.site import DOMAIN, SAMPLE_APP, docker_names
 
 pytestmark = pytest.mark.e2e
@@ -99,7 +98,7 @@ class Upgrade:
         }
         stacks = self.project / "stacks"
         stacks.mkdir(exist_ok=True)
-        (stacks / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+        (stacks / f"Pulumi.{STACK}.yaml").write_text(stack_file_text(config))
 
     image: str = ""
 

@@ -12,6 +12,7 @@ skipped with one line saying so.
 from __future__ import annotations
 
 import http.client
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.abuse import Attack, Attacker, Polite
 from bench.loadgen import BackgroundLoad
 from tests.e2e.containers_engine import (
     NETWORK,
@@ -230,6 +232,29 @@ def test_rollback_runs_the_previous_release_again_without_a_build(deployed: Depl
         assert docker("inspect", "--format", "{{.Config.Image}}", container(server, "a")) == image
     assert_no_failed_request(rollback(deployed, "--unpin"))
     assert {release for _, release in answers(deployed)} == {current[0]}
+
+
+def test_nginx_is_sized_and_one_abusive_client_does_not_take_the_site_down(
+    deployed: Deployed, sandbox_image: str
+) -> None:
+    """docs/limits.md in containers mode (plain HTTP): the capacity script ran in the nginx container, and with
+    the default per-client limits (the other tests' load runs without: tests/e2e/pulumi_cli.py) an attacker
+    container on the stack's network does not starve the polite visitors."""
+    deployed.set("wayshub:lb", {"limits": {}})
+    up = up_with_events(deployed.cli)
+    assert up.returncode == 0, up.output[-3000:]
+    conf = docker("exec", container("lb"), "cat", "/etc/nginx/nginx.conf")
+    assert re.search(r"^\s*worker_connections \d+; # wayshub-infra: was \d+$", conf, re.M), conf
+    attack = Attack(seconds=20, slow=3000, flood=300, bodies=150, tls=False)
+    attacker = Attacker(sandbox_image, NETWORK, container("attacker"), container("lb"), 80, DOMAIN, attack)
+    with Polite(deployed.port, DOMAIN, None, visitors=4, period=0.2) as polite:
+        report = attacker.result()
+    print("polite:", polite.report.summary(), "attacker:", report)
+    assert polite.report.total >= 200 and polite.report.ok >= 0.999 * polite.report.total, polite.report.summary()
+    assert report["slow_peak"] >= 2000, report
+    flood = report["flood"]
+    assert flood.get("429", 0) > flood.get("200", 0), report
+    assert report["bodies"].get("429", 0) >= attack.bodies - 100 - 10, report
 
 
 def test_destroy_removes_every_container_and_the_network(deployed: Deployed) -> None:

@@ -37,7 +37,7 @@ from tests.e2e.other_servers import (
     Server,
     other_servers,
 )
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, stack_file_text
 from tests.e2e.site import COMMANDS, missing_plugin
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +70,8 @@ class Stack:
         """Replace the stack's settings, keeping what `pulumi config set --secret` stored."""
         current = yaml.safe_load(self.file.read_text()) or {}
         kept = {k: v for k, v in (current.get("config") or {}).items() if k == "wayshub:sshPrivateKey"}
-        self.file.write_text(yaml.safe_dump({**current, "config": {**config, **kept}}, sort_keys=True))
+        others = {key: value for key, value in current.items() if key != "config"}
+        self.file.write_text(stack_file_text({**config, **kept}, **others))
 
     def made(self) -> list[str]:
         """The names of the resources in the state that did something (not components or providers)."""
@@ -365,6 +366,12 @@ def test_destroy_leaves_no_unit_site_user_release_or_hosts_block_behind(
         assert left == "", f"{name} keeps: {left}"
     left = servers.sh("lb", "find /etc/nginx/conf.d /etc/nginx/tls -mindepth 1 2>/dev/null; true").stdout
     assert left == "", f"lb keeps: {left}"
-    # What stays, on purpose (docs/hosts.md): the nginx package, still serving its default site.
+    # What stays, on purpose (docs/hosts.md): the nginx package, still serving its default site, and its
+    # nginx.conf as Debian shipped it: the capacity lines we raised are put back (docs/limits.md).
     assert servers.sh("lb", "command -v nginx").stdout.strip() == "/usr/sbin/nginx"
+    shipped = servers.sh(
+        "lb", "dpkg-query -W -f='${Conffiles}' nginx-common | awk '$1 == \"/etc/nginx/nginx.conf\" {print $2}'"
+    )
+    assert shipped.stdout.split() == servers.sh("lb", "md5sum /etc/nginx/nginx.conf").stdout.split()[:1]
+    assert servers.sh("lb", "ls -d /var/lib/wayshub/nginx-capacity 2>/dev/null; true").stdout == ""
     assert deployed.hosts_file.read_text() == USER_HOSTS_LINES

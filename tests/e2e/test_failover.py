@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 
 from bench.failover import FAULTS, Fault, blink, measure, partition
 from tests.e2e import slots
 from tests.e2e.bind_server import Bind, bind_server
 from tests.e2e.pebble import Pebble, pebble_binary, pebble_server
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, stack_file_text
 from tests.e2e.site import COMMANDS, SAMPLE_APP, Answer, docker_names, missing_plugin, vm_sh
 from tests.e2e.site import get as site_get
 
@@ -51,7 +50,7 @@ class Ha:
         """The stack's settings: the fixture's, with ``extra`` settings added (``wayshub:`` keys)."""
         stack_file = self.cli.workdir / "stacks" / f"Pulumi.{STACK}.yaml"
         config = {**self.config, **{f"wayshub:{key}": value for key, value in extra.items()}}
-        stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+        stack_file.write_text(stack_file_text(config))
 
     @staticmethod
     def container(server: str) -> str:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pulumi import automation as auto
 
 from bench.loadgen import BackgroundLoad
@@ -28,7 +27,17 @@ from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
 from tests.e2e.processes import kill_tree
-from tests.e2e.pulumi_cli import REPO, STARTED, PulumiCli, UpResult, copy_program, engine_env, step_of, up_with_events
+from tests.e2e.pulumi_cli import (
+    REPO,
+    STARTED,
+    PulumiCli,
+    UpResult,
+    copy_program,
+    engine_env,
+    stack_file_text,
+    step_of,
+    up_with_events,
+)
 from tests.e2e.site import (
     COMMANDS,
     DOMAIN,
@@ -247,7 +256,7 @@ def test_a_rotated_ssh_key_changes_every_connection_and_never_shows(hardened: Si
         "wayshub:hostsFile": {"path": str(tmp_path / "hosts"), "address": "127.0.0.1"},
     }
     (tmp_path / "hosts").write_text(USER_HOSTS_LINES)
-    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(stack_file_text(config))
     try:
         set_secret(cli, "wayshub:sshPrivateKey", old_private)
         cli.up()

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bench.loadgen import BackgroundLoad
 from tests.e2e import slots
 from tests.e2e.other_servers import OtherServers, other_servers
 from tests.e2e.processes import kill_tree
-from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, stack_file_text
 from tests.e2e.test_existing_hosts import DOMAIN, USER_HOSTS_LINES, existing_hosts, site_config
 
 pytestmark = pytest.mark.e2e
@@ -250,7 +249,7 @@ def site_project(root: Path, servers: OtherServers) -> PulumiCli:
         "wayshub:commands": "builtin",
         "switchtest:tokens": "builtin",
     }
-    (project / "stacks" / f"Pulumi.{SITE_STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
+    (project / "stacks" / f"Pulumi.{SITE_STACK}.yaml").write_text(stack_file_text(config))
     cli = PulumiCli(project, engine_env(root / "state", root / "home"))
     cli.init_stack(SITE_STACK)
     cli.set_config("wayshub:sshPrivateKey", servers.private_key, secret=True)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from components.render import render
+from tests.templates.test_render import CLIENT_BEHIND_PROXIES, CLIENT_DEFAULTS
 
 Context = dict[str, Any]
 
@@ -55,6 +56,7 @@ BASE: Context = {
     "proxy_connect_timeout": "1s",
     "proxy_read_timeout": "30s",
     "next_upstream_tries": 2,
+    "client": CLIENT_DEFAULTS,
 }
 
 VALID: dict[str, Context] = {
@@ -80,6 +82,7 @@ VALID: dict[str, Context] = {
         "listen_port": 8081,
         "backends": ["[fd00::11]:3000"],
         "next_upstream_tries": 1,
+        "client": CLIENT_BEHIND_PROXIES,
     },
 }
 

@@ -18,6 +18,31 @@ from components.render import render
 
 Context = dict[str, Any]
 
+# lb.limits as components/load_balancer/nginx.py client_limits gives it: the defaults, and every limit off.
+CLIENT_DEFAULTS: Context = {
+    "zone": "wayshub_local",
+    "connections": 100,
+    "rate": 50,
+    "burst": 200,
+    "status": 429,
+    "trusted_proxies": [],
+    "real_ip_header": "X-Forwarded-For",
+    "header_timeout": "10s",
+    "body_timeout": "10s",
+    "send_timeout": "10s",
+    "keepalive_timeout": "30s",
+    "keepalive_requests": 1000,
+    "http2_streams": 128,
+}
+CLIENT_BEHIND_PROXIES: Context = {
+    **CLIENT_DEFAULTS,
+    "zone": "wayshub_v6",
+    "connections": 0,
+    "rate": 0,
+    "trusted_proxies": ["10.0.0.0/8", "fd00::/8"],
+    "real_ip_header": "X-Real-IP",
+}
+
 NGINX_SAMPLES: dict[str, Context] = {
     "local-two-backends": {
         "site_name": "wayshub_local",
@@ -30,6 +55,7 @@ NGINX_SAMPLES: dict[str, Context] = {
         "proxy_connect_timeout": "1s",
         "proxy_read_timeout": "30s",
         "next_upstream_tries": 2,
+        "client": CLIENT_DEFAULTS,
     },
     "prod-three-backends": {
         "site_name": "wayshub_prod",
@@ -43,6 +69,7 @@ NGINX_SAMPLES: dict[str, Context] = {
         "proxy_read_timeout": "1m",
         "next_upstream_tries": 3,
         "upstream_keepalive_timeout": "30s",
+        "client": {**CLIENT_DEFAULTS, "zone": "wayshub_prod", "connections": 20, "status": 503},
     },
     "single-ipv6-backend": {
         "site_name": "wayshub_v6",
@@ -55,6 +82,7 @@ NGINX_SAMPLES: dict[str, Context] = {
         "proxy_connect_timeout": "2s",
         "proxy_read_timeout": "10s",
         "next_upstream_tries": 1,
+        "client": CLIENT_BEHIND_PROXIES,
     },
 }
 
@@ -194,8 +222,9 @@ def test_nginx_server_listens_and_proxies_with_retries(tmp_path: Path, sample: s
     ctx = NGINX_SAMPLES[sample]
     parsed = parse_site(tmp_path, render("nginx-site.conf.j2", **ctx))
 
-    # One upstream and one server block, nothing else at the top level.
-    assert [d["directive"] for d in parsed] == ["upstream", "server"]
+    # One upstream, the client zones and one server block, nothing else at the top level.
+    zones = [d["directive"] for d in parsed if d["directive"].endswith("_zone")]
+    assert [d["directive"] for d in parsed] == ["upstream", *zones, "server"]
     server = only(parsed, "server")["block"]
     assert only(server, "listen")["args"] == [str(ctx["listen_port"])]
     assert only(server, "server_name")["args"] == [ctx["domain"]]
@@ -220,6 +249,49 @@ def test_nginx_server_listens_and_proxies_with_retries(tmp_path: Path, sample: s
     health = only(server, "location", "=", "/lb-health")["block"]
     assert only(health, "access_log")["args"] == ["off"]
     assert only(health, "return")["args"] == ["200", "ok\\n"]
+
+
+@pytest.mark.parametrize("sample", NGINX_SAMPLES)
+def test_each_client_is_limited_on_the_proxied_location_only(tmp_path: Path, sample: str) -> None:
+    ctx = NGINX_SAMPLES[sample]
+    client = ctx["client"]
+    parsed = parse_site(tmp_path, render("nginx-site.conf.j2", **ctx))
+    zone = client["zone"]
+    server = only(parsed, "server")["block"]
+    root = only(server, "location", "/")["block"]
+    limits = {d["directive"]: d["args"] for d in root if d["directive"].startswith("limit_")}
+    expected: dict[str, list[str]] = {}
+    if client["connections"]:
+        assert only(parsed, "limit_conn_zone")["args"] == ["$binary_remote_addr", f"zone={zone}_conn:10m"]
+        expected |= {"limit_conn": [f"{zone}_conn", str(client["connections"])]}
+        expected |= {"limit_conn_status": [str(client["status"])]}
+    if client["rate"]:
+        rate = f"rate={client['rate']}r/s"
+        assert only(parsed, "limit_req_zone")["args"] == ["$binary_remote_addr", f"zone={zone}_req:10m", rate]
+        expected |= {"limit_req": [f"zone={zone}_req", f"burst={client['burst']}", "nodelay"]}
+        expected |= {"limit_req_status": [str(client["status"])]}
+    assert limits == expected
+    assert not [d for d in parsed if d["directive"].endswith("_zone") and not expected]
+    health = only(server, "location", "=", "/lb-health")["block"]
+    assert not [d for d in health if d["directive"].startswith("limit_")], "the LB's own health is never limited"
+
+
+@pytest.mark.parametrize("sample", NGINX_SAMPLES)
+def test_a_slow_client_is_cut_by_the_servers_timeouts(tmp_path: Path, sample: str) -> None:
+    ctx = NGINX_SAMPLES[sample]
+    client = ctx["client"]
+    server = only(parse_site(tmp_path, render("nginx-site.conf.j2", **ctx)), "server")["block"]
+    for directive in ("header_timeout", "body_timeout"):
+        assert only(server, f"client_{directive}")["args"] == [client[directive]]
+    assert only(server, "send_timeout")["args"] == [client["send_timeout"]]
+    assert only(server, "keepalive_timeout")["args"] == [client["keepalive_timeout"]]
+    assert only(server, "reset_timedout_connection")["args"] == ["on"]
+    assert all_args(server, "set_real_ip_from") == [[network] for network in client["trusted_proxies"]]
+    if client["trusted_proxies"]:
+        assert only(server, "real_ip_header")["args"] == [client["real_ip_header"]]
+        assert only(server, "real_ip_recursive")["args"] == ["on"]
+    else:
+        assert not all_args(server, "real_ip_header")
 
 
 def test_nginx_site_says_it_is_managed() -> None:

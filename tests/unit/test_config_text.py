@@ -53,6 +53,7 @@ EXAMPLES: dict[str, str] = {
     "lb.acme.email": "ops@example.com",
     "dns.records": "wayshub.local",
     "dns.addresses": "10.0.0.10",
+    "lb.limits.trustedProxies": "10.0.0.0/8",
 }
 
 
@@ -114,7 +115,7 @@ def text_settings() -> list[str]:
     ]
 
 
-LISTS = ("dns.records", "dns.addresses")
+LISTS = ("dns.records", "dns.addresses", "lb.limits.trustedProxies")
 CASES = [
     Case(key, [bad(_good(key))] if key in LISTS else bad(_good(key)), "", _base(key))
     for key in text_settings()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import create_command_error
@@ -13,12 +14,14 @@ from pulumi.automation.errors import create_command_error
 from tests.e2e.pulumi_cli import (
     FAILED,
     FINISHED,
+    NO_CLIENT_LIMITS,
     STARTED,
     PulumiFailed,
     Ran,
     Step,
     changes_of,
     returncode_of,
+    stack_file_text,
     step_of,
     text,
 )
@@ -130,3 +133,14 @@ def test_a_checked_failure_carries_what_the_engine_printed() -> None:
     assert "exited 255" in str(failed) and "error: wayshub:hosts: one line" in str(failed)
     assert ran.output == "Updating (e2e):\nerror: wayshub:hosts: one line\nwarning: w\n"
     assert text(["a", "  error: b"]) + text(["error: c"]) == "a\n  error: b\nerror: c\n", "no line runs into the next"
+
+
+def test_stack_files_of_load_tests_have_no_per_client_limits_unless_they_set_them() -> None:
+    def lb(config: dict[str, object], **extra: object) -> object:
+        return yaml.safe_load(stack_file_text(config, **extra))["config"].get("wayshub:lb")
+
+    assert lb({"wayshub:domain": "x.test"}) == {"limits": NO_CLIENT_LIMITS}
+    assert lb({"wayshub:lb": {"tls": "self-signed"}}) == {"tls": "self-signed", "limits": NO_CLIENT_LIMITS}
+    assert lb({"wayshub:lb": {"limits": {"burst": 5}}}) == {"limits": {"burst": 5}}
+    assert lb({"wayshub:lb": "fast"}) == "fast", "a bad value stays as the test wrote it"
+    assert yaml.safe_load(stack_file_text({}, secretsprovider="passphrase"))["secretsprovider"] == "passphrase"

@@ -28,7 +28,7 @@ from components.app.layout import node_upload
 from components.app.node_install import NodeChoice, install_command
 from components.config import AppConfig, HealthConfig, LoadBalancerConfig
 from components.containers import ContainerSiteArgs
-from components.containers.commands import Switch, site_command, switch_command
+from components.containers.commands import Switch, capacity_command, site_command, switch_command
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.load_balancer import BackendHealthCheck, BackendHealthCheckArgs, NginxLoadBalancer, TlsMaterial
 from components.load_balancer.nginx import NginxLoadBalancerArgs
@@ -45,6 +45,8 @@ FROM_RESOURCES = [
     ("lb-container", "update"),  # the host-key wait alone: a new text re-reads every VM's key, so a preview shows
     # every step on it replaced (the key is unknown until the update runs; e2e test_command_interface)
     ("lb-nginx", "create"),
+    ("lb-nginx-capacity", "create"),
+    ("lb-nginx-capacity", "delete"),
     ("lb-site", "create"),
     ("lb-site", "delete"),
     ("lb-tls-certificate", "create"),
@@ -62,7 +64,13 @@ FROM_RESOURCES = [
 NODE_BINARY = "node-binary.create"
 # Containers mode's two local steps (components/containers/host/), from the functions the component calls.
 CONTAINERS_SWITCH, CONTAINERS_SITE = "containers-app1-switch.create", "containers-site.create"
-CASES = [f"{name}.{op}" for name, op in FROM_RESOURCES] + [NODE_BINARY, CONTAINERS_SWITCH, CONTAINERS_SITE]
+CONTAINERS_CAPACITY = "containers-nginx-capacity.create"
+CASES = [f"{name}.{op}" for name, op in FROM_RESOURCES] + [
+    NODE_BINARY,
+    CONTAINERS_SWITCH,
+    CONTAINERS_SITE,
+    CONTAINERS_CAPACITY,
+]
 
 
 def _vm(name: str, index: int, network: SandboxNetwork) -> SandboxVm:
@@ -142,6 +150,7 @@ def commands() -> dict[str, str]:
     switch = Switch("app1", "wayshub-containers-app1-b", "b", "0123456789ab", "abc123def456", "fedcba987654")
     found[CONTAINERS_SWITCH] = switch_command(site, switch)
     found[CONTAINERS_SITE] = site_command(site)
+    found[CONTAINERS_CAPACITY] = capacity_command(site)
     return found
 
 
