@@ -152,6 +152,9 @@ def docs_table() -> str:
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for setting in settings():
         meaning = setting.description.replace("|", "\\|")
+        extra = setting.field.json_schema_extra if setting.field is not None else None
+        if isinstance(extra, dict) and isinstance(why := extra.get("not_in_containers"), str):
+            meaning += f" — *containers mode refuses it: {why}*"
         rows.append(f"| `{setting.key}` | {setting.default} | {meaning} |")
     return "\n".join(rows) + "\n"
 

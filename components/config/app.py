@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.config.base import Model, NonEmptyText, Port, Text, check_host_name, shown
+from components.config.base import Model, NonEmptyText, Port, Text, check_host_name, not_in_containers, shown
 from components.config.reserved import reserved_app_name
 
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -86,32 +86,48 @@ class AppConfig(Model):
     name: Text = Field(
         default="wayshub",
         description="the app's name: its systemd unit, user and folders; never a system user or unit (`ssh`, `nginx`, `root`, `systemd-*`…: docs/security.md)",
+        json_schema_extra=not_in_containers(
+            "no unit, user or folders: the containers are named after the stack and server"
+        ),
     )
     source: Text = Field(default="app", description="the app's folder (with its package.json), relative to the project")
     port: Port = Field(default=3000, description="the port the app listens on")
     port_env: Text | list[Text] = Field(
-        default="PORT", alias="portEnv", description="the environment variable(s) the app reads its port from"
+        default="PORT",
+        alias="portEnv",
+        description="the environment variable(s) the app reads its port from",
+        json_schema_extra=not_in_containers("the app container gets its port in `PORT`"),
     )
     start: NonEmptyText | None = Field(
         default=None,
         description="the command line run in the release's app folder",
-        json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
+        json_schema_extra={
+            **shown("package.json's `start` script, else `node <main>`"),
+            **not_in_containers("the app image runs `node server.js` (images/app/Dockerfile)"),
+        },
     )
     build: NonEmptyText | None = Field(
         default=None,
         description="a command run once where `pulumi up` runs (e.g. `npm run build`), before dev dependencies are pruned",
+        json_schema_extra=not_in_containers("the app image's build runs `npm ci` only"),
     )
     node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(
         default=None,
         alias="nodeInstall",
         description="how Node gets onto the servers: `binary` (from the npm registry, shipped with the release), `apt` (the distro's), `nodesource` or `nvm`",
-        json_schema_extra=shown("`binary` when a version is known, else `apt`"),
+        json_schema_extra={
+            **shown("`binary` when a version is known, else `apt`"),
+            **not_in_containers("the app image's Node comes with `containers.appBase`"),
+        },
     )
     node_version: Text | None = Field(
         default=None,
         alias="nodeVersion",
         description="the Node version (`22`, `22.11`, `22.11.0`)",
-        json_schema_extra=shown("`.nvmrc`, else package.json's `engines.node`"),
+        json_schema_extra={
+            **shown("`.nvmrc`, else package.json's `engines.node`"),
+            **not_in_containers("the app image's Node comes with `containers.appBase`"),
+        },
     )
     # Text (`pulumi config set --path` stores 3000 and true as such: Text makes them the text typed).
     # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
@@ -120,7 +136,9 @@ class AppConfig(Model):
         description="environment variables for the app: `NAME: value` (text; numbers and true/false as typed)",
     )
     health: HealthConfig = Field(
-        default_factory=HealthConfig, description="how a new release proves it serves before the next host switches"
+        default_factory=HealthConfig,
+        description="how a new release proves it serves before the next host switches",
+        json_schema_extra=not_in_containers("an app container's health check is `GET /health` on `app.port`"),
     )
     releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(
         default=3, alias="releasesKept", description="releases kept on each server (the previous one is the rollback)"

@@ -64,6 +64,34 @@ def shown(default: str) -> dict[str, Any]:
     return {"shown_default": default}
 
 
+def not_in_containers(why: str) -> dict[str, Any]:
+    """A field containers mode cannot honour, and why (one clause): a stack that sets it there is refused
+    (``containers_ignored``), and docs/config.md says so."""
+    return {"not_in_containers": why}
+
+
+def containers_ignored(model: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
+    """The settings ``model`` was given (not its defaults) that containers mode cannot honour, as (key, why) in
+    the models' order: a marked field that holds a section counts only when something in it is set."""
+    found: list[tuple[str, str]] = []
+    for name, field in type(model).model_fields.items():
+        if name not in model.model_fields_set:
+            continue
+        key = prefix + (field.alias or name)
+        value = getattr(model, name)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        why = extra.get("not_in_containers")
+        if isinstance(why, str) and not (isinstance(value, BaseModel) and not value.model_fields_set):
+            found.append((key, why))
+        elif isinstance(value, BaseModel):
+            found.extend(containers_ignored(value, f"{key}."))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found.extend(containers_ignored(item, f"{key}[{index}]."))
+    return found
+
+
 def control_problem(value: str) -> str | None:
     """Why ``value`` cannot be a one-line setting (None: it can): it names the first control character by
     its code point and never echoes the value."""

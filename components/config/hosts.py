@@ -20,6 +20,7 @@ from components.config.base import (
     check_loopback,
     check_private_subnet,
     check_user_name,
+    not_in_containers,
     repeated,
     shown,
 )
@@ -68,27 +69,41 @@ class ServerConfig(Model):
 
     name: Text = Field(description="the server's name: lowercase letters, digits or `-`, unique in the stack")
     address: Text | None = Field(
-        default=None, description="`existing` (required there): the IP address or host name SSH reaches"
+        default=None,
+        description="`existing` (required there): the IP address or host name SSH reaches",
+        json_schema_extra=not_in_containers("only server names apply: one container per server"),
     )
     ssh_port: Port | None = Field(
         default=None,
         alias="sshPort",
         description="`existing`: the server's SSH port",
-        json_schema_extra=shown("`22` (sandbox: from `sandbox.sshPortBase`)"),
+        json_schema_extra={
+            **shown("`22` (sandbox: from `sandbox.sshPortBase`)"),
+            **not_in_containers("only server names apply: one container per server"),
+        },
     )
     user: Text | None = Field(
-        default=None, description="`existing`: the SSH user for this server", json_schema_extra=shown("`hosts.user`")
+        default=None,
+        description="`existing`: the SSH user for this server",
+        json_schema_extra={
+            **shown("`hosts.user`"),
+            **not_in_containers("only server names apply: one container per server"),
+        },
     )
     private_address: Text | None = Field(
         default=None,
         alias="privateAddress",
         description="`existing`: the address the LB reaches this server's app on",
-        json_schema_extra=shown("`address`"),
+        json_schema_extra={
+            **shown("`address`"),
+            **not_in_containers("only server names apply: one container per server"),
+        },
     )
     host_key: Text | None = Field(
         default=None,
         alias="hostKey",
         description="the server's pinned host key (`ssh-ed25519 AAAA…`, a known_hosts line without the host name): any other is refused",
+        json_schema_extra=not_in_containers("only server names apply: one container per server"),
     )
 
     _name = field_validator("name")(check_host_name)
@@ -164,16 +179,24 @@ class HostsConfig(Model):
         alias="lbServers",
         description="instead of `lbServer`: two load balancers sharing `lb.failover.virtualAddress` by VRRP "
         "(keepalived): the first holds it, the other takes it over when it fails (docs/failover.md)",
+        json_schema_extra=not_in_containers("containers mode runs one nginx container"),
     )
     user: Text = Field(
         default="deploy",
         description="the SSH login user (needs passwordless sudo; never the app's user, `app.name`); sandbox VMs make it at first boot",
+        json_schema_extra=not_in_containers("containers mode has no servers and no SSH"),
     )
     allow_lb_on_app_server: bool = Field(
-        default=False, alias="allowLbOnAppServer", description="`existing`: let the LB share an app server's address"
+        default=False,
+        alias="allowLbOnAppServer",
+        description="`existing`: let the LB share an app server's address",
+        json_schema_extra=not_in_containers("containers mode has no servers and no SSH"),
     )
     dial_timeout_seconds: Annotated[int, Field(ge=1, le=600)] = Field(
-        default=60, alias="dialTimeoutSeconds", description="how long to keep trying to reach a server over SSH"
+        default=60,
+        alias="dialTimeoutSeconds",
+        description="how long to keep trying to reach a server over SSH",
+        json_schema_extra=not_in_containers("containers mode has no servers and no SSH"),
     )
     # Stored as an absolute path.
     known_hosts_file: Text | None = Field(
@@ -181,11 +204,15 @@ class HostsConfig(Model):
         alias="knownHostsFile",
         min_length=1,
         description="`existing`: the known_hosts file that vouches for servers without a pinned `hostKey`",
-        json_schema_extra=shown("`~/.ssh/known_hosts`"),
+        json_schema_extra={
+            **shown("`~/.ssh/known_hosts`"),
+            **not_in_containers("containers mode has no servers and no SSH"),
+        },
     )
     takeover: bool = Field(
         default=False,
         description="`existing`: a hand-run app on the app's port or a hand-written nginx site for the domain stops the `up` before any change; `true` takes them over, keeping copies under /var/backups/wayshub-takeover (docs/hosts.md)",
+        json_schema_extra=not_in_containers("containers mode has no servers and no SSH"),
     )
 
     @field_validator("known_hosts_file")
@@ -209,20 +236,6 @@ class HostsConfig(Model):
         if self.lb_server is not None and self.lb_servers is not None:
             raise ValueError("set lbServer (one load balancer) or lbServers (two sharing an address), not both")
         check_server_names([s.name for s in self.all_servers])
-        if self.provider == "containers" and self.lb_servers is not None:
-            raise ValueError("lbServers does not apply with provider 'containers' (one nginx container: lbServer)")
-        if self.provider == "containers":
-            for where, server in self.keyed_servers:
-                given = {
-                    "address": server.address,
-                    "sshPort": server.ssh_port,
-                    "user": server.user,
-                    "privateAddress": server.private_address,
-                    "hostKey": server.host_key,
-                }
-                extra = next((key for key, value in given.items() if value is not None), None)
-                if extra:
-                    raise ValueError(f"{where}.{extra} does not apply with provider 'containers' (only name)")
         if self.known_hosts_file is not None and self.provider != "existing":
             raise ValueError("knownHostsFile applies only with provider 'existing' (sandbox VMs pin their keys)")
         if self.takeover and self.provider != "existing":

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import Model, Port, Text, check_ip, shown
+from components.config.base import Model, Port, Text, check_ip, not_in_containers, shown
 
 _DURATION = re.compile(r"[1-9][0-9]*(ms|s|m)")
 
@@ -28,7 +28,7 @@ class HealthCheckConfig(Model):
 
     enabled: bool = Field(
         default=True,
-        description="the LB's active check of every backend's `app.health.path` (docs/hung-backends.md; not in containers mode)",
+        description="the LB's active check of every backend's `app.health.path` (docs/hung-backends.md)",
     )
     interval: Text = Field(default="250ms", description="how often each backend is probed (50ms to 60s)")
     timeout: Text = Field(
@@ -267,7 +267,12 @@ class LoadBalancerConfig(Model):
     """nginx on the LB server: ports, TLS, and how it treats backends."""
 
     listen_port: Port = Field(default=80, alias="listenPort", description="nginx's plain-HTTP port on the LB")
-    https_port: Port = Field(default=443, alias="httpsPort", description="nginx's TLS port")
+    https_port: Port = Field(
+        default=443,
+        alias="httpsPort",
+        description="nginx's TLS port",
+        json_schema_extra=not_in_containers("containers mode serves plain HTTP"),
+    )
     tls: Literal["off", "self-signed", "provided", "acme"] = Field(
         default="off",
         description="`off`, `self-signed` (a per-stack CA, as the `local` stack uses), `provided` (`tlsCertificate` and "
@@ -276,12 +281,17 @@ class LoadBalancerConfig(Model):
     acme: AcmeConfig | None = Field(
         default=None, description="with `tls: acme`: the ACME CA, the challenge and when to renew (docs/acme.md)"
     )
-    hsts: bool = Field(default=False, description="send `Strict-Transport-Security` (only once you are sure of HTTPS)")
+    hsts: bool = Field(
+        default=False,
+        description="send `Strict-Transport-Security` (only once you are sure of HTTPS)",
+        json_schema_extra=not_in_containers("containers mode serves plain HTTP"),
+    )
     harden_nginx: bool | None = Field(
         default=None,
         alias="hardenNginx",
         description='sandbox nginx.service with our systemd drop-in (docs/app.md, "Sandboxing"); default: on for sandbox '
         "VMs, off for your own servers (it would confine every site that nginx serves)",
+        json_schema_extra=not_in_containers("the nginx container runs no systemd"),
     )
     client_max_body_size: Text = Field(
         default="10m", alias="clientMaxBodySize", description="the largest request body nginx accepts (`0`: no limit)"
@@ -310,6 +320,9 @@ class LoadBalancerConfig(Model):
         default_factory=HealthCheckConfig,
         alias="healthCheck",
         description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
+        json_schema_extra=not_in_containers(
+            "the LB's active health check runs on servers only (docs/hung-backends.md)"
+        ),
     )
     limits: LimitsConfig = Field(
         default_factory=LimitsConfig,
@@ -319,6 +332,7 @@ class LoadBalancerConfig(Model):
     failover: FailoverConfig = Field(
         default_factory=FailoverConfig,
         description="with `hosts.lbServers`: the address the two LBs share and how they hand it over (docs/failover.md)",
+        json_schema_extra=not_in_containers("containers mode runs one nginx container"),
     )
 
     @field_validator("acme", mode="before")
@@ -373,4 +387,5 @@ class RolloutConfig(Model):
         default=1,
         alias="batchSize",
         description="app servers switched at a time; the next batch waits for this one's health gate",
+        json_schema_extra=not_in_containers("containers switch one app server at a time"),
     )

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from components.config.app import AppConfig
-from components.config.base import DOMAIN, Model, Text
+from components.config.base import DOMAIN, Model, Text, containers_ignored, not_in_containers
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import HostsConfig, SandboxConfig, sandbox_addresses, virtual_address
 from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, RolloutConfig
@@ -27,6 +27,7 @@ class StackConfig(Model):
     sandbox: SandboxConfig = Field(
         default_factory=SandboxConfig,
         description="sandbox VMs (`hosts.provider: sandbox`): Docker containers with systemd and sshd",
+        json_schema_extra=not_in_containers("containers mode makes no sandbox VMs"),
     )
     containers: ContainersConfig = Field(
         default_factory=ContainersConfig,
@@ -59,6 +60,10 @@ class StackConfig(Model):
         if self.hosts.provider != "containers":
             return self
         check_containers_site(self.lb.tls, self.containers.subnet, len(self.hosts.app_servers))
+        ignored = containers_ignored(self)
+        if ignored:
+            key, why = ignored[0]
+            raise ValueError(f"{key} does not apply with hosts.provider 'containers' ({why}): remove it")
         return self
 
     @field_validator("dns", mode="before")

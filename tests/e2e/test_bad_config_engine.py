@@ -99,6 +99,15 @@ CASES: list[tuple[str, dict[str, Any] | str, dict[str, str], str]] = [
         "wayshub:hosts.appServers[0].sshPort: Input should be greater than",
     ),
     ("port 70000", {"wayshub:sandbox": {"httpPort": 70000}}, {}, "wayshub:sandbox.httpPort: Input should be less than"),
+    (
+        "an app setting containers mode cannot honour",
+        {
+            "wayshub:hosts": {"provider": "containers", "appServers": [{"name": "app1"}], "lbServer": {"name": "lb"}},
+            "wayshub:app": {"start": "node src/main.js"},
+        },
+        {},
+        "wayshub: app.start does not apply with hosts.provider 'containers' (the app image runs `node server.js`",
+    ),
     ("port abc", {"wayshub:lb": {"listenPort": "abc"}}, {}, "wayshub:lb.listenPort: Input should be a valid integer"),
     (
         "unknown key",

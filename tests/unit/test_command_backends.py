@@ -102,7 +102,8 @@ def known_hosts_for(hosts: Mapping[str, Any]) -> Path:
 def run_program(path: Path, commands: str | None, keys: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``__main__.py`` with this stack file and backend; returns the requests of that run."""
     settings = {k.removeprefix("wayshub:"): v for k, v in yaml.safe_load(path.read_text())["config"].items()}
-    settings["app"] = {**settings.get("app", {}), "nodeInstall": "apt"}
+    if settings["hosts"]["provider"] != "containers":  # where the image's base brings Node
+        settings["app"] = {**settings.get("app", {}), "nodeInstall": "apt"}
     if commands is not None:
         settings["commands"] = commands
     if settings["hosts"]["provider"] == "existing":

@@ -84,7 +84,7 @@ BAD = [
         CONTAINERS_FAILOVER,
         "hosts.provider",
         "containers",
-        "wayshub:hosts: lbServers does not apply with provider 'containers'",
+        "wayshub: hosts.lbServers does not apply with hosts.provider 'containers' (containers mode runs one nginx",
     ),
     (
         FAILOVER,
@@ -223,8 +223,18 @@ BAD = [
     (CONTAINERS, "containers", {"network": "-x"}, "wayshub:containers.network: '-x' is not a Docker network"),
     (CONTAINERS, "containers", {"builder": "buildx"}, "wayshub:containers.builder: Input should be 'BuilderV1'"),
     (CONTAINERS, "containers", {"registry": "x"}, "wayshub:containers.registry: unknown setting"),
-    (CONTAINERS, "hosts.appServers.0.address", "10.0.0.1", "wayshub:hosts: appServers[0].address does not apply"),
-    (CONTAINERS, "hosts.lbServer.sshPort", 2222, "wayshub:hosts: lbServer.sshPort does not apply"),
+    (
+        CONTAINERS,
+        "hosts.appServers.0.address",
+        "10.0.0.1",
+        "wayshub: hosts.appServers[0].address does not apply with hosts.provider 'containers'",
+    ),
+    (
+        CONTAINERS,
+        "hosts.lbServer.sshPort",
+        2222,
+        "wayshub: hosts.lbServer.sshPort does not apply with hosts.provider 'containers'",
+    ),
     (CONTAINERS, "lb", {"tls": "self-signed"}, "wayshub: lb.tls must be 'off' with hosts.provider 'containers'"),
     # The backend health check (issue 14).
     (GOOD, "lb", {"healthCheck": {"interval": "1 s"}}, "wayshub:lb.healthCheck.interval: '1 s' is not a duration"),

@@ -40,5 +40,7 @@ def test_the_default_login_user_is_not_the_default_app_user() -> None:
 
 
 def test_containers_have_no_login_user_to_compare() -> None:
-    containers = with_change(with_change(GOOD, "hosts.provider", "containers"), "hosts.user", "wayshub")
-    assert parse(containers).hosts.user == "wayshub"
+    containers = with_change(GOOD, "hosts.provider", "containers")
+    assert parse(containers).hosts.user != parse(containers).app.name, "the defaults differ anyway"
+    with pytest.raises(ConfigError, match=r"^wayshub: hosts.user does not apply with hosts.provider 'containers'"):
+        parse(with_change(containers, "hosts.user", "wayshub"))

@@ -74,7 +74,11 @@ def settings(provider: str = "sandbox") -> stack_config.StackConfig:
                 "appServers": [{"name": "app1"}, {"name": "app2"}],
                 "lbServer": {"name": "lb"},
             },
-            "app": {"health": {"path": "/health", "bodyContains": "{release}"}},
+            **(
+                {}
+                if provider == "containers"
+                else {"app": {"health": {"path": "/health", "bodyContains": "{release}"}}}
+            ),
         }
     )
 
