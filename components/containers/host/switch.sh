@@ -4,7 +4,8 @@
 # workers to hand over.
 # The container serving until now is not touched here: the engine removes it at the end of the `up`, once every
 # server has switched (it drains on SIGTERM). A container that fails the gate is stopped (no restarts), nginx
-# keeps the serving one, and the step fails with one line: container, release, why, the health output's tail.
+# keeps the serving one, and the step fails with one line: container, release, the command it runs, why, the
+# health output's tail; then the container's log tail.
 # Prints `serving <slot> <key> <release> <previous release or ->` last: the next `up` reads it from the state
 # (components/containers/rollout.py).
 # Inputs: CONTAINER RELEASE KEY SLOT PREVIOUS LB UPSTREAM_FILE UPSTREAM_TEXT HEALTH_TIMEOUT SETTLE LOG_LINES
@@ -36,8 +37,9 @@ while :; do
         docker update --restart=no "$CONTAINER" >/dev/null 2>&1 || true
         docker stop --time 1 "$CONTAINER" >/dev/null 2>&1 || true
         detail=$(one_line "${health_tail:-$(printf '%s' "$logs" | tail -n 2)}")
+        command=$(inspect '{{join .Config.Entrypoint " "}} {{join .Config.Cmd " "}}' 2>/dev/null | sed 's/^ *//' || true)
         serving=$(docker exec "$LB" cat "$UPSTREAM_FILE" 2>/dev/null | awk '$1 == "server" { print $2 }' || true)
-        echo "$CONTAINER (release $RELEASE, key $KEY) failed its health check ($why): ${detail:-no output}; nginx keeps ${serving:-no container for it}" >&2
+        echo "$CONTAINER (release $RELEASE, key $KEY, running \`${command:-?}\`) failed its health check ($why): ${detail:-no output}; nginx keeps ${serving:-no container for it}" >&2
         if [ -n "$logs" ]; then
             printf 'its log tail:\n%s\n' "$logs" >&2
         fi
