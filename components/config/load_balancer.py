@@ -20,6 +20,20 @@ def duration_seconds(value: str) -> float:
     return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
 
 
+SHORT_DURATION = "a duration such as '250ms' or '1s'"
+NGINX_DURATION = "an nginx duration such as '500ms', '10s' or '1m'"
+
+
+def check_duration(value: str, such_as: str, within: tuple[float, float, str] | None = None) -> str:
+    """``value`` if it is a duration (``such_as`` says which, in the error), and with ``within`` (low and high
+    seconds, and how the error says them) in that range; ValueError otherwise."""
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"{value!r} is not {such_as}")
+    if within is not None and not within[0] <= duration_seconds(value) <= within[1]:
+        raise ValueError(f"{value!r} must be {within[2]}")
+    return value
+
+
 class HealthCheckConfig(Model):
     """Active checks from the LB (docs/hung-backends.md): every ``interval`` each backend's
     ``app.health.path``; no answer within ``timeout``, ``fall`` times in a row, makes it hung: the LB
@@ -42,11 +56,7 @@ class HealthCheckConfig(Model):
     @field_validator("interval", "timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.fullmatch(value):
-            raise ValueError(f"{value!r} is not a duration such as '250ms' or '1s'")
-        if not 0.05 <= duration_seconds(value) <= 60:
-            raise ValueError(f"{value!r} must be between 50ms and 60s")
-        return value
+        return check_duration(value, SHORT_DURATION, (0.05, 60, "between 50ms and 60s"))
 
 
 # Named ACME directories a stack may give instead of a URL.
@@ -144,9 +154,7 @@ class FailoverConfig(Model):
     @field_validator("advert_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        if not _DURATION.fullmatch(value):
-            raise ValueError(f"{value!r} is not a duration such as '250ms' or '1s'")
-        seconds = duration_seconds(value)
+        seconds = duration_seconds(check_duration(value, SHORT_DURATION))
         if not 0.05 <= seconds <= 10 or round(seconds * 1000) % 10:
             raise ValueError(f"{value!r} must be between 50ms and 10s, in steps of 10ms")
         return value
@@ -256,11 +264,7 @@ class LimitsConfig(Model):
     @field_validator("header_timeout", "body_timeout", "send_timeout", "keepalive_timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.fullmatch(value):
-            raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
-        if not 1 <= duration_seconds(value) <= 3600:
-            raise ValueError(f"{value!r} must be between 1s and 1h")
-        return value
+        return check_duration(value, NGINX_DURATION, (1, 3600, "between 1s and 1h"))
 
 
 class LoadBalancerConfig(Model):
@@ -343,9 +347,7 @@ class LoadBalancerConfig(Model):
     @field_validator("fail_timeout", "connect_timeout", "read_timeout")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.fullmatch(value):
-            raise ValueError(f"{value!r} is not an nginx duration such as '500ms', '10s' or '1m'")
-        return value
+        return check_duration(value, NGINX_DURATION)
 
     @field_validator("client_max_body_size")
     @classmethod
