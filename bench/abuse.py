@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import _check_target
+from bench.loadgen import _check_target, percentile
 
 ATTACKER = Path(__file__).resolve().parent / "abuse_attacker.py"
 POLITE_TIMEOUT = 5.0
@@ -40,8 +40,7 @@ class PoliteReport:
         return self.statuses["200"]
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else 0.0
+        return percentile(self.latencies_ms, q)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -23,6 +23,14 @@ from typing import Any
 import httpx
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (nearest rank below), 0 when there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
 @dataclass
 class LoadReport:
     total: int = 0
@@ -41,10 +49,7 @@ class LoadReport:
         return self.non_2xx + self.errors
 
     def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+        return percentile(self.latencies_ms, q)
 
     def summary(self) -> dict[str, Any]:
         return {
