@@ -18,6 +18,7 @@ from components.app.layout import app_user, unit_name
 from components.app.plan import app_run, release_for
 from components.checkpoint import checkpoint_urns
 from components.containers import ContainerSite
+from components.containers.app_image import plan_app_image
 from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
 from components.hosts.address import host_port
@@ -54,7 +55,10 @@ try:
     settings = stack_config.load_checked(config.get, HERE, names)
     if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
         raise stack_config.ConfigError(problem)  # now, not after the servers are built
-    if settings.hosts.provider != "containers":
+    if settings.hosts.provider == "containers":
+        # The app image by the same contract: start, build, Node (app_image.py); nothing is built here.
+        image_plan = plan_app_image(settings.app, HERE / settings.app.source)
+    else:
         # The user's app: how it is built and started, which Node, and the release every host runs.
         run = app_run(settings.app, HERE)
         release = release_for(
@@ -302,7 +306,8 @@ def in_containers() -> Site:
     secrets = stack_config.check_app_secrets(settings, config.get("appSecrets"))
     try:
         site = ContainerSite(
-            "containers", site_args(settings, stack, HERE, config.get_secret_object("appSecrets"), secrets)
+            "containers",
+            site_args(settings, stack, HERE, config.get_secret_object("appSecrets"), secrets, image_plan),
         )
     except ValueError as err:  # a pinned release this stack has no image for: one line, as for a bad setting
         pulumi.log.error(str(err))

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from components.containers.spec import ContainerSpec, Upload
 
 
-def docker_create_argv(spec: ContainerSpec, network: str, image: str, healthcheck: bool = True) -> list[str]:
+def docker_create_argv(spec: ContainerSpec, network: str, image: str) -> list[str]:
     """``docker create`` for ``spec`` (then ``docker cp`` the uploads, then ``docker start``).
 
-    What pulumi-docker does for the same spec; used by the e2e test on the real engine. With
-    ``healthcheck=False`` the image's own HEALTHCHECK applies (the test checks it equals the spec's).
+    What pulumi-docker does for the same spec; used by the e2e test on the real engine.
     """
     argv = [
         "docker", "create",
@@ -45,16 +44,18 @@ def docker_create_argv(spec: ContainerSpec, network: str, image: str, healthchec
         argv += ["--cap-drop", cap]
     for opt in spec.security_opts:
         argv += ["--security-opt", opt]
-    if healthcheck:
-        kind, *command = spec.healthcheck.test
-        argv += [
-            "--health-cmd", command[0] if kind == "CMD-SHELL" else shlex.join(command),
-            "--health-interval", spec.healthcheck.interval,
-            "--health-timeout", spec.healthcheck.timeout,
-            "--health-start-period", spec.healthcheck.start_period,
-            "--health-retries", str(spec.healthcheck.retries),
-        ]  # fmt: skip
+    if spec.init:
+        argv.append("--init")
+    kind, *command = spec.healthcheck.test
+    argv += [
+        "--health-cmd", command[0] if kind == "CMD-SHELL" else shlex.join(command),
+        "--health-interval", spec.healthcheck.interval,
+        "--health-timeout", spec.healthcheck.timeout,
+        "--health-start-period", spec.healthcheck.start_period,
+        "--health-retries", str(spec.healthcheck.retries),
+    ]  # fmt: skip
     argv.append(image)
+    argv += list(spec.command or ())
     return argv
 
 

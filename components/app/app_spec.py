@@ -43,8 +43,7 @@ class AppSpec:
 
     @property
     def exec_start(self) -> bool:
-        """True when ``start`` is one simple command the start script can ``exec`` (signals reach the app)."""
-        return not _SHELL_SYNTAX.search(self.start)
+        return can_exec(self.start)
 
     @property
     def recipe(self) -> str:
@@ -52,6 +51,11 @@ class AppSpec:
         build = f" && npm run {self.build_script}" if self.build_script else ""
         prune = " && npm prune --omit=dev" if self.build_script else ""
         return f"{shlex.join(self.install)}{build}{prune}; start: {self.start} ({self.start_from})"
+
+
+def can_exec(command: str) -> bool:
+    """True when ``command`` is one simple command a shell can ``exec`` (then signals reach the app)."""
+    return not _SHELL_SYNTAX.search(command)
 
 
 def _error(setting: str, message: str) -> ConfigError:

@@ -96,20 +96,15 @@ class AppConfig(Model):
         default="PORT",
         alias="portEnv",
         description="the environment variable(s) the app reads its port from",
-        json_schema_extra=not_in_containers("the app container gets its port in `PORT`"),
     )
     start: NonEmptyText | None = Field(
         default=None,
         description="the command line run in the release's app folder",
-        json_schema_extra={
-            **shown("package.json's `start` script, else `node <main>`"),
-            **not_in_containers("the app image runs `node server.js` (images/app/Dockerfile)"),
-        },
+        json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
     )
     build: NonEmptyText | None = Field(
         default=None,
-        description="a command run once where `pulumi up` runs (e.g. `npm run build`), before dev dependencies are pruned",
-        json_schema_extra=not_in_containers("the app image's build runs `npm ci` only"),
+        description="an npm script run once per release (e.g. `npm run build`) before dev dependencies are pruned: where `pulumi up` runs, or in the image build (containers)",
     )
     node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(
         default=None,
@@ -117,17 +112,14 @@ class AppConfig(Model):
         description="how Node gets onto the servers: `binary` (from the npm registry, shipped with the release), `apt` (the distro's), `nodesource` or `nvm`",
         json_schema_extra={
             **shown("`binary` when a version is known, else `apt`"),
-            **not_in_containers("the app image's Node comes with `containers.appBase`"),
+            **not_in_containers("an app image gets `nodeVersion`'s Node from the npm registry, else its base's"),
         },
     )
     node_version: Text | None = Field(
         default=None,
         alias="nodeVersion",
         description="the Node version (`22`, `22.11`, `22.11.0`)",
-        json_schema_extra={
-            **shown("`.nvmrc`, else package.json's `engines.node`"),
-            **not_in_containers("the app image's Node comes with `containers.appBase`"),
-        },
+        json_schema_extra=shown("`.nvmrc`, else package.json's `engines.node`"),
     )
     # Text (`pulumi config set --path` stores 3000 and true as such: Text makes them the text typed).
     # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
@@ -138,7 +130,6 @@ class AppConfig(Model):
     health: HealthConfig = Field(
         default_factory=HealthConfig,
         description="how a new release proves it serves before the next host switches",
-        json_schema_extra=not_in_containers("an app container's health check is `GET /health` on `app.port`"),
     )
     releases_kept: Annotated[int, Field(ge=1, le=20)] = Field(
         default=3, alias="releasesKept", description="releases kept on each server (the previous one is the rollback)"

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from components.config import AppConfig, LoadBalancerConfig, StackConfig
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import check_server_names
+from components.containers.app_image import AppImagePlan
 from components.containers.build_context import REPO
 
 # The defaults: the `wayshub:containers` section's and the app's.
@@ -40,7 +41,11 @@ class ContainerSiteArgs:
     app_source: Path
     lb_server: str = "lb"
     lb: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
-    app_port: int = _APP.port
+    # The app contract (docs/app.md): port and portEnv, start, build, nodeVersion, health: as on VMs.
+    app: AppConfig = field(default_factory=AppConfig)
+    # How the image is built and started (app_image.py), planned from ``app`` where not given.
+    image: AppImagePlan | None = None
+    # The app's extra env (``app.env``; values may be Outputs).
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Secret values (wayshub:appSecrets): the containers' whole env is then a secret in the state.
     secret_env: pulumi.Input[Mapping[str, str]] | None = None
@@ -65,8 +70,12 @@ class ContainerSiteArgs:
     prefetch_npm: bool = _SECTION.prefetch_npm
     # The pulumi-docker builder: BuilderV1 (the legacy builder: no buildx needed) or BuilderBuildKit.
     builder_version: str = _SECTION.builder
-    # How long a new container may take to report healthy (the switch's gate; nginx's `wait`).
+    # How long the nginx container may take to report healthy (an app container has app.health.timeoutSeconds).
     wait_timeout_seconds: int = 120
+
+    @property
+    def app_port(self) -> int:
+        return self.app.port
 
     def __post_init__(self) -> None:
         if not self.app_servers:
@@ -102,9 +111,10 @@ def site_args(
     project_dir: Path,
     secret_env: pulumi.Input[Mapping[str, str]] | None,
     secrets: Mapping[str, str],
+    image: AppImagePlan | None = None,
 ) -> ContainerSiteArgs:
     """The site's arguments from a stack's checked settings (``secrets``: the plain secret values, for their
-    digest only; ``secret_env`` is what the containers get)."""
+    digest only; ``secret_env`` is what the containers get; ``image``: the app image's plan, made before)."""
     c = settings.containers
     return ContainerSiteArgs(
         stack=stack,
@@ -113,7 +123,8 @@ def site_args(
         lb_server=settings.hosts.load_balancers[0].name,
         app_source=project_dir / settings.app.source,
         lb=settings.lb,
-        app_port=settings.app.port,
+        app=settings.app,
+        image=image,
         env=settings.app.env_text_values,
         secret_env=secret_env,
         secret_digest=secret_digest(secrets),

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.app.app_spec import NPM_LOCKFILES
 from components.app.release import source_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,12 +45,14 @@ def digest_of(files: Mapping[str, bytes], *extra: str) -> str:
 
 
 def _fill_npm_cache(context: Path) -> None:
-    """``npm ci`` here (this machine's npm and registry access) into the context's npm cache."""
+    """``npm ci`` here (this machine's npm and registry access) into the context's npm cache: every dependency,
+    dev ones too (a build script may need them)."""
     with tempfile.TemporaryDirectory(prefix="wayshub-npm-") as tmp:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy2(context / name, Path(tmp) / name)
+        for name in ("package.json", *NPM_LOCKFILES):
+            if (context / name).is_file():
+                shutil.copy2(context / name, Path(tmp) / name)
         npm = subprocess.run(
-            ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund",
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund",
              "--cache", str(context / NPM_CACHE_DIR)],
             cwd=tmp, capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -59,17 +62,28 @@ def _fill_npm_cache(context: Path) -> None:
 
 
 def stage_app_context(
-    source: Path, out_dir: Path, base: str, prefetch_npm: bool = False, dockerfile: Path = APP_DOCKERFILE
+    source: Path,
+    out_dir: Path,
+    base: str,
+    prefetch_npm: bool = False,
+    dockerfile: Path = APP_DOCKERFILE,
+    extra: Mapping[str, Path] | None = None,
+    build_args: Mapping[str, str] | None = None,
 ) -> BuildContext:
-    """A clean build context for the app image: its sources (no node_modules, no tests) and the Dockerfile.
+    """A clean build context for the app image: its sources (no node_modules, no tests), the Dockerfile and
+    ``extra`` files (context path → file: the Node package), its digest covering the build args too.
 
     Staged once per digest under ``out_dir`` (the folder is renamed into place when complete), so a
     second ``pulumi up`` finds the same folder, with the same bytes, and the image is not rebuilt.
     """
-    if not (source / "package.json").is_file() or not (source / "package-lock.json").is_file():
-        raise FileNotFoundError(f"{source}: the app needs package.json and package-lock.json (npm ci)")
+    if not (source / "package.json").is_file() and dockerfile == APP_DOCKERFILE:
+        raise FileNotFoundError(f"{source}: the app needs a package.json")
+    if prefetch_npm and not any((source / name).is_file() for name in NPM_LOCKFILES):
+        raise FileNotFoundError(f"{source}: containers.prefetchNpm needs a package-lock.json (npm ci)")
     files = {p.relative_to(source).as_posix(): p.read_bytes() for p in source_files(source, APP_CONTEXT_EXCLUDED)}
-    digest = digest_of({**files, "\0Dockerfile": dockerfile.read_bytes()}, f"base={base}")
+    files.update({name: path.read_bytes() for name, path in (extra or {}).items()})
+    args = [f"{k}={v}" for k, v in sorted((build_args or {}).items())]
+    digest = digest_of({**files, "\0Dockerfile": dockerfile.read_bytes()}, f"base={base}", *args)
     path = out_dir / (f"app-{digest}-npm" if prefetch_npm else f"app-{digest}")
     if not path.is_dir():
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,7 @@ def switch_command(args: ContainerSiteArgs, switch: Switch) -> str:
             "LB": container_name(args.stack, args.lb_server),
             "UPSTREAM_FILE": upstream_path(args, switch.server),
             "UPSTREAM_TEXT": upstream_text(args, switch.server, switch.slot),
-            "HEALTH_TIMEOUT": str(args.wait_timeout_seconds),
+            "HEALTH_TIMEOUT": str(args.app.health.timeout_seconds),
             "SETTLE": str(SETTLE_SECONDS),
             "LOG_LINES": str(LOG_LINES),
         },

@@ -68,11 +68,17 @@ def serving_from(resources: Mapping[str, Any], site: str, servers: Sequence[str]
         stdout = str(((switch or {}).get("outputs") or {}).get("stdout") or "")
         lines = [m for m in (SERVING_LINE.fullmatch(line.strip()) for line in stdout.splitlines()) if m]
         if lines:
-            slot, key, release, previous = lines[-1].groups()
+            slot, key, release, previous = lines[-1].groups()  # served_slot's line, in full
             found[server] = Serving(slot, key, release, "" if previous == "-" else previous)
         elif f"{site}-{server}" in by_name:  # a container from before slots, at slot a's address
             found[server] = Serving(SLOTS[0], LEGACY_KEY)
     return found
+
+
+def served_slot(stdout: str) -> str | None:
+    """The slot a switch step's output says its server serves (its last ``serving`` line), None without one."""
+    lines = [m for m in (SERVING_LINE.fullmatch(line.strip()) for line in stdout.splitlines()) if m]
+    return lines[-1].group(1) if lines else None
 
 
 def release_images_from(resources: Mapping[str, Any]) -> dict[str, str]:

@@ -30,20 +30,23 @@ same spec as ``docker create`` flags. The arguments are checked by the config's 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import pulumi
 import pulumi_docker as docker
 
-from components.app.release import build_id
+from components.containers.app_image import plan_app_image, stage_app_image
 from components.containers.args import ContainerSiteArgs
-from components.containers.build_context import BuildContext, nginx_context, stage_app_context
+from components.containers.build_context import BuildContext, nginx_context
 from components.containers.commands import Switch, capacity_command, site_command, switch_command
 from components.containers.rollout import (
     app_resource_name,
     kept_images,
     previous_release,
     read_checkpoint,
+    served_slot,
     switch_name,
     target_slot,
 )
@@ -51,13 +54,14 @@ from components.containers.spec import (
     ContainerSpec,
     Healthcheck,
     app_spec,
-    backends,
     lb_spec,
     lb_url,
     release_key,
     site_conf,
+    upstream_server,
 )
 from components.shell.command import local
+from components.shell.command.local import LocalCommandResource
 
 
 def _healthcheck_args(check: Healthcheck) -> docker.ContainerHealthcheckArgs:
@@ -91,10 +95,17 @@ class ContainerSite(pulumi.ComponentResource):
     """The site as containers. Outputs: ``backends`` (``name:port``), ``lb_url``, ``network_name``."""
 
     def __init__(self, name: str, args: ContainerSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # The app image's recipe (start, build, Node: the app contract), then its build context, before any
+        # resource: a bad setting or app folder stops here with one line.
+        plan = args.image or plan_app_image(args.app, args.app_source)
+        args = replace(args, image=plan)
+        staged = stage_app_image(plan, args.build_dir, args.app_base, args.prefetch_npm)
+        app_context = staged.context
         super().__init__("wayshub:containers:ContainerSite", name, None, opts)
         # Read before any resource: which container serves each server, and the recent releases' images.
         state = read_checkpoint(name, args.app_servers)
-        built = build_id(args.app_source)
+        # The release id is the image's: a digest of all it is built from (sources, Dockerfile, base, Node, build).
+        built = app_context.digest
         self.release = args.release_pin or built
         pinned_image = state.release_images.get(self.release) if self.release != built else None
         if self.release != built and pinned_image is None:
@@ -112,13 +123,13 @@ class ContainerSite(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-        app_context = stage_app_context(args.app_source, args.build_dir, args.app_base, args.prefetch_npm)
-        self.app_image = self._image(f"{name}-app-image", args, args.app_image, app_context, args.app_base)
+        self.app_image = self._image(f"{name}-app-image", args, args.app_image, app_context, staged.build_args)
+        pulumi.log.info(plan.describe(), resource=self.app_image)
         # The image the app containers run: the one built from app/ now, or a pinned release's (no build).
         self.app_image_tag = pinned_image or f"{args.app_image}:{app_context.digest}"
         image_name: pulumi.Input[str] = pinned_image or self.app_image.image_name
         self.nginx_image = self._image(
-            f"{name}-nginx-image", args, args.nginx_image, nginx_context(args.nginx_base), args.nginx_base
+            f"{name}-nginx-image", args, args.nginx_image, nginx_context(args.nginx_base), {"BASE": args.nginx_base}
         )
 
         serving = state.serving
@@ -133,7 +144,7 @@ class ContainerSite(pulumi.ComponentResource):
             ignore_changes=["uploads"],
         )  # fmt: skip
         self.apps: list[docker.Container] = []
-        self.switches: list[pulumi.CustomResource] = []
+        self.switches: list[LocalCommandResource] = []
         self.previous_releases: list[str] = []
         for index, server in enumerate(args.app_servers):
             slot, now = self.slots[server], serving.get(server)
@@ -168,7 +179,11 @@ class ContainerSite(pulumi.ComponentResource):
             rerun_on=[self.nginx.id],
         )
 
-        self.backends = backends(args, self.slots)
+        # What each switch step says nginx serves (not the plan): a failed `up` leaves the outputs as they were.
+        self.backends = [
+            switch.stdout.apply(functools.partial(self._served, args, server))
+            for server, switch in zip(args.app_servers, self.switches, strict=True)
+        ]
         self.releases = [self.release for _ in args.app_servers]
         self.release_images = kept_images({self.release: self.app_image_tag}, state.release_images, args.releases_kept)
         self.lb_url = lb_url(args)
@@ -183,8 +198,11 @@ class ContainerSite(pulumi.ComponentResource):
             }
         )
 
+    def _served(self, args: ContainerSiteArgs, server: str, stdout: str | None) -> str:
+        return upstream_server(args, server, served_slot(stdout or "") or self.slots[server])
+
     def _image(
-        self, name: str, args: ContainerSiteArgs, repository: str, context: BuildContext, base: str
+        self, name: str, args: ContainerSiteArgs, repository: str, context: BuildContext, build_args: dict[str, str]
     ) -> docker.Image:
         """A local image (never pushed), tagged with the digest of what it is built from."""
         return docker.Image(
@@ -193,7 +211,7 @@ class ContainerSite(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(
                 context=str(context.path),
                 dockerfile=str(context.dockerfile),
-                args={"BASE": base},
+                args=build_args or None,
                 builder_version=docker.BuilderVersion(args.builder_version),
             ),
             skip_push=True,
@@ -216,6 +234,8 @@ class ContainerSite(pulumi.ComponentResource):
             hostname=spec.hostname,
             image=image,
             envs=_envs(spec.env, args.secret_env if app else None) if spec.env else None,
+            command=list(spec.command) if spec.command else None,
+            init=spec.init or None,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(
                     name=self.network.name, ipv4_address=spec.ipv4_address, aliases=[spec.hostname]

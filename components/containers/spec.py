@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import pulumi
 
+from components.config import HealthConfig
 from components.config.containers import container_slot_room
 from components.config.hosts import host_address
 from components.containers.args import ContainerSiteArgs
@@ -35,14 +36,47 @@ UPSTREAM_DIR = "/etc/nginx/wayshub-upstreams"
 SLOTS = ("a", "b")
 KEY_LENGTH = 12
 
-# /health must answer 200. The same check is the image's HEALTHCHECK (images/app/Dockerfile; a unit test
-# keeps them equal), so `docker run` of the bare image and the Pulumi container agree on "healthy".
-APP_HEALTH_JS = (
-    "require('http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/health',timeout:4000},"
-    "r=>{console.log('/health '+r.statusCode);process.exit(r.statusCode===200?0:1)})"
-    ".on('error',e=>{console.log('/health: '+e.message);process.exit(1)})"
-    ".on('timeout',()=>{console.log('/health: no answer in 4s');process.exit(1)})"
-)
+# A probe's own timeout, and Docker's for the whole check (node's start included).
+PROBE_TIMEOUT_MS = 4000
+CHECK_TIMEOUT = "5s"
+# Docker repeats an app container's check for its whole life: never more often than this.
+MIN_CHECK_INTERVAL_SECONDS = 2.0
+
+
+def health_js(health: HealthConfig, port: int) -> str:
+    """``app.health`` as a node one-liner (the image needs no curl): GET ``path`` on the app's port; healthy
+    when the status is in ``expectStatus`` and the body holds ``bodyContains`` (``{release}`` is
+    ``WAYSHUB_RELEASE``). It prints what it saw, which the switch's failure line quotes. Values enter as JSON
+    literals."""
+    low, high = health.status_range
+    body = health.body_contains
+    return (
+        f"const p={json.dumps(health.path)},lo={low},hi={high},b={json.dumps(body)};"
+        "const w=b===null?null:b.split('{release}').join(process.env.WAYSHUB_RELEASE||'');"
+        f"require('http').get({{host:'127.0.0.1',port:{port},path:p,timeout:{PROBE_TIMEOUT_MS}}},r=>{{"
+        "let d='';r.setEncoding('utf8');r.on('data',c=>{if(d.length<65536)d+=c});"
+        "r.on('end',()=>{const s=r.statusCode,ok=s>=lo&&s<=hi,has=w===null||d.includes(w);"
+        "console.log(p+' '+s+(ok?'':' (expected '+lo+'-'+hi+')')+(has?'':' (no '+JSON.stringify(w)+' in the body)'));"
+        "process.exit(ok&&has?0:1)})})"
+        ".on('error',e=>{console.log(p+': '+e.message);process.exit(1)})"
+        f".on('timeout',()=>{{console.log(p+': no answer in {PROBE_TIMEOUT_MS // 1000}s');process.exit(1)}})"
+    )
+
+
+def go_duration(seconds: float) -> str:
+    """``seconds`` (to the millisecond) as Go's ``time.Duration.String()`` writes it (``500ms``, ``2s``, ``1.5s``,
+    ``1m0s``): the provider reads a container's healthcheck back in that form, so any other spelling of the
+    same duration would show as a change at every `up`."""
+    ms = round(seconds * 1000)
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, frac = divmod(rest, 1000)
+    text = f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
 
 
 @dataclass(frozen=True)
@@ -56,7 +90,15 @@ class Healthcheck:
     retries: int = 3
 
 
-APP_HEALTHCHECK = Healthcheck(test=("CMD", "node", "-e", APP_HEALTH_JS))
+def app_healthcheck(health: HealthConfig, port: int) -> Healthcheck:
+    """Docker's check of an app container, from ``app.health``: failures within ``timeoutSeconds`` of the start
+    do not count (the switch's gate waits that long for "healthy")."""
+    return Healthcheck(
+        test=("CMD", "node", "-e", health_js(health, port)),
+        interval=go_duration(max(health.interval_seconds, MIN_CHECK_INTERVAL_SECONDS)),
+        timeout=CHECK_TIMEOUT,
+        start_period=go_duration(health.timeout_seconds),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +127,9 @@ class ContainerSpec:
     env: Mapping[str, pulumi.Input[str]]
     healthcheck: Healthcheck
     labels: Mapping[str, str]
+    # The command (None: the image's CMD); ``init``: Docker's init as PID 1 (forwards signals, reaps zombies).
+    command: tuple[str, ...] | None = None
+    init: bool = False
     published: tuple[PublishedPort, ...] = ()
     # Name → address lines in the container's /etc/hosts (``--add-host``).
     pinned_hosts: tuple[tuple[str, str], ...] = ()
@@ -164,12 +209,13 @@ def lb_url(args: ContainerSiteArgs) -> str:
 
 
 def app_env(args: ContainerSiteArgs, release: str) -> dict[str, pulumi.Input[str]]:
-    """The app's environment: the extra variables first, then what the site needs (which wins)."""
+    """The app's environment: the extra variables first, then what the site needs (which wins): the port in
+    each ``portEnv`` variable, as on VMs."""
     return {
         **args.env,
         "HOST": "0.0.0.0",  # noqa: S104 - inside the container; only nginx on the network reaches it
         "NODE_ENV": "production",
-        "PORT": str(args.app_port),
+        **dict.fromkeys(args.app.port_names, str(args.app_port)),
         "WAYSHUB_RELEASE": release,
     }
 
@@ -184,8 +230,10 @@ def app_spec(args: ContainerSiteArgs, index: int, release: str, slot: str = SLOT
         role="app",
         ipv4_address=slot_address(args, index, slot),
         env=app_env(args, release),
-        healthcheck=APP_HEALTHCHECK,
-        labels={"wayshub.stack": args.stack, "wayshub.role": "app", "wayshub.slot": slot},
+        healthcheck=app_healthcheck(args.app.health, args.app_port),
+        labels={"wayshub.stack": args.stack, "wayshub.role": "app", "wayshub.slot": slot, "wayshub.release": release},
+        command=args.image.command if args.image else None,
+        init=True,
         read_only=True,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"},
         cap_drop=("ALL",),

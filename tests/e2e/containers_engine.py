@@ -18,7 +18,7 @@ from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_p
 
 STACK = f"{slots.CONTAINERS_STACK}-engine"
 SERVERS = ["app1", "app2"]
-NETWORK = f"wayshub-{STACK}-net"
+NETWORK = f"wayshub-{STACK}-net"  # network_of(STACK)
 SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
 PLUGIN = "docker"
 SITE = "containers"  # ContainerSite's resource name in __main__.py
@@ -88,9 +88,10 @@ class Deployed:
     port: int
     project: Path
     config: dict[str, Any] = field(default_factory=dict)
+    stack: str = STACK
 
     def write_config(self) -> None:
-        stack_file = self.project / "stacks" / f"Pulumi.{STACK}.yaml"
+        stack_file = self.project / "stacks" / f"Pulumi.{self.stack}.yaml"
         stack_file.write_text(stack_file_text(self.config))
 
     def set(self, key: str, value: Any) -> None:
@@ -102,30 +103,37 @@ class Deployed:
 
     def running(self) -> list[str]:
         """Our containers that run now, by name."""
-        return sorted(docker("ps", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}").split())
+        return sorted(docker("ps", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={self.stack}").split())
 
 
 def container(server: str, slot: str = "") -> str:
     return f"wayshub-{STACK}-{server}" + (f"-{slot}" if slot else "")
 
 
-def leftovers() -> list[str]:
+def network_of(stack: str) -> str:
+    return f"wayshub-{stack}-net"
+
+
+def leftovers(stack: str = STACK) -> list[str]:
     return docker(
-        "ps", "--all", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={STACK}", check=False
+        "ps", "--all", "--format", "{{.Names}}", "--filter", f"label=wayshub.stack={stack}", check=False
     ).split()
 
 
-def new_site(root: Path, plugin: Plugin) -> Deployed:
-    """A `containers` stack of 2 app servers, initialised and not deployed, in ``root`` (project, state, home)."""
+def new_site(root: Path, plugin: Plugin, stack: str = STACK, apps: dict[str, Path] | None = None) -> Deployed:
+    """A `containers` stack of 2 app servers, initialised and not deployed, in ``root`` (project, state, home);
+    ``apps``: more app folders copied into the project (its folder name → source), for ``app.source``."""
     subprocess.run([str(REPO / "scripts" / "ensure-docker")], check=True, capture_output=True)
     project = root / "project"
     copy_program(project)
+    for folder, source in (apps or {}).items():
+        shutil.copytree(source, project / folder, ignore=shutil.ignore_patterns("node_modules"))
     hosts_file = root / "hosts"
     hosts_file.write_text("127.0.0.1\tlocalhost\n")
     cli = PulumiCli(project, engine_env(root / "state", plugin.home or root / "home"))
     port = free_port()
     app_base, nginx_base = choose_base("node:20-bookworm-slim"), choose_base("nginx:1.27")
-    site = Deployed(cli, port, project)
+    site = Deployed(cli, port, project, stack=stack)
     site.config = {
         "wayshub:domain": DOMAIN,
         "wayshub:hosts": {
@@ -134,11 +142,11 @@ def new_site(root: Path, plugin: Plugin) -> Deployed:
             "lbServer": {"name": "lb"},
         },
         "wayshub:containers": {
-            "appImage": f"wayshub-{STACK}/app",
-            "nginxImage": f"wayshub-{STACK}/nginx",
+            "appImage": f"wayshub-{stack}/app",
+            "nginxImage": f"wayshub-{stack}/nginx",
             "appBase": app_base,
             "nginxBase": nginx_base,
-            "network": NETWORK,
+            "network": network_of(stack),
             "subnet": SUBNET,
             "httpPort": port,
             "bindAddress": "127.0.0.1",
@@ -149,15 +157,15 @@ def new_site(root: Path, plugin: Plugin) -> Deployed:
     }
     (project / "stacks").mkdir()
     site.write_config()
-    cli.init_stack(STACK)
+    cli.init_stack(stack)
     return site
 
 
 def remove_site(site: Deployed) -> None:
     """Destroy, then whatever is left of ours (by label), the network and the stack."""
     site.cli.destroy(check=False)
-    names = leftovers()
+    names = leftovers(site.stack)
     if names:
         docker("rm", "--force", *names, check=False)
-    docker("network", "rm", NETWORK, check=False)
+    docker("network", "rm", network_of(site.stack), check=False)
     site.cli.remove_stack(force=True, check=False)

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import pytest
 
-from components.app.release import build_id
+from components.config import AppConfig
+from components.containers.app_image import plan_app_image, stage_app_image
 from components.containers.args import ContainerSiteArgs
-from components.containers.build_context import BuildContext, digest_of, nginx_context, stage_app_context
+from components.containers.build_context import BuildContext, digest_of, nginx_context
 from components.containers.spec import (
-    APP_HEALTHCHECK,
     ContainerSpec,
     app_spec,
     lb_spec,
@@ -58,7 +58,7 @@ APP_SERVERS = ("app1", "app2")
 DEBIAN_BASE = "wayshub/debian-base:bookworm"
 RECIPE_LABEL = "wayshub.recipe"
 # Bump when the way this test builds images changes.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 
 def docker(*args: str, check: bool = True, input: bytes | None = None, timeout: float = 120) -> str:
@@ -92,7 +92,7 @@ class Built:
     cached: bool
 
 
-def ensure_image(repository: str, context: BuildContext, base: str) -> Built:
+def ensure_image(repository: str, context: BuildContext, base: str, build_args: dict[str, str]) -> Built:
     """``docker build`` (legacy builder) unless the tag's recipe label already matches."""
     started = time.monotonic()
     tag = f"{repository}:{context.digest}"
@@ -102,8 +102,9 @@ def ensure_image(repository: str, context: BuildContext, base: str) -> Built:
         and docker("image", "inspect", "--format", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', tag) == recipe
     ):
         return Built(tag, base, time.monotonic() - started, cached=True)
+    flags = [f for name, value in sorted(build_args.items()) for f in ("--build-arg", f"{name}={value}")]
     result = subprocess.run(
-        ["docker", "build", "--pull=false", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={recipe}",
+        ["docker", "build", "--pull=false", "--rm", "--force-rm", *flags, "--label", f"{RECIPE_LABEL}={recipe}",
          "-f", str(context.dockerfile), "-t", tag, str(context.path)],
         env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
@@ -135,6 +136,7 @@ class Site:
     app_image: Built
     nginx_image: Built
     release: str
+    build_args: dict[str, str]
 
     @property
     def port(self) -> int:
@@ -176,18 +178,16 @@ class Site:
             time.sleep(0.5)
         raise AssertionError(f"expected answers from {sorted(expected)}, last saw {sorted(seen)}")
 
-    def run(self, spec: ContainerSpec, image: str, healthcheck: bool = True) -> None:
+    def run(self, spec: ContainerSpec, image: str) -> None:
         """What pulumi-docker does for one container: create, upload the files, start."""
-        docker(*docker_create_argv(spec, NETWORK, image, healthcheck=healthcheck)[1:])
+        docker(*docker_create_argv(spec, NETWORK, image)[1:])
         if spec.uploads:
             docker("cp", "-", f"{spec.name}:/", input=uploads_tar(spec.uploads))
         docker("start", spec.name)
 
     def run_app(self, index: int, **changes: object) -> None:
         spec = dataclasses.replace(app_spec(self.args, index, self.release), **changes)  # type: ignore[arg-type]
-        # No --health-* flags: the image's own HEALTHCHECK runs (test_app_image_healthcheck… checks it equals
-        # the one ContainerSite gives the container).
-        self.run(spec, self.app_image.tag, healthcheck=False)
+        self.run(spec, self.app_image.tag)
 
     def health(self, server: str) -> str:
         return docker("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", self.name(server))
@@ -226,9 +226,11 @@ def site() -> Iterator[Site]:
     started = time.monotonic()
     app_base, nginx_base = choose_base("node:20-bookworm-slim"), choose_base("nginx:1.27")
     # The staged context carries an npm cache filled here, so `npm ci` in the build runs offline.
-    app_context = stage_app_context(REPO / "app", REPO / "build" / "images", app_base, prefetch_npm=True)
-    app_image = ensure_image(f"{PREFIX}/app", app_context, app_base)
-    nginx_image = ensure_image(f"{PREFIX}/nginx", nginx_context(nginx_base), nginx_base)
+    plan = plan_app_image(AppConfig(), REPO / "app")
+    staged = stage_app_image(plan, REPO / "build" / "images", app_base, prefetch_npm=True)
+    app_context = staged.context
+    app_image = ensure_image(f"{PREFIX}/app", app_context, app_base, staged.build_args)
+    nginx_image = ensure_image(f"{PREFIX}/nginx", nginx_context(nginx_base), nginx_base, {"BASE": nginx_base})
     print(
         f"\nimages ({time.monotonic() - started:.1f}s): {app_image.tag} from {app_base} "
         f"({'cached' if app_image.cached else f'built in {app_image.seconds:.1f}s'}), {nginx_image.tag} from "
@@ -244,8 +246,9 @@ def site() -> Iterator[Site]:
         http_port=free_port(),
         app_image=f"{PREFIX}/app",
         nginx_image=f"{PREFIX}/nginx",
+        image=plan,
     )
-    site = Site(args, app_context, app_image, nginx_image, build_id(REPO / "app"))
+    site = Site(args, app_context, app_image, nginx_image, app_context.digest, staged.build_args)
     remove_everything()
     try:
         docker(
@@ -264,7 +267,7 @@ def site() -> Iterator[Site]:
 
 
 def test_images_are_cached_by_their_recipe(site: Site) -> None:
-    again = ensure_image(f"{PREFIX}/app", site.app_context, site.app_image.base)
+    again = ensure_image(f"{PREFIX}/app", site.app_context, site.app_image.base, site.build_args)
     assert again.cached and again.seconds < 10, again
     labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", site.app_image.tag))
     assert labels[RECIPE_LABEL], labels
@@ -280,11 +283,12 @@ def test_app_runs_as_a_non_root_user_and_its_healthcheck_reports_healthy(site: S
         assert host_config["ReadonlyRootfs"] is True and host_config["CapDrop"] == ["ALL"]
         assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
         assert site.address(server) == f"{slots.CONTAINERS_SUBNET_PREFIX}.{11 + APP_SERVERS.index(server)}"
-    # The HEALTHCHECK the container ran is the image's, and it is the one ContainerSite declares.
-    check = json.loads(docker("image", "inspect", "--format", "{{json .Config.Healthcheck}}", site.app_image.tag))
-    assert check["Test"] == list(APP_HEALTHCHECK.test)
-    assert check["Interval"] == 3_000_000_000 and check["Timeout"] == 5_000_000_000
-    assert check["StartPeriod"] == 30_000_000_000 and check["Retries"] == APP_HEALTHCHECK.retries
+    # The container runs the app's start command under Docker's init, as ContainerSite declares it.
+    spec = app_spec(site.args, 0, site.release)
+    config = site.inspect(APP_SERVERS[0])
+    assert config["Config"]["Cmd"] == list(spec.command or ()), config["Config"]  # type: ignore[index]
+    assert config["HostConfig"]["Init"] is True  # type: ignore[index]
+    assert "node server.js" in " ".join(spec.command or ()), "the sample's start script, resolved as on VMs"
     user = docker("image", "inspect", "--format", "{{.Config.User}}", site.app_image.tag)
     assert user == "10001:10001"
 
@@ -371,7 +375,7 @@ def test_without_pinned_addresses_nginx_would_not_follow_containers(site: Site) 
     )
     app2, moved = site.name("app2"), f"{slots.CONTAINERS_SUBNET_PREFIX}.99"
     try:
-        site.run(bare, site.nginx_image.tag, healthcheck=False)
+        site.run(bare, site.nginx_image.tag)
         site.wait_until_answering(set(APP_SERVERS), port=port)
 
         # app2 re-created at another address: Docker's DNS follows at once, nginx never does.

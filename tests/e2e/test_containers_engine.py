@@ -175,7 +175,7 @@ def test_a_release_failing_its_health_check_leaves_the_old_containers_serving(de
         assert_no_failed_request(traffic)
         line = next((ln for ln in up.output.splitlines() if "failed its health check" in ln), "")
         assert container("app1", "b") in line and "(release " in line and "nginx keeps" in line, up.output[-3000:]
-        assert "running `node server.js`)" in line, line  # the command the image runs, named
+        assert "running `/bin/sh -c exec node server.js`)" in line, line  # the start command, named
         assert up.started(f"{SITE}-app2-b") is None, "no further server may be touched"
         assert {release for _, release in answers(deployed)} == {serving}
         assert container("app1", "b") not in deployed.running(), "the failed container is stopped"

@@ -20,11 +20,11 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from components.app.release import build_id
-from components.config import LoadBalancerConfig
+from components.config import HealthConfig, LoadBalancerConfig
 from components.containers import ContainerSite, ContainerSiteArgs
+from components.containers.app_image import NODE_DIR, NODE_TARBALL, AppImagePlan
 from components.containers.build_context import APP_DOCKERFILE, NGINX_CONTEXT, stage_app_context
-from components.containers.spec import APP_HEALTHCHECK, app_spec, lb_spec, resolver_conf, site_conf, upstream_text
+from components.containers.spec import app_healthcheck, app_spec, lb_spec, resolver_conf, site_conf, upstream_text
 from components.hosts import Host
 from components.load_balancer.nginx import NginxLoadBalancerArgs, site_text
 from tests.docker_cli import docker_create_argv
@@ -84,8 +84,13 @@ def is_secret_value(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_MARK[0]) == SECRET_MARK[1] and "value" in value
 
 
+# The sample app's image plan with the base's Node (no registry in unit tests: app_image's own tests cover Node).
+SAMPLE_PLAN = AppImagePlan(REPO / "app", False, "node server.js", "package.json scripts.start", True, None, None, "")
+
+
 def site_args(stack: str, **changes: Any) -> ContainerSiteArgs:
     values: dict[str, Any] = {
+        "image": SAMPLE_PLAN,
         "stack": stack,
         "domain": "wayshub.test",
         "app_servers": ["app1", "app2"],
@@ -112,12 +117,12 @@ def test_children_are_parented_and_outputs_name_the_site() -> pulumi.Output[None
         assert MOCKS.registered["cs-a-network"].typ == "docker:index/network:Network"
         assert MOCKS.registered["cs-a-app-image"].typ == "docker:index/image:Image"
         assert MOCKS.registered["cs-a-lb"].typ == "docker:index/container:Container"
-        assert site.backends == ["wayshub-ua-app1-a:3000", "wayshub-ua-app2-a:3000"]
+        assert values[1:3] == ["wayshub-ua-app1-a:3000", "wayshub-ua-app2-a:3000"], "no switch output yet: the plan"
         assert site.lb_url == "http://wayshub.test:18190/"
         assert network_name == "wayshub-ua"
 
     everything = [*site.apps, site.nginx, *site.switches, site.site]
-    return pulumi.Output.all(site.network_name, *[c.id for c in everything]).apply(check)
+    return pulumi.Output.all(site.network_name, *site.backends, *[c.id for c in everything]).apply(check)
 
 
 @pulumi_test
@@ -181,7 +186,7 @@ def test_the_image_tag_changes_with_the_dockerfile_the_sources_and_the_base(tmp_
 @pulumi_test
 def test_app_containers_restart_check_health_and_keep_their_address() -> pulumi.Output[None]:
     site = ContainerSite("cs-d", site_args("ud", env={"GREETING": "hi; $(id)"}))
-    release = build_id(REPO / "app")
+    release = site.release
 
     def check(values: list[Any]) -> None:
         image_name = values[0]
@@ -195,8 +200,10 @@ def test_app_containers_restart_check_health_and_keep_their_address() -> pulumi.
             assert app["restart"] == "unless-stopped" and app["mustRun"] is True
             assert app["wait"] is False, "the switch step gates on the healthcheck (its failure names the release)"
             assert app["destroyGraceSeconds"] == 10, "a removed container gets SIGTERM and time to drain"
-            assert app["healthcheck"]["tests"] == list(APP_HEALTHCHECK.test)
-            assert app["healthcheck"]["interval"] == "3s" and app["healthcheck"]["retries"] == 3
+            assert app["healthcheck"]["tests"] == list(app_healthcheck(HealthConfig(), 3000).test)
+            assert app["healthcheck"]["interval"] == "2s" and app["healthcheck"]["retries"] == 3
+            assert app["healthcheck"]["startPeriod"] == "1m0s", "app.health.timeoutSeconds"
+            assert app["command"] == ["/bin/sh", "-c", "exec node server.js"] and app["init"] is True
             assert app["readOnly"] is True and app["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=16m"}
             assert app["capabilities"] == {"drops": ["ALL"]}
             assert app["securityOpts"] == ["no-new-privileges:true"]
@@ -360,10 +367,10 @@ def test_docker_cli_flags_are_the_same_spec() -> None:
     for flag in (
         "--name wayshub-uj-app2-b", "--hostname app2", "--network wayshub-uj", "--ip 172.31.99.134",
         "--restart unless-stopped", "--read-only", "--cap-drop ALL", "--env GREETING=hi", "--env PORT=3000",
-        "--security-opt no-new-privileges:true", "--health-interval 3s",
+        "--security-opt no-new-privileges:true", "--health-interval 2s", "--init",
     ):  # fmt: skip
         assert flag in joined, flag
-    assert "--publish" not in app and app[-1] == "wayshub/app:x"
+    assert "--publish" not in app and app[-4:] == ["wayshub/app:x", "/bin/sh", "-c", "exec node server.js"]
     lb = " ".join(docker_create_argv(lb_spec(args), "wayshub-uj", "wayshub/nginx:x"))
     assert "--publish 127.0.0.1:18190:80" in lb
     assert "--add-host wayshub-uj-app1-a:172.31.99.11" in lb and "--add-host wayshub-uj-app2-b:172.31.99.134" in lb
@@ -374,13 +381,13 @@ def test_docker_cli_flags_are_the_same_spec() -> None:
 
 def test_the_dockerfiles_agree_with_the_component() -> None:
     app = APP_DOCKERFILE.read_text()
-    assert "ARG BASE=node:20-bookworm-slim" in app and "npm ci --omit=dev" in app
-    assert "USER 10001:10001" in app and 'CMD ["node", "server.js"]' in app
-    health = re.search(r"^HEALTHCHECK ([^\n]*?)\s*\\\n\s+CMD (\[[^\n]*\])$", app, re.MULTILINE)
-    assert health, "images/app/Dockerfile has an exec-form HEALTHCHECK"
-    assert ["CMD", *json.loads(health.group(2))] == list(APP_HEALTHCHECK.test)
-    flags = health.group(1).split()
-    assert flags == ["--interval=3s", "--timeout=5s", "--start-period=30s", "--retries=3"]
+    assert "ARG BASE=node:20-bookworm-slim" in app and "USER 10001:10001" in app
+    # The build args and the Node folder app_image.py hands it.
+    assert 'ARG NODE_SHA256=""' in app and 'ARG BUILD_SCRIPT=""' in app
+    assert f"COPY package.json {NODE_DIR[:-1]}[{NODE_DIR[-1]}] /tmp/wayshub-node/" in app
+    assert f"/tmp/wayshub-node/{NODE_TARBALL}" in app
+    # The command, health check and env are the container's: changing them builds nothing.
+    assert not re.search(r"^(HEALTHCHECK|CMD|ENTRYPOINT) ", app, re.MULTILINE)
     nginx = (NGINX_CONTEXT / "Dockerfile").read_text()
     assert "ARG BASE=nginx:1.27" in nginx and "nginx-light" in nginx
     assert 'CMD ["nginx", "-g", "daemon off;"]' in nginx

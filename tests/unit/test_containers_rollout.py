@@ -18,6 +18,7 @@ from components.containers.rollout import (
     kept_images,
     previous_release,
     release_images_from,
+    served_slot,
     serving_from,
     target_slot,
 )
@@ -129,3 +130,9 @@ def test_switch_and_site_commands_quote_every_input(value: str) -> None:
     assert "put_nginx_file()" in argv[2] and argv[2].rstrip().endswith('echo "serving $SLOT $KEY $RELEASE $PREVIOUS"')
     site_argv = shlex.split(site_command(site))
     assert "SITE_FILE=/etc/nginx/conf.d/wayshub_ur.conf\n" in site_argv[2]
+
+
+def test_the_served_slot_is_the_switch_steps_last_serving_line() -> None:
+    out = "waiting\nserving a 0123456789ab 0123456789ab -\nserving b 0123456789ab ba9876543210 0123456789ab\n"
+    assert served_slot(out) == "b"
+    assert served_slot("nginx -t ok\n") is None and served_slot("") is None

@@ -33,12 +33,7 @@ VALUES: dict[str, Any] = {
     "hosts.takeover": True,
     "sandbox": {"httpPort": 8081},
     "app.name": "shop",
-    "app.portEnv": "APP_PORT",
-    "app.start": "node src/main.js",
-    "app.build": "npm run build",
     "app.nodeInstall": "binary",
-    "app.nodeVersion": "22",
-    "app.health": {"path": "/healthz"},
     "lb.httpsPort": 8443,
     "lb.hsts": True,
     "lb.hardenNginx": True,
@@ -94,10 +89,16 @@ def test_a_setting_containers_mode_cannot_honour_is_refused_in_one_line(key: str
 
 
 def test_the_same_settings_are_accepted_on_servers() -> None:
-    for key in ("app.start", "app.health", "lb.healthCheck", "rollout.batchSize", "hosts.appServers[].sshPort"):
+    for key in ("app.name", "app.nodeInstall", "lb.healthCheck", "rollout.batchSize", "hosts.appServers[].sshPort"):
         on_servers = with_setting(key, VALUES[key])
         on_servers["hosts"]["provider"] = "sandbox"
         parse(on_servers)
+
+
+def test_the_app_contract_applies_to_containers_too() -> None:
+    """start, build, portEnv, nodeVersion and health are honoured by containers mode (app_image.py, spec.py)."""
+    parse({**CONTAINERS, "app": {"start": "node src/main.js", "build": "npm run build", "portEnv": "APP_PORT",
+                                 "nodeVersion": "22", "health": {"path": "/healthz"}}})  # fmt: skip
 
 
 def test_a_section_left_at_its_defaults_is_not_a_setting() -> None:

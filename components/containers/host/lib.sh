@@ -31,5 +31,9 @@ put_nginx_file() {
 one_line() {
     local text
     text=$(printf '%s' "$1" | tr -s '\r\n\t' '   ' | sed 's/^ *//; s/ *$//')
-    printf '%s' "${text: -400}"
+    # (${text: -400} of a shorter text is empty, not the text.)
+    if [ "${#text}" -gt 400 ]; then
+        text=${text: -400}
+    fi
+    printf '%s' "$text"
 }
