@@ -12,7 +12,7 @@ from pathlib import Path
 import pulumi
 from pydantic import ValidationError
 
-from components.config import AppConfig, LoadBalancerConfig, StackConfig
+from components.config import AppConfig, HealthConfig, LoadBalancerConfig, StackConfig
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import check_server_names
 from components.containers.build_context import REPO
@@ -40,6 +40,8 @@ class ContainerSiteArgs:
     app_source: Path
     lb_server: str = "lb"
     lb: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
+    # What the LB's health checker asks each app container for (app.health: path, statuses).
+    health: HealthConfig = field(default_factory=HealthConfig)
     app_port: int = _APP.port
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Secret values (wayshub:appSecrets): the containers' whole env is then a secret in the state.
@@ -113,6 +115,7 @@ def site_args(
         lb_server=settings.hosts.load_balancers[0].name,
         app_source=project_dir / settings.app.source,
         lb=settings.lb,
+        health=settings.app.health,
         app_port=settings.app.port,
         env=settings.app.env_text_values,
         secret_env=secret_env,

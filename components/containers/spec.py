@@ -34,6 +34,9 @@ RESOLVER_FILE = f"{CONF_D}/00-resolver.conf"
 UPSTREAM_DIR = "/etc/nginx/wayshub-upstreams"
 SLOTS = ("a", "b")
 KEY_LENGTH = 12
+# ContainerSpec's fields added after release keys were first made: part of a key only when set (an app
+# container sets none), so adding them changed no deployed stack's keys (no release rolled for nothing).
+LATER_FIELDS = frozenset({"cap_add", "stop_signal", "command", "network_of"})
 
 # /health must answer 200. The same check is the image's HEALTHCHECK (images/app/Dockerfile; a unit test
 # keeps them equal), so `docker run` of the bare image and the Pulumi container agree on "healthy".
@@ -92,9 +95,15 @@ class ContainerSpec:
     read_only: bool = False
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     cap_drop: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
     security_opts: tuple[str, ...] = ("no-new-privileges:true",)
     restart: str = RESTART_POLICY
     stop_timeout: int = 10
+    stop_signal: str = ""  # empty: the image's
+    command: tuple[str, ...] = ()  # empty: the image's
+    # The container whose network namespace this one joins (``container:<it>``; then no hostname, address,
+    # published port or pinned host of its own).
+    network_of: str = ""
 
 
 def other_slot(slot: str) -> str:
@@ -198,7 +207,8 @@ def release_key(spec: ContainerSpec, image: str, secret_digest: str = "") -> str
     given as Outputs (not plain text) are not part of it: a change of theirs replaces the container in place."""
     plain = {k: v if isinstance(v, str) else "<output>" for k, v in spec.env.items()}
     neutral = replace(spec, name="", ipv4_address="", env={}, labels={**spec.labels, "wayshub.slot": ""})
-    facts = {"spec": asdict(neutral), "env": plain, "image": image, "secrets": secret_digest}
+    settings = {k: v for k, v in asdict(neutral).items() if k not in LATER_FIELDS or v}
+    facts = {"spec": settings, "env": plain, "image": image, "secrets": secret_digest}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:KEY_LENGTH]
 
 

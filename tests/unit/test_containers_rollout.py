@@ -55,6 +55,12 @@ def test_the_key_is_what_the_container_runs_not_where() -> None:
     assert release_key(app_spec(site, 0, "rel2"), IMAGE, "") != key(site), "another release id"
 
 
+def test_spec_fields_added_later_changed_no_deployed_key() -> None:
+    """The keys as they were before ContainerSpec had the LB checker's fields (spec.LATER_FIELDS): a new field left
+    unset must not roll every deployed stack to its other slot."""
+    assert (key(args()), key(args(env={"GREETING": "x"}))) == ("7440920890c3", "6fe115c53312")
+
+
 def test_the_secret_digest_never_holds_the_values() -> None:
     digest = secret_digest({"TOKEN": "s3cr3t"})
     assert "s3cr3t" not in digest and len(digest) == 64
