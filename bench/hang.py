@@ -1,7 +1,9 @@
 """Hung backends: make one hang three ways, and measure what clients of the LB see meanwhile.
 
-Used by `make bench` (seed config vs ours, side by side) and by tests/e2e/test_hung_backends.py.
-The hang kinds act from this machine on a sandbox VM (a Docker container):
+Used by `make bench` (seed config vs ours, side by side) and by tests/e2e/test_hung_backends.py (VMs) and
+tests/e2e/test_containers_engine.py.
+The hang kinds act from this machine on a sandbox VM (a Docker container); ``CONTAINER_HANGS`` the first two on an
+app container of containers mode:
 
 - ``stop``: the app's processes get SIGSTOP (systemd's ``kill -s STOP``), later SIGCONT;
 - ``pause``: the whole VM is frozen (``docker pause``: nothing on it runs), later unpaused;
@@ -144,6 +146,23 @@ HANGS: dict[str, HangKind] = {
         "packets to and from the VM dropped (nftables in its netns)",
         lambda c, unit: _netns_drop(c, True),
         lambda c, unit: _netns_drop(c, False),
+    ),
+}
+
+# The same hangs of an app container (containers mode: its node process is the container's process 1; SIGSTOP from
+# the host reaches it). The second argument (a unit) is unused.
+CONTAINER_HANGS: dict[str, HangKind] = {
+    "stop": HangKind(
+        "stop",
+        "app container's process SIGSTOPped (docker kill --signal STOP)",
+        lambda c, _: _run("docker", "kill", "--signal", "STOP", c),
+        lambda c, _: _run("docker", "kill", "--signal", "CONT", c),
+    ),
+    "pause": HangKind(
+        "pause",
+        "app container frozen (docker pause)",
+        lambda c, _: _pause(c),
+        lambda c, _: _run("docker", "unpause", c),
     ),
 }
 

@@ -12,7 +12,8 @@ its section (a heading, what was run, one table from ``bench.stats.table``). The
 (deploy, lb, rollout, engine); this module is the command line that runs them and records the run.
 
     python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
-        [--skip deploy,deploy_scale,lb,failover,hang,abuse,lb_failover,rollout,containers_rollout,engine,refresh]
+        [--skip deploy,deploy_scale,lb,failover,hang,abuse,lb_failover,rollout,containers_rollout,containers_hang,
+         engine,refresh]
         [--only lb,...] [--results FILE]
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from bench.benchmarks.abuse import abuse
 from bench.benchmarks.common import Benchmark, Options
-from bench.benchmarks.containers import containers_rollout
+from bench.benchmarks.containers import containers_hang, containers_rollout
 from bench.benchmarks.deploy import DEPLOY_CONFIGS, DEPLOY_STEP, first_deploy, first_deploy_scale, step_span
 from bench.benchmarks.engine import engine_cost, refresh_time
 from bench.benchmarks.lb import failover, hung_backend, lb_failover, lb_throughput, seed_site
@@ -44,6 +45,7 @@ __all__ = [
     "ONLY_WHEN_NAMED",
     "RESULTS",
     "Options",
+    "containers_hang",
     "containers_rollout",
     "engine_cost",
     "failover",
@@ -72,6 +74,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "lb_failover": lb_failover,  # two LBs re-create the first LB VM (no published ports): after the one-LB ones
     "rollout": rolling_update,
     "containers_rollout": containers_rollout,  # its own containers stack, after the VMs' rolling update
+    "containers_hang": containers_hang,  # the same containers stack again: a hung app container
     "engine": engine_cost,  # it leaves the most VMs up
     "refresh": refresh_time,  # after engine: starts at the scale engine left up
 }

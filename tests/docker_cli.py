@@ -17,15 +17,14 @@ def docker_create_argv(spec: ContainerSpec, network: str, image: str) -> list[st
 
     What pulumi-docker does for the same spec; used by the e2e test on the real engine.
     """
-    argv = [
-        "docker", "create",
-        "--name", spec.name,
-        "--hostname", spec.hostname,
-        "--network", network,
-        "--ip", spec.ipv4_address,
-        "--restart", spec.restart,
-        "--stop-timeout", str(spec.stop_timeout),
-    ]  # fmt: skip
+    argv = ["docker", "create", "--name", spec.name]
+    if spec.network_of:  # its namespace: no hostname or address of its own
+        argv += ["--network", f"container:{spec.network_of}"]
+    else:
+        argv += ["--hostname", spec.hostname, "--network", network, "--ip", spec.ipv4_address]
+    argv += ["--restart", spec.restart, "--stop-timeout", str(spec.stop_timeout)]
+    if spec.stop_signal:
+        argv += ["--stop-signal", spec.stop_signal]
     for key, value in sorted(spec.labels.items()):
         argv += ["--label", f"{key}={value}"]
     for variable, setting in sorted(spec.env.items()):
@@ -42,6 +41,8 @@ def docker_create_argv(spec: ContainerSpec, network: str, image: str) -> list[st
         argv += ["--tmpfs", f"{path}:{options}"]
     for cap in spec.cap_drop:
         argv += ["--cap-drop", cap]
+    for cap in spec.cap_add:
+        argv += ["--cap-add", cap]
     for opt in spec.security_opts:
         argv += ["--security-opt", opt]
     if spec.init:
@@ -55,7 +56,7 @@ def docker_create_argv(spec: ContainerSpec, network: str, image: str) -> list[st
         "--health-retries", str(spec.healthcheck.retries),
     ]  # fmt: skip
     argv.append(image)
-    argv += list(spec.command or ())
+    argv += list(spec.command)
     return argv
 
 

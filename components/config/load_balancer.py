@@ -324,9 +324,6 @@ class LoadBalancerConfig(Model):
         default_factory=HealthCheckConfig,
         alias="healthCheck",
         description="the LB's active check that takes hung backends out within seconds (docs/hung-backends.md)",
-        json_schema_extra=not_in_containers(
-            "the LB's active health check runs on servers only (docs/hung-backends.md)"
-        ),
     )
     limits: LimitsConfig = Field(
         default_factory=LimitsConfig,

@@ -26,6 +26,9 @@ nginx config changes reach the running LB (``host/site.sh``: ``nginx -t``, reloa
 when the LB container is re-created (a new nginx image, the only change that replaces it). Everything a
 container gets is described once by a ``ContainerSpec`` (``spec.py``); ``tests/docker_cli.py`` renders the
 same spec as ``docker create`` flags. The arguments are checked by the config's rules (``args.py``).
+
+The LB's active health check (``lb.healthCheck``) is a container of its own in nginx's network namespace
+(``health_check.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from components.containers.app_image import plan_app_image, stage_app_image
 from components.containers.args import ContainerSiteArgs
 from components.containers.build_context import BuildContext, nginx_context
 from components.containers.commands import Switch, capacity_command, site_command, switch_command
+from components.containers.health_check import lb_health_spec
 from components.containers.rollout import (
     app_resource_name,
     kept_images,
@@ -178,6 +182,12 @@ class ContainerSite(pulumi.ComponentResource):
             create=site_command(args),
             rerun_on=[self.nginx.id],
         )
+        # The LB's health checker, in nginx's network namespace; after the site and every switch (health_check.py).
+        checker = lb_health_spec(args, self.slots)
+        self.lb_health: docker.Container | None = None
+        if checker is not None:
+            health, image = f"{name}-{args.lb_server}-health", self.nginx_image.image_name
+            self.lb_health = self._container(health, checker, image, args, [self.site], joins=self.nginx)
 
         # What each switch step says nginx serves (not the plan): a failed `up` leaves the outputs as they were.
         self.backends = [
@@ -225,22 +235,25 @@ class ContainerSite(pulumi.ComponentResource):
         image: pulumi.Input[str],
         args: ContainerSiteArgs,
         depends_on: Sequence[pulumi.Resource],
+        joins: docker.Container | None = None,
         ignore_changes: Sequence[str] = (),
     ) -> docker.Container:
+        """``joins``: the container ``spec.network_of`` names, whose network namespace this one shares (by its id:
+        a new one makes this one anew); else the site's network at ``spec.ipv4_address``."""
         app = spec.role == "app"
+        network = docker.ContainerNetworksAdvancedArgs(
+            name=self.network.name, ipv4_address=spec.ipv4_address, aliases=[spec.hostname]
+        )
         return docker.Container(
             name,
             name=spec.name,
-            hostname=spec.hostname,
+            hostname=spec.hostname or None,
             image=image,
+            command=list(spec.command) or None,
             envs=_envs(spec.env, args.secret_env if app else None) if spec.env else None,
-            command=list(spec.command) if spec.command else None,
             init=spec.init or None,
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=self.network.name, ipv4_address=spec.ipv4_address, aliases=[spec.hostname]
-                )
-            ],
+            network_mode=None if joins is None else joins.id.apply(lambda id_: f"container:{id_}"),
+            networks_advanced=[network] if joins is None else None,
             ports=[
                 docker.ContainerPortArgs(internal=p.container_port, external=p.host_port, ip=p.bind_address)
                 for p in spec.published
@@ -251,16 +264,20 @@ class ContainerSite(pulumi.ComponentResource):
             restart=spec.restart,
             read_only=spec.read_only,
             tmpfs=dict(spec.tmpfs) or None,
-            capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop)) if spec.cap_drop else None,
+            capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop), adds=list(spec.cap_add) or None)
+            if spec.cap_drop
+            else None,
             security_opts=list(spec.security_opts),
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(spec.labels.items())],
             stop_timeout=spec.stop_timeout,
+            stop_signal=spec.stop_signal or None,
             # The provider stops a container it removes with this grace (its default, 0, kills at once): the app
             # drains on SIGTERM, nginx (SIGQUIT) finishes its requests.
             destroy_grace_seconds=spec.stop_timeout,
             must_run=True,
-            # nginx: wait for its healthcheck, so an nginx that rejects its config fails the `up` here. App
-            # containers: their switch step waits instead, and says why one is not healthy (commands.py).
+            # nginx: wait for its healthcheck, so an nginx that rejects its config fails the `up` here; the LB's
+            # health checker: that it sits in nginx's network namespace. App containers: their switch step waits
+            # instead, and says why one is not healthy (commands.py).
             wait=not app,
             wait_timeout=args.wait_timeout_seconds,
             opts=pulumi.ResourceOptions(

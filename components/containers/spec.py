@@ -127,8 +127,7 @@ class ContainerSpec:
     env: Mapping[str, pulumi.Input[str]]
     healthcheck: Healthcheck
     labels: Mapping[str, str]
-    # The command (None: the image's CMD); ``init``: Docker's init as PID 1 (forwards signals, reaps zombies).
-    command: tuple[str, ...] | None = None
+    # ``init``: Docker's init as PID 1 (forwards signals, reaps zombies).
     init: bool = False
     published: tuple[PublishedPort, ...] = ()
     # Name → address lines in the container's /etc/hosts (``--add-host``).
@@ -137,9 +136,15 @@ class ContainerSpec:
     read_only: bool = False
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     cap_drop: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
     security_opts: tuple[str, ...] = ("no-new-privileges:true",)
     restart: str = RESTART_POLICY
     stop_timeout: int = 10
+    stop_signal: str = ""  # empty: the image's
+    command: tuple[str, ...] = ()  # empty: the image's CMD
+    # The container whose network namespace this one joins (``container:<it>``; then no hostname, address,
+    # published port or pinned host of its own).
+    network_of: str = ""
 
 
 def other_slot(slot: str) -> str:
@@ -232,7 +237,7 @@ def app_spec(args: ContainerSiteArgs, index: int, release: str, slot: str = SLOT
         env=app_env(args, release),
         healthcheck=app_healthcheck(args.app.health, args.app_port),
         labels={"wayshub.stack": args.stack, "wayshub.role": "app", "wayshub.slot": slot, "wayshub.release": release},
-        command=args.image.command if args.image else None,
+        command=(args.image.command or ()) if args.image else (),
         init=True,
         read_only=True,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"},

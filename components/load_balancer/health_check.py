@@ -61,23 +61,39 @@ def _seconds(duration: str) -> str:
     return f"{duration_seconds(duration):g}"
 
 
-def env_text(site_name: str, backends: list[str], settings: LoadBalancerConfig, health: HealthConfig) -> str:
+def checker_env(backends: list[str], settings: LoadBalancerConfig, health: HealthConfig) -> dict[str, str]:
+    """backend-health.sh's inputs, plain: the backends (``address:port``, sorted) and the settings of
+    ``lb.healthCheck`` and ``app.health``. The env file here and the containers mode's checker get these."""
     check = settings.health_check
     low, high = health.status_range
+    return {
+        "BACKENDS": " ".join(checked_host_port(b) for b in sorted(backends)),
+        "HEALTH_PATH": health.path,
+        "STATUS_MIN": str(low),
+        "STATUS_MAX": str(high),
+        "INTERVAL": _seconds(check.interval),
+        "TIMEOUT": _seconds(check.timeout),
+        "FALL": str(check.fall),
+        "RISE": str(check.rise),
+    }
+
+
+def env_text(site_name: str, backends: list[str], settings: LoadBalancerConfig, health: HealthConfig) -> str:
+    env = checker_env(backends, settings, health)
     return render(
         "backend-health.env.j2",
         script=Paths.of(site_name).script,
         site_name=site_name,
         # Quoted where they meet the env file (systemd's EnvironmentFile): whatever the config let through
         # stays one value on its line.
-        backends=quote_env(" ".join(checked_host_port(b) for b in sorted(backends))),
-        health_path=quote_env(health.path),
-        status_min=low,
-        status_max=high,
-        interval=_seconds(check.interval),
-        timeout=_seconds(check.timeout),
-        fall=check.fall,
-        rise=check.rise,
+        backends=quote_env(env["BACKENDS"]),
+        health_path=quote_env(env["HEALTH_PATH"]),
+        status_min=env["STATUS_MIN"],
+        status_max=env["STATUS_MAX"],
+        interval=env["INTERVAL"],
+        timeout=env["TIMEOUT"],
+        fall=env["FALL"],
+        rise=env["RISE"],
     )
 
 

@@ -1,5 +1,6 @@
 """``pulumi up`` of a ``containers`` stack with the real engine and the real pulumi-docker provider plugin,
-under load: first deploy, an env change and a code change rolled one app server at a time, a release that
+under load: first deploy, a hung app container taken out by the LB's health checker (also after nginx
+restarted by itself), an env change and a code change rolled one app server at a time, a release that
 fails its health check (the old containers keep serving), an nginx config change (nginx reloaded, not
 replaced), then destroy. One deployed stack for the module; the tests run in this order and build on each
 other. 0 failed GETs in every change.
@@ -12,6 +13,7 @@ skipped with one line saying so.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.abuse import Attack, Attacker, Polite
+from bench.hang import CONTAINER_HANGS, measure
 from bench.loadgen import BackgroundLoad
 from tests.e2e.containers_engine import (
     NETWORK,
@@ -43,6 +46,11 @@ pytestmark = pytest.mark.e2e
 __all__ = ["Plugin", "find_docker_plugin"]  # tests/e2e/test_stack_files.py imports them from here
 
 MIN_REQUESTS = 2000
+CHECKER = container("lb-health")
+# As tests/e2e/test_hung_backends.py on VMs: a hang under load, a generous bound (a third of the hang; without
+# the checker a GET waits the whole hang), the tight figures for bench/ (`make bench`, containers_hang).
+HANG_SECONDS = 15.0
+WORST_WAIT_BOUND = HANG_SECONDS / 3
 BROKEN = "'use strict';\nthrow new Error('wayshub test: this release cannot start');\n"
 
 
@@ -110,6 +118,59 @@ def other(slot: str) -> str:
     return "b" if slot == "a" else "a"
 
 
+def ours(*apps: str) -> list[str]:
+    """Our containers that run when ``apps`` serve: nginx, its health checker, the apps."""
+    return sorted([container("lb"), CHECKER, *apps])
+
+
+def checker_log() -> str:
+    return docker("logs", "--tail", "20", CHECKER, check=False)
+
+
+def wait_back_in_rotation(site: Deployed, server: str, within: float = 60.0) -> float:
+    """Seconds until ``server`` answered through nginx again (fails after ``within``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        try:
+            if server in {backend for backend, _ in answers(site, 1)}:
+                return time.monotonic() - started
+        except (OSError, AssertionError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{server} not back in rotation within {within:.0f}s; the checker's log:\n{checker_log()}")
+
+
+def checked_backends() -> list[str]:
+    """The checker's BACKENDS, from its running container."""
+    env = json.loads(docker("inspect", "--format", "{{json .Config.Env}}", CHECKER))
+    return sorted(next(line for line in env if line.startswith("BACKENDS=")).removeprefix("BACKENDS=").split())
+
+
+def backends_in(slot: str) -> list[str]:
+    """``address:3000`` of each app server's container in ``slot``, as Docker gave them."""
+    ip = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+    return sorted(f"{docker('inspect', '--format', ip, container(s, slot))}:3000" for s in SERVERS)
+
+
+def network_namespace(name: str) -> str:
+    return docker("exec", name, "readlink", "/proc/1/ns/net")
+
+
+def assert_a_hung_app_container_costs_no_get(site: Deployed, name: str) -> None:
+    """app1's serving container SIGSTOPped for HANG_SECONDS under keep-alive load, then SIGCONT."""
+    wait_back_in_rotation(site, "app1")
+    report = measure(
+        site.port, DOMAIN, CONTAINER_HANGS["stop"], name, "", clients=8, before=2, hang_seconds=HANG_SECONDS
+    )
+    print(f"\nstop {name}: {report.summary()}")
+    assert report.failed == 0, report.errors[:5]
+    assert len(report.requests) > 100
+    assert report.worst_wait < WORST_WAIT_BOUND, report.summary()
+    back = wait_back_in_rotation(site, "app1")
+    print(f"app1 back in rotation {back:.1f}s after the hang ended")
+    assert "hung (no answer within" in checker_log()
+
+
 def test_up_serves_both_backends_through_nginx(deployed: Deployed) -> None:
     deadline, seen = time.monotonic() + 60, set[str]()
     while time.monotonic() < deadline and seen != set(SERVERS):
@@ -121,7 +182,7 @@ def test_up_serves_both_backends_through_nginx(deployed: Deployed) -> None:
     outputs = deployed.cli.outputs()
     assert outputs["url"] == f"http://{DOMAIN}:{deployed.port}/"
     assert outputs["backends"] == [f"{container(s, 'a')}:3000" for s in SERVERS]
-    assert deployed.running() == sorted([container("lb"), *[container(s, "a") for s in SERVERS]])
+    assert deployed.running() == ours(*[container(s, "a") for s in SERVERS])
 
 
 def test_a_second_up_changes_nothing(deployed: Deployed) -> None:
@@ -137,6 +198,32 @@ def test_nginx_config_passes_nginx_t(deployed: Deployed) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_a_hung_app_container_costs_no_get_and_a_short_wait_then_comes_back(deployed: Deployed) -> None:
+    """docs/hung-backends.md in containers mode: the checker container ends nginx's connections to it."""
+    assert checked_backends() == backends_in("a")
+    assert_a_hung_app_container_costs_no_get(deployed, container("app1", "a"))
+
+
+def test_the_checker_follows_nginx_restarted_by_itself(deployed: Deployed) -> None:
+    """Docker leaves a container in the namespace nginx had: the checker's healthcheck restarts it into the new one."""
+    nginx = deployed.container_id(container("lb"))
+    assert network_namespace(CHECKER) == network_namespace(container("lb"))
+    docker("restart", container("lb"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if network_namespace(CHECKER) == network_namespace(container("lb")):
+                break
+        except subprocess.CalledProcessError:  # between its end and its restart
+            pass
+        time.sleep(1)
+    else:
+        pytest.fail(f"the checker is not in nginx's namespace 60 s after nginx restarted:\n{checker_log()}")
+    assert deployed.container_id(container("lb")) == nginx
+    print("\nchecker after nginx restarted:", checker_log().splitlines()[-3:])
+    assert_a_hung_app_container_costs_no_get(deployed, container("app1", "a"))
+
+
 def test_an_env_change_rolls_one_server_at_a_time_with_no_failed_request(deployed: Deployed) -> None:
     nginx = deployed.container_id(container("lb"))
     deployed.set("wayshub:app", {"env": {"GREETING": "second"}})
@@ -144,10 +231,13 @@ def test_an_env_change_rolls_one_server_at_a_time_with_no_failed_request(deploye
     assert up.returncode == 0, up.output[-3000:]
     assert_no_failed_request(traffic)
     assert_rolled_one_at_a_time(up, "b")
-    assert deployed.running() == sorted([container("lb"), *[container(s, "b") for s in SERVERS]])
+    assert deployed.running() == ours(*[container(s, "b") for s in SERVERS])
     for server in SERVERS:
         env = docker("inspect", "--format", "{{json .Config.Env}}", container(server, "b"))
         assert '"GREETING=second"' in env
+    switched, remade = up.finished(f"{SITE}-app2-switch"), up.started(f"{SITE}-lb-health")
+    assert switched is not None and remade is not None and switched < remade, "the checker is re-made once all switched"
+    assert checked_backends() == backends_in("b"), "the checker probes the new slots"
     assert deployed.container_id(container("lb")) == nginx, "nginx is reloaded, never replaced"
     assert deployed.cli.outputs()["backends"] == [f"{container(s, 'b')}:3000" for s in SERVERS]
 
@@ -190,7 +280,7 @@ def test_a_release_failing_its_health_check_leaves_the_old_containers_serving(de
     assert_no_failed_request(traffic)
     new = deployed.cli.outputs()["release"]
     assert new != serving and {release for _, release in answers(deployed)} == {new}
-    assert deployed.running() == sorted([container("lb"), *[container(s, "b") for s in SERVERS]])
+    assert deployed.running() == ours(*[container(s, "b") for s in SERVERS])
 
 
 def test_an_nginx_config_change_reloads_the_running_nginx(deployed: Deployed) -> None:

@@ -37,7 +37,6 @@ VALUES: dict[str, Any] = {
     "lb.httpsPort": 8443,
     "lb.hsts": True,
     "lb.hardenNginx": True,
-    "lb.healthCheck": {"enabled": False},
     "lb.failover": {"preempt": True},
     "rollout.batchSize": 2,
 }
@@ -89,7 +88,7 @@ def test_a_setting_containers_mode_cannot_honour_is_refused_in_one_line(key: str
 
 
 def test_the_same_settings_are_accepted_on_servers() -> None:
-    for key in ("app.name", "app.nodeInstall", "lb.healthCheck", "rollout.batchSize", "hosts.appServers[].sshPort"):
+    for key in ("app.name", "app.nodeInstall", "rollout.batchSize", "hosts.appServers[].sshPort"):
         on_servers = with_setting(key, VALUES[key])
         on_servers["hosts"]["provider"] = "sandbox"
         parse(on_servers)
@@ -99,6 +98,16 @@ def test_the_app_contract_applies_to_containers_too() -> None:
     """start, build, portEnv, nodeVersion and health are honoured by containers mode (app_image.py, spec.py)."""
     parse({**CONTAINERS, "app": {"start": "node src/main.js", "build": "npm run build", "portEnv": "APP_PORT",
                                  "nodeVersion": "22", "health": {"path": "/healthz"}}})  # fmt: skip
+
+
+def test_the_lbs_health_check_applies_in_containers_mode_too() -> None:
+    """A checker container next to nginx (components/containers/health_check.py, docs/hung-backends.md)."""
+    tuned = {"enabled": True, "interval": "500ms", "timeout": "1s", "fall": 3, "rise": 1}
+    for check in ({"enabled": False}, tuned):
+        assert parse(with_setting("lb.healthCheck", check)).lb.health_check.model_dump() == {
+            **parse(CONTAINERS).lb.health_check.model_dump(),
+            **check,
+        }
 
 
 def test_a_section_left_at_its_defaults_is_not_a_setting() -> None:
