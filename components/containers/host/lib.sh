@@ -27,9 +27,11 @@ put_nginx_file() {
     fi
 }
 
-# one_line TEXT: TEXT's lines joined by " | ", at most 400 characters from its end.
+# one_line TEXT: TEXT's lines joined by spaces, at most 400 characters from its end.
 one_line() {
     local text
     text=$(printf '%s' "$1" | tr -s '\r\n\t' '   ' | sed 's/^ *//; s/ *$//')
-    printf '%s' "${text: -400}"
+    # (${text: -400} alone is empty for a shorter text)
+    if [ "${#text}" -gt 400 ]; then text=${text: -400}; fi
+    printf '%s' "$text"
 }
