@@ -63,7 +63,8 @@ class ContainerSiteArgs:
     # Fill an npm cache in the staged context with this machine's npm, so the image build runs
     # `npm ci --offline` and needs no registry (for builders that cannot reach one).
     prefetch_npm: bool = _SECTION.prefetch_npm
-    # The pulumi-docker builder: BuilderV1 (the legacy builder: no buildx needed) or BuilderBuildKit.
+    # The pulumi-docker builder: BuilderBuildKit (the daemon's BuildKit) or BuilderV1 (the legacy builder, which
+    # keeps every build step's container: pulumi-docker does not ask it to remove them).
     builder_version: str = _SECTION.builder
     # How long a new container may take to report healthy (the switch's gate; nginx's `wait`).
     wait_timeout_seconds: int = 120
