@@ -57,7 +57,11 @@ class ContainersConfig(Model):
         description="fill the build's npm cache with this machine's npm, so `npm ci` in the image build runs offline",
     )
     builder: Literal["BuilderV1", "BuilderBuildKit"] = Field(
-        default="BuilderV1", description="`BuilderV1` (the legacy builder, no buildx) or `BuilderBuildKit`"
+        default="BuilderBuildKit",
+        description=(
+            "`BuilderBuildKit` (the daemon's BuildKit: no buildx needed, leaves no container) or `BuilderV1` "
+            "(the legacy builder: every build step's container stays, docs/architecture.md)"
+        ),
     )
 
     @field_validator("app_image", "nginx_image")

@@ -68,7 +68,8 @@ class ContainerSiteArgs:
     # Fill an npm cache in the staged context with this machine's npm, so the image build runs
     # `npm ci --offline` and needs no registry (for builders that cannot reach one).
     prefetch_npm: bool = _SECTION.prefetch_npm
-    # The pulumi-docker builder: BuilderV1 (the legacy builder: no buildx needed) or BuilderBuildKit.
+    # The pulumi-docker builder: BuilderBuildKit (the daemon's BuildKit) or BuilderV1 (the legacy builder, which
+    # keeps every build step's container: pulumi-docker does not ask it to remove them).
     builder_version: str = _SECTION.builder
     # How long the nginx container may take to report healthy (an app container has app.health.timeoutSeconds).
     wait_timeout_seconds: int = 120

@@ -45,6 +45,7 @@ from components.containers.args import ContainerSiteArgs
 from components.containers.build_context import BuildContext, nginx_context
 from components.containers.commands import Switch, capacity_command, site_command, switch_command
 from components.containers.health_check import lb_health_spec
+from components.containers.images import prune_images
 from components.containers.rollout import (
     app_resource_name,
     kept_images,
@@ -196,6 +197,11 @@ class ContainerSite(pulumi.ComponentResource):
         ]
         self.releases = [self.release for _ in args.app_servers]
         self.release_images = kept_images({self.release: self.app_image_tag}, state.release_images, args.releases_kept)
+        # Once every server switched: the stack's images that no container runs and no rollback needs go (images.py).
+        self.prune = prune_images(
+            name, args, [*self.release_images.values(), f"{args.app_image}:{app_context.digest}"],
+            pulumi.ResourceOptions(parent=self, depends_on=[self.site]),
+        )  # fmt: skip
         self.lb_url = lb_url(args)
         self.network_name = self.network.name
         self.register_outputs(

@@ -3,10 +3,13 @@ the skip reason), and one deployed ``containers`` stack whose config a test chan
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import secrets
 import shutil
 import subprocess
+import tarfile
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -19,6 +22,20 @@ from tests.e2e.test_containers_docker import DOMAIN, choose_base, docker, free_p
 STACK = f"{slots.CONTAINERS_STACK}-engine"
 SERVERS = ["app1", "app2"]
 NETWORK = f"wayshub-{STACK}-net"  # network_of(STACK)
+
+
+def repositories(stack: str) -> tuple[str, str]:
+    """The stack's own image repositories (app, nginx): no one else's."""
+    return f"wayshub-{stack}/app", f"wayshub-{stack}/nginx"
+
+
+def stale_image(stack: str) -> str:
+    """Put there before the first `up`: its prune step removes it."""
+    return f"{repositories(stack)[0]}:000000000000"
+
+
+APP_IMAGE, NGINX_IMAGE = repositories(STACK)
+STALE_IMAGE = stale_image(STACK)
 SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
 PLUGIN = "docker"
 SITE = "containers"  # ContainerSite's resource name in __main__.py
@@ -89,6 +106,8 @@ class Deployed:
     project: Path
     config: dict[str, Any] = field(default_factory=dict)
     stack: str = STACK
+    # Every container on the daemon before the first `up` (build_leftovers looks only at newer ones).
+    containers_before: frozenset[str] = frozenset()
 
     def write_config(self) -> None:
         stack_file = self.project / "stacks" / f"Pulumi.{self.stack}.yaml"
@@ -128,6 +147,8 @@ def new_site(root: Path, plugin: Plugin, stack: str = STACK, apps: dict[str, Pat
     copy_program(project)
     for folder, source in (apps or {}).items():
         shutil.copytree(source, project / folder, ignore=shutil.ignore_patterns("node_modules"))
+    # This run's own app: its releases are built here, not found in the cache of another slot's identical build.
+    (project / "app" / "E2E_RUN").write_text(f"{secrets.token_hex(8)}\n")
     hosts_file = root / "hosts"
     hosts_file.write_text("127.0.0.1\tlocalhost\n")
     cli = PulumiCli(project, engine_env(root / "state", plugin.home or root / "home"))
@@ -142,8 +163,8 @@ def new_site(root: Path, plugin: Plugin, stack: str = STACK, apps: dict[str, Pat
             "lbServer": {"name": "lb"},
         },
         "wayshub:containers": {
-            "appImage": f"wayshub-{stack}/app",
-            "nginxImage": f"wayshub-{stack}/nginx",
+            "appImage": repositories(stack)[0],
+            "nginxImage": repositories(stack)[1],
             "appBase": app_base,
             "nginxBase": nginx_base,
             "network": network_of(stack),
@@ -157,6 +178,9 @@ def new_site(root: Path, plugin: Plugin, stack: str = STACK, apps: dict[str, Pat
     }
     (project / "stacks").mkdir()
     site.write_config()
+    remove_images(stack)  # an earlier run's, so only this run's builds are counted
+    docker("import", "-", stale_image(stack), input=stale_image_tar(stack))  # as if an earlier release's (below)
+    site.containers_before = frozenset(all_containers())
     cli.init_stack(stack)
     return site
 
@@ -169,3 +193,58 @@ def remove_site(site: Deployed) -> None:
         docker("rm", "--force", *names, check=False)
     docker("network", "rm", network_of(site.stack), check=False)
     site.cli.remove_stack(force=True, check=False)
+    remove_images(site.stack)
+
+
+def stale_image_tar(stack: str = STACK) -> bytes:
+    """A tiny image of its own (no other tag, no container made from it), for ``docker import``: a tag of a
+    shared image, such as a base, whose id some container uses, is left by the prune step."""
+    data = f"{stale_image(stack)} {secrets.token_hex(8)}\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        member = tarfile.TarInfo("stale")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def all_containers() -> list[str]:
+    return docker("ps", "--all", "--quiet", "--no-trunc").split()
+
+
+def repository_images(stack: str = STACK) -> dict[str, str]:
+    """The stack's images: ``repository:tag`` → image id, in both repositories."""
+    lines = [docker("image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", repo) for repo in
+             repositories(stack)]  # fmt: skip
+    return dict(line.split() for text in lines for line in text.splitlines() if line.strip())
+
+
+def remove_images(stack: str = STACK) -> None:
+    """This slot's images (its repositories are named after its stack: no one else's)."""
+    refs = list(repository_images(stack))
+    if refs:
+        docker("image", "rm", *refs, check=False)
+
+
+def build_leftovers(before: frozenset[str]) -> list[str]:
+    """Containers the stack's image builds left: made since ``before`` from one of its images or their
+    ancestors (the legacy builder makes each step's container from the bare id of the previous step's image,
+    and keeps it: pulumi-docker does not ask it to remove them), and of no stack (no ``wayshub.stack`` label).
+    Another session's containers are not counted: they are older, or of a stack, or made from other images."""
+    ancestry: set[str] = set()
+    for image in repository_images().values():
+        first = True
+        while image and image not in ancestry:
+            text = docker("image", "inspect", "--format", '{{.Parent}}|{{join .RepoTags " "}}', image, check=False)
+            parent, _, tags = text.partition("|")
+            if not first and any(not tag.startswith((f"{APP_IMAGE}:", f"{NGINX_IMAGE}:")) for tag in tags.split()):
+                break  # a base image: its other containers are not our builds'
+            ancestry.add(image)
+            image, first = parent.strip(), False
+    found: list[str] = []
+    for name in sorted(set(all_containers()) - before):
+        info = docker("inspect", "--format", '{{.Image}}|{{index .Config.Labels "wayshub.stack"}}|{{.Name}}', name,
+                      check=False).split("|")  # fmt: skip
+        if len(info) == 3 and info[1] in ("", "<no value>") and info[0] in ancestry:
+            found.append(f"{info[2].lstrip('/')} ({info[0][:19]})")
+    return found

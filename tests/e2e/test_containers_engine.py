@@ -26,18 +26,22 @@ from bench.abuse import Attack, Attacker, Polite
 from bench.hang import CONTAINER_HANGS, measure
 from bench.loadgen import BackgroundLoad
 from tests.e2e.containers_engine import (
+    APP_IMAGE,
     NETWORK,
     SERVERS,
     SITE,
     STACK,
+    STALE_IMAGE,
     Deployed,
     Plugin,
+    build_leftovers,
     container,
     find_docker_plugin,
     leftovers,
     new_site,
     program_supports_containers,
     remove_site,
+    repository_images,
 )
 from tests.e2e.pulumi_cli import REPO, Ran, up_with_events
 from tests.e2e.test_containers_docker import DOMAIN, docker
@@ -323,6 +327,25 @@ def test_rollback_runs_the_previous_release_again_without_a_build(deployed: Depl
         assert docker("inspect", "--format", "{{.Config.Image}}", container(server, "a")) == image
     assert_no_failed_request(rollback(deployed, "--unpin"))
     assert {release for _, release in answers(deployed)} == {current[0]}
+
+
+def test_the_builds_left_no_container_and_only_the_images_a_rollback_needs_stay(deployed: Deployed) -> None:
+    """Issue #40 item 5, after the ups above (first deploy, env change, code change, a failed and a fixed
+    release, nginx config change, rollback and unpin): BuildKit's builds left no container, and the prune step
+    left the stack's repositories holding the images of ``release_images`` (the last app.releasesKept + 1
+    releases) and the nginx image, no more: the tag put there before the first `up` is gone. A preview then
+    has nothing to do."""
+    left = build_leftovers(deployed.containers_before)
+    assert not left, f"the image builds left {len(left)} containers: {', '.join(left)}"
+    outputs = deployed.cli.outputs()
+    kept = set(outputs["release_images"].values())
+    nginx = docker("inspect", "--format", "{{.Config.Image}}", container("lb"))
+    images = repository_images()
+    print(f"\nimages left: {sorted(images)}")
+    assert STALE_IMAGE not in images, "an image no container runs and no rollback needs"
+    assert set(images) == kept | {nginx}
+    assert 3 <= len(kept) <= 4 and all(ref.startswith(f"{APP_IMAGE}:") for ref in kept), outputs["release_images"]
+    assert {step.op for step in deployed.cli.preview_steps()} == {"same"}
 
 
 def test_nginx_is_sized_and_one_abusive_client_does_not_take_the_site_down(

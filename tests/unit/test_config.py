@@ -347,7 +347,7 @@ def test_good_containers_config_gets_documented_defaults() -> None:
         8090,
         "127.0.0.1",
         False,
-        "BuilderV1",
+        "BuilderBuildKit",
     )
 
 

@@ -150,7 +150,7 @@ def test_images_are_local_builds_tagged_by_what_they_are_built_from() -> pulumi.
         assert re.fullmatch(r"wayshub/app:[0-9a-f]{12}", app["imageName"])
         build = app["build"]
         assert build["args"] == {"BASE": "wayshub/debian-base:bookworm"}
-        assert build["builderVersion"] == "BuilderV1"
+        assert build["builderVersion"] == "BuilderBuildKit", "BuildKit: no container left behind"
         context = Path(build["context"])
         assert build["dockerfile"] == str(context / "Dockerfile")
         assert (context / "Dockerfile").read_bytes() == APP_DOCKERFILE.read_bytes()

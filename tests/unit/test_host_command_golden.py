@@ -29,6 +29,7 @@ from components.app.node_install import NodeChoice, install_command
 from components.config import AppConfig, HealthConfig, LoadBalancerConfig
 from components.containers import ContainerSiteArgs
 from components.containers.commands import Switch, capacity_command, site_command, switch_command
+from components.containers.images import kept_refs, prune_command
 from components.hosts import SandboxNetwork, SandboxNetworkArgs, SandboxVm, SandboxVmArgs
 from components.load_balancer import BackendHealthCheck, BackendHealthCheckArgs, NginxLoadBalancer, TlsMaterial
 from components.load_balancer.nginx import NginxLoadBalancerArgs
@@ -62,14 +63,15 @@ FROM_RESOURCES = [
     ("app1-nvm-node", "create"),
 ]
 NODE_BINARY = "node-binary.create"
-# Containers mode's two local steps (components/containers/host/), from the functions the component calls.
+# Containers mode's local steps (components/containers/host/), from the functions the component calls.
 CONTAINERS_SWITCH, CONTAINERS_SITE = "containers-app1-switch.create", "containers-site.create"
-CONTAINERS_CAPACITY = "containers-nginx-capacity.create"
+CONTAINERS_CAPACITY, CONTAINERS_PRUNE = "containers-nginx-capacity.create", "containers-prune-images.create"
 CASES = [f"{name}.{op}" for name, op in FROM_RESOURCES] + [
     NODE_BINARY,
     CONTAINERS_SWITCH,
     CONTAINERS_SITE,
     CONTAINERS_CAPACITY,
+    CONTAINERS_PRUNE,
 ]
 
 
@@ -151,6 +153,9 @@ def commands() -> dict[str, str]:
     found[CONTAINERS_SWITCH] = switch_command(site, switch)
     found[CONTAINERS_SITE] = site_command(site)
     found[CONTAINERS_CAPACITY] = capacity_command(site)
+    found[CONTAINERS_PRUNE] = prune_command(
+        site, kept_refs(site, ["wayshub/app:abc123def456", "wayshub/app:fedcba987654"])
+    )
     return found
 
 
