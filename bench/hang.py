@@ -149,14 +149,16 @@ HANGS: dict[str, HangKind] = {
     ),
 }
 
-# The same hangs of an app container (containers mode: its node process is the container's process 1; SIGSTOP from
-# the host reaches it). The second argument (a unit) is unused.
+# The same hangs of an app container (containers mode). Its process 1 is Docker's init, which cannot pass SIGSTOP on
+# (`docker kill --signal STOP` would stop only the init, and the app would go on answering): the app's own processes
+# get it, from a shell in the container as the app's user (`kill -1`: every process it may signal but process 1).
+# The second argument (a unit) is unused.
 CONTAINER_HANGS: dict[str, HangKind] = {
     "stop": HangKind(
         "stop",
-        "app container's process SIGSTOPped (docker kill --signal STOP)",
-        lambda c, _: _run("docker", "kill", "--signal", "STOP", c),
-        lambda c, _: _run("docker", "kill", "--signal", "CONT", c),
+        "app container's processes SIGSTOPped",
+        lambda c, _: _run("docker", "exec", c, "sh", "-c", "kill -STOP -1"),
+        lambda c, _: _run("docker", "exec", c, "sh", "-c", "kill -CONT -1"),
     ),
     "pause": HangKind(
         "pause",

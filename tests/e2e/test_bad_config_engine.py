@@ -103,10 +103,10 @@ CASES: list[tuple[str, dict[str, Any] | str, dict[str, str], str]] = [
         "an app setting containers mode cannot honour",
         {
             "wayshub:hosts": {"provider": "containers", "appServers": [{"name": "app1"}], "lbServer": {"name": "lb"}},
-            "wayshub:app": {"start": "node src/main.js"},
+            "wayshub:app": {"name": "shop"},
         },
         {},
-        "wayshub: app.start does not apply with hosts.provider 'containers' (the app image runs `node server.js`",
+        "wayshub: app.name does not apply with hosts.provider 'containers' (no unit, user or folders",
     ),
     ("port abc", {"wayshub:lb": {"listenPort": "abc"}}, {}, "wayshub:lb.listenPort: Input should be a valid integer"),
     (
