@@ -15,17 +15,18 @@ import pulumi
 from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll_out
 from components.app.layout import app_user, unit_name
-from components.app.plan import app_run, release_for
+from components.app.plan import SiteApp, plan_site_app
 from components.checkpoint import checkpoint_urns
 from components.containers import ContainerSite
 from components.containers.app_image import plan_app_image
 from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
+from components.hosts import Host
 from components.hosts.address import host_port
 from components.hosts.from_config import check_known_host_keys, declare_servers
 from components.hosts.host import gate
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
-from components.layout import lb_component, stack_label
+from components.layout import lb_component, site_label, site_resource, stack_label
 from components.load_balancer import (
     BackendHealthCheck,
     BackendHealthCheckArgs,
@@ -37,9 +38,11 @@ from components.load_balancer import (
 from components.load_balancer.acme_certificate import AcmeCertificateArgs, dns_server_props, when
 from components.load_balancer.failover import PRIORITIES, VrrpFailover, VrrpFailoverArgs
 from components.load_balancer.holder import address_holder, publish_order
+from components.load_balancer.more_sites import SiteOnLbs, SiteOnLbsArgs
 from components.load_balancer.nginx import site_path
 from components.load_balancer.shared_certificate import SharedCertificate
 from components.load_balancer.takeover import retire_sites
+from components.load_balancer.unknown_names import refuse_unknown_names
 from components.names import DnsRecordSet, DnsRecordSetArgs, HostsEntry, HostsEntryArgs
 from components.names import write_problem as hosts_file_write_problem
 from components.shell.command import backend as command_backend
@@ -59,16 +62,19 @@ try:
         # The app image by the same contract: start, build, Node (app_image.py); nothing is built here.
         image_plan = plan_app_image(settings.app, HERE / settings.app.source)
     else:
-        # The user's app: how it is built and started, which Node, and the release every host runs.
-        run = app_run(settings.app, HERE)
-        release = release_for(
-            run,
-            settings.app,
-            HERE / "build" / "releases",
-            secrets=stack_config.check_app_secrets(settings, config.get("appSecrets")),
-            key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
-            preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
-        )
+        # Each site's app (the stack's own first): how it is built and started, which Node, and the release
+        # every host of the site runs. appSecrets are the stack's own site's.
+        site_apps = [
+            plan_site_app(
+                site,
+                HERE,
+                secrets=stack_config.check_app_secrets(settings, config.get("appSecrets")) if not site.key else {},
+                key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
+                preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
+            )
+            for site in settings.all_sites
+        ]
+        run, release = site_apps[0].run, site_apps[0].release
     # The command backend (docs/commands.md): as set, else the one a deployed stack has, else for a new stack
     # pulumi-command where its plugin is installed. Said in the up's output either way. Last: reading the
     # checkpoint registers the engine's default provider, and a bad setting must leave no resource at all.
@@ -140,6 +146,38 @@ def acme_certificate() -> AcmeCertificateArgs | None:
     )
 
 
+def deploy_app(site_app: SiteApp, app_servers: list[Host], takeover: bool) -> list[NodeApp]:
+    """One site's app on its app servers, rolled out in batches over the hosts that serve it already."""
+    site = site_app.site
+    hosts = [host for host in app_servers if host.name in site.servers]
+    return roll_out(
+        hosts,
+        settings.rollout.batch_size,
+        lambda host, after: NodeApp(
+            app_name(host, site.key),
+            NodeAppArgs(
+                host=host,
+                run=site_app.run,
+                release=site_app.release,
+                secret_env=config.get_secret_object("appSecrets") if not site.key else None,
+                releases_kept=site.app.releases_kept,
+                settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(hosts) > 1 else 0,
+                after=after,
+                takeover=takeover,
+            ),
+        ),
+        deployed_before(takeover, site.key),
+    )
+
+
+def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str) -> dict[str, str]:
+    """A site's URL, and a curl that works even before the hosts file is read (``make up`` saves the CA of a
+    self-signed certificate in .wayshub/)."""
+    scheme, port = ("https", https_port) if tls else ("http", http_port)
+    url = f"{scheme}://{domain}{'' if port == (443 if tls else 80) else f':{port}'}/"
+    return {"url": url, "curl": f"curl --resolve {domain}:{port}:{address} {url}"}
+
+
 def on_servers() -> Site:
     """Steps 1-3 on servers reached over SSH: sandbox VMs or your existing VMs."""
     # 1. Servers: N app servers and one load balancer.
@@ -162,29 +200,13 @@ def on_servers() -> Site:
             ),
         )
 
-    # 2. The app (built once above, or a pinned release already on the servers), rolled out in batches
-    # over the hosts that already run a release; a host's first deploy waits for nobody.
-    apps = roll_out(
-        servers.app,
-        settings.rollout.batch_size,
-        lambda host, after: NodeApp(
-            app_name(host),
-            NodeAppArgs(
-                host=host,
-                run=run,
-                release=release,
-                secret_env=config.get_secret_object("appSecrets"),
-                releases_kept=settings.app.releases_kept,
-                settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,
-                after=after,
-                takeover=takeover,
-            ),
-        ),
-        deployed_before(takeover),
-    )
+    # 2. Each site's app (built once above, or a pinned release already on the servers) on its app servers,
+    # rolled out in batches over the hosts that already run a release; a host's first deploy waits for nobody.
+    apps_of = {site_app.site.key: deploy_app(site_app, servers.app, takeover) for site_app in site_apps}
+    apps = apps_of[""]
 
-    # 3. nginx on the LB server(s), one upstream line per backend, TLS if configured; with two LBs
-    # (hosts.lbServers) keepalived on both shares one address (docs/failover.md).
+    # 3. nginx on the LB server(s), a file per site with one upstream line per backend, TLS if configured; with
+    # two LBs (hosts.lbServers) keepalived on both shares one address (docs/failover.md).
     sandbox = settings.hosts.provider == "sandbox"
     failover = settings.virtual_address
     if failover is not None:
@@ -245,6 +267,51 @@ def on_servers() -> Site:
                     site=lbs[index].site,
                 ),
             )
+    # Each of wayshub:sites: its own nginx file, certificate and checker on every LB, independent of each
+    # other; first, on each LB, the server that refuses a name no site has (docs/sites.md).
+    http_port = settings.sandbox.http_port if published else settings.lb.listen_port
+    if len(site_apps) > 1:
+        any_tls = any(site_app.site.tls != "off" for site_app in site_apps)
+        refusing = {
+            index: [
+                refuse_unknown_names(
+                    f"{lb_component(index)}-unknown-names",
+                    host,
+                    stack,
+                    settings.lb,
+                    tls=any_tls,
+                    ours=sandbox,
+                    after=[lbs[index].nginx],
+                )
+            ]
+            for index, host in enumerate(servers.lbs)
+        }
+        sites: dict[str, object] = {}
+        for site_app in site_apps[1:]:
+            more = site_app.site
+            on_lbs = SiteOnLbs(
+                site_resource(more.key, "site"),
+                SiteOnLbsArgs(
+                    site=more,
+                    site_name=site_label(stack, more.key),
+                    stack=stack,
+                    backends=[a.backend for a in apps_of[more.key]],
+                    lbs=servers.lbs,
+                    order=order,
+                    settings=settings.lb,
+                    public_https_port=public_https_port,
+                    after=refusing,
+                ),
+            )
+            more_tls = more.tls != "off"
+            sites[more.key] = {
+                **site_urls(more.names[0], more_tls, http_port, public_https_port, public_address),
+                "backends": [a.backend for a in apps_of[more.key]],
+                "release": site_app.release.id,
+                "releases": [a.release_id for a in apps_of[more.key]],
+                **({"ca_certificate": on_lbs.ca_certificate} if on_lbs.ca_certificate is not None else {}),
+            }
+        pulumi.export("sites", sites)
     lb = lbs[0]
     ready: list[pulumi.Resource] = [lb.site]
     if failover is not None:
@@ -332,7 +399,8 @@ if settings.hosts_file.enabled:
         HostsEntryArgs(
             path=settings.hosts_file.path,
             stack=stack,
-            entries=[(settings.hosts_entry_address, settings.domain)],
+            # Each site's names.
+            entries=[(settings.hosts_entry_address, one.hosts_line) for one in settings.all_sites if one.hosts_line],
         ),
         opts=pulumi.ResourceOptions(depends_on=[site.lb_ready]),
     )
@@ -340,9 +408,8 @@ if settings.dns is not None and not site.dns_declared:
     dns_records(site.public_address, site.lb_ready)
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
-scheme, port = ("https", site.https_port) if site.tls else ("http", site.http_port)
-url = f"{scheme}://{settings.domain}{'' if port == (443 if site.tls else 80) else f':{port}'}/"
+urls = site_urls(settings.domain, site.tls, site.http_port, site.https_port, site.public_address)
 # `make up` saves ca_certificate there.
 trust = f" --cacert .wayshub/ca-{stack}.pem" if settings.lb.tls == "self-signed" else ""
-pulumi.export("url", url)
-pulumi.export("curl", f"curl{trust} --resolve {settings.domain}:{port}:{site.public_address} {url}")
+pulumi.export("url", urls["url"])
+pulumi.export("curl", urls["curl"].replace("curl", f"curl{trust}", 1))

@@ -30,13 +30,13 @@ CHECKER = f"wayshub-{STACK}-backend-health.service"
 APP_UNIT = "wayshub.service"
 
 # The one line of __main__.py that sets the rollout's wait; the control replaces it (no wait).
-SETTLE_LINE = "settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(servers.app) > 1 else 0,"
+SETTLE_LINE = "settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(hosts) > 1 else 0,"
 NO_SETTLE_LINE = "settle_seconds=0,  # make bench: the control rolls out without waiting"
 
 
 # The one line of __main__.py that says which hosts ran a release before; the "before" says all of them.
-DEPLOYED_LINE = "deployed_before(takeover),"
-CHAINED_LINE = "deployed_before(True),  # make bench: every host waits its turn, as before"
+DEPLOYED_LINE = "deployed_before(takeover, site.key),"
+CHAINED_LINE = "deployed_before(True, site.key),  # make bench: every host waits its turn, as before"
 
 
 def _edit_line(main_py: str, line: str, replacement: str, why: str) -> str:

@@ -121,13 +121,16 @@ def pulumi_config_section() -> str:
         "config:",
     ]
     for key, field in fields_by_key(StackConfig).items():
-        inner, _ = section_model(field.annotation)
+        inner, many = section_model(field.annotation)
         lines.append(f"  {key}:")
-        lines.append(f"    type: {'object' if inner is not None else _TYPES[field.annotation]}")  # type: ignore[index]
+        if many:  # a list of sections (sites)
+            lines.extend(["    type: array", "    items:", "      type: object"])
+        else:
+            lines.append(f"    type: {'object' if inner is not None else _TYPES[field.annotation]}")  # type: ignore[index]
         if not field.is_required():
             if inner is None:
                 raise ValueError(f"top-level {key}: only sections may have a default in Pulumi.yaml")
-            lines.append("    default: {}")
+            lines.append(f"    default: {'[]' if many else '{}'}")
         text = field.description or ""
         text = text[:1].upper() + text[1:] + "."
         if inner is not None:

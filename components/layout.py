@@ -14,6 +14,18 @@ def stack_label(stack: str) -> str:
     return f"{PREFIX}-{stack}"
 
 
+def site_label(stack: str, site: str) -> str:
+    """A site's things on the LB (nginx file, checker unit, zones): ``wayshub-<stack>`` for the stack's own
+    site (``site`` ``""``), ``wayshub-<stack>-<site>`` for each of ``wayshub:sites``."""
+    return f"{stack_label(stack)}-{site}" if site else stack_label(stack)
+
+
+def site_resource(site: str, name: str) -> str:
+    """A resource's name for a site: ``name`` itself for the stack's own site (what a single-site stack always
+    had), ``<site>-<name>`` for each of ``wayshub:sites`` (``shop-lb``, ``shop-app1-app``)."""
+    return f"{site}-{name}" if site else name
+
+
 def container_name(stack: str, server: str) -> str:
     """The Docker container of a server (a sandbox VM or, in containers mode, the app or LB itself)."""
     return f"{stack_label(stack)}-{server}"

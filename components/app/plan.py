@@ -9,6 +9,7 @@ Every problem is a ConfigError naming the setting.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from components.app.app_run import AppRun
@@ -17,7 +18,7 @@ from components.app.env_file import env_file_text
 from components.app.node_dist import registry_versions, resolve
 from components.app.node_install import NodeChoice
 from components.app.release import Build, Release, build_code, pinned_release, planned_build, release_id
-from components.config import NAMESPACE, AppConfig, ConfigError
+from components.config import NAMESPACE, AppConfig, ConfigError, SiteView
 
 
 def choose_node(config: AppConfig, spec: AppSpec) -> NodeChoice:
@@ -80,3 +81,29 @@ def release_for(
         return pinned_release(config.release_pin)
     build = planned_build if preview else build_code
     return plan_release(run, build(run.spec, build_dir, config.name), secrets, key)
+
+
+@dataclass(frozen=True)
+class SiteApp:
+    """One site's app as the program deploys it: the site, how its app runs, and the release its hosts run."""
+
+    site: SiteView
+    run: AppRun
+    release: Release
+
+
+def plan_site_app(
+    site: SiteView, project_dir: Path, secrets: Mapping[str, str], key: str | None, *, preview: bool
+) -> SiteApp:
+    """``app_run`` and ``release_for`` of one site's app (builds under ``build/releases``, named by app); a
+    problem names the site's setting (``wayshub:sites[1].app.start``)."""
+    try:
+        run = app_run(site.app, project_dir)
+        release = release_for(run, site.app, project_dir / "build" / "releases", secrets, key, preview=preview)
+    except ConfigError as err:
+        own = f"{NAMESPACE}:app."
+        text = str(err)
+        raise ConfigError(
+            f"{NAMESPACE}:{site.where}app.{text.removeprefix(own)}" if text.startswith(own) else text
+        ) from None
+    return SiteApp(site, run, release)

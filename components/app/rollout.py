@@ -20,16 +20,17 @@ import pulumi
 from components.app.node_app import NodeApp, release_step_name
 from components.checkpoint import checkpoint_urns
 from components.hosts import Host
+from components.layout import site_resource
 
 
-def app_name(host: Host) -> str:
-    """``NodeApp``'s resource name on a host."""
-    return f"{host.name}-app"
+def app_name(host: Host, site: str = "") -> str:
+    """``NodeApp``'s resource name on a host (``site``: one of ``wayshub:sites``, else the stack's own)."""
+    return site_resource(site, f"{host.name}-app")
 
 
-def release_step(host: Host) -> str:
+def release_step(host: Host, site: str = "") -> str:
     """The resource name of a host's release step (``NodeApp.deploy``): in the state once it first succeeded."""
-    return release_step_name(app_name(host))
+    return release_step_name(app_name(host, site))
 
 
 def checkpoint_names() -> frozenset[str] | None:
@@ -41,7 +42,7 @@ def checkpoint_names() -> frozenset[str] | None:
     return frozenset(urn.rsplit("::", 1)[-1] for urn in urns)
 
 
-def deployed_before(takeover: bool) -> Callable[[Host], bool]:
+def deployed_before(takeover: bool, site: str = "") -> Callable[[Host], bool]:
     """Whether a host may be serving a release now, so its switch must wait for its turn.
 
     True for every host when the state cannot be read, and with ``hosts.takeover`` (an app run by hand
@@ -49,7 +50,7 @@ def deployed_before(takeover: bool) -> Callable[[Host], bool]:
     names = None if takeover else checkpoint_names()
     if names is None:
         return lambda _host: True
-    return lambda host: release_step(host) in names
+    return lambda host: release_step(host, site) in names
 
 
 def batches(hosts: Sequence[Host], batch_size: int) -> list[list[Host]]:

@@ -29,6 +29,7 @@ from components.config.checks import (
 from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, duration_seconds
 from components.config.loader import KEYS, fields_by_key, load, parse, section_model, setting_names
 from components.config.names import DNS_TSIG_SETTING, DnsConfig
+from components.config.sites import SiteConfig, SiteView
 from components.config.stack import COMMANDS_SETTING, RELEASE_KEY_SETTING, SEPARATE_SETTINGS, StackConfig
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "FailoverConfig",
     "HealthConfig",
     "LoadBalancerConfig",
+    "SiteConfig",
+    "SiteView",
     "StackConfig",
     "acme_ca_bundle",
     "check_app_secrets",

@@ -49,11 +49,12 @@ def check_passphrase(stack: str, environ: Mapping[str, str]) -> None:
 
 def check_paths(config: StackConfig, project_dir: Path) -> None:
     """Folders and files the settings name must be usable; raise ConfigError naming the setting."""
-    source = project_dir / config.app.source
-    if not source.is_dir():
-        raise ConfigError(f"{NAMESPACE}:app.source: {source} is not a folder")
-    if not (source / "package.json").is_file():
-        raise ConfigError(f"{NAMESPACE}:app.source: {source} has no package.json")
+    for site in config.all_sites:
+        source = project_dir / site.app.source
+        if not source.is_dir():
+            raise ConfigError(f"{NAMESPACE}:{site.where}app.source: {source} is not a folder")
+        if not (source / "package.json").is_file():
+            raise ConfigError(f"{NAMESPACE}:{site.where}app.source: {source} has no package.json")
     if config.hosts_file.enabled:
         path = Path(config.hosts_file.path)
         if path.is_dir():

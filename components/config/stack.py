@@ -12,11 +12,12 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from components.config.app import AppConfig
-from components.config.base import DOMAIN, Model, Text, containers_ignored, not_in_containers
+from components.config.base import Model, Text, containers_ignored, not_in_containers
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import HostsConfig, SandboxConfig, sandbox_addresses, virtual_address
 from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, RolloutConfig
 from components.config.names import DNS_TSIG_SETTING, DnsConfig, HostsFileConfig, in_zone
+from components.config.sites import SiteConfig, SiteView, check_domain, check_sites, site_views
 
 
 class StackConfig(Model):
@@ -47,13 +48,33 @@ class StackConfig(Model):
         default=None,
         description="A/AAAA records on your DNS server by RFC 2136 updates signed with TSIG (docs/dns.md); off when absent",
     )
+    sites: list[SiteConfig] = Field(
+        default_factory=list,
+        description="more sites behind the same load balancer, each with its own names, app, servers and TLS (docs/sites.md)",
+        json_schema_extra=not_in_containers("one site per stack there for now"),
+    )
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if not DOMAIN.fullmatch(value) or "." not in value:
-            raise ValueError(f"{value!r} is not a domain name such as 'wayshub.local'")
-        return value
+        return check_domain(value)
+
+    @model_validator(mode="after")
+    def _sites(self) -> StackConfig:
+        if self.sites:
+            if self.hosts.takeover:
+                raise ValueError("sites: hosts.takeover takes over one site; take it over first, then add sites")
+            check_sites(self.domain, self.app, self.lb.tls, self.app_server_names, self.sites)
+        return self
+
+    @property
+    def app_server_names(self) -> list[str]:
+        return [server.name for server in self.hosts.app_servers]
+
+    @property
+    def all_sites(self) -> list[SiteView]:
+        """The stack's own site (``domain``, ``app``), then each of ``sites``, with their defaults filled in."""
+        return list(site_views(self.domain, self.app, self.lb.tls, self.app_server_names, self.sites))
 
     @model_validator(mode="after")
     def _containers(self) -> StackConfig:
@@ -76,8 +97,9 @@ class StackConfig(Model):
     def _dns(self) -> StackConfig:
         if self.dns is None:
             return self
-        if not in_zone(self.domain, self.dns.zone):
-            raise ValueError(f"dns.zone {self.dns.zone} is not a suffix of the domain {self.domain}")
+        for name in dict.fromkeys([self.domain, *self.dns_records]):
+            if not in_zone(name, self.dns.zone):
+                raise ValueError(f"dns.zone {self.dns.zone} is not a suffix of the domain {name}")
         if self.hosts.failover:
             return self  # the records point at lb.failover.virtualAddress, an IP address
         lb_address = self.hosts.load_balancers[0].address
@@ -100,11 +122,12 @@ class StackConfig(Model):
             if server.user is not None:
                 users[f"hosts.{where}.user"] = server.user
         for setting, user in users.items():
-            if user == self.app.name:
-                raise ValueError(
-                    f"{setting} {user!r} is also app.name: the app would run as the SSH login user, "
-                    "which has sudo; log in as another user (e.g. deploy) or rename the app"
-                )
+            for site in self.all_sites:
+                if user == site.app.name:
+                    raise ValueError(
+                        f"{setting} {user!r} is also {site.where}app.name: the app would run as the SSH login "
+                        "user, which has sudo; log in as another user (e.g. deploy) or rename the app"
+                    )
         return self
 
     @model_validator(mode="after")
@@ -168,7 +191,7 @@ class StackConfig(Model):
     @property
     def dns_records(self) -> list[str]:
         """The names the DNS records are kept for (``dns.records``, else the domain)."""
-        return (self.dns.records if self.dns else []) or [self.domain]
+        return (self.dns.records if self.dns else []) or [site.names[0] for site in self.all_sites]
 
     @property
     def harden_nginx(self) -> bool:

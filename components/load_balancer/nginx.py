@@ -22,6 +22,7 @@ from pathlib import Path
 import pulumi
 
 from components.config import LoadBalancerConfig
+from components.config.sites import check_alias
 from components.hosts import Host
 from components.hosts.address import checked_site
 from components.hosts.survey import host_script
@@ -71,6 +72,8 @@ class NginxLoadBalancerArgs:
     acme_peers: Sequence[Host] = ()
     # What the site's publish waits for (another LB's publish: two LBs take a change one after the other).
     after: Sequence[pulumi.Resource] = ()
+    # More names the site answers to (``wayshub:sites[N].aliases``).
+    aliases: Sequence[str] = ()
 
 
 def tls_paths(site_name: str) -> dict[str, str]:
@@ -122,11 +125,14 @@ def render_site(
     public_https_port: int = 443,
     acme_front: bool = False,
     backend_includes: bool = False,
+    aliases: Sequence[str] = (),
 ) -> str:
-    """The site for any mode (VMs, containers), one template; ``acme_front``: plain HTTP is ``acme_front_text``."""
+    """The site for any mode (VMs, containers), one template; ``acme_front``: plain HTTP is ``acme_front_text``;
+    ``aliases``: more names (``server_name``) the site answers to."""
     s = settings
     return render(
         "nginx-site.conf.j2",
+        aliases=[check_alias(alias) for alias in aliases],  # checked again where they meet nginx
         tls=tls,
         acme_front=acme_front,
         backend_includes=backend_includes,  # backends are files of one server line (nginx-upstream-server.j2)
@@ -151,7 +157,9 @@ def render_site(
 def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
     tls = tls_paths(args.site_name) if args.tls or args.acme else None
     acme = args.acme is not None
-    return render_site(args.site_name, args.domain, backends, args.settings, tls, args.public_https_port, acme)
+    return render_site(
+        args.site_name, args.domain, backends, args.settings, tls, args.public_https_port, acme, aliases=args.aliases
+    )
 
 
 def site_path(site_name: str) -> str:

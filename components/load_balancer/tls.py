@@ -8,6 +8,7 @@ only as Pulumi secrets. Clients trust the site through ``ca_certificate`` (an ou
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -69,7 +70,7 @@ def _certificate(
     public_key: ec.EllipticCurvePublicKey,
     issuer: x509.Name | None,
     signing_key: CertificateIssuerPrivateKeyTypes,
-    domain: str | None,
+    names: list[str] | None,
 ) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     now = datetime.datetime.now(datetime.UTC)
@@ -82,25 +83,25 @@ def _certificate(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
     )
-    if domain is None:  # the CA
+    if names is None:  # the CA
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
     else:
         builder = (
             builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         )
     return builder.sign(signing_key, hashes.SHA256())
 
 
-def self_signed(domain: str, stack: str) -> dict[str, str]:
-    """A CA and a server certificate for ``domain`` (PEM), with the server's private key."""
+def self_signed(domain: str, stack: str, aliases: list[str] | None = None) -> dict[str, str]:
+    """A CA and a server certificate for ``domain`` and its ``aliases`` (PEM), with the server's private key."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _certificate(f"wayshub-infra {stack} CA", ca_key.public_key(), None, ca_key, None)
     server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _certificate(domain, server_key.public_key(), ca.subject, ca_key, domain)
+    server = _certificate(domain, server_key.public_key(), ca.subject, ca_key, [domain, *(aliases or [])])
     pem = serialization.Encoding.PEM
     return {
         "ca_certificate": ca.public_bytes(pem).decode(),
@@ -111,11 +112,11 @@ def self_signed(domain: str, stack: str) -> dict[str, str]:
 
 class SelfSignedTlsProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        made = self_signed(props["domain"], props["stack"])
+        made = self_signed(props["domain"], props["stack"], props.get("aliases"))
         return CreateResult(id_=f"{props['stack']}:{props['domain']}", outs={**props, **made})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in ("domain", "stack") if olds.get(k) != news.get(k)]
+        changed = [k for k in ("domain", "stack", "aliases") if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=changed)
 
 
@@ -126,7 +127,22 @@ class SelfSignedTls(Resource, module="wayshub", name="SelfSignedTls"):
     certificate: pulumi.Output[str]
     private_key: pulumi.Output[str]
 
-    def __init__(self, name: str, domain: str, stack: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        domain: str,
+        stack: str,
+        opts: pulumi.ResourceOptions | None = None,
+        aliases: Sequence[str] = (),
+    ) -> None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key"]))
-        props = {"domain": domain, "stack": stack, "ca_certificate": None, "certificate": None, "private_key": None}
+        props: dict[str, Any] = {
+            "domain": domain,
+            "stack": stack,
+            "ca_certificate": None,
+            "certificate": None,
+            "private_key": None,
+        }
+        if aliases:  # only then: a certificate made before aliases existed shows no change
+            props["aliases"] = list(aliases)
         super().__init__(SelfSignedTlsProvider(), name, props, opts)

@@ -95,6 +95,11 @@ README_SUBNET_PREFIX = subnet_prefix("172.30", 160)
 FAILOVER_STACK = name("e2eha")
 FAILOVER_SSH_PORT_BASE = port(23500)
 FAILOVER_SUBNET_PREFIX = subnet_prefix("172.30", 170)
+# Several sites on one LB, deployed first as one site by the code before them: tests/e2e/test_sites.py.
+SITES_STACK = name("e2esites")
+SITES_HTTP_PORT = port(19700)  # +1: HTTPS
+SITES_SSH_PORT_BASE = port(23700)
+SITES_SUBNET_PREFIX = subnet_prefix("172.30", 180)
 # Pebble, the ACME test server: tests/e2e/pebble.py.
 PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HTTP-01 answers, +3 TLS-ALPN-01
 # A loopback address nothing listens on (sites publish on 127.0.0.1): a name pointed there is refused at once.

@@ -8,11 +8,9 @@ replacement, no command re-run), and a release that fails on a host must reach t
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import subprocess
-import tarfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import pytest
 import yaml
 
 from tests.e2e import slots
+from tests.e2e.old_code import code_before, export_tree, use_program
 from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
 from tests.e2e.site import DOMAIN, SAMPLE_APP, docker_names
 
@@ -33,34 +32,8 @@ INTERFACE = "components/shell/command/__init__.py"
 
 
 def code_before_the_interface() -> str:
-    """The newest commit on HEAD's first-parent line without the command interface: on main, the code just
-    before the interface was merged, so the two trees differ by the interface alone."""
-    line = subprocess.run(
-        ["git", "rev-list", "--first-parent", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for commit in line:
-        has = subprocess.run(["git", "cat-file", "-e", f"{commit}:{INTERFACE}"], cwd=REPO, capture_output=True)
-        if has.returncode != 0:
-            return commit
-    raise AssertionError(f"git history without {INTERFACE}: cannot find the code before it")
-
-
-def export_tree(commit: str, target: Path) -> None:
-    archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
-    target.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+; Debian 12's 3.11.2 has no filters (our own tree)
-            tar.extractall(target, filter="data")
-        else:
-            tar.extractall(target)  # noqa: S202
-
-
-def use_program(project: Path, code: Path) -> None:
-    """``project`` runs the program of the tree at ``code`` (its __main__.py, Pulumi.yaml and components)."""
-    shutil.copy(code / "__main__.py", project / "__main__.py")
-    text = (code / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {REPO / 'venv'}")
-    text = text.replace("path: plugins", f"path: {code / 'plugins'}")  # a tree with our provider plugin
-    (project / "Pulumi.yaml").write_text(text)
+    """On main, the code just before the interface was merged: the two trees differ by the interface alone."""
+    return code_before(INTERFACE)
 
 
 @dataclass

@@ -14,6 +14,8 @@ GOOD: dict[str, Any] = {
     "hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}, {"name": "app2"}], "lbServer": {"name": "lb"}},
 }
 CONTAINERS: dict[str, Any] = {**GOOD, "hosts": {**GOOD["hosts"], "provider": "containers"}}
+# A second site on the same servers (issue 31): its own domain, and its app (named after it) on another port.
+SITES: dict[str, Any] = {**GOOD, "sites": [{"name": "shop", "domain": "shop.local", "app": {"port": 3001}}]}
 DNS: dict[str, Any] = {**GOOD, "dns": {"server": "10.0.0.53", "zone": "local", "keyName": "wayshub-update"}}
 # Two LBs sharing an address (issue 30): sandbox VMs, the address by default the subnet's .5.
 FAILOVER: dict[str, Any] = {

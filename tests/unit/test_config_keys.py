@@ -18,7 +18,7 @@ import pytest
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked
 from components.load_balancer.tls import self_signed
-from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD
+from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD, SITES
 
 REPO = Path(__file__).resolve().parents[2]
 TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
@@ -179,6 +179,13 @@ CASES = [
     dns_case("dns.addresses", ["lb.local"], "'lb.local' is not an IP address"),
     dns_case("dns.adopt", "yes", "Input should be a valid boolean"),
     dns_case("dns.timeoutSeconds", 600, "Input should be less than or equal to 120"),
+    Case("sites", "shop", "Input should be a valid list", SITES),
+    Case("sites[].name", "Shop", "'Shop' must be 1-16 lowercase letters or digits, starting with a letter", SITES),
+    Case("sites[].domain", "shop", "'shop' is not a domain name such as 'wayshub.local'", SITES),
+    Case("sites[].aliases", ["*.x"], "'*.x' is not a domain name or a wildcard such as '*.shop.example'", SITES),
+    Case("sites[].servers", ["app1", "app1"], "app1 is named twice", SITES),
+    Case("sites[].tls", "acme", "Input should be 'off' or 'self-signed'", SITES),
+    Case("sites[].hostsFile", "yes", "Input should be a valid boolean", SITES),
     # Settings read on their own: the value goes in ``others``.
     Case("sshPrivateKey", "ssh-ed25519 AAAA a public key", "is not an SSH private key", EXISTING),
     Case("appSecrets", json.dumps({"api-key": "x"}), "variable name 'api-key' must be UPPER_SNAKE_CASE"),
@@ -199,6 +206,10 @@ CASES = [
     Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
     Case("releaseKey", "too short", "must be one line of at least 32 random characters"),
     Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
+]
+# A site's app takes every `app` setting, and refuses each bad one naming the site's key.
+CASES += [
+    Case(f"sites[].{case.key}", case.value, case.message, SITES) for case in CASES if case.key.split(".")[0] == "app"
 ]
 
 

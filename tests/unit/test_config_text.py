@@ -16,12 +16,13 @@ import pytest
 
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked, parse
-from tests.unit.test_config import DNS, FAILOVER, GOOD
+from tests.unit.test_config import DNS, FAILOVER, GOOD, SITES
 from tests.unit.test_config_keys import ACME, REPO, TSIG_SECRET, Case, engine_view, load_case, put
 
 # Where line breaks are legitimate by design, and why (docs/security.md says the same to users).
 ACCEPTED_BY_DESIGN = {
     "app.env": "values reach the app byte for byte, quoted for systemd (names are still matched whole: below)",
+    "sites[].app.env": "as app.env: values reach the site's app byte for byte, quoted for systemd",
     "lb.acme.caBundle": "PEM text is several lines; it is parsed as certificates, never written into a config line",
     "sshPrivateKey": "PEM/OpenSSH key text is several lines; it is parsed as a key and sent to no file as a line",
     "tlsCertificate": "PEM text; parsed as certificates and written whole to its own file",
@@ -54,6 +55,9 @@ EXAMPLES: dict[str, str] = {
     "dns.records": "wayshub.local",
     "dns.addresses": "10.0.0.10",
     "lb.limits.trustedProxies": "10.0.0.0/8",
+    "sites[].aliases": "www.shop.local",
+    "sites[].app.name": "shop",
+    "sites[].servers": "app1",
 }
 
 
@@ -87,6 +91,8 @@ def _takes_text(annotation: Any) -> bool:
 
 
 def _base(key: str) -> dict[str, Any]:
+    if key.startswith("sites"):
+        return SITES
     if key.startswith(("hosts.lbServers", "lb.failover.")):
         return FAILOVER
     return DNS if key.startswith("dns.") else ACME if key.startswith("lb.acme.") else GOOD
@@ -95,6 +101,8 @@ def _base(key: str) -> dict[str, Any]:
 def _good(key: str) -> str:
     if key in EXAMPLES:
         return EXAMPLES[key]
+    if key.startswith("sites[].app.") and key.removeprefix("sites[].") in EXAMPLES:  # a site's app: as `app`'s
+        return EXAMPLES[key.removeprefix("sites[].")]
     node: Any = _base(key)
     for part in key.replace("[]", ".0").split("."):
         node = node.get(part) if isinstance(node, dict) else node[int(part)] if isinstance(node, list) else None
@@ -115,7 +123,7 @@ def text_settings() -> list[str]:
     ]
 
 
-LISTS = ("dns.records", "dns.addresses", "lb.limits.trustedProxies")
+LISTS = ("dns.records", "dns.addresses", "lb.limits.trustedProxies", "sites[].aliases", "sites[].servers")
 CASES = [
     Case(key, [bad(_good(key))] if key in LISTS else bad(_good(key)), "", _base(key))
     for key in text_settings()

@@ -39,6 +39,7 @@ VALUES: dict[str, Any] = {
     "lb.hardenNginx": True,
     "lb.failover": {"preempt": True},
     "rollout.batchSize": 2,
+    "sites": [{"name": "shop", "domain": "shop.local", "app": {"port": 3001}}],
 }
 # Refused before, by a rule of their own for every provider but `existing` (the line names them all the same).
 EARLIER = {

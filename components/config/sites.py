@@ -1,0 +1,172 @@
+"""More sites behind the same load balancer (``wayshub:sites``): each its own names, app, servers and TLS.
+
+The stack's own ``domain`` and ``app`` are its first site, as before; each entry here adds one more (docs/sites.md).
+The rules that span sites (a name, an app or a port used twice) are checked in ``StackConfig`` (``check_sites``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.app import AppConfig
+from components.config.base import DOMAIN, Model, Text, repeated
+
+# A site's name goes into file, unit, zone and resource names next to the stack's (components/layout.py).
+SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
+SITE_TLS = ("off", "self-signed")
+
+
+def check_domain(value: str) -> str:
+    """A domain name with at least one dot (``shop.example``), whole."""
+    if not DOMAIN.fullmatch(value) or "." not in value:
+        raise ValueError(f"{value!r} is not a domain name such as 'wayshub.local'")
+    return value
+
+
+def check_alias(value: str) -> str:
+    """Another name of a site: a domain, or a wildcard ``*.<domain>`` (its subdomains, one label deep or more)."""
+    base = value.removeprefix("*.")
+    if not DOMAIN.fullmatch(base) or "." not in base:
+        raise ValueError(f"{value!r} is not a domain name or a wildcard such as '*.shop.example'")
+    return value
+
+
+class SiteConfig(Model):
+    """One more site on the stack's load balancer (``wayshub:sites[N]``)."""
+
+    name: Text = Field(
+        description="the site's name: 1-16 lowercase letters or digits, starting with a letter; "
+        "its nginx file, checker and resources are named after it (`wayshub-<stack>-<name>`)"
+    )
+    domain: Text = Field(description="the site's domain: its nginx `server_name`, hosts entry and URL")
+    aliases: list[Text] = Field(
+        default_factory=list,
+        description="more names the site answers to: domains, or a wildcard `*.<domain>` (not in the hosts file)",
+    )
+    app: AppConfig = Field(
+        default_factory=AppConfig,
+        description="the site's Node app, every setting as in `app` (docs/app.md); `name` defaults to the site's name",
+    )
+    servers: list[Text] = Field(
+        default_factory=list,
+        description="the app servers (names from `hosts.appServers`) the app runs on; empty: all of them",
+    )
+    tls: Literal["off", "self-signed"] | None = Field(
+        default=None,
+        description="`off` or `self-signed` (its own certificate); `lb.tls`'s value when that is one of them",
+    )
+    hosts_file: bool = Field(
+        default=True, alias="hostsFile", description="its names (not wildcards) in the managed hosts-file block"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _app_name(cls, data: Any) -> Any:
+        # The app's user, unit and folders are named after the site unless its app says otherwise.
+        if isinstance(data, dict) and isinstance(data.get("app", {}), dict) and isinstance(data.get("name"), str):
+            app = dict(data.get("app", {}))
+            app.setdefault("name", data["name"])
+            return {**data, "app": app}
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not SITE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} must be 1-16 lowercase letters or digits, starting with a letter")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return check_domain(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        for alias in value:
+            check_alias(alias)
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        twice = repeated(value)
+        if twice:
+            raise ValueError(f"{twice[0]} is named twice")
+        return value
+
+    @property
+    def names(self) -> list[str]:
+        """Every name the site answers to: its domain, then its aliases."""
+        return [self.domain, *self.aliases]
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """One site as the program deploys it, the stack's own first (``key`` ``""``: its resources keep their names)."""
+
+    key: str  # "" for the stack's own site, else the site's name
+    where: str  # how messages name its settings: "" or "sites[1]."
+    names: Sequence[str]
+    app: AppConfig
+    servers: Sequence[str]
+    tls: str
+    hosts_file: bool
+
+    @property
+    def hosts_line(self) -> str:
+        """The names its hosts-file line holds (``""``: none): all but wildcards, which no hosts file can hold."""
+        return " ".join(n for n in self.names if not n.startswith("*.")) if self.hosts_file else ""
+
+
+def site_views(
+    domain: str, app: AppConfig, lb_tls: str, app_servers: Sequence[str], sites: Sequence[SiteConfig]
+) -> Iterator[SiteView]:
+    """The stack's own site, then each of ``sites``, with their defaults filled in (servers, TLS)."""
+    yield SiteView("", "", [domain], app, list(app_servers), lb_tls, True)
+    for index, site in enumerate(sites):
+        tls = site.tls or (lb_tls if lb_tls in SITE_TLS else "")
+        yield SiteView(
+            site.name, f"sites[{index}].", site.names, site.app, site.servers or list(app_servers), tls, site.hosts_file
+        )
+
+
+def check_sites(
+    domain: str, app: AppConfig, lb_tls: str, app_servers: Sequence[str], sites: Sequence[SiteConfig]
+) -> None:
+    """The rules that span sites: names of their own, known servers, one app per name and port on a server,
+    and a TLS mode each; ValueError naming the first setting that breaks one."""
+    twice = repeated([site.name for site in sites])
+    if twice:
+        raise ValueError(f"sites: the name {twice[0]!r} is used twice; every site needs its own")
+    seen_names: dict[str, str] = {}
+    on_server: dict[tuple[str, str], str] = {}  # (server, "name:<app>" / "port:<n>") -> the setting that took it
+    for view in site_views(domain, app, lb_tls, app_servers, sites):
+        for index, name in enumerate(view.names):
+            key = f"{view.where}domain" if index == 0 else f"{view.where}aliases[{index - 1}]"
+            if name in seen_names:
+                raise ValueError(f"{key} {name} is also {seen_names[name]}: every site needs names of its own")
+            seen_names[name] = key
+        if not view.tls:
+            raise ValueError(
+                f"{view.where}tls is required: `off` or `self-signed` (lb.tls {lb_tls!r} is for the stack's own site)"
+            )
+        for server in view.servers:
+            if server not in app_servers:
+                raise ValueError(
+                    f"{view.where}servers: {server!r} is not in hosts.appServers ({', '.join(app_servers)})"
+                )
+            for what, value in (("name", view.app.name), ("port", str(view.app.port))):
+                taken = on_server.get((server, f"{what}:{value}"))
+                if taken is not None:
+                    raise ValueError(
+                        f"{view.where}app.{what} {value} is also {taken}.{what} on server {server}: "
+                        f"two apps on one server need {what}s of their own"
+                    )
+                on_server[(server, f"{what}:{value}")] = f"{view.where}app" if view.where else "app"

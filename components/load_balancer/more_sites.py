@@ -1,0 +1,92 @@
+"""``SiteOnLbs``: one of ``wayshub:sites`` on the stack's load balancer(s), beside the stack's own site.
+
+Each site is its own nginx file (``wayshub-<stack>-<site>.conf``: its names, its upstream of its app's backends,
+its TLS), published through ``nginx -t`` and a graceful reload like the stack's own, and its own backend checker.
+Nothing of one site waits for another's, so a broken release of one leaves the others as they are; the
+stack's own site keeps the LB-wide parts (nginx's sandboxing drop-in). docs/sites.md has the design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.config import LoadBalancerConfig, SiteView
+from components.hosts import Host
+from components.layout import lb_component, site_resource
+from components.load_balancer.health_check import BackendHealthCheck, BackendHealthCheckArgs
+from components.load_balancer.nginx import NginxLoadBalancer, NginxLoadBalancerArgs, TlsMaterial
+from components.load_balancer.tls import SelfSignedTls
+
+
+@dataclass(frozen=True)
+class SiteOnLbsArgs:
+    site: SiteView
+    site_name: str  # its things on the LB: wayshub-<stack>-<site> (components/layout.py)
+    stack: str
+    backends: Sequence[pulumi.Input[str]]
+    lbs: Sequence[Host]
+    # The order the LBs take a change in (two LBs: the one not holding the shared address first).
+    order: Sequence[int]
+    settings: LoadBalancerConfig
+    public_https_port: int
+    # Per LB index: what the site's publish waits for (the unknown-names server).
+    after: Mapping[int, Sequence[pulumi.Resource]]
+
+
+class SiteOnLbs(pulumi.ComponentResource):
+    """``sites`` holds the published site of each LB; ``ca_certificate`` its own CA (``tls: self-signed``)."""
+
+    def __init__(self, name: str, args: SiteOnLbsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wayshub:load_balancer:SiteOnLbs", name, None, opts)
+        site = args.site
+        tls: TlsMaterial | None = None
+        self.ca_certificate: pulumi.Output[str] | None = None
+        if site.tls == "self-signed":
+            own = SelfSignedTls(
+                site_resource(site.key, "tls"),
+                domain=site.names[0],
+                stack=args.stack,
+                aliases=[n for n in site.names[1:]],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            tls = TlsMaterial(own.certificate, own.private_key)
+            self.ca_certificate = own.ca_certificate
+        published: dict[int, NginxLoadBalancer] = {}
+        for position, index in enumerate(args.order):
+            lb_name = site_resource(site.key, lb_component(index))
+            published[index] = NginxLoadBalancer(
+                lb_name,
+                NginxLoadBalancerArgs(
+                    host=args.lbs[index],
+                    site_name=args.site_name,
+                    domain=site.names[0],
+                    aliases=site.names[1:],
+                    backends=args.backends,
+                    settings=args.settings,
+                    tls=tls,
+                    public_https_port=args.public_https_port,
+                    after=[
+                        *args.after.get(index, []),
+                        *([published[args.order[position - 1]].site] if position else []),
+                    ],
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            if args.settings.health_check.enabled:
+                BackendHealthCheck(
+                    f"{lb_name}-health",
+                    BackendHealthCheckArgs(
+                        host=args.lbs[index],
+                        site_name=args.site_name,
+                        backends=args.backends,
+                        settings=args.settings,
+                        health=site.app.health,
+                        site=published[index].site,
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+        self.sites = [published[index].site for index in sorted(published)]
+        self.register_outputs({"ca_certificate": self.ca_certificate})

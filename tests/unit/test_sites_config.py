@@ -1,0 +1,127 @@
+"""``wayshub:sites`` (issue 31): the rules that span sites are refused in one line naming the setting, before
+any resource; a stack without ``sites`` reads as before (one site, its names and app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.app.plan import plan_site_app
+from components.config import ConfigError, parse
+from tests.unit.test_config import GOOD, SITES
+
+SHOP = SITES["sites"][0]
+
+
+def with_sites(*sites: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return {**GOOD, **top, "sites": list(sites)}
+
+
+REFUSED = {
+    "its domain is the stack's": (
+        with_sites({**SHOP, "domain": "wayshub.local"}),
+        "wayshub: sites[0].domain wayshub.local is also domain: every site needs names of its own",
+    ),
+    "an alias is another site's domain": (
+        with_sites(SHOP, {"name": "blog", "domain": "blog.local", "aliases": ["shop.local"], "app": {"port": 3002}}),
+        "wayshub: sites[1].aliases[0] shop.local is also sites[0].domain: every site needs names of its own",
+    ),
+    "its app's port is taken on a shared server": (
+        with_sites({**SHOP, "app": {}}),
+        "wayshub: sites[0].app.port 3000 is also app.port on server app1: two apps on one server need ports of "
+        "their own",
+    ),
+    "its app's name is taken on a shared server": (
+        with_sites({**SHOP, "app": {"port": 3001, "name": "wayshub"}}),
+        "wayshub: sites[0].app.name wayshub is also app.name on server app1",
+    ),
+    "it names a server the stack has not": (
+        with_sites({**SHOP, "servers": ["app9"]}),
+        "wayshub: sites[0].servers: 'app9' is not in hosts.appServers (app1, app2)",
+    ),
+    "two sites share a name": (
+        with_sites(SHOP, {**SHOP, "domain": "other.local", "app": {"port": 3002}}),
+        "wayshub: sites: the name 'shop' is used twice; every site needs its own",
+    ),
+    "no TLS mode of its own beside lb.tls acme": (
+        with_sites(SHOP, lb={"tls": "acme", "acme": {"directoryUrl": "https://acme.test/dir"}}),
+        "wayshub: sites[0].tls is required: `off` or `self-signed` (lb.tls 'acme' is for the stack's own site)",
+    ),
+    "its app would run as the login user": (
+        with_sites({**SHOP, "app": {"port": 3001, "name": "deploy"}}),
+        "wayshub: hosts.user 'deploy' is also sites[0].app.name",
+    ),
+    "its domain is outside the DNS zone": (
+        with_sites(SHOP, dns={"server": "10.0.0.53", "zone": "example.com", "keyName": "k"}, domain="a.example.com"),
+        "wayshub: dns.zone example.com is not a suffix of the domain shop.local",
+    ),
+    "its name would shadow a system user": (
+        with_sites({**SHOP, "name": "nginx"}),
+        "wayshub:sites[0].app.name: 'nginx' is a system user or unit name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_rule_across_sites_is_refused_in_one_line_naming_the_setting(case: str) -> None:
+    raw, message = REFUSED[case]
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith(message), text
+
+
+def test_takeover_is_one_site_at_a_time() -> None:
+    existing = {
+        "domain": "wayshub.local",
+        "hosts": {
+            "provider": "existing",
+            "takeover": True,
+            "appServers": [{"name": "app1", "address": "10.0.0.11"}],
+            "lbServer": {"name": "lb", "address": "10.0.0.10"},
+        },
+    }
+    with pytest.raises(ConfigError, match=r"sites: hosts\.takeover takes over one site"):
+        parse({**existing, "sites": [{**SHOP, "servers": []}]})
+
+
+def test_a_site_fills_in_its_defaults_and_a_stack_without_sites_is_one_site() -> None:
+    (own,) = parse(GOOD).all_sites
+    assert (own.key, own.names, own.app.name, own.servers, own.tls, own.hosts_line) == (
+        "",
+        ["wayshub.local"],
+        "wayshub",
+        ["app1", "app2"],
+        "off",
+        "wayshub.local",
+    )
+    config = parse(
+        with_sites(
+            {**SHOP, "aliases": ["www.shop.local", "*.shop.local"], "servers": ["app2"]},
+            {"name": "api", "domain": "api.local", "app": {"port": 3002}, "hostsFile": False},
+            lb={"tls": "self-signed"},
+        )
+    )
+    _, shop, api = config.all_sites
+    assert (shop.key, shop.where, shop.app.name, shop.servers, shop.tls) == (
+        "shop",
+        "sites[0].",
+        "shop",
+        ["app2"],
+        "self-signed",
+    )
+    assert shop.hosts_line == "shop.local www.shop.local"  # no wildcard in a hosts file
+    assert (api.servers, api.hosts_line) == (["app1", "app2"], "")
+    assert config.dns_records == ["wayshub.local", "shop.local", "api.local"]
+
+
+def test_a_problem_with_a_sites_app_names_that_sites_setting(tmp_path: Path) -> None:
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "package.json").write_text('{"name": "shop", "scripts": {}}')
+    config = parse(with_sites({**SHOP, "app": {"port": 3001, "source": str(app)}}))
+    with pytest.raises(ConfigError) as caught:
+        plan_site_app(config.all_sites[1], tmp_path, {}, None, preview=True)
+    assert str(caught.value).startswith("wayshub:sites[0].app."), caught.value
