@@ -7,7 +7,7 @@ Steps 1-3 run on servers over SSH (sandbox or existing VMs) or, in containers mo
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pulumi
@@ -17,13 +17,14 @@ from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll
 from components.app.layout import app_user, unit_name
 from components.app.plan import SiteApp, plan_site_app
 from components.checkpoint import checkpoint_urns
+from components.config import SiteView
 from components.containers import ContainerSite
 from components.containers.app_image import plan_app_image
 from components.containers.args import site_args
 from components.engine_stop import leave_quietly_when_stopped
 from components.hosts import Host
 from components.hosts.address import host_port
-from components.hosts.from_config import check_known_host_keys, declare_servers
+from components.hosts.from_config import Servers, check_known_host_keys, declare_servers
 from components.hosts.host import gate
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
 from components.layout import lb_component, site_label, site_resource, stack_label
@@ -146,10 +147,26 @@ def acme_certificate() -> AcmeCertificateArgs | None:
     )
 
 
-def deploy_app(site_app: SiteApp, app_servers: list[Host], takeover: bool) -> list[NodeApp]:
+def site_servers(site: SiteView, servers: Servers) -> Servers:
+    """A site's app servers and the LBs. On your own servers each of wayshub:sites is surveyed for what is
+    already there (its port, unit, user, domain) like the stack's own site, before any of its steps."""
+    mine = replace(servers, app=[host for host in servers.app if host.name in site.servers])
+    if not site.key or settings.hosts.provider != "existing":
+        return mine
+    survey = SurveyArgs(
+        app_port=site.app.port,
+        app_unit=unit_name(site.app.name),
+        app_user=app_user(site.app.name),
+        domain=site.names[0],
+        site_file=site_path(site_label(stack, site.key)),
+        takeover=False,  # takeover is refused with sites (components/config/stack.py)
+    )
+    return survey_servers(mine, survey, site.key)
+
+
+def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[NodeApp]:
     """One site's app on its app servers, rolled out in batches over the hosts that serve it already."""
     site = site_app.site
-    hosts = [host for host in app_servers if host.name in site.servers]
     return roll_out(
         hosts,
         settings.rollout.batch_size,
@@ -202,7 +219,8 @@ def on_servers() -> Site:
 
     # 2. Each site's app (built once above, or a pinned release already on the servers) on its app servers,
     # rolled out in batches over the hosts that already run a release; a host's first deploy waits for nobody.
-    apps_of = {site_app.site.key: deploy_app(site_app, servers.app, takeover) for site_app in site_apps}
+    servers_of = {site_app.site.key: site_servers(site_app.site, servers) for site_app in site_apps}
+    apps_of = {app.site.key: deploy_app(app, servers_of[app.site.key].app, takeover) for app in site_apps}
     apps = apps_of[""]
 
     # 3. nginx on the LB server(s), a file per site with one upstream line per backend, TLS if configured; with
@@ -296,7 +314,7 @@ def on_servers() -> Site:
                     site_name=site_label(stack, more.key),
                     stack=stack,
                     backends=[a.backend for a in apps_of[more.key]],
-                    lbs=servers.lbs,
+                    lbs=servers_of[more.key].lbs,
                     order=order,
                     settings=settings.lb,
                     public_https_port=public_https_port,

@@ -19,6 +19,7 @@ import pulumi
 
 from components.hosts.from_config import Servers
 from components.hosts.host import gate
+from components.layout import site_resource
 from components.shell import cmd
 from components.shell.command import remote
 
@@ -63,12 +64,13 @@ def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
     }
 
 
-def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
-    """The same servers, each ``ready`` only once every server's survey has passed."""
+def survey_servers(servers: Servers, args: SurveyArgs, site: str = "") -> Servers:
+    """The same servers, each ``ready`` only once every server's survey has passed (``site``: for one of
+    ``wayshub:sites``, its own steps and gate)."""
     roles = [(host, "app") for host in servers.app] + [(host, "lb") for host in servers.lbs]
     surveys = [
         remote.Command(
-            f"{host.name}-survey",
+            site_resource(site, f"{host.name}-survey"),
             # stdout is a secret: with takeover it names the processes to stop by their command lines.
             pulumi.ResourceOptions(depends_on=[host.ready], additional_secret_outputs=["stdout"]),
             connection=host.connection,
@@ -76,7 +78,7 @@ def survey_servers(servers: Servers, args: SurveyArgs) -> Servers:
         )
         for host, role in roles
     ]
-    ready = gate("survey-gate", surveys)
+    ready = gate(site_resource(site, "survey-gate"), surveys)
     return replace(
         servers,
         app=[replace(host, ready=ready) for host in servers.app],

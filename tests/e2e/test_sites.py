@@ -143,7 +143,7 @@ def get_https(domain: str, ca_pem: str, path: str = "/") -> tuple[int, str]:
         socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=5.0) as raw,
         context.wrap_socket(raw, server_hostname=domain) as tls,
     ):
-        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n\r\n".encode())
+        tls.sendall(f"GET {path} HTTP/1.0\r\nHost: {domain}\r\n\r\n".encode())  # 1.0: no chunked body
         data = b""
         while chunk := tls.recv(65536):
             data += chunk

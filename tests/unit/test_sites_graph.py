@@ -1,0 +1,83 @@
+"""Several sites (issue 31) in the resource graph the real program declares under the Pulumi mocks: a second
+site's steps are its own (named after it, on its servers only) and no step of one site waits for the other's,
+so a broken release of one cannot hold the other back; with one site, nothing new is declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.unit.pulumi_mocks import MOCKS
+from tests.unit.test_command_backends import ssh_key
+from tests.unit.test_rollout_graph import (
+    DEPENDENCIES,
+    PINNED,
+    deploy_input,
+    program_config,
+    run_program,
+    stack_settings,
+)
+
+__all__ = ["program_config"]  # the fixture, used by name below
+
+SHOP = {
+    "name": "shop",
+    "domain": "shop.test",
+    "aliases": ["www.shop.test"],
+    "servers": ["app2"],
+    "tls": "self-signed",
+    "app": {"releasePin": PINNED, "nodeInstall": "apt", "port": 3001},
+}
+# What every site's steps may wait for: the servers themselves (the sandbox VMs and their SSH key).
+SHARED = ("sandbox-", "lb-container", "app1-container", "app2-container", "lb-ready", "ssh-key")
+
+
+def own_site(name: str) -> bool:
+    return not name.startswith("shop-") and not name.endswith("-unknown-names")
+
+
+def test_one_site_declares_nothing_of_several(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    run_program(program_config, stack_settings(["app1", "app2"], 1))
+    assert not [n for n in MOCKS.registered if n.startswith("shop-") or n.endswith("unknown-names")]
+
+
+def test_a_second_site_is_its_own_steps_on_its_own_servers_and_waits_for_nothing_of_the_first(
+    program_config: dict[str, Any],
+) -> None:
+    MOCKS.registered.clear()
+    DEPENDENCIES.clear()
+    run_program(program_config, {**stack_settings(["app1", "app2"], 1), "sites": [SHOP]})
+    names = set(MOCKS.registered)
+    assert {"shop-app2-app-release", "shop-lb-site", "shop-lb-health-service", "lb-unknown-names"} <= names
+    assert "shop-app1-app-release" not in names, "the site runs on app2 only"
+    assert deploy_input("shop-app2", "APP") == "shop" and deploy_input("shop-app2", "PORT") == "3001"
+    site = MOCKS.registered["shop-lb-site"].inputs["stdin"]
+    assert "server_name shop.test www.shop.test;" in site and "/etc/nginx/tls/wayshub-test-shop.crt" in site
+    # The second site's file goes live only after the server that refuses unknown names.
+    assert "lb-unknown-names" in DEPENDENCIES["shop-lb-site"]
+    crossing = {
+        (name, dep)
+        for name, deps in DEPENDENCIES.items()
+        for dep in deps
+        if not dep.startswith(SHARED) and own_site(name) != own_site(dep) and not dep.endswith("-unknown-names")
+    }
+    # Only the refusing server waits for the first site's nginx install (nginx must be there).
+    assert crossing == {("lb-unknown-names", "lb-nginx")}, crossing
+
+
+def test_on_your_own_servers_a_second_site_is_surveyed_before_any_of_its_steps(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    DEPENDENCIES.clear()
+    hosts = {
+        "provider": "existing",
+        "appServers": [{"name": "app1", "address": "10.0.0.11"}, {"name": "app2", "address": "10.0.0.12"}],
+        "lbServer": {"name": "lb", "address": "10.0.0.10"},
+    }
+    settings = {**stack_settings(["app1", "app2"], 1), "hosts": hosts, "sites": [{**SHOP, "tls": "off"}]}
+    run_program(program_config, {**settings, "sshPrivateKey": ssh_key(), "commands": "builtin"})
+    survey = MOCKS.registered["shop-app2-survey"].inputs["create"]
+    assert "PORT=3001" in survey and "UNIT=shop.service" in survey, survey[:400]
+    assert "DOMAIN=shop.test" in MOCKS.registered["shop-lb-survey"].inputs["create"]
+    assert "shop-app1-survey" not in MOCKS.registered
+    assert "shop-survey-gate" in DEPENDENCIES["shop-app2-app-base"]
+    assert "shop-survey-gate" in DEPENDENCIES["shop-lb-nginx"]
