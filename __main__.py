@@ -36,7 +36,7 @@ from components.load_balancer import (
     SelfSignedTls,
     TlsMaterial,
 )
-from components.load_balancer.acme_certificate import AcmeCertificateArgs, dns_server_props, when
+from components.load_balancer.acme_certificate import AcmeCertificate, AcmeCertificateArgs, dns_server_props, when
 from components.load_balancer.failover import PRIORITIES, VrrpFailover, VrrpFailoverArgs
 from components.load_balancer.holder import address_holder, publish_order
 from components.load_balancer.more_sites import SiteOnLbs, SiteOnLbsArgs
@@ -187,6 +187,13 @@ def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[Nod
     )
 
 
+def log_certificate(domain: str, certificate: AcmeCertificate) -> None:
+    """When an ACME certificate expires and when `up` renews it, and the CA's warnings, in the up's log."""
+    days = settings.lb.acme.renew_days_before if settings.lb.acme else 0
+    certificate.not_after.apply(lambda d: pulumi.log.info(f"certificate for {domain} {when(d, days)}"))
+    certificate.warnings.apply(lambda lines: pulumi.log.warn("\n".join(lines)) if lines else None)
+
+
 def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str) -> dict[str, str]:
     """A site's URL, and a curl that works even before the hosts file is read (``make up`` saves the CA of a
     self-signed certificate in .wayshub/)."""
@@ -231,10 +238,14 @@ def on_servers() -> Site:
         public_address = failover
     else:
         public_address = settings.sandbox.bind_address if sandbox else (settings.hosts.load_balancers[0].address or "")
-    acme = acme_certificate()
+    # lb.acme: the CA every site with `tls: acme` gets its certificate from (the stack's own with lb.tls acme).
+    acme_ca = acme_certificate()
+    acme = acme_ca if settings.lb.tls == "acme" else None
     # HTTP-01: the CA looks the name up, so the DNS records come before the certificate (and the site).
     acme_after = (
-        dns_records(public_address, servers.lb.ready) if acme and settings.dns and acme.challenge == "http-01" else []
+        dns_records(public_address, servers.lb.ready)
+        if acme_ca and settings.dns and acme_ca.challenge == "http-01"
+        else []
     )
     tls: TlsMaterial | None = None
     if settings.lb.tls == "self-signed":
@@ -319,8 +330,12 @@ def on_servers() -> Site:
                     settings=settings.lb,
                     public_https_port=public_https_port,
                     after=refusing,
+                    acme=acme_ca,
+                    acme_after=acme_after,
                 ),
             )
+            if on_lbs.certificate is not None:
+                log_certificate(more.names[0], on_lbs.certificate)
             more_tls = more.tls != "off"
             sites[more.key] = {
                 **site_urls(more.names[0], more_tls, http_port, public_https_port, public_address),
@@ -328,6 +343,11 @@ def on_servers() -> Site:
                 "release": site_app.release.id,
                 "releases": [a.release_id for a in apps_of[more.key]],
                 **({"ca_certificate": on_lbs.ca_certificate} if on_lbs.ca_certificate is not None else {}),
+                **(
+                    {"certificate": {"expires": on_lbs.certificate.not_after, "issuer": on_lbs.certificate.issuer}}
+                    if on_lbs.certificate is not None
+                    else {}
+                ),
             }
         pulumi.export("sites", sites)
     lb = lbs[0]
@@ -355,9 +375,7 @@ def on_servers() -> Site:
         shared.resolve(lb.certificate, ready[0], [other.acme_front for other in lbs.values() if other is not lb])
     if lb.certificate is not None:
         pulumi.export("certificate", {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer})
-        days = settings.lb.acme.renew_days_before if settings.lb.acme else 0
-        lb.certificate.not_after.apply(lambda d: pulumi.log.info(f"certificate for {settings.domain} {when(d, days)}"))
-        lb.certificate.warnings.apply(lambda lines: pulumi.log.warn("\n".join(lines)) if lines else None)
+        log_certificate(settings.domain, lb.certificate)
     pulumi.export("lb_address", lb.address if failover is None else host_port(failover, settings.lb.listen_port))
     pulumi.export("backends", [a.backend for a in apps])
     pulumi.export("release", release.id)

@@ -359,8 +359,6 @@ class LoadBalancerConfig(Model):
             raise ValueError(f"httpsPort and listenPort are both {self.listen_port}")
         if self.tls == "acme" and self.acme is None:
             raise ValueError("tls 'acme' needs lb.acme (at least its directoryUrl)")
-        if self.tls != "acme" and self.acme is not None:
-            raise ValueError(f"acme is set but tls is '{self.tls}', not 'acme'")
         check = self.health_check
         if check.enabled and duration_seconds(check.timeout) >= duration_seconds(self.read_timeout):
             raise ValueError(

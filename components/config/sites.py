@@ -18,7 +18,7 @@ from components.config.base import DOMAIN, Model, Text, repeated
 
 # A site's name goes into file, unit, zone and resource names next to the stack's (components/layout.py).
 SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
-SITE_TLS = ("off", "self-signed")
+SITE_TLS = ("off", "self-signed", "acme")
 
 
 def check_domain(value: str) -> str:
@@ -56,9 +56,9 @@ class SiteConfig(Model):
         default_factory=list,
         description="the app servers (names from `hosts.appServers`) the app runs on; empty: all of them",
     )
-    tls: Literal["off", "self-signed"] | None = Field(
+    tls: Literal["off", "self-signed", "acme"] | None = Field(
         default=None,
-        description="`off` or `self-signed` (its own certificate); `lb.tls`'s value when that is one of them",
+        description="`off`, `self-signed` (its own CA and certificate) or `acme` (its own certificate from `lb.acme`'s CA, for its domain); `lb.tls`'s value when that is one of them",
     )
     hosts_file: bool = Field(
         default=True, alias="hostsFile", description="its names (not wildcards) in the managed hosts-file block"
@@ -155,7 +155,13 @@ def check_sites(
             seen_names[name] = key
         if not view.tls:
             raise ValueError(
-                f"{view.where}tls is required: `off` or `self-signed` (lb.tls {lb_tls!r} is for the stack's own site)"
+                f"{view.where}tls is required: `off`, `self-signed` or `acme` (lb.tls {lb_tls!r} is for the stack's "
+                "own site)"
+            )
+        if view.key and view.tls == "acme" and len(view.names) > 1:
+            raise ValueError(
+                f"{view.where}aliases: an ACME certificate covers the site's domain alone; list no aliases with "
+                "tls 'acme' (or make each its own site)"
             )
         for server in view.servers:
             if server not in app_servers:

@@ -131,6 +131,21 @@ class StackConfig(Model):
         return self
 
     @model_validator(mode="after")
+    def _acme_used(self) -> StackConfig:
+        acme_sites = [site.where for site in self.all_sites if site.tls == "acme"]
+        if self.lb.acme is not None and not acme_sites:
+            raise ValueError(f"lb.acme is set but lb.tls is '{self.lb.tls}' and no site's tls is 'acme'")
+        if self.lb.acme is None and acme_sites:
+            raise ValueError(f"{acme_sites[0]}tls 'acme' needs lb.acme (at least its directoryUrl)")
+        more = [where for where in acme_sites if where]  # the sites of wayshub:sites with ACME
+        if self.hosts.failover and more:
+            raise ValueError(
+                f"{more[0]}tls 'acme' with two load balancers (hosts.lbServers) is for the stack's own site only, "
+                "for now: use `self-signed` or `off`"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _acme_dns(self) -> StackConfig:
         if self.lb.acme is not None and self.lb.acme.challenge == "dns-01" and self.dns is None:
             raise ValueError("lb.acme.challenge 'dns-01' needs wayshub:dns (the TXT record goes through its server)")

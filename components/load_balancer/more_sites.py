@@ -8,6 +8,7 @@ stack's own site keeps the LB-wide parts (nginx's sandboxing drop-in). docs/site
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import pulumi
 from components.config import LoadBalancerConfig, SiteView
 from components.hosts import Host
 from components.layout import lb_component, site_resource
+from components.load_balancer.acme_certificate import AcmeCertificateArgs
 from components.load_balancer.health_check import BackendHealthCheck, BackendHealthCheckArgs
 from components.load_balancer.nginx import NginxLoadBalancer, NginxLoadBalancerArgs, TlsMaterial
 from components.load_balancer.tls import SelfSignedTls
@@ -34,6 +36,9 @@ class SiteOnLbsArgs:
     public_https_port: int
     # Per LB index: what the site's publish waits for (the unknown-names server).
     after: Mapping[int, Sequence[pulumi.Resource]]
+    # lb.acme's CA (``tls: acme``; one LB), and what the certificate waits for (HTTP-01: the DNS records).
+    acme: AcmeCertificateArgs | None = None
+    acme_after: Sequence[pulumi.Resource] = ()
 
 
 class SiteOnLbs(pulumi.ComponentResource):
@@ -54,6 +59,8 @@ class SiteOnLbs(pulumi.ComponentResource):
             )
             tls = TlsMaterial(own.certificate, own.private_key)
             self.ca_certificate = own.ca_certificate
+        # Its own certificate from lb.acme's CA, for its domain (the config refuses it with two LBs).
+        acme = dataclasses.replace(args.acme, domain=site.names[0]) if site.tls == "acme" and args.acme else None
         published: dict[int, NginxLoadBalancer] = {}
         for position, index in enumerate(args.order):
             lb_name = site_resource(site.key, lb_component(index))
@@ -72,6 +79,8 @@ class SiteOnLbs(pulumi.ComponentResource):
                         *args.after.get(index, []),
                         *([published[args.order[position - 1]].site] if position else []),
                     ],
+                    acme=acme,
+                    acme_after=args.acme_after,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -89,4 +98,5 @@ class SiteOnLbs(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self),
                 )
         self.sites = [published[index].site for index in sorted(published)]
+        self.certificate = published[args.order[0]].certificate if acme else None
         self.register_outputs({"ca_certificate": self.ca_certificate})

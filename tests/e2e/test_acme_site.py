@@ -47,9 +47,16 @@ def pebble(bind: Bind, pebble_bin: str) -> Iterator[Pebble]:
         yield p
 
 
-def configure(site: Site, bind: Bind, pebble: Pebble, **acme: object) -> None:
+def configure(
+    site: Site, bind: Bind, pebble: Pebble, sites: list[dict[str, object]] | None = None, **acme: object
+) -> None:
     settings = {"directoryUrl": pebble.directory_url, "email": "ops@wayshub.test", "caBundle": pebble.ca_bundle}
-    extra = {"wayshub:dns": bind.stack_config(), "wayshub:lb": {"tls": "acme", "acme": {**settings, **acme}}}
+    extra: dict[str, object] = {
+        "wayshub:dns": bind.stack_config(),
+        "wayshub:lb": {"tls": "acme", "acme": {**settings, **acme}},
+    }
+    if sites is not None:
+        extra["wayshub:sites"] = sites
     write_stack_config(site, app_servers=APP_SERVERS, extra=extra)
     site.cli.set_config(SECRET_SETTING, bind.secret, secret=True)
 
@@ -64,12 +71,12 @@ def acme_site(site: Site, bind: Bind, pebble: Pebble) -> Iterator[Site]:
     site.cli.up()
 
 
-def served_leaf(root_pem: str) -> x509.Certificate:
-    """The certificate the LB serves for the domain, verified against ``root_pem`` (Pebble's root) only."""
+def served_leaf(root_pem: str, domain: str = DOMAIN) -> x509.Certificate:
+    """The certificate the LB serves for ``domain``, verified against ``root_pem`` (Pebble's root) only."""
     context = ssl.create_default_context(cadata=root_pem)
     with (
         socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=5) as sock,
-        context.wrap_socket(sock, server_hostname=DOMAIN) as tls,
+        context.wrap_socket(sock, server_hostname=domain) as tls,
     ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
@@ -155,6 +162,25 @@ def test_dns01_issues_through_the_dns_server_and_removes_its_txt_record(
     after = served_leaf(pebble.root_pem)
     assert after.serial_number != before.serial_number
     assert bind.dig(f"_acme-challenge.{DOMAIN}", "TXT") == [], "the challenge's TXT record is gone"
+
+
+def test_a_second_site_gets_its_own_certificate_for_its_own_domain_from_the_same_ca(
+    acme_site: Site, bind: Bind, pebble: Pebble
+) -> None:
+    """Issue 31: a site of ``wayshub:sites`` with ``tls: acme``, beside the first site's certificate."""
+    shop = f"shop.{DOMAIN}"
+    first = served_leaf(pebble.root_pem)
+    configure(
+        acme_site, bind, pebble, sites=[{"name": "shop", "domain": shop, "servers": ["app2"], "app": {"port": 3001}}]
+    )
+    output = up(acme_site)
+    assert f"certificate for {shop} expires" in output
+    leaf = served_leaf(pebble.root_pem, shop)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert names == [shop], names
+    assert acme_site.cli.outputs()["sites"]["shop"]["certificate"]["expires"] == leaf.not_valid_after_utc.isoformat()
+    assert served_leaf(pebble.root_pem).serial_number == first.serial_number, "the first site's certificate stays"
+    assert bind.dig(shop, "A") == ["127.0.0.1"], "its name's record, before its certificate (HTTP-01)"
 
 
 def test_back_to_plain_http_takes_the_port_80_file_and_the_webroot_off_the_lb(acme_site: Site) -> None:

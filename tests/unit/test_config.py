@@ -203,7 +203,7 @@ BAD = [
         GOOD,
         "lb",
         {"tls": "self-signed", "acme": {"directoryUrl": "letsencrypt"}},
-        "wayshub:lb: acme is set but tls is 'self-signed', not 'acme'",
+        "wayshub: lb.acme is set but lb.tls is 'self-signed' and no site's tls is 'acme'",
     ),
     (
         GOOD,

@@ -184,7 +184,7 @@ CASES = [
     Case("sites[].domain", "shop", "'shop' is not a domain name such as 'wayshub.local'", SITES),
     Case("sites[].aliases", ["*.x"], "'*.x' is not a domain name or a wildcard such as '*.shop.example'", SITES),
     Case("sites[].servers", ["app1", "app1"], "app1 is named twice", SITES),
-    Case("sites[].tls", "acme", "Input should be 'off' or 'self-signed'", SITES),
+    Case("sites[].tls", "provided", "Input should be 'off', 'self-signed' or 'acme'", SITES),
     Case("sites[].hostsFile", "yes", "Input should be a valid boolean", SITES),
     # Settings read on their own: the value goes in ``others``.
     Case("sshPrivateKey", "ssh-ed25519 AAAA a public key", "is not an SSH private key", EXISTING),

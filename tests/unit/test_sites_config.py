@@ -13,6 +13,7 @@ from components.config import ConfigError, parse
 from tests.unit.test_config import GOOD, SITES
 
 SHOP = SITES["sites"][0]
+ACME_LB = {"acme": {"directoryUrl": "https://acme.test/dir"}}
 
 
 def with_sites(*sites: dict[str, Any], **top: Any) -> dict[str, Any]:
@@ -45,9 +46,10 @@ REFUSED = {
         with_sites(SHOP, {**SHOP, "domain": "other.local", "app": {"port": 3002}}),
         "wayshub: sites: the name 'shop' is used twice; every site needs its own",
     ),
-    "no TLS mode of its own beside lb.tls acme": (
-        with_sites(SHOP, lb={"tls": "acme", "acme": {"directoryUrl": "https://acme.test/dir"}}),
-        "wayshub: sites[0].tls is required: `off` or `self-signed` (lb.tls 'acme' is for the stack's own site)",
+    "no TLS mode of its own beside lb.tls provided": (
+        with_sites(SHOP, lb={"tls": "provided"}),
+        "wayshub: sites[0].tls is required: `off`, `self-signed` or `acme` (lb.tls 'provided' is for the stack's own "
+        "site)",
     ),
     "its app would run as the login user": (
         with_sites({**SHOP, "app": {"port": 3001, "name": "deploy"}}),
@@ -56,6 +58,26 @@ REFUSED = {
     "its domain is outside the DNS zone": (
         with_sites(SHOP, dns={"server": "10.0.0.53", "zone": "example.com", "keyName": "k"}, domain="a.example.com"),
         "wayshub: dns.zone example.com is not a suffix of the domain shop.local",
+    ),
+    "an ACME site lists aliases": (
+        with_sites({**SHOP, "tls": "acme", "aliases": ["www.shop.local"]}, lb=ACME_LB),
+        "wayshub: sites[0].aliases: an ACME certificate covers the site's domain alone",
+    ),
+    "an ACME site without lb.acme": (
+        with_sites({**SHOP, "tls": "acme"}),
+        "wayshub: sites[0].tls 'acme' needs lb.acme (at least its directoryUrl)",
+    ),
+    "lb.acme that no site uses": (
+        with_sites(SHOP, lb={"tls": "self-signed", "acme": {"directoryUrl": "https://acme.test/dir"}}),
+        "wayshub: lb.acme is set but lb.tls is 'self-signed' and no site's tls is 'acme'",
+    ),
+    "an ACME site behind two LBs": (
+        with_sites(
+            {**SHOP, "tls": "acme"},
+            lb={"tls": "self-signed", **ACME_LB},
+            hosts={**GOOD["hosts"], "lbServer": None, "lbServers": [{"name": "lb1"}, {"name": "lb2"}]},
+        ),
+        "wayshub: sites[0].tls 'acme' with two load balancers (hosts.lbServers) is for the stack's own site only",
     ),
     "its name would shadow a system user": (
         with_sites({**SHOP, "name": "nginx"}),
@@ -125,3 +147,10 @@ def test_a_problem_with_a_sites_app_names_that_sites_setting(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         plan_site_app(config.all_sites[1], tmp_path, {}, None, preview=True)
     assert str(caught.value).startswith("wayshub:sites[0].app."), caught.value
+
+
+def test_an_acme_site_beside_a_self_signed_first_site_and_the_default_follows_lb_tls() -> None:
+    config = parse(with_sites({**SHOP, "tls": "acme"}, lb={"tls": "self-signed", **ACME_LB}))
+    assert [site.tls for site in config.all_sites] == ["self-signed", "acme"]
+    config = parse(with_sites(SHOP, lb={"tls": "acme", **ACME_LB}))
+    assert [site.tls for site in config.all_sites] == ["acme", "acme"]

@@ -81,3 +81,14 @@ def test_on_your_own_servers_a_second_site_is_surveyed_before_any_of_its_steps(p
     assert "shop-app1-survey" not in MOCKS.registered
     assert "shop-survey-gate" in DEPENDENCIES["shop-app2-app-base"]
     assert "shop-survey-gate" in DEPENDENCIES["shop-lb-nginx"]
+
+
+def test_a_site_with_tls_acme_gets_its_own_certificate_for_its_domain(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    lb = {"tls": "self-signed", "acme": {"directoryUrl": "https://acme.test/dir"}}
+    shop = {**SHOP, "tls": "acme", "aliases": []}
+    run_program(program_config, {**stack_settings(["app1", "app2"], 1, lb), "sites": [shop]})
+    assert MOCKS.registered["shop-lb-certificate"].inputs["domain"] == "shop.test"
+    assert "server_name shop.test;" in MOCKS.registered["shop-lb-acme-front"].inputs["stdin"]
+    assert "lb-certificate" not in MOCKS.registered, "the first site stays self-signed"
+    assert "tls" in MOCKS.registered and "shop-tls" not in MOCKS.registered
