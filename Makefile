@@ -83,6 +83,7 @@ up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and pri
 	  $(PULUMI) stack output ca_certificate --stack $(STACK) > .wayshub/ca-$(STACK).pem; fi
 	@echo; echo "URL:  $$($(PULUMI) stack output url --stack $(STACK))"
 	@echo "Try:  $$($(PULUMI) stack output curl --stack $(STACK))"
+	@{ $(PULUMI) stack output sites --json --stack $(STACK) 2>/dev/null || true; } | $(VENV)/bin/python scripts/site-urls $(STACK)
 
 preview: stack ## show what `up` would change, with diffs
 	$(PULUMI) preview --diff --stack $(STACK)

@@ -27,7 +27,7 @@ from components.hosts.address import host_port
 from components.hosts.from_config import Servers, check_known_host_keys, declare_servers
 from components.hosts.host import gate
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
-from components.layout import lb_component, site_label, site_resource, stack_label
+from components.layout import ca_file, lb_component, site_label, site_resource, stack_label
 from components.load_balancer import (
     BackendHealthCheck,
     BackendHealthCheckArgs,
@@ -336,9 +336,11 @@ def on_servers() -> Site:
             )
             if on_lbs.certificate is not None:
                 log_certificate(more.names[0], on_lbs.certificate)
-            more_tls = more.tls != "off"
+            more_urls = site_urls(more.names[0], more.tls != "off", http_port, public_https_port, public_address)
+            if more.tls == "self-signed":  # `make up` saves its CA there
+                more_urls["curl"] = more_urls["curl"].replace("curl", f"curl --cacert {ca_file(stack, more.key)}", 1)
             sites[more.key] = {
-                **site_urls(more.names[0], more_tls, http_port, public_https_port, public_address),
+                **more_urls,
                 "backends": [a.backend for a in apps_of[more.key]],
                 "release": site_app.release.id,
                 "releases": [a.release_id for a in apps_of[more.key]],
@@ -446,6 +448,6 @@ if settings.dns is not None and not site.dns_declared:
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
 urls = site_urls(settings.domain, site.tls, site.http_port, site.https_port, site.public_address)
 # `make up` saves ca_certificate there.
-trust = f" --cacert .wayshub/ca-{stack}.pem" if settings.lb.tls == "self-signed" else ""
+trust = f" --cacert {ca_file(stack)}" if settings.lb.tls == "self-signed" else ""
 pulumi.export("url", urls["url"])
 pulumi.export("curl", urls["curl"].replace("curl", f"curl{trust}", 1))

@@ -35,3 +35,8 @@ def lb_component(index: int) -> str:
     """The LB layer's name for the ``index``-th load balancer: ``lb``, then ``lb2`` (with ``hosts.lbServers``).
     Its resources are named after it (``lb-site``, ``lb2-health``); the ops tools find each LB by it."""
     return "lb" if index == 0 else f"lb{index + 1}"
+
+
+def ca_file(stack: str, site: str = "") -> str:
+    """Where `make up` saves a self-signed site's CA certificate, relative to the project (scripts/site-urls)."""
+    return f".wayshub/ca-{stack}{f'-{site}' if site else ''}.pem"
