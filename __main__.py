@@ -159,7 +159,7 @@ def site_servers(site: SiteView, servers: Servers) -> Servers:
         app_user=app_user(site.app.name),
         domain=site.names[0],
         site_file=site_path(site_label(stack, site.key)),
-        takeover=False,  # takeover is refused with sites (components/config/stack.py)
+        takeover=settings.hosts.takeover,
     )
     return survey_servers(mine, survey, site.key)
 
@@ -299,6 +299,7 @@ def on_servers() -> Site:
     # Each of wayshub:sites: its own nginx file, certificate and checker on every LB, independent of each
     # other; first, on each LB, the server that refuses a name no site has (docs/sites.md).
     http_port = settings.sandbox.http_port if published else settings.lb.listen_port
+    on_lbs_of: dict[str, SiteOnLbs] = {}
     if len(site_apps) > 1:
         any_tls = any(site_app.site.tls != "off" for site_app in site_apps)
         refusing = {
@@ -334,6 +335,7 @@ def on_servers() -> Site:
                     acme_after=acme_after,
                 ),
             )
+            on_lbs_of[more.key] = on_lbs
             if on_lbs.certificate is not None:
                 log_certificate(more.names[0], on_lbs.certificate)
             more_urls = site_urls(more.names[0], more.tls != "off", http_port, public_https_port, public_address)
@@ -352,6 +354,7 @@ def on_servers() -> Site:
                 ),
             }
         pulumi.export("sites", sites)
+
     lb = lbs[0]
     ready: list[pulumi.Resource] = [lb.site]
     if failover is not None:
@@ -386,12 +389,19 @@ def on_servers() -> Site:
     pulumi.export("releases", [a.release_id for a in apps])
     pulumi.export("previous_releases", [a.previous_release for a in apps])
     if takeover:
-        notes = [a.takeover_notes for a in apps]
+        notes = [a.takeover_notes for site_apps_of in apps_of.values() for a in site_apps_of]
         for index, host in enumerate(servers.lbs):
-            retired = retire_sites(
-                f"{lb_component(index)}-retire-sites", host, settings.domain, site_path(site_name), lbs[index].site
-            )
-            notes.append(retired.stdout.apply(str.splitlines))
+            # Each site's hand-written nginx site for its domain, once that site of ours is live there.
+            live_sites = [lbs[index].site, *(on_lbs.sites[index] for on_lbs in on_lbs_of.values())]
+            for view, live in zip([site_app.site for site_app in site_apps], live_sites, strict=True):
+                retired = retire_sites(
+                    site_resource(view.key, f"{lb_component(index)}-retire-sites"),
+                    host,
+                    view.names[0],
+                    site_path(site_label(stack, view.key)),
+                    live,
+                )
+                notes.append(retired.stdout.apply(str.splitlines))
         pulumi.export("takeover", pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns]))
         pulumi.export("takeover_backup", BACKUP_DIR)
     return Site(

@@ -62,8 +62,6 @@ class StackConfig(Model):
     @model_validator(mode="after")
     def _sites(self) -> StackConfig:
         if self.sites:
-            if self.hosts.takeover:
-                raise ValueError("sites: hosts.takeover takes over one site; take it over first, then add sites")
             check_sites(self.domain, self.app, self.lb.tls, self.app_server_names, self.sites)
         return self
 

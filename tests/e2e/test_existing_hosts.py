@@ -353,17 +353,58 @@ def test_refresh_finds_everything_as_deployed(deployed: Deployed) -> None:
     assert set(changes) == {"same"}, changes
 
 
+SHOP = "shop.ext.wayshub.test"
+SHOP_APP = "shop"  # its app's user, unit and folders (the site's name)
+
+
+def get_site(domain: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Host": domain})
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("X-Wayshub-Backend", "")
+    finally:
+        conn.close()
+
+
+def test_a_second_site_is_surveyed_then_taken_over_and_serves_beside_the_first(
+    deployed: Deployed, servers: OtherServers
+) -> None:
+    """Issue 31 on servers of someone else's: a process of theirs on the second site's port stops the `up`
+    before any of that site's steps, naming it; with hosts.takeover the site takes the port over and deploys."""
+    config = site_config(existing_hosts(servers, servers.known_hosts), deployed.hosts_file)
+    site = {"name": "shop", "domain": SHOP, "servers": ["app2"], "app": {"port": 3001}}
+    deployed.stack.configure({**config, "wayshub:sites": [site]})
+    start = f"su - {USER} -c 'nohup python3 -m http.server 3001 >/dev/null 2>&1 & echo $!'"
+    pid = servers.sh("app2", start).stdout.strip()
+    result = deployed.stack.cli.up(check=False)
+    assert result.returncode != 0
+    assert f"app2: port 3001 is held by pid {pid} `python3 -m http.server 3001` of user {USER}" in result.output
+    assert not [name for name in deployed.stack.made() if name.startswith("shop-") and "survey" not in name]
+    assert servers.sh("app2", f"kill -0 {pid}", check=False).returncode == 0, "their process runs on"
+    hosts = existing_hosts(servers, servers.known_hosts)
+    deployed.stack.configure({**config, "wayshub:hosts": {**hosts, "takeover": True}, "wayshub:sites": [site]})
+    deployed.stack.cli.up()
+    assert servers.sh("app2", f"kill -0 {pid}", check=False).returncode != 0, "the takeover stopped it"
+    assert get_site(SHOP) == (200, "app2")
+    assert {backend for _, backend in (get() for _ in range(20))} == {"app1", "app2"}, "the first site as it was"
+    assert deployed.stack.cli.outputs()["sites"]["shop"]["backends"] == [f"{SUBNET_PREFIX}.12:3001"]
+    assert f"127.0.0.1\t{SHOP}\n" in deployed.hosts_file.read_text()
+
+
 def test_destroy_leaves_no_unit_site_user_release_or_hosts_block_behind(
     deployed: Deployed, servers: OtherServers
 ) -> None:
     deployed.stack.cli.destroy()
     for name in ("app1", "app2"):
-        left = servers.sh(
-            name,
-            f"ls -d /etc/systemd/system/{APP}.service /opt/{APP} /etc/{APP} /tmp/{APP}-* 2>/dev/null; "
-            f"getent passwd {APP}; systemctl list-units --all --no-legend {APP}.service; true",
-        ).stdout
-        assert left == "", f"{name} keeps: {left}"
+        for app in (APP, SHOP_APP):
+            left = servers.sh(
+                name,
+                f"ls -d /etc/systemd/system/{app}.service /opt/{app} /etc/{app} /tmp/{app}-* 2>/dev/null; "
+                f"getent passwd {app}; systemctl list-units --all --no-legend {app}.service; true",
+            ).stdout
+            assert left == "", f"{name} keeps: {left}"
     left = servers.sh("lb", "find /etc/nginx/conf.d /etc/nginx/tls -mindepth 1 2>/dev/null; true").stdout
     assert left == "", f"lb keeps: {left}"
     # What stays, on purpose (docs/hosts.md): the nginx package, still serving its default site, and its

@@ -95,20 +95,6 @@ def test_a_rule_across_sites_is_refused_in_one_line_naming_the_setting(case: str
     assert "\n" not in text and text.startswith(message), text
 
 
-def test_takeover_is_one_site_at_a_time() -> None:
-    existing = {
-        "domain": "wayshub.local",
-        "hosts": {
-            "provider": "existing",
-            "takeover": True,
-            "appServers": [{"name": "app1", "address": "10.0.0.11"}],
-            "lbServer": {"name": "lb", "address": "10.0.0.10"},
-        },
-    }
-    with pytest.raises(ConfigError, match=r"sites: hosts\.takeover takes over one site"):
-        parse({**existing, "sites": [{**SHOP, "servers": []}]})
-
-
 def test_a_site_fills_in_its_defaults_and_a_stack_without_sites_is_one_site() -> None:
     (own,) = parse(GOOD).all_sites
     assert (own.key, own.names, own.app.name, own.servers, own.tls, own.hosts_line) == (

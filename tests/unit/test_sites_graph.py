@@ -65,14 +65,17 @@ def test_a_second_site_is_its_own_steps_on_its_own_servers_and_waits_for_nothing
     assert crossing == {("lb-unknown-names", "lb-nginx")}, crossing
 
 
+EXISTING_HOSTS = {
+    "provider": "existing",
+    "appServers": [{"name": "app1", "address": "10.0.0.11"}, {"name": "app2", "address": "10.0.0.12"}],
+    "lbServer": {"name": "lb", "address": "10.0.0.10"},
+}
+
+
 def test_on_your_own_servers_a_second_site_is_surveyed_before_any_of_its_steps(program_config: dict[str, Any]) -> None:
     MOCKS.registered.clear()
     DEPENDENCIES.clear()
-    hosts = {
-        "provider": "existing",
-        "appServers": [{"name": "app1", "address": "10.0.0.11"}, {"name": "app2", "address": "10.0.0.12"}],
-        "lbServer": {"name": "lb", "address": "10.0.0.10"},
-    }
+    hosts = EXISTING_HOSTS
     settings = {**stack_settings(["app1", "app2"], 1), "hosts": hosts, "sites": [{**SHOP, "tls": "off"}]}
     run_program(program_config, {**settings, "sshPrivateKey": ssh_key(), "commands": "builtin"})
     survey = MOCKS.registered["shop-app2-survey"].inputs["create"]
@@ -92,3 +95,15 @@ def test_a_site_with_tls_acme_gets_its_own_certificate_for_its_domain(program_co
     assert "server_name shop.test;" in MOCKS.registered["shop-lb-acme-front"].inputs["stdin"]
     assert "lb-certificate" not in MOCKS.registered, "the first site stays self-signed"
     assert "tls" in MOCKS.registered and "shop-tls" not in MOCKS.registered
+
+
+def test_a_takeover_takes_over_each_sites_port_and_hand_written_nginx_site(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    DEPENDENCIES.clear()
+    hosts = {**EXISTING_HOSTS, "takeover": True}
+    settings = {**stack_settings(["app1", "app2"], 1), "hosts": hosts, "sites": [{**SHOP, "tls": "off"}]}
+    run_program(program_config, {**settings, "sshPrivateKey": ssh_key(), "commands": "builtin"})
+    assert "TAKEOVER=1" in MOCKS.registered["shop-app2-survey"].inputs["create"]
+    assert "DOMAIN=shop.test" in MOCKS.registered["shop-lb-retire-sites"].inputs["create"]
+    assert "DOMAIN=wayshub.test" in MOCKS.registered["lb-retire-sites"].inputs["create"]
+    assert DEPENDENCIES["shop-lb-retire-sites"] == {"shop-lb-site"}
