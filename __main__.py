@@ -64,12 +64,15 @@ try:
         image_plan = plan_app_image(settings.app, HERE / settings.app.source)
     else:
         # Each site's app (the stack's own first): how it is built and started, which Node, and the release
-        # every host of the site runs. appSecrets are the stack's own site's.
+        # every host of the site runs. appSecrets are the stack's own site's, siteSecrets.<site> another's.
+        site_secrets = stack_config.check_site_secrets(settings, config.get(stack_config.SITE_SECRETS_SETTING))
         site_apps = [
             plan_site_app(
                 site,
                 HERE,
-                secrets=stack_config.check_app_secrets(settings, config.get("appSecrets")) if not site.key else {},
+                secrets=site_secrets.get(site.key, {})
+                if site.key
+                else stack_config.check_app_secrets(settings, config.get("appSecrets")),
                 key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
                 preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
             )
@@ -176,7 +179,7 @@ def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[Nod
                 host=host,
                 run=site_app.run,
                 release=site_app.release,
-                secret_env=config.get_secret_object("appSecrets") if not site.key else None,
+                secret_env=secret_env(site.key),
                 releases_kept=site.app.releases_kept,
                 settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(hosts) > 1 else 0,
                 after=after,
@@ -192,6 +195,16 @@ def log_certificate(domain: str, certificate: AcmeCertificate) -> None:
     days = settings.lb.acme.renew_days_before if settings.lb.acme else 0
     certificate.not_after.apply(lambda d: pulumi.log.info(f"certificate for {domain} {when(d, days)}"))
     certificate.warnings.apply(lambda lines: pulumi.log.warn("\n".join(lines)) if lines else None)
+
+
+def secret_env(site: str) -> pulumi.Output[dict[str, str]] | None:
+    """A site's secret env values as a secret Output: appSecrets for the stack's own, siteSecrets.<site> else."""
+    if not site:
+        return config.get_secret_object("appSecrets")
+    if site not in site_secrets:
+        return None
+    every = config.require_secret_object(stack_config.SITE_SECRETS_SETTING)
+    return pulumi.Output.secret(every.apply(lambda sites: dict(sites[site])))
 
 
 def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str) -> dict[str, str]:

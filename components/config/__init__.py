@@ -22,6 +22,7 @@ from components.config.checks import (
     check_passphrase,
     check_paths,
     check_release_key,
+    check_site_secrets,
     check_ssh_private_key,
     check_tls,
     load_checked,
@@ -30,7 +31,13 @@ from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, 
 from components.config.loader import KEYS, fields_by_key, load, parse, section_model, setting_names
 from components.config.names import DNS_TSIG_SETTING, DnsConfig
 from components.config.sites import SiteConfig, SiteView
-from components.config.stack import COMMANDS_SETTING, RELEASE_KEY_SETTING, SEPARATE_SETTINGS, StackConfig
+from components.config.stack import (
+    COMMANDS_SETTING,
+    RELEASE_KEY_SETTING,
+    SEPARATE_SETTINGS,
+    SITE_SECRETS_SETTING,
+    StackConfig,
+)
 
 __all__ = [
     "COMMANDS_SETTING",
@@ -41,6 +48,7 @@ __all__ = [
     "NODE_VERSION",
     "RELEASE_KEY_SETTING",
     "SEPARATE_SETTINGS",
+    "SITE_SECRETS_SETTING",
     "AppConfig",
     "ConfigError",
     "DnsConfig",
@@ -57,6 +65,7 @@ __all__ = [
     "check_passphrase",
     "check_paths",
     "check_release_key",
+    "check_site_secrets",
     "check_ssh_private_key",
     "check_tls",
     "duration_seconds",

@@ -18,6 +18,7 @@ from components.config.stack import (
     COMMANDS_SETTING,
     RELEASE_KEY_MIN_LENGTH,
     RELEASE_KEY_SETTING,
+    SITE_SECRETS_SETTING,
     StackConfig,
 )
 from components.shell.ssh import load_private_key
@@ -89,17 +90,46 @@ def check_app_secrets(config: StackConfig, raw: str | None) -> dict[str, str]:
         raise ConfigError(
             f"{NAMESPACE}:appSecrets: must be an object of NAME: value (set it with --secret --path)"
         ) from None
+    return _secret_env("appSecrets", value, config.app.env, "app.env")
+
+
+def _secret_env(setting: str, value: object, env: Collection[str], env_setting: str) -> dict[str, str]:
+    """One app's secret env values (``setting``: where they are set), checked for their form, never echoed."""
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ConfigError(f"{NAMESPACE}:appSecrets: must be an object of NAME: text value")
+        raise ConfigError(f"{NAMESPACE}:{setting}: must be an object of NAME: text value")
     for name in value:
         if not ENV_NAME.fullmatch(name):
-            raise ConfigError(f"{NAMESPACE}:appSecrets: variable name {name!r} must be UPPER_SNAKE_CASE")
-        if name in config.app.env:
-            raise ConfigError(f"{NAMESPACE}:appSecrets: {name} is also in app.env; keep it in one place")
+            raise ConfigError(f"{NAMESPACE}:{setting}: variable name {name!r} must be UPPER_SNAKE_CASE")
+        if name in env:
+            raise ConfigError(f"{NAMESPACE}:{setting}: {name} is also in {env_setting}; keep it in one place")
         problem = env_value_problem(value[name])
         if problem:  # says what is wrong, never the value
-            raise ConfigError(f"{NAMESPACE}:appSecrets.{name}: {problem}")
+            raise ConfigError(f"{NAMESPACE}:{setting}.{name}: {problem}")
     return value
+
+
+def check_site_secrets(config: StackConfig, raw: str | None) -> dict[str, dict[str, str]]:
+    """``siteSecrets``: per site of ``sites``, a secret object of extra env values for its app (never printed)."""
+    if raw is None:
+        return {}
+    setting = f"{NAMESPACE}:{SITE_SECRETS_SETTING}"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(
+            f"{setting}: must be an object of <site>: {{NAME: value}} (set it with --secret --path)"
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{setting}: must be an object of <site>: {{NAME: value}}")
+    sites = {site.key: site for site in config.all_sites if site.key}
+    checked: dict[str, dict[str, str]] = {}
+    for key, env in value.items():
+        site = sites.get(key)
+        if site is None:
+            known = ", ".join(sites) or "none: wayshub:sites is empty"
+            raise ConfigError(f"{setting}: {key!r} is not a site of wayshub:sites ({known})")
+        checked[key] = _secret_env(f"{SITE_SECRETS_SETTING}.{key}", env, site.app.env, f"{site.where}app.env")
+    return checked
 
 
 def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> None:
@@ -164,7 +194,7 @@ def check_dns_tsig_secret(config: StackConfig, secret: str | None) -> None:
         raise ConfigError(f'{setting}: is not base64 (the secret "..." line tsig-keygen prints)')
 
 
-def check_release_key(key: str | None, secrets: dict[str, str]) -> str | None:
+def check_release_key(key: str | None, secrets: Mapping[str, object]) -> str | None:
     """``releaseKey``: the stack's random secret the release id's hash of ``appSecrets`` is keyed with (never
     printed). Required once there are app secrets: without it their hash in the public id could be checked
     against guesses offline."""
@@ -172,7 +202,8 @@ def check_release_key(key: str | None, secrets: dict[str, str]) -> str | None:
     if not key:
         if secrets:
             raise ConfigError(
-                f"{setting}: is required with wayshub:appSecrets (the public release id hashes them with it): "
+                f"{setting}: is required with wayshub:appSecrets or siteSecrets (the public release id hashes them "
+                "with it): "
                 f"make stack sets one, or: openssl rand -hex 32 | pulumi config set --secret {setting}"
             )
         return None
@@ -197,7 +228,8 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     config = load(get, names=names)
     check_paths(config, project_dir)
     check_ssh_private_key(config, get("sshPrivateKey"))
-    check_release_key(get(RELEASE_KEY_SETTING), check_app_secrets(config, get("appSecrets")))
+    secrets = {**check_app_secrets(config, get("appSecrets")), **check_site_secrets(config, get(SITE_SECRETS_SETTING))}
+    check_release_key(get(RELEASE_KEY_SETTING), secrets)
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
     acme_ca_bundle(config, project_dir)

@@ -214,6 +214,7 @@ class StackConfig(Model):
 
 
 COMMANDS_SETTING = "commands"
+SITE_SECRETS_SETTING = "siteSecrets"
 RELEASE_KEY_SETTING = "releaseKey"
 RELEASE_KEY_MIN_LENGTH = 32
 COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
@@ -228,6 +229,8 @@ SEPARATE_SETTINGS: dict[str, str] = {
     "tlsCertificate": "`lb.tls: provided`: the PEM certificate chain for the domain",
     "tlsPrivateKey": "`lb.tls: provided`: the certificate's private key (PEM), a secret: "
     "`pulumi config set --secret wayshub:tlsPrivateKey < key.pem`",
+    SITE_SECRETS_SETTING: "secret environment values for the apps of `sites`, per site: "
+    "`pulumi config set --secret --path 'wayshub:siteSecrets.shop.API_TOKEN' < token-file`; never shown in plain text",
     RELEASE_KEY_SETTING: "a random secret (≥ 32 characters) the release id's hash of `appSecrets` is keyed with, so the "
     "public id reveals nothing about them; `make stack` sets one (docs/security.md); required with `appSecrets`",
     DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "

@@ -37,10 +37,12 @@ class Case:
     base: dict[str, Any] = field(default_factory=lambda: GOOD)
     # Other settings as the engine hands them over (secrets, the TLS certificate).
     others: dict[str, str] = field(default_factory=dict)
+    # Where inside the setting the line points, when deeper than ``key`` (``siteSecrets.shop``).
+    inside: str = ""
 
     @property
     def named(self) -> str:
-        return f"wayshub:{self.key.replace('[]', '[0]')}: "
+        return f"wayshub:{self.key.replace('[]', '[0]')}{self.inside}: "
 
 
 def dns_case(key: str, value: Any, message: str) -> Case:
@@ -204,6 +206,9 @@ CASES = [
         {"tlsCertificate": PAIR["certificate"]},
     ),
     Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
+    Case(
+        "siteSecrets", json.dumps({"blog": {"API_TOKEN": "x"}}), "'blog' is not a site of wayshub:sites (shop)", SITES
+    ),
     Case("releaseKey", "too short", "must be one line of at least 32 random characters"),
     Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
 ]

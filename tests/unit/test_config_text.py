@@ -28,6 +28,7 @@ ACCEPTED_BY_DESIGN = {
     "tlsCertificate": "PEM text; parsed as certificates and written whole to its own file",
     "tlsPrivateKey": "PEM text; parsed as a key and written whole to its own 0600 file",
     "appSecrets": "values reach the app byte for byte like app.env's (names are matched whole: below)",
+    "siteSecrets": "as appSecrets, per site: values reach the site's app byte for byte (names are matched whole: below)",
     "dnsTsigSecret": "base64 as tsig-keygen prints it; surrounding whitespace is stripped, anything else is refused",
 }
 # A good value for text settings the bases leave unset (the rest come from the base or the default).
@@ -134,6 +135,13 @@ CASES = [
 CASES += [
     Case("app.env", {"API_TOKEN\n": "x"}, "variable name 'API_TOKEN\\n' must be UPPER_SNAKE_CASE"),
     Case("appSecrets", json.dumps({"API_TOKEN\n": "x"}), "variable name 'API_TOKEN\\n' must be UPPER_SNAKE_CASE"),
+    Case(
+        "siteSecrets",
+        json.dumps({"shop": {"API_TOKEN\n": "x"}}),
+        "variable name 'API_TOKEN\\n' must be UPPER_SNAKE_CASE",
+        SITES,
+        inside=".shop",
+    ),
     Case("commands", "builtin\n", "must be one of auto, builtin, pulumi-command"),
     Case("releaseKey", "k" * 32 + "\n", "must be one line"),
     Case("releaseKey", "k" * 16 + "\u2028" + "k" * 16, "must be one line"),

@@ -107,3 +107,14 @@ def test_a_takeover_takes_over_each_sites_port_and_hand_written_nginx_site(progr
     assert "DOMAIN=shop.test" in MOCKS.registered["shop-lb-retire-sites"].inputs["create"]
     assert "DOMAIN=wayshub.test" in MOCKS.registered["lb-retire-sites"].inputs["create"]
     assert DEPENDENCIES["shop-lb-retire-sites"] == {"shop-lb-site"}
+
+
+def test_site_secrets_reach_that_sites_app_only(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    secrets = '{"shop": {"API_TOKEN": "t0ken-of-the-shop"}}'
+    settings = {**stack_settings(["app1", "app2"], 1), "sites": [SHOP]}
+    run_program(program_config, {**settings, "siteSecrets": secrets, "releaseKey": "k" * 32})
+    assert "API_TOKEN" in str(MOCKS.registered["shop-app2-app-release"].inputs["stdin"])
+    assert "t0ken-of-the-shop" in str(MOCKS.registered["shop-app2-app-release"].inputs["stdin"])
+    for server in ("app1", "app2"):
+        assert "API_TOKEN" not in str(MOCKS.registered[f"{server}-app-release"].inputs["stdin"])
