@@ -207,12 +207,13 @@ def secret_env(site: str) -> pulumi.Output[dict[str, str]] | None:
     return pulumi.Output.secret(every.apply(lambda sites: dict(sites[site])))
 
 
-def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str) -> dict[str, str]:
-    """A site's URL, and a curl that works even before the hosts file is read (``make up`` saves the CA of a
-    self-signed certificate in .wayshub/)."""
+def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str, ca: str = "") -> dict[str, str]:
+    """A site's URL, and a curl that works even before the hosts file is read (``ca``: the file `make up` saves a
+    self-signed site's CA in, components/layout.py's ``ca_file``)."""
     scheme, port = ("https", https_port) if tls else ("http", http_port)
     url = f"{scheme}://{domain}{'' if port == (443 if tls else 80) else f':{port}'}/"
-    return {"url": url, "curl": f"curl --resolve {domain}:{port}:{address} {url}"}
+    trust = f" --cacert {ca}" if ca else ""
+    return {"url": url, "curl": f"curl{trust} --resolve {domain}:{port}:{address} {url}"}
 
 
 def on_servers() -> Site:
@@ -351,11 +352,9 @@ def on_servers() -> Site:
             on_lbs_of[more.key] = on_lbs
             if on_lbs.certificate is not None:
                 log_certificate(more.names[0], on_lbs.certificate)
-            more_urls = site_urls(more.names[0], more.tls != "off", http_port, public_https_port, public_address)
-            if more.tls == "self-signed":  # `make up` saves its CA there
-                more_urls["curl"] = more_urls["curl"].replace("curl", f"curl --cacert {ca_file(stack, more.key)}", 1)
+            ca = ca_file(stack, more.key) if more.tls == "self-signed" else ""
             sites[more.key] = {
-                **more_urls,
+                **site_urls(more.names[0], more.tls != "off", http_port, public_https_port, public_address, ca),
                 "backends": [a.backend for a in apps_of[more.key]],
                 "release": site_app.release.id,
                 "releases": [a.release_id for a in apps_of[more.key]],
@@ -420,7 +419,7 @@ def on_servers() -> Site:
     return Site(
         lb_ready=ready[0] if len(ready) == 1 else gate("lb-ready", ready),
         public_address=public_address,
-        http_port=settings.sandbox.http_port if published else settings.lb.listen_port,
+        http_port=http_port,
         https_port=public_https_port,
         tls=settings.lb.tls != "off",
         dns_declared=bool(acme_after),
@@ -469,8 +468,7 @@ if settings.dns is not None and not site.dns_declared:
     dns_records(site.public_address, site.lb_ready)
 
 # 5. What proves it: the URL, and a curl that works even before the hosts file is read.
-urls = site_urls(settings.domain, site.tls, site.http_port, site.https_port, site.public_address)
-# `make up` saves ca_certificate there.
-trust = f" --cacert {ca_file(stack)}" if settings.lb.tls == "self-signed" else ""
+ca = ca_file(stack) if settings.lb.tls == "self-signed" else ""  # `make up` saves ca_certificate there
+urls = site_urls(settings.domain, site.tls, site.http_port, site.https_port, site.public_address, ca)
 pulumi.export("url", urls["url"])
-pulumi.export("curl", urls["curl"].replace("curl", f"curl{trust}", 1))
+pulumi.export("curl", urls["curl"])
