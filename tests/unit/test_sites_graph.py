@@ -118,3 +118,16 @@ def test_site_secrets_reach_that_sites_app_only(program_config: dict[str, Any]) 
     assert "t0ken-of-the-shop" in str(MOCKS.registered["shop-app2-app-release"].inputs["stdin"])
     for server in ("app1", "app2"):
         assert "API_TOKEN" not in str(MOCKS.registered[f"{server}-app-release"].inputs["stdin"])
+
+
+def test_behind_two_lbs_a_second_site_is_on_both_one_after_the_other(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    DEPENDENCIES.clear()
+    settings = stack_settings(["app1", "app2"], 1)
+    hosts = {**settings["hosts"], "lbServers": [{"name": "lb1"}, {"name": "lb2"}]}
+    del hosts["lbServer"]
+    run_program(program_config, {**settings, "hosts": hosts, "sites": [{**SHOP, "tls": "off"}]})
+    assert {"shop-lb-site", "shop-lb2-site", "lb-unknown-names", "lb2-unknown-names"} <= set(MOCKS.registered)
+    # Like the first site: the LB not holding the shared address first (the second, by default), then the other.
+    assert "shop-lb2-site" in DEPENDENCIES["shop-lb-site"]
+    assert "lb2-unknown-names" in DEPENDENCIES["shop-lb2-site"] and "lb-unknown-names" in DEPENDENCIES["shop-lb-site"]
