@@ -207,6 +207,12 @@ def secret_env(site: str) -> pulumi.Output[dict[str, str]] | None:
     return pulumi.Output.secret(every.apply(lambda sites: dict(sites[site])))
 
 
+def provided_tls(site: str) -> TlsMaterial:
+    """A site's own certificate and key (``siteTls.<site>``, checked by load_checked), both from a secret."""
+    pair = config.require_secret_object(stack_config.SITE_TLS_SETTING).apply(lambda sites: sites[site])
+    return TlsMaterial(pair.apply(lambda p: p["certificate"]), pair.apply(lambda p: p["privateKey"]))
+
+
 def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str, ca: str = "") -> dict[str, str]:
     """A site's URL, and a curl that works even before the hosts file is read (``ca``: the file `make up` saves a
     self-signed site's CA in, components/layout.py's ``ca_file``)."""
@@ -347,6 +353,7 @@ def on_servers() -> Site:
                     after=refusing,
                     acme=acme_ca,
                     acme_after=acme_after,
+                    provided=provided_tls(more.key) if more.tls == "provided" else None,
                 ),
             )
             on_lbs_of[more.key] = on_lbs

@@ -23,6 +23,7 @@ from components.config.checks import (
     check_paths,
     check_release_key,
     check_site_secrets,
+    check_site_tls,
     check_ssh_private_key,
     check_tls,
     load_checked,
@@ -36,6 +37,7 @@ from components.config.stack import (
     RELEASE_KEY_SETTING,
     SEPARATE_SETTINGS,
     SITE_SECRETS_SETTING,
+    SITE_TLS_SETTING,
     StackConfig,
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     "RELEASE_KEY_SETTING",
     "SEPARATE_SETTINGS",
     "SITE_SECRETS_SETTING",
+    "SITE_TLS_SETTING",
     "AppConfig",
     "ConfigError",
     "DnsConfig",
@@ -66,6 +69,7 @@ __all__ = [
     "check_paths",
     "check_release_key",
     "check_site_secrets",
+    "check_site_tls",
     "check_ssh_private_key",
     "check_tls",
     "duration_seconds",

@@ -19,6 +19,7 @@ from components.config.stack import (
     RELEASE_KEY_MIN_LENGTH,
     RELEASE_KEY_SETTING,
     SITE_SECRETS_SETTING,
+    SITE_TLS_SETTING,
     StackConfig,
 )
 from components.shell.ssh import load_private_key
@@ -151,6 +152,41 @@ def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> 
         raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
 
 
+def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, str]]:
+    """``siteTls``: for each site of ``sites`` with ``tls: provided``, its certificate chain and private key,
+    the pair checked to match and to name every name of the site (never echoed)."""
+    setting = f"{NAMESPACE}:{SITE_TLS_SETTING}"
+    provided = {site.key: site for site in config.all_sites if site.key and site.tls == "provided"}
+    try:
+        value = json.loads(raw) if raw is not None else {}
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{setting}: must be an object of <site>: {{certificate: PEM, privateKey: PEM}}")
+    from components.load_balancer.tls import TlsError, check_certificate_pair
+
+    for key in value:
+        if key not in provided:
+            known = ", ".join(provided) or "none"
+            raise ConfigError(f"{setting}: {key!r} is not a site with tls 'provided' (those are: {known})")
+    for key, site in provided.items():
+        pair = value.get(key)
+        if not isinstance(pair, dict) or set(pair) != {"certificate", "privateKey"}:
+            raise ConfigError(
+                f"{setting}.{key}: is required with {site.where}tls 'provided': certificate and privateKey (PEM), "
+                f"set with --secret --path"
+            )
+        if not all(isinstance(text, str) for text in pair.values()):
+            raise ConfigError(f"{setting}.{key}: certificate and privateKey must be PEM text")
+        for name in site.names:
+            try:
+                check_certificate_pair(pair["certificate"], pair["privateKey"], name)
+            except TlsError as err:
+                which = "certificate" if err.setting == "tlsCertificate" else "privateKey"
+                raise ConfigError(f"{setting}.{key}.{which}: {err}") from None
+    return value
+
+
 def acme_ca_bundle(config: StackConfig, project_dir: Path) -> str | None:
     """``lb.acme.caBundle`` as PEM text (given as text, or as a file relative to the project), checked to hold
     at least one certificate; None when unset (the system's CAs)."""
@@ -231,6 +267,7 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     secrets = {**check_app_secrets(config, get("appSecrets")), **check_site_secrets(config, get(SITE_SECRETS_SETTING))}
     check_release_key(get(RELEASE_KEY_SETTING), secrets)
     check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
+    check_site_tls(config, get(SITE_TLS_SETTING))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
     acme_ca_bundle(config, project_dir)
     check_commands(get(COMMANDS_SETTING))

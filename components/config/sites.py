@@ -18,7 +18,7 @@ from components.config.base import DOMAIN, Model, Text, repeated
 
 # A site's name goes into file, unit, zone and resource names next to the stack's (components/layout.py).
 SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
-SITE_TLS = ("off", "self-signed", "acme")
+SITE_TLS = ("off", "self-signed", "acme", "provided")
 
 
 def check_domain(value: str) -> str:
@@ -56,9 +56,9 @@ class SiteConfig(Model):
         default_factory=list,
         description="the app servers (names from `hosts.appServers`) the app runs on; empty: all of them",
     )
-    tls: Literal["off", "self-signed", "acme"] | None = Field(
+    tls: Literal["off", "self-signed", "acme", "provided"] | None = Field(
         default=None,
-        description="`off`, `self-signed` (its own CA and certificate) or `acme` (its own certificate from `lb.acme`'s CA, for its domain); `lb.tls`'s value when that is one of them",
+        description="`off`, `self-signed` (its own CA and certificate), `acme` (its own certificate from `lb.acme`'s CA, for its domain) or `provided` (its certificate and key in `siteTls`); `lb.tls`'s value when that is `off`, `self-signed` or `acme`",
     )
     hosts_file: bool = Field(
         default=True, alias="hostsFile", description="its names (not wildcards) in the managed hosts-file block"
@@ -131,7 +131,7 @@ def site_views(
     """The stack's own site, then each of ``sites``, with their defaults filled in (servers, TLS)."""
     yield SiteView("", "", [domain], app, list(app_servers), lb_tls, True)
     for index, site in enumerate(sites):
-        tls = site.tls or (lb_tls if lb_tls in SITE_TLS else "")
+        tls = site.tls or (lb_tls if lb_tls in SITE_TLS and lb_tls != "provided" else "")
         yield SiteView(
             site.name, f"sites[{index}].", site.names, site.app, site.servers or list(app_servers), tls, site.hosts_file
         )
@@ -155,8 +155,8 @@ def check_sites(
             seen_names[name] = key
         if not view.tls:
             raise ValueError(
-                f"{view.where}tls is required: `off`, `self-signed` or `acme` (lb.tls {lb_tls!r} is for the stack's "
-                "own site)"
+                f"{view.where}tls is required: `off`, `self-signed`, `acme` or `provided` (lb.tls {lb_tls!r} is for "
+                "the stack's own site)"
             )
         if view.key and view.tls == "acme" and len(view.names) > 1:
             raise ValueError(

@@ -215,6 +215,7 @@ class StackConfig(Model):
 
 COMMANDS_SETTING = "commands"
 SITE_SECRETS_SETTING = "siteSecrets"
+SITE_TLS_SETTING = "siteTls"
 RELEASE_KEY_SETTING = "releaseKey"
 RELEASE_KEY_MIN_LENGTH = 32
 COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
@@ -231,6 +232,9 @@ SEPARATE_SETTINGS: dict[str, str] = {
     "`pulumi config set --secret wayshub:tlsPrivateKey < key.pem`",
     SITE_SECRETS_SETTING: "secret environment values for the apps of `sites`, per site: "
     "`pulumi config set --secret --path 'wayshub:siteSecrets.shop.API_TOKEN' < token-file`; never shown in plain text",
+    SITE_TLS_SETTING: "for each site of `sites` with `tls: provided`: its PEM certificate chain and private key, a "
+    "secret: `pulumi config set --secret --path 'wayshub:siteTls.shop.certificate' < chain.pem`, then "
+    "`…siteTls.shop.privateKey < key.pem`",
     RELEASE_KEY_SETTING: "a random secret (≥ 32 characters) the release id's hash of `appSecrets` is keyed with, so the "
     "public id reveals nothing about them; `make stack` sets one (docs/security.md); required with `appSecrets`",
     DNS_TSIG_SETTING: "with `dns`: the TSIG key's secret as `tsig-keygen` prints it, a secret: "

@@ -39,6 +39,8 @@ class SiteOnLbsArgs:
     # lb.acme's CA (``tls: acme``; one LB), and what the certificate waits for (HTTP-01: the DNS records).
     acme: AcmeCertificateArgs | None = None
     acme_after: Sequence[pulumi.Resource] = ()
+    # ``tls: provided``: its certificate chain and key (``wayshub:siteTls.<site>``).
+    provided: TlsMaterial | None = None
 
 
 class SiteOnLbs(pulumi.ComponentResource):
@@ -47,7 +49,7 @@ class SiteOnLbs(pulumi.ComponentResource):
     def __init__(self, name: str, args: SiteOnLbsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:load_balancer:SiteOnLbs", name, None, opts)
         site = args.site
-        tls: TlsMaterial | None = None
+        tls: TlsMaterial | None = args.provided if site.tls == "provided" else None
         self.ca_certificate: pulumi.Output[str] | None = None
         if site.tls == "self-signed":
             own = SelfSignedTls(

@@ -186,7 +186,7 @@ CASES = [
     Case("sites[].domain", "shop", "'shop' is not a domain name such as 'wayshub.local'", SITES),
     Case("sites[].aliases", ["*.x"], "'*.x' is not a domain name or a wildcard such as '*.shop.example'", SITES),
     Case("sites[].servers", ["app1", "app1"], "app1 is named twice", SITES),
-    Case("sites[].tls", "provided", "Input should be 'off', 'self-signed' or 'acme'", SITES),
+    Case("sites[].tls", "letsencrypt", "Input should be 'off', 'self-signed', 'acme' or 'provided'", SITES),
     Case("sites[].hostsFile", "yes", "Input should be a valid boolean", SITES),
     # Settings read on their own: the value goes in ``others``.
     Case("sshPrivateKey", "ssh-ed25519 AAAA a public key", "is not an SSH private key", EXISTING),
@@ -208,6 +208,12 @@ CASES = [
     Case("dnsTsigSecret", "not base64 at all!", "is not base64", DNS),
     Case(
         "siteSecrets", json.dumps({"blog": {"API_TOKEN": "x"}}), "'blog' is not a site of wayshub:sites (shop)", SITES
+    ),
+    Case(
+        "siteTls",
+        json.dumps({"shop": {"certificate": PAIR["certificate"], "privateKey": PAIR["private_key"]}}),
+        "'shop' is not a site with tls 'provided' (those are: none)",
+        SITES,
     ),
     Case("releaseKey", "too short", "must be one line of at least 32 random characters"),
     Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),

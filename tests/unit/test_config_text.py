@@ -28,6 +28,7 @@ ACCEPTED_BY_DESIGN = {
     "tlsCertificate": "PEM text; parsed as certificates and written whole to its own file",
     "tlsPrivateKey": "PEM text; parsed as a key and written whole to its own 0600 file",
     "appSecrets": "values reach the app byte for byte like app.env's (names are matched whole: below)",
+    "siteTls": "PEM text per site, as tlsCertificate and tlsPrivateKey: parsed, checked as a pair, written whole to their own files",
     "siteSecrets": "as appSecrets, per site: values reach the site's app byte for byte (names are matched whole: below)",
     "dnsTsigSecret": "base64 as tsig-keygen prints it; surrounding whitespace is stripped, anything else is refused",
 }

@@ -3,6 +3,7 @@ any resource; a stack without ``sites`` reads as before (one site, its names and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ REFUSED = {
     ),
     "no TLS mode of its own beside lb.tls provided": (
         with_sites(SHOP, lb={"tls": "provided"}),
-        "wayshub: sites[0].tls is required: `off`, `self-signed` or `acme` (lb.tls 'provided' is for the stack's own "
-        "site)",
+        "wayshub: sites[0].tls is required: `off`, `self-signed`, `acme` or `provided` (lb.tls 'provided' is for the "
+        "stack's own site)",
     ),
     "its app would run as the login user": (
         with_sites({**SHOP, "app": {"port": 3001, "name": "deploy"}}),
@@ -140,3 +141,30 @@ def test_an_acme_site_beside_a_self_signed_first_site_and_the_default_follows_lb
     assert [site.tls for site in config.all_sites] == ["self-signed", "acme"]
     config = parse(with_sites(SHOP, lb={"tls": "acme", **ACME_LB}))
     assert [site.tls for site in config.all_sites] == ["acme", "acme"]
+
+
+def test_a_site_with_a_provided_certificate_needs_a_pair_that_names_all_its_names() -> None:
+    from components.config import check_site_tls
+    from components.load_balancer.tls import self_signed
+
+    config = parse(with_sites({**SHOP, "tls": "provided", "aliases": ["www.shop.local"]}))
+    both = self_signed("shop.local", "t", ["www.shop.local"])
+    pair = {"certificate": both["certificate"], "privateKey": both["private_key"]}
+    assert check_site_tls(config, json.dumps({"shop": pair})) == {"shop": pair}
+    only_domain = self_signed("shop.local", "t")
+    refused = {
+        "missing": (None, "wayshub:siteTls.shop: is required with sites[0].tls 'provided'"),
+        "without its alias": (
+            {"shop": {"certificate": only_domain["certificate"], "privateKey": only_domain["private_key"]}},
+            "wayshub:siteTls.shop.certificate: does not name www.shop.local in its subjectAltName",
+        ),
+        "another key": (
+            {"shop": {"certificate": both["certificate"], "privateKey": only_domain["private_key"]}},
+            "wayshub:siteTls.shop.privateKey: does not match tlsCertificate",
+        ),
+    }
+    for raw, message in refused.values():
+        with pytest.raises(ConfigError) as caught:
+            check_site_tls(config, None if raw is None else json.dumps(raw))
+        assert str(caught.value).startswith(message), caught.value
+        assert "PRIVATE KEY" not in str(caught.value)

@@ -4,6 +4,7 @@ so a broken release of one cannot hold the other back; with one site, nothing ne
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.unit.pulumi_mocks import MOCKS
@@ -131,3 +132,17 @@ def test_behind_two_lbs_a_second_site_is_on_both_one_after_the_other(program_con
     # Like the first site: the LB not holding the shared address first (the second, by default), then the other.
     assert "shop-lb2-site" in DEPENDENCIES["shop-lb-site"]
     assert "lb2-unknown-names" in DEPENDENCIES["shop-lb2-site"] and "lb-unknown-names" in DEPENDENCIES["shop-lb-site"]
+
+
+def test_a_site_with_tls_provided_serves_the_pair_from_site_tls(program_config: dict[str, Any]) -> None:
+    from tests.unit.test_config_keys import PAIR
+
+    MOCKS.registered.clear()
+    pair = {"certificate": PAIR["certificate"], "privateKey": PAIR["private_key"]}
+    shop = {**SHOP, "domain": "wayshub.local", "aliases": [], "tls": "provided"}
+    settings = {**stack_settings(["app1", "app2"], 1), "domain": "main.local", "sites": [shop]}
+    run_program(program_config, {**settings, "siteTls": json.dumps({"shop": pair})})
+    # Both travel as secrets (the whole siteTls object is one).
+    assert MOCKS.registered["shop-lb-tls-certificate"].inputs["stdin"]["value"] == PAIR["certificate"]
+    assert MOCKS.registered["shop-lb-tls-key"].inputs["stdin"]["value"] == PAIR["private_key"]
+    assert "ssl_certificate /etc/nginx/tls/wayshub-test-shop.crt;" in MOCKS.registered["shop-lb-site"].inputs["stdin"]
