@@ -26,6 +26,11 @@ def site_resource(site: str, name: str) -> str:
     return f"{site}-{name}" if site else name
 
 
+def app_component(server: str, site: str = "") -> str:
+    """A site's ``NodeApp`` on an app server (``app1-app``, ``shop-app1-app``); the ops tools find the server by it."""
+    return site_resource(site, f"{server}-app")
+
+
 def container_name(stack: str, server: str) -> str:
     """The Docker container of a server (a sandbox VM or, in containers mode, the app or LB itself)."""
     return f"{stack_label(stack)}-{server}"
