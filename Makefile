@@ -35,7 +35,7 @@ E2E_PYTEST = $(WITH_PLUGINS) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest \
   -n $(words $(subst $(comma), ,$(E2E_SLOTS))) --dist loadfile
 comma := ,
 
-.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy destroy-site status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -102,24 +102,31 @@ recover: stack ## after an interrupted up: mend torn state metadata, drop its lo
 	$(PULUMI) cancel --yes --stack $(STACK)
 	$(PULUMI) refresh --yes --skip-preview --clear-pending-creates --stack $(STACK)
 
-destroy: stack ## remove everything the stack made
+# No SITE= here: a targeted destroy would leave the site in wayshub:sites (the next up makes it again), and its
+# hosts-file line, DNS records and `sites` output behind. Removing its entry and running `make up` removes only
+# its own things (docs/sites.md, "Independence").
+destroy: $(if $(SITE),destroy-site,stack) ## remove everything the stack made (a site of wayshub:sites: delete its entry, then make up)
 	$(PULUMI) destroy --yes --stack $(STACK)
 
-# Day-2 operations on the deployed stack (docs/operate.md): hosts, key and pinned host keys come from the stack.
-shq = '$(subst ','\'',$(1))'
-OPS = $(WITH_ENGINE) $(VENV)/bin/python scripts/ops --stack $(STACK)
+destroy-site:
+	@echo "make destroy: SITE=$(SITE): remove a site by deleting its entry from wayshub:sites (stacks/Pulumi.$(STACK).yaml) and running make up; destroy removes the whole stack" >&2; exit 2
 
-status: venv engine ## every host: release, unit, restarts, health, nginx upstream, disk; exit 1 if not as the stack says
+# Day-2 operations on the deployed stack (docs/operate.md): hosts, key and pinned host keys come from the stack.
+# SITE=shop: only that site of wayshub:sites (its app servers and the LBs); the stack's own site by its domain.
+shq = '$(subst ','\'',$(1))'
+OPS = $(WITH_ENGINE) $(VENV)/bin/python scripts/ops --stack $(STACK) $(if $(SITE),--site $(call shq,$(SITE)))
+
+status: venv engine ## every host and site: release, unit, restarts, health, nginx upstream, disk (SITE=shop: one site); exit 1 if not as the stack says
 	@$(OPS) status
 
-logs: venv engine ## the app's journal and the LB's nginx logs, merged by time (HOST=app1 FOLLOW=1 SINCE=10m)
+logs: venv engine ## the apps' journals and the LB's nginx logs, merged by time (HOST=app1 SITE=shop FOLLOW=1 SINCE=10m)
 	@$(OPS) logs $(if $(HOST),--host $(call shq,$(HOST))) $(if $(FOLLOW),--follow) $(if $(SINCE),--since $(call shq,$(SINCE)))
 
-ssh: venv engine ## a shell on HOST=app1 with the stack's key (CMD=... runs one command instead)
+ssh: venv engine ## a shell on HOST=app1 with the stack's key (CMD=... runs one command instead; SITE=shop: in its app folder)
 	@$(if $(HOST),,echo "make ssh: say which host, e.g. make ssh HOST=app1" >&2; exit 2)
 	@$(OPS) ssh $(call shq,$(HOST)) $(if $(CMD),--cmd $(call shq,$(value CMD)))
 
-exec: venv engine ## run CMD=... on every app server (or HOST=...), output per host
+exec: venv engine ## run CMD=... on every app server (or HOST=...), output per host (SITE=shop: its servers, in its app folder)
 	@$(if $(CMD),,echo "make exec: say what to run, e.g. make exec CMD=uptime" >&2; exit 2)
 	@$(OPS) exec $(call shq,$(value CMD)) $(if $(HOST),--host $(call shq,$(HOST)))
 

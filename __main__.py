@@ -27,7 +27,7 @@ from components.hosts.address import host_port
 from components.hosts.from_config import Servers, check_known_host_keys, declare_servers
 from components.hosts.host import gate
 from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
-from components.layout import ca_file, lb_component, site_label, site_resource, stack_label
+from components.layout import ca_file, lb_component, site_component, site_label, site_resource, stack_label
 from components.load_balancer import (
     BackendHealthCheck,
     BackendHealthCheckArgs,
@@ -340,7 +340,7 @@ def on_servers() -> Site:
         for site_app in site_apps[1:]:
             more = site_app.site
             on_lbs = SiteOnLbs(
-                site_resource(more.key, "site"),
+                site_component(more.key),
                 SiteOnLbsArgs(
                     site=more,
                     site_name=site_label(stack, more.key),

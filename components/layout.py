@@ -6,6 +6,8 @@ followed by the server's name, its sandbox VMs and its containers (``wayshub-<st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 PREFIX = "wayshub"
 
 
@@ -24,6 +26,28 @@ def site_resource(site: str, name: str) -> str:
     """A resource's name for a site: ``name`` itself for the stack's own site (what a single-site stack always
     had), ``<site>-<name>`` for each of ``wayshub:sites`` (``shop-lb``, ``shop-app1-app``)."""
     return f"{site}-{name}" if site else name
+
+
+def site_of_resource(name: str, sites: Iterable[str]) -> str:
+    """Which of ``sites`` (keys of ``wayshub:sites``) a resource named ``name`` belongs to, by the prefix
+    ``site_resource`` gives it; ``""``: the stack's own site."""
+    return next((site for site in sites if site and name.startswith(site_resource(site, ""))), "")
+
+
+def site_component(site: str) -> str:
+    """The component that holds a site's files, certificate and checkers on the LBs (``SiteOnLbs``): ``shop-site``."""
+    return site_resource(site, "site")
+
+
+def site_of_component(name: str) -> str:
+    """The site whose ``site_component`` is named ``name`` (``""``: none)."""
+    key = name.rpartition("-")[0]
+    return key if key and site_component(key) == name else ""
+
+
+def app_component(server: str, site: str = "") -> str:
+    """A site's ``NodeApp`` on an app server (``app1-app``, ``shop-app1-app``); the ops tools find the server by it."""
+    return site_resource(site, f"{server}-app")
 
 
 def container_name(stack: str, server: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ops.fanout import run_one
 from ops.logs import parse_since, print_logs
-from ops.shell import interactive, run_on
+from ops.shell import in_site, interactive, run_on, run_on_each
 from ops.stack import PulumiStack, StackError, with_dial_timeout
 from ops.status import status
 
@@ -22,6 +22,9 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--stack", required=True)
     top.add_argument("--project", type=Path, default=REPO, help="the Pulumi project folder")
     top.add_argument("--dial-timeout", type=float, default=10.0, help="seconds to wait for a host's SSH")
+    top.add_argument(
+        "--site", help="only this site: a name of wayshub:sites, or the stack's domain for its own (default: all)"
+    )
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="one row per host; exit 1 when any host is not as the stack says")
     logs = commands.add_parser("logs", help="the app's journal (and nginx's logs on the LB), merged by time")
@@ -32,7 +35,9 @@ def parser() -> argparse.ArgumentParser:
     shell = commands.add_parser("ssh", help="a shell on one host, or --cmd non-interactively")
     shell.add_argument("host")
     shell.add_argument("--cmd", help="run this command line instead of a shell")
-    run = commands.add_parser("exec", help="run one command line on every app host (or --host)")
+    run = commands.add_parser(
+        "exec", help="run one command line on every app host (or --host); with --site in its app folder"
+    )
     run.add_argument("cmd")
     run.add_argument("--host", action="append", default=[], help="only this host (repeatable; lb allowed)")
     return top
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         view = with_dial_timeout(PulumiStack(args.stack, args.project, os.environ).read(), args.dial_timeout)
+        site = None
+        if args.site is not None:
+            view = view.only(args.site)
+            site = view.sites[0]
         if args.command == "status":
             rows, text = status(view)
             print(text)
@@ -52,16 +61,21 @@ def main(argv: list[str] | None = None) -> int:
             return print_logs(view, hosts, args.lines, since, args.follow)
         if args.command == "ssh":
             host = view.host(args.host)
+            app_site = site if host.role == "app" else None  # an LB has no app folder
             if args.cmd is None:
-                return interactive(host)
-            outcome = run_one(host, args.cmd, timeout=900)
+                return interactive(host, app_site)
+            outcome = run_one(host, in_site(app_site, args.cmd) if app_site else args.cmd, timeout=900)
             if outcome.result is None:
                 print(f"ops: {host.name}: {outcome.error}", file=sys.stderr)
                 return 255
             sys.stdout.write(outcome.result.stdout)
             sys.stderr.write(outcome.result.stderr)
             return outcome.result.exit_code
-        results, text = run_on([view.host(n) for n in args.host] if args.host else view.app_hosts, args.cmd)
+        hosts = [view.host(n) for n in args.host] if args.host else view.app_hosts
+        if site is None:
+            results, text = run_on(hosts, args.cmd)
+        else:
+            results, text = run_on_each([(h, in_site(site, args.cmd) if h.role == "app" else args.cmd) for h in hosts])
         print(text)
         return 0 if all(r.ok for r in results) else 1
     except (StackError, ValueError) as err:

@@ -31,10 +31,15 @@ def run_one(host: OpsHost, command: str, stdin: str | None = None, timeout: floa
 
 def run_all(hosts: Sequence[OpsHost], command: Callable[[OpsHost], str], timeout: float = 120.0) -> list[HostResult]:
     """``command(host)`` on every host in parallel; results in the hosts' order."""
-    if not hosts:
+    return run_commands([(host, command(host)) for host in hosts], timeout)
+
+
+def run_commands(commands: Sequence[tuple[OpsHost, str]], timeout: float = 120.0) -> list[HostResult]:
+    """Each ``(host, command)`` in parallel (a host may come more than once); results in the same order."""
+    if not commands:
         return []
-    with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
-        return list(pool.map(lambda h: run_one(h, command(h), timeout=timeout), hosts))
+    with ThreadPoolExecutor(max_workers=min(16, len(commands))) as pool:
+        return list(pool.map(lambda pair: run_one(pair[0], pair[1], timeout=timeout), commands))
 
 
 def stream_lines(

@@ -52,9 +52,12 @@ def parse_since(text: str, now: float) -> float:
 
 
 def logs_command(view: StackView, host: OpsHost, lines: int, since: float | None, follow: bool) -> str:
-    units = [unit_name(view.app.name)] if host.role == "app" else ["nginx.service"]
-    if host.role == "lb" and view.health_unit and view.site_name:
-        units.append(Paths.of(view.site_name).unit)
+    """host/logs.sh for one host: the app unit of each site it serves; on an LB nginx's and each site's checker."""
+    sites = view.serves(host)
+    if host.role == "app":
+        units = [unit_name(site.app.name) for site in sites]
+    else:
+        units = ["nginx.service", *(Paths.of(s.site_name).unit for s in sites if s.health_unit and s.site_name)]
     return host_script(
         LOGS_SCRIPT,
         {

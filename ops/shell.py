@@ -9,6 +9,7 @@ removed when the shell ends, however it ends.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,9 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from components.app.layout import app_root, unit_name
 from components.shell import ssh
-from ops.fanout import HostResult, run_all
-from ops.stack import OpsHost
+from ops.fanout import HostResult, run_commands
+from ops.stack import OpsHost, OpsSite
 
 
 def known_hosts_line(conn: ssh.Connection) -> str:
@@ -29,6 +31,19 @@ def known_hosts_line(conn: ssh.Connection) -> str:
         return ""
     name = conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"
     return f"{name} {' '.join(conn.host_key.split()[:2])}\n"
+
+
+def in_site(site: OpsSite, command: str) -> str:
+    """``command`` (a shell line, as written) run in the site's app folder, with ``WAYSHUB_APP`` and
+    ``WAYSHUB_UNIT`` naming its app and systemd unit (``make exec SITE=…``, ``make ssh SITE=…``)."""
+    app = site.app.name
+    return (
+        f"export WAYSHUB_APP={shlex.quote(app)} WAYSHUB_UNIT={shlex.quote(unit_name(app))}\n"
+        f"cd {shlex.quote(app_root(app))} || exit\n{command}"
+    )
+
+
+SITE_SHELL = 'exec "${SHELL:-/bin/sh}" -l'  # the login shell, started in the site's folder
 
 
 def ssh_argv(conn: ssh.Connection, key_file: Path, known_hosts: Path) -> list[str]:
@@ -83,12 +98,13 @@ def _hang_up(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def interactive(host: OpsHost) -> int:
-    """An interactive login shell on ``host``; returns its exit code."""
+def interactive(host: OpsHost, site: OpsSite | None = None) -> int:
+    """An interactive login shell on ``host`` (in ``site``'s app folder); returns its exit code."""
     previous = {sig: signal.signal(sig, _hang_up) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    remote = [in_site(site, SITE_SHELL)] if site else []
     try:
         with key_files(host.connection) as (key_file, known_hosts):
-            return subprocess.run(ssh_argv(host.connection, key_file, known_hosts), check=False).returncode
+            return subprocess.run([*ssh_argv(host.connection, key_file, known_hosts), *remote], check=False).returncode
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -112,5 +128,10 @@ def report(results: Sequence[HostResult]) -> str:
 
 def run_on(hosts: Sequence[OpsHost], command: str) -> tuple[list[HostResult], str]:
     """``command`` (a shell line, run as the login user) on every host in parallel."""
-    results = run_all(hosts, lambda _host: command, timeout=900)
+    return run_on_each([(host, command) for host in hosts])
+
+
+def run_on_each(commands: Sequence[tuple[OpsHost, str]]) -> tuple[list[HostResult], str]:
+    """Each host's own command line (run as the login user), in parallel."""
+    results = run_commands(commands, timeout=900)
     return results, report(results)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from components import config as stack_config
-from components.layout import lb_component
+from components.config import SiteView
+from components.layout import app_component, lb_component, site_label, site_resource
+from components.load_balancer.health_check import Paths
 from components.load_balancer.nginx import site_path
 from components.shell.ssh import Connection
 
@@ -35,26 +37,55 @@ class OpsHost:
 
 
 @dataclass(frozen=True)
+class OpsSite:
+    """One site as the ops tools see it: the stack's own (``key`` ``""``) or one of ``wayshub:sites``."""
+
+    key: str
+    name: str  # how SITE= and the reports name it: the key, or the own site's domain
+    app: stack_config.AppConfig
+    servers: tuple[str, ...]  # the app servers its app runs on
+    release: str  # the release the stack intends (output `release`, or `sites.<key>.release`)
+    backends: list[str]  # its upstream members (output `backends`, or `sites.<key>.backends`)
+    site_name: str  # its nginx file on the LBs (``site_label``; "" when the state has no such file)
+    upstream: str  # the upstream its rendered file proxies to
+    health_unit: bool  # whether the stack runs its backend health check
+
+
+@dataclass(frozen=True)
 class StackView:
     stack: str
     hosts: list[OpsHost]
-    app: stack_config.AppConfig
-    release: str  # the release the stack intends (output `release`)
-    backends: list[str]  # the LB's upstream members (output `backends`)
-    site_name: str  # the LB's nginx site (its file name; "" when the state has no LB site)
-    upstream: str  # the upstream the rendered site proxies to
-    health_unit: bool  # whether the stack runs the LB's backend health check
+    sites: list[OpsSite]  # every site (the stack's own first), or the one SITE= selects
     virtual_address: str = ""  # the address two LBs share (hosts.lbServers), "" with one LB
+    several: bool = False  # the stack has wayshub:sites (the reports name each row's site)
+    selected: str = ""  # the site SITE= chose ("" for all)
 
     def host(self, name: str) -> OpsHost:
         for host in self.hosts:
             if host.name == name:
                 return host
-        raise StackError(f"no host {name!r} in stack {self.stack} (hosts: {', '.join(h.name for h in self.hosts)})")
+        scope = f"site {self.selected} of stack {self.stack}" if self.selected else f"stack {self.stack}"
+        raise StackError(f"no host {name!r} in {scope} (hosts: {', '.join(h.name for h in self.hosts)})")
 
     @property
     def app_hosts(self) -> list[OpsHost]:
         return [h for h in self.hosts if h.role == "app"]
+
+    def site_of(self, name: str) -> OpsSite:
+        for site in self.sites:
+            if name == site.name:
+                return site
+        raise StackError(f"no site {name!r} in stack {self.stack} (sites: {', '.join(s.name for s in self.sites)})")
+
+    def only(self, name: str) -> StackView:
+        """The view of one site (``SITE=``): its app servers and the LBs."""
+        site = self.site_of(name)
+        hosts = [h for h in self.hosts if h.role != "app" or h.name in site.servers]
+        return replace(self, hosts=hosts, sites=[site], selected=site.name)
+
+    def serves(self, host: OpsHost) -> list[OpsSite]:
+        """The sites ``host`` has a part in: each whose app runs there, every site on an LB."""
+        return [s for s in self.sites if host.role != "app" or host.name in s.servers]
 
 
 def unsecret(value: Any) -> Any:
@@ -101,14 +132,19 @@ HEALTH_TYPE = "wayshub:load_balancer:BackendHealthCheck"
 def view_of(
     stack: str, deployment: Mapping[str, Any], outputs: Mapping[str, Any], settings: stack_config.StackConfig
 ) -> StackView:
-    """The hosts in config order (app servers, then the LB), each with the connection its resources use."""
+    """The hosts in config order (app servers, then the LB), each with the connection its resources use; the
+    sites in config order (the stack's own first), each with what should run for it."""
     if settings.hosts.provider == "containers":
         raise StackError(f"stack {stack} runs in containers (no SSH): use docker ps / docker logs")
     by_component = connections_by_component(deployment)
+    sites = settings.all_sites
     hosts: list[OpsHost] = []
     for server in settings.hosts.app_servers:
-        found = by_component.get(f"{server.name}-app")
-        if found and found[0] == APP_TYPE:
+        found = next(
+            (f for f in (by_component.get(app_component(server.name, s.key)) for s in sites) if f and f[0] == APP_TYPE),
+            None,
+        )
+        if found:
             hosts.append(OpsHost(server.name, "app", Connection.from_props(found[1])))
     for index, server in enumerate(settings.hosts.load_balancers):
         found = by_component.get(lb_component(index))
@@ -119,15 +155,28 @@ def view_of(
     return StackView(
         stack=stack,
         hosts=hosts,
-        app=settings.app,
-        release=str(outputs.get("release") or ""),
-        backends=[str(b) for b in outputs.get("backends") or []],
-        site_name=site_name_of(deployment),
-        upstream=next(
-            (upstream_name(str(out.get("site") or "")) for _, out in component_outputs(deployment, LB_TYPE)), ""
-        ),
-        health_unit=bool(component_outputs(deployment, HEALTH_TYPE)),
+        sites=[ops_site(stack, site, deployment, outputs) for site in sites],
         virtual_address=settings.virtual_address or "",
+        several=len(sites) > 1,
+    )
+
+
+def ops_site(stack: str, site: SiteView, deployment: Mapping[str, Any], outputs: Mapping[str, Any]) -> OpsSite:
+    """What the stack says of one site: its outputs (the own site's at the top, the others' under ``sites``),
+    its nginx file and checker as the state has them."""
+    said = outputs if not site.key else (outputs.get("sites") or {}).get(site.key) or {}
+    label = site_label(stack, site.key)
+    lbs = dict(component_outputs(deployment, LB_TYPE))
+    return OpsSite(
+        key=site.key,
+        name=site.key or site.names[0],
+        app=site.app,
+        servers=tuple(site.servers),
+        release=str(said.get("release") or ""),
+        backends=[str(b) for b in said.get("backends") or []],
+        site_name=label if label in published_files(deployment, LB_TYPE, site_path) else "",
+        upstream=upstream_name(str(lbs.get(site_resource(site.key, lb_component(0)), {}).get("site") or "")),
+        health_unit=label in published_files(deployment, HEALTH_TYPE, lambda name: Paths.of(name).unit),
     )
 
 
@@ -137,19 +186,16 @@ def upstream_name(site_text: str) -> str:
     return match.group(1) if match else ""
 
 
-def site_name_of(deployment: Mapping[str, Any]) -> str:
-    """The LB's nginx site name: the file its site command publishes (shaped by ``site_path``).
-
-    (The stack has no output for it; the rendered site names its upstream with ``_`` for ``-``.)
-    """
-    shape = re.escape(site_path("@@")).replace("@@", r"([A-Za-z0-9._-]+)")
+def published_files(deployment: Mapping[str, Any], type_: str, shape: Callable[[str], str]) -> set[str]:
+    """The site names whose file (nginx site, checker unit: ``shape(site name)``) the commands of ``type_``
+    components write (the stack has no output for them)."""
+    pattern = re.compile(re.escape(shape("@@")).replace("@@", r"([A-Za-z0-9._-]+)"))
     types = {r["urn"]: r["type"] for r in deployment.get("resources") or []}
+    found: set[str] = set()
     for resource in deployment.get("resources") or []:
-        if types.get(resource.get("parent", "")) == LB_TYPE:
-            match = re.search(shape, str((resource.get("inputs") or {}).get("create") or ""))
-            if match:
-                return match.group(1)
-    return ""
+        if types.get(resource.get("parent", "")) == type_:
+            found.update(pattern.findall(str((resource.get("inputs") or {}).get("create") or "")))
+    return found
 
 
 def with_dial_timeout(view: StackView, seconds: float) -> StackView:

@@ -11,31 +11,31 @@ from components.hosts.probe import parse_facts
 from components.hosts.survey import host_script
 from components.load_balancer.health_check import Paths
 from components.load_balancer.nginx import site_path
-from ops.fanout import HostResult, run_all
-from ops.stack import OpsHost, StackView
+from ops.fanout import HostResult, run_commands
+from ops.stack import OpsHost, OpsSite, StackView
 
 STATUS_SCRIPT = Path(__file__).resolve().parent / "host" / "status.sh"
 PROBE_JS = Path(__file__).resolve().parents[1] / "components" / "app" / "host" / "probe.js"
 
 
-def status_command(view: StackView, host: OpsHost) -> str:
-    """``sudo bash -c`` of host/status.sh with its inputs (each value quoted)."""
-    health = view.app.health
+def status_command(view: StackView, host: OpsHost, site: OpsSite) -> str:
+    """``sudo bash -c`` of host/status.sh with its inputs (each value quoted), for one site on the host."""
+    health = site.app.health
     low, high = health.status_range
     return host_script(
         STATUS_SCRIPT,
         {
             "ROLE": host.role,
-            "APP": view.app.name,
-            "PORT": str(view.app.port),
+            "APP": site.app.name,
+            "PORT": str(site.app.port),
             "HEALTH_PATH": health.path,
             "STATUS_LOW": str(low),
             "STATUS_HIGH": str(high),
             "HEALTH_BODY": health.body_contains or "",
             "PROBE_JS": PROBE_JS.read_text(),
-            "UPSTREAM": view.upstream,
-            "SITE_FILE": site_path(view.site_name) if view.site_name else "",
-            "HEALTH_UNIT": Paths.of(view.site_name).unit if view.health_unit and view.site_name else "",
+            "UPSTREAM": site.upstream,
+            "SITE_FILE": site_path(site.site_name) if site.site_name else "",
+            "HEALTH_UNIT": Paths.of(site.site_name).unit if site.health_unit and site.site_name else "",
             "VIRTUAL_ADDRESS": view.virtual_address,
         },
     )
@@ -45,6 +45,7 @@ def status_command(view: StackView, host: OpsHost) -> str:
 class Row:
     host: str
     role: str
+    site: str  # the site's name (OpsSite.name)
     reachable: bool
     release: str
     unit: str
@@ -58,6 +59,10 @@ class Row:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def where(self, several: bool) -> str:
+        """How problem lines and the summary name the row: its host, and its site when the stack has several."""
+        return f"{self.host} ({self.site})" if several else self.host
 
 
 def ago(epoch: str, now: float) -> str:
@@ -78,29 +83,32 @@ def disk_text(facts: dict[str, str]) -> str:
     return f"{int(free) / 1048576:.1f}G free ({facts.get('disk_used', '?')} used)"
 
 
-def judge(view: StackView, outcome: HostResult, now: float) -> Row:
-    """The host's row; ``problems`` says what is not as the stack says."""
+def judge(view: StackView, site: OpsSite, outcome: HostResult, now: float) -> Row:
+    """The row of one site on the host; ``problems`` says what is not as the stack says."""
     host = outcome.host
     if outcome.result is None or outcome.result.exit_code != 0:
         why = outcome.error or (outcome.result.stderr.strip() if outcome.result else "") or "status script failed"
-        return Row(host.name, host.role, outcome.result is not None, "-", "-", "-", "-", "-", "-", "-", (why,))
+        return Row(
+            host.name, host.role, site.name, outcome.result is not None, "-", "-", "-", "-", "-", "-", "-", (why,)
+        )
     facts = parse_facts(outcome.result.stdout)
     problems: list[str] = []
     if host.role == "app":
         release = facts.get("release", "")
-        if release != view.release:
-            problems.append(f"runs release {release or 'none'}, the stack's is {view.release}")
+        if release != site.release:
+            problems.append(f"runs release {release or 'none'}, the stack's is {site.release}")
         state = facts.get("unit_state", "unknown")
         if state != "active":
-            problems.append(f"{unit_name(view.app.name)} is {state}")
+            problems.append(f"{unit_name(site.app.name)} is {state}")
         health = facts.get("health", "")
         if health != "ok":
             problems.append(f"health check: {health or 'no answer'}")
         health_text = f"{health} {facts['health_ms']}ms" if health == "ok" and "health_ms" in facts else health
-        marker = "" if release == view.release else " (not the stack's)"
+        marker = "" if release == site.release else " (not the stack's)"
         return Row(
             host.name,
             host.role,
+            site.name,
             True,
             (release or "-") + marker,
             state,
@@ -117,12 +125,12 @@ def judge(view: StackView, outcome: HostResult, now: float) -> Row:
     if facts.get("nginx_config") != "ok":
         problems.append("nginx -t fails")
     members = [m for m in facts.get("upstream", "").split(",") if m]
-    if sorted(members) != sorted(view.backends):
-        problems.append(f"upstream is {', '.join(members) or 'empty'}, the stack's is {', '.join(view.backends)}")
+    if sorted(members) != sorted(site.backends):
+        problems.append(f"upstream is {', '.join(members) or 'empty'}, the stack's is {', '.join(site.backends)}")
     if "health_unit" in facts and facts["health_unit"] != "active":
         problems.append(f"backend health check is {facts['health_unit'] or 'missing'}")
     unit = f"nginx {state}"
-    health = f"upstream {len(members)}/{len(view.backends)}"
+    health = f"upstream {len(members)}/{len(site.backends)}"
     if view.virtual_address:
         keepalived = facts.get("keepalived_state", "unknown")
         unit += f", keepalived {keepalived}"
@@ -132,6 +140,7 @@ def judge(view: StackView, outcome: HostResult, now: float) -> Row:
     return Row(
         host.name,
         host.role,
+        site.name,
         True,
         "-",
         unit,
@@ -148,7 +157,7 @@ def address_problem(view: StackView, rows: list[Row]) -> str | None:
     """With two LBs: exactly one must hold the shared address (none: the site is down; two: split brain)."""
     if not view.virtual_address:
         return None
-    holders = [r.host for r in rows if r.role == "lb" and "HOLDS" in r.health]
+    holders = list(dict.fromkeys(r.host for r in rows if r.role == "lb" and "HOLDS" in r.health))  # a row per site
     if len(holders) == 1:
         return None
     if not holders:
@@ -159,11 +168,15 @@ def address_problem(view: StackView, rows: list[Row]) -> str | None:
 COLUMNS = ("HOST", "ROLE", "SSH", "RELEASE", "UNIT", "SINCE", "RESTARTS", "HEALTH", "NODE", "DISK")
 
 
-def table(rows: list[Row]) -> str:
-    cells = [COLUMNS] + [
+def table(rows: list[Row], several: bool = False) -> str:
+    """The rows under their headings (with a SITE column when the stack has several sites), then a line per
+    problem."""
+    columns = (*COLUMNS[:2], "SITE", *COLUMNS[2:]) if several else COLUMNS
+    cells = [columns] + [
         (
             r.host,
             r.role,
+            *((r.site,) if several else ()),
             "ok" if r.reachable else "DOWN",
             r.release,
             r.unit,
@@ -175,26 +188,36 @@ def table(rows: list[Row]) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
     for r in rows:
-        lines.extend(f"{r.host}: {problem}" for problem in r.problems)
+        lines.extend(f"{r.where(several)}: {problem}" for problem in r.problems)
     return "\n".join(lines)
 
 
+def targets(view: StackView) -> list[tuple[OpsHost, OpsSite]]:
+    """Each host with each site it has a part in: a site's app servers, and every LB (its file, upstream, checker)."""
+    return [(host, site) for host in view.hosts for site in view.serves(host)]
+
+
+def summary(view: StackView, rows: list[Row]) -> str:
+    bad = list(dict.fromkeys(r.where(view.several) for r in rows if not r.ok))
+    if bad:
+        return f"stack {view.stack}: NOT as the stack says on {', '.join(bad)}"
+    if view.several:
+        releases = ", ".join(f"{s.name} {s.release}" for s in view.sites)
+        return f"stack {view.stack}: every host is as the stack says (releases: {releases})"
+    return f"stack {view.stack}: every host is as the stack says (release {view.sites[0].release})"
+
+
 def status(view: StackView) -> tuple[list[Row], str]:
-    """Query every host in parallel; the rows and the printable report."""
-    outcomes = run_all(view.hosts, lambda host: status_command(view, host), timeout=60)
+    """Query every host for each of its sites in parallel; the rows and the printable report."""
+    pairs = targets(view)
+    outcomes = run_commands([(host, status_command(view, host, site)) for host, site in pairs], timeout=60)
     now = time.time()
-    rows = [judge(view, outcome, now) for outcome in outcomes]
-    bad = [r.host for r in rows if not r.ok]
+    rows = [judge(view, site, outcome, now) for (_, site), outcome in zip(pairs, outcomes, strict=True)]
     shared = address_problem(view, rows)
     if shared:
-        rows = [replace(r, problems=(*r.problems, shared)) if r.role == "lb" else r for r in rows]
-        bad = [r.host for r in rows if not r.ok]
-    summary = (
-        f"stack {view.stack}: every host is as the stack says (release {view.release})"
-        if not bad
-        else f"stack {view.stack}: NOT as the stack says on {', '.join(bad)}"
-    )
-    return rows, table(rows) + "\n" + summary
+        first = view.sites[0].name  # said once per LB, not once per site
+        rows = [replace(r, problems=(*r.problems, shared)) if r.role == "lb" and r.site == first else r for r in rows]
+    return rows, table(rows, view.several) + "\n" + summary(view, rows)

@@ -20,12 +20,12 @@ import pulumi
 from components.app.node_app import NodeApp, release_step_name
 from components.checkpoint import checkpoint_urns
 from components.hosts import Host
-from components.layout import site_resource
+from components.layout import app_component
 
 
 def app_name(host: Host, site: str = "") -> str:
     """``NodeApp``'s resource name on a host (``site``: one of ``wayshub:sites``, else the stack's own)."""
-    return site_resource(site, f"{host.name}-app")
+    return app_component(host.name, site)
 
 
 def release_step(host: Host, site: str = "") -> str:

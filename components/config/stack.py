@@ -62,6 +62,14 @@ class StackConfig(Model):
     @model_validator(mode="after")
     def _sites(self) -> StackConfig:
         if self.sites:
+            # A site's resources are named `<site>-…` (components/layout.py): a server named so would share them.
+            for index, site in enumerate(self.sites):
+                for server in self.hosts.all_servers:
+                    if server.name.startswith(f"{site.name}-"):
+                        raise ValueError(
+                            f"sites[{index}].name {site.name!r} begins the server name {server.name!r}: their "
+                            "resources would share names; rename one"
+                        )
             check_sites(self.domain, self.app, self.lb.tls, self.app_server_names, self.sites)
         return self
 

@@ -11,7 +11,7 @@ from typing import Any
 from .engine import Urn, scrub
 from .files import code_fence, file_diff, line_count, rendered_files
 from .rows import at_a_glance, headline, table
-from .steps import changes
+from .steps import Change, changes, site_keys
 
 # The comment's size by default: GitHub rejects comments over 65,536 characters.
 DEFAULT_MAX_CHARS = 60_000
@@ -34,6 +34,14 @@ def _diagnostics(preview: Mapping[str, Any]) -> list[str]:
         fence = code_fence(message)
         lines += [f"`{where}`:", "", fence, message, fence, ""]
     return lines
+
+
+def _by_site(rows: list[Change], keys: list[str]) -> list[tuple[str, list[Change]]]:
+    """With wayshub:sites: the rows of each site under its heading (the stack's own first: every row not
+    named after a site), those with rows only."""
+    groups = [("#### The stack's own site", [r for r in rows if not r.site])]
+    groups += [(f"#### Site `{key}`", [r for r in rows if r.site == key]) for key in keys]
+    return [(heading, group) for heading, group in groups if group]
 
 
 def render(
@@ -65,10 +73,14 @@ def render(
     head = headline(preview, rows)
     if head:
         lines += [head, ""]
-    glance = at_a_glance(rows)
-    if glance:
-        lines += [*glance, ""]
-    lines += [*table(rows), ""]
+    keys = site_keys(preview)
+    for heading, group in _by_site(rows, keys) if keys else [("", rows)]:
+        if heading:
+            lines += [heading, ""]
+        glance = at_a_glance(group)
+        if glance:
+            lines += [*glance, ""]
+        lines += [*table(group), ""]
     files = [f for r in rows for f in rendered_files(r)]
     diffs = [f for f in files if f.changes]
     if diffs:

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.layout import site_of_component, site_of_resource, site_resource
+
 from .engine import SECRET, Urn
 
 # Inputs that are bookkeeping, never worth a reviewer's attention.
@@ -38,6 +40,9 @@ LAYER_ORDER = ("hosts", "app", "load balancer", "names", "stack", "other")
 # Top-level custom resources that belong to a layer without a component around them.
 CUSTOM_LAYERS = {"HostsEntry": "names", "SelfSignedTls": "load balancer"}
 SHARED = "—"
+# The component that holds one of wayshub:sites on the LBs (components/load_balancer/more_sites.py): it names
+# the site, and is no host's (its NginxLoadBalancer and checker children are).
+SITE_GROUP = "wayshub:load_balancer:SiteOnLbs"
 
 # What each resource does on its host, by name suffix, in the order the program runs them on a host.
 ROLES: tuple[tuple[str, str], ...] = (
@@ -94,6 +99,7 @@ class Change:
     new: dict[str, Any]
     changed: list[str] = field(default_factory=list)
     hidden: bool = False  # only secret inputs can have changed: which one, the JSON does not say
+    site: str = ""  # the one of wayshub:sites it belongs to ("" the stack's own, or a stack without sites)
 
     @property
     def kind(self) -> str:
@@ -125,7 +131,7 @@ def _owner(urn: str, parents: Mapping[str, str]) -> str | None:
     while current and current not in seen:
         seen.add(current)
         parsed = Urn.parse(current)
-        if is_component(parsed.type):
+        if is_component(parsed.type) and parsed.type != SITE_GROUP:
             owner = parsed.name
         current = parents.get(current)
     return owner
@@ -146,8 +152,8 @@ def _layer(urn: Urn) -> str:
 def _host(urn: Urn, layer: str, owner: str | None) -> str:
     if layer in ("names", "stack", "other"):
         return SHARED
-    if "wayshub:hosts:SandboxNetwork" in urn.types or len(urn.types) == 1:
-        return SHARED  # shared by the stack's hosts, or a top-level resource of no host
+    if "wayshub:hosts:SandboxNetwork" in urn.types or len([t for t in urn.types if t != SITE_GROUP]) == 1:
+        return SHARED  # shared by the stack's hosts, or a top-level resource of no host (a site's own CA)
     if owner is None:
         return HOST_SUFFIX.sub("", urn.name) or urn.name
     if layer == "app":
@@ -166,9 +172,22 @@ def is_bookkeeping(type_token: str) -> bool:
     return type_token.rsplit(":", 1)[-1] in BOOKKEEPING
 
 
+def site_keys(preview: Mapping[str, Any]) -> list[str]:
+    """The sites of ``wayshub:sites`` the preview has (changed or not), by their components; none: one site."""
+    names = {Urn.parse(str(s.get("urn", ""))) for s in preview.get("steps") or [] if isinstance(s, dict)}
+    keys = {site_of_component(urn.name) for urn in names if urn.type == SITE_GROUP}
+    return sorted((key for key in keys if key), key=natural_key)
+
+
+def _site_host(host: str, site: str) -> str:
+    """A site's resources are named after it (``shop-app2-app``): the host is the server's own name."""
+    return host.removeprefix(site_resource(site, "")) if site and host != SHARED else host
+
+
 def changes(preview: Mapping[str, Any]) -> list[Change]:
     """The resources that change, one per URN, in a stable order: layer, host, name."""
     steps = [s for s in preview.get("steps") or [] if isinstance(s, dict)]
+    keys = site_keys(preview)
     parents = _parents(steps)
     found: dict[str, Change] = {}
     for step in steps:
@@ -186,15 +205,17 @@ def changes(preview: Mapping[str, Any]) -> list[Change]:
             known.new = known.new or new
             continue
         layer = _layer(urn)
+        site = site_of_resource(urn.name, keys)
         found[urn_text] = Change(
             op=op,
             urn=urn_text,
             name=urn.name,
             type=urn.type,
             layer=layer,
-            host=_host(urn, layer, _owner(urn_text, parents)),
+            host=_site_host(_host(urn, layer, _owner(urn_text, parents)), site),
             old=old,
             new=new,
+            site=site,
         )
     for change in found.values():
         if change.op in ("update", "replace"):

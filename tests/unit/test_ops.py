@@ -18,7 +18,7 @@ from components.shell.ssh import CommandResult, Connection
 from ops.fanout import HostResult
 from ops.logs import HostParser, parse_since
 from ops.shell import key_files, known_hosts_line, report, ssh_argv
-from ops.stack import SECRET_SIG, OpsHost, StackError, StackView, view_of
+from ops.stack import SECRET_SIG, OpsHost, OpsSite, StackError, StackView, view_of
 from ops.status import address_problem, judge, status_command
 from tests.unit.pulumi_mocks import fake_private_key_pem
 
@@ -96,7 +96,7 @@ def test_hosts_come_from_the_state_in_config_order_with_their_secret_connections
         ("lb", "lb", 2200),
     ]
     assert v.hosts[0].connection.private_key == KEY
-    assert (v.site_name, v.upstream, v.release) == ("wayshub-s", "wayshub_s", "r1")
+    assert (v.sites[0].site_name, v.sites[0].upstream, v.sites[0].release) == ("wayshub-s", "wayshub_s", "r1")
     assert KEY not in repr(v)  # a host's repr never shows its key
     with pytest.raises(StackError, match="no host 'app3'"):
         v.host("app3")
@@ -110,8 +110,11 @@ def test_a_stack_without_deployed_hosts_or_in_containers_says_so() -> None:
 
 
 def test_status_command_quotes_every_input() -> None:
-    hostile = StackView("s", [], settings().app.model_copy(update={"name": "x; whoami"}), "r", [], "", "", False)
-    command = status_command(hostile, OpsHost("app1", "app", Connection("h", 22, "u", KEY)))
+    app = settings().app.model_copy(update={"name": "x; whoami"})
+    hostile = OpsSite("", "wayshub.test", app, ("app1",), "r", [], "", "", False)
+    command = status_command(
+        StackView("s", [], [hostile]), OpsHost("app1", "app", Connection("h", 22, "u", KEY)), hostile
+    )
     argv = shlex.split(command)
     assert argv[:4] == ["sudo", "-n", "bash", "-c"]
     assert "\nAPP='x; whoami'\n" in argv[4]
@@ -129,7 +132,7 @@ LB_OK = (
 
 def test_a_host_as_the_stack_says_has_no_problems() -> None:
     v = view()
-    app = judge(v, outcome(v.hosts[0], APP_OK), now=160)
+    app = judge(v, v.sites[0], outcome(v.hosts[0], APP_OK), now=160)
     assert app.ok and (app.release, app.unit, app.since, app.health, app.node, app.disk) == (
         "r1",
         "active",
@@ -138,7 +141,7 @@ def test_a_host_as_the_stack_says_has_no_problems() -> None:
         "v22.1.0",
         "2.0G free (40% used)",
     )
-    lb = judge(v, outcome(v.hosts[2], LB_OK), now=160)
+    lb = judge(v, v.sites[0], outcome(v.hosts[2], LB_OK), now=160)
     assert lb.ok and lb.health == "upstream 2/2"
 
 
@@ -152,7 +155,7 @@ def test_a_host_as_the_stack_says_has_no_problems() -> None:
 )
 def test_an_app_host_not_as_the_stack_says_is_named(facts: str, problem: str) -> None:
     v = view()
-    assert judge(v, outcome(v.hosts[0], facts), now=0).problems == (problem,)
+    assert judge(v, v.sites[0], outcome(v.hosts[0], facts), now=0).problems == (problem,)
 
 
 @pytest.mark.parametrize(
@@ -168,12 +171,12 @@ def test_an_app_host_not_as_the_stack_says_is_named(facts: str, problem: str) ->
 )
 def test_an_lb_not_as_the_stack_says_is_named(facts: str, problem: str) -> None:
     v = view()
-    assert judge(v, outcome(v.hosts[2], facts), now=0).problems == (problem,)
+    assert judge(v, v.sites[0], outcome(v.hosts[2], facts), now=0).problems == (problem,)
 
 
 def test_an_unreachable_host_is_a_problem() -> None:
     v = view()
-    row = judge(v, HostResult(v.hosts[1], None, "cannot reach wayshub@127.0.0.1:2202"), now=0)
+    row = judge(v, v.sites[0], HostResult(v.hosts[1], None, "cannot reach wayshub@127.0.0.1:2202"), now=0)
     assert not row.reachable and row.problems == ("cannot reach wayshub@127.0.0.1:2202",)
 
 
@@ -295,13 +298,13 @@ def test_two_lbs_are_both_listed_and_status_says_which_holds_the_address() -> No
     v = failover_view()
     assert [(h.name, h.role, h.connection.port) for h in v.hosts][2:] == [("lb1", "lb", 2200), ("lb2", "lb", 2203)]
     assert v.virtual_address == "172.30.77.5"
-    assert "\nVIRTUAL_ADDRESS=172.30.77.5\n" in shlex.split(status_command(v, v.hosts[2]))[4]
-    holder = judge(v, outcome(v.hosts[2], LB_OK + KEEPALIVED + "holds=yes\n"), now=160)
-    standby = judge(v, outcome(v.hosts[3], LB_OK + KEEPALIVED + "holds=no\n"), now=160)
+    assert "\nVIRTUAL_ADDRESS=172.30.77.5\n" in shlex.split(status_command(v, v.hosts[2], v.sites[0]))[4]
+    holder = judge(v, v.sites[0], outcome(v.hosts[2], LB_OK + KEEPALIVED + "holds=yes\n"), now=160)
+    standby = judge(v, v.sites[0], outcome(v.hosts[3], LB_OK + KEEPALIVED + "holds=no\n"), now=160)
     assert holder.ok and standby.ok
     assert (holder.unit, holder.health) == ("nginx active, keepalived active", "upstream 2/2, HOLDS 172.30.77.5")
     assert standby.health == "upstream 2/2, standby"
-    down = judge(v, outcome(v.hosts[3], LB_OK + "keepalived_state=failed\nholds=no\n"), now=0)
+    down = judge(v, v.sites[0], outcome(v.hosts[3], LB_OK + "keepalived_state=failed\nholds=no\n"), now=0)
     assert down.problems == ("keepalived is failed: this LB cannot take 172.30.77.5 over",)
 
 
@@ -315,6 +318,7 @@ def test_two_lbs_are_both_listed_and_status_says_which_holds_the_address() -> No
 def test_none_or_both_holding_the_address_is_named(held: tuple[str, str], problem: str) -> None:
     v = failover_view()
     rows = [
-        judge(v, outcome(h, LB_OK + KEEPALIVED + f"holds={x}\n"), now=0) for h, x in zip(v.hosts[2:], held, strict=True)
+        judge(v, v.sites[0], outcome(h, LB_OK + KEEPALIVED + f"holds={x}\n"), now=0)
+        for h, x in zip(v.hosts[2:], held, strict=True)
     ]
     assert address_problem(v, rows) == problem

@@ -80,6 +80,10 @@ REFUSED = {
         ),
         "wayshub: sites[0].tls 'acme' with two load balancers (hosts.lbServers) is for the stack's own site only",
     ),
+    "its name begins a server's": (
+        with_sites(SHOP, hosts={**GOOD["hosts"], "appServers": [{"name": "shop-1"}, {"name": "app2"}]}),
+        "wayshub: sites[0].name 'shop' begins the server name 'shop-1': their resources would share names",
+    ),
     "its name would shadow a system user": (
         with_sites({**SHOP, "name": "nginx"}),
         "wayshub:sites[0].app.name: 'nginx' is a system user or unit name",
