@@ -35,7 +35,7 @@ E2E_PYTEST = $(WITH_PLUGINS) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest \
   -n $(words $(subst $(comma), ,$(E2E_SLOTS))) --dist loadfile
 comma := ,
 
-.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy destroy-site status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,8 +88,8 @@ up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and pri
 preview: stack ## show what `up` would change, with diffs
 	$(PULUMI) preview --diff --stack $(STACK)
 
-refresh: stack ## read the hosts back (drift: docs/drift.md); then `make preview` shows the repair, `make up` makes it
-	$(PULUMI) refresh --yes --diff --stack $(STACK)
+refresh: stack ## read the hosts back (drift: docs/drift.md; SITE=shop: that site's); then `make preview` shows the repair, `make up` makes it
+	$(if $(SITE),targets=$$($(OPS) targets) && )$(PULUMI) refresh --yes --diff --stack $(STACK) $(if $(SITE),$$(printf -- '--target=%s ' $$targets))
 
 rollback: stack ## switch every app server back to its previous release (rolling, health-gated)
 	$(WITH_ENGINE) $(VENV)/bin/python scripts/rollback --stack $(STACK)
@@ -102,14 +102,10 @@ recover: stack ## after an interrupted up: mend torn state metadata, drop its lo
 	$(PULUMI) cancel --yes --stack $(STACK)
 	$(PULUMI) refresh --yes --skip-preview --clear-pending-creates --stack $(STACK)
 
-# No SITE= here: a targeted destroy would leave the site in wayshub:sites (the next up makes it again), and its
-# hosts-file line, DNS records and `sites` output behind. Removing its entry and running `make up` removes only
-# its own things (docs/sites.md, "Independence").
-destroy: $(if $(SITE),destroy-site,stack) ## remove everything the stack made (a site of wayshub:sites: delete its entry, then make up)
-	$(PULUMI) destroy --yes --stack $(STACK)
-
-destroy-site:
-	@echo "make destroy: SITE=$(SITE): remove a site by deleting its entry from wayshub:sites (stacks/Pulumi.$(STACK).yaml) and running make up; destroy removes the whole stack" >&2; exit 2
+# SITE=shop: that site alone, the declarative way: its entry (and its siteSecrets, siteTls) leaves the stack's
+# config, and the up removes exactly what it had; the other sites are not touched (docs/sites.md).
+destroy: stack ## remove everything the stack made (SITE=shop: that site of wayshub:sites only)
+	$(if $(SITE),$(OPS) remove-site && $(PULUMI) up --yes --stack $(STACK),$(PULUMI) destroy --yes --stack $(STACK))
 
 # Day-2 operations on the deployed stack (docs/operate.md): hosts, key and pinned host keys come from the stack.
 # SITE=shop: only that site of wayshub:sites (its app servers and the LBs); the stack's own site by its domain.

@@ -164,7 +164,21 @@ def site_servers(site: SiteView, servers: Servers) -> Servers:
         site_file=site_path(site_label(stack, site.key)),
         takeover=settings.hosts.takeover,
     )
+    if site.path:  # its domain is another site's: only its app servers have anything to survey
+        return replace(survey_servers(replace(mine, lbs=[]), survey, site.key), lbs=mine.lbs)
     return survey_servers(mine, survey, site.key)
+
+
+def host_site(site: SiteView) -> SiteView:
+    """The site whose domain ``site`` serves a path of (``site`` itself when it has no path)."""
+    if not site.path:
+        return site
+    return next(view for view in settings.all_sites if not view.path and view.names[0] == site.names[0])
+
+
+def has_paths(site: SiteView) -> bool:
+    """Whether other sites serve paths of ``site``'s domain (then its servers include their locations)."""
+    return any(view.path and host_site(view).key == site.key for view in settings.all_sites)
 
 
 def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[NodeApp]:
@@ -213,11 +227,13 @@ def provided_tls(site: str) -> TlsMaterial:
     return TlsMaterial(pair.apply(lambda p: p["certificate"]), pair.apply(lambda p: p["privateKey"]))
 
 
-def site_urls(domain: str, tls: bool, http_port: int, https_port: int, address: str, ca: str = "") -> dict[str, str]:
+def site_urls(
+    domain: str, tls: bool, http_port: int, https_port: int, address: str, ca: str = "", path: str = ""
+) -> dict[str, str]:
     """A site's URL, and a curl that works even before the hosts file is read (``ca``: the file `make up` saves a
-    self-signed site's CA in, components/layout.py's ``ca_file``)."""
+    self-signed site's CA in, components/layout.py's ``ca_file``; ``path``: a site serving a path of ``domain``)."""
     scheme, port = ("https", https_port) if tls else ("http", http_port)
-    url = f"{scheme}://{domain}{'' if port == (443 if tls else 80) else f':{port}'}/"
+    url = f"{scheme}://{domain}{'' if port == (443 if tls else 80) else f':{port}'}{path}/"
     trust = f" --cacert {ca}" if ca else ""
     return {"url": url, "curl": f"curl{trust} --resolve {domain}:{port}:{address} {url}"}
 
@@ -301,6 +317,7 @@ def on_servers() -> Site:
                 acme_issuer=index == 0,
                 acme_peers=servers.lbs[1:] if index == 0 else [],
                 after=[lbs[order[position - 1]].site] if position else [],
+                has_paths=has_paths(site_apps[0].site),
             ),
         )
         if settings.lb.health_check.enabled:
@@ -337,8 +354,10 @@ def on_servers() -> Site:
             for index, host in enumerate(servers.lbs)
         }
         sites: dict[str, object] = {}
-        for site_app in site_apps[1:]:
+        # Sites with their own names first: a site with a path waits for its domain's site on each LB.
+        for site_app in sorted(site_apps[1:], key=lambda one: bool(one.site.path)):
             more = site_app.site
+            home = host_site(more)  # itself, or the site whose domain it serves a path of
             on_lbs = SiteOnLbs(
                 site_component(more.key),
                 SiteOnLbsArgs(
@@ -354,14 +373,24 @@ def on_servers() -> Site:
                     acme=acme_ca,
                     acme_after=acme_after,
                     provided=provided_tls(more.key) if more.tls == "provided" else None,
+                    has_paths=has_paths(more),
+                    host_site_name=site_label(stack, home.key),
+                    host_sites={
+                        index: lbs[index].site if not home.key else on_lbs_of[home.key].sites[index]
+                        for index in range(len(servers.lbs))
+                    }
+                    if more.path
+                    else {},
                 ),
             )
             on_lbs_of[more.key] = on_lbs
             if on_lbs.certificate is not None:
                 log_certificate(more.names[0], on_lbs.certificate)
-            ca = ca_file(stack, more.key) if more.tls == "self-signed" else ""
+            ca = ca_file(stack, home.key) if home.tls == "self-signed" else ""
             sites[more.key] = {
-                **site_urls(more.names[0], more.tls != "off", http_port, public_https_port, public_address, ca),
+                **site_urls(
+                    more.names[0], more.tls != "off", http_port, public_https_port, public_address, ca, more.path
+                ),
                 "backends": [a.backend for a in apps_of[more.key]],
                 "release": site_app.release.id,
                 "releases": [a.release_id for a in apps_of[more.key]],
@@ -411,14 +440,14 @@ def on_servers() -> Site:
         notes = [a.takeover_notes for site_apps_of in apps_of.values() for a in site_apps_of]
         for index, host in enumerate(servers.lbs):
             # Each site's hand-written nginx site for its domain, once that site of ours is live there.
-            live_sites = [lbs[index].site, *(on_lbs.sites[index] for on_lbs in on_lbs_of.values())]
-            for view, live in zip([site_app.site for site_app in site_apps], live_sites, strict=True):
+            live_sites = {"": lbs[index].site, **{key: on_lbs.sites[index] for key, on_lbs in on_lbs_of.items()}}
+            for view in (site_app.site for site_app in site_apps if not site_app.site.path):
                 retired = retire_sites(
                     site_resource(view.key, f"{lb_component(index)}-retire-sites"),
                     host,
                     view.names[0],
                     site_path(site_label(stack, view.key)),
-                    live,
+                    live_sites[view.key],
                 )
                 notes.append(retired.stdout.apply(str.splitlines))
         pulumi.export("takeover", pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns]))

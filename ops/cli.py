@@ -40,6 +40,14 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("cmd")
     run.add_argument("--host", action="append", default=[], help="only this host (repeatable; lb allowed)")
+    commands.add_parser(
+        "targets", help="with --site: the URNs of that site's resources, one a line (make refresh SITE=…)"
+    )
+    commands.add_parser(
+        "remove-site",
+        help="with --site: take the site out of wayshub:sites (and its siteSecrets, siteTls) in the stack's config; "
+        "the next up removes exactly it (make destroy SITE=…)",
+    )
     return top
 
 
@@ -51,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.site is not None:
             view = view.only(args.site)
             site = view.sites[0]
+        if args.command in ("targets", "remove-site") and site is None:
+            raise StackError(f"{args.command} needs --site <name> (SITE=<name>)")
+        if args.command == "targets":
+            assert site is not None
+            urns = view.site_urns(site)
+            if not urns:
+                raise StackError(f"site {site.name} has nothing deployed in stack {args.stack} yet")
+            print("\n".join(urns))
+            return 0
+        if args.command == "remove-site":
+            assert site is not None
+            for line in PulumiStack(args.stack, args.project, os.environ).remove_site(site.key):
+                print(line)
+            return 0
         if args.command == "status":
             rows, text = status(view)
             print(text)

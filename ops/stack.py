@@ -16,7 +16,7 @@ from typing import Any
 
 from components import config as stack_config
 from components.config import SiteView
-from components.layout import app_component, lb_component, site_label, site_resource
+from components.layout import app_component, lb_component, site_label, site_of_resource, site_resource
 from components.load_balancer.health_check import Paths
 from components.load_balancer.nginx import site_path
 from components.shell.ssh import Connection
@@ -59,6 +59,14 @@ class StackView:
     virtual_address: str = ""  # the address two LBs share (hosts.lbServers), "" with one LB
     several: bool = False  # the stack has wayshub:sites (the reports name each row's site)
     selected: str = ""  # the site SITE= chose ("" for all)
+    urns: tuple[str, ...] = ()  # every resource of the stack's state but the providers
+    every_site: tuple[OpsSite, ...] = ()  # all the stack's sites, also when SITE= selects one
+
+    def site_urns(self, site: OpsSite) -> list[str]:
+        """The resources of ``site``: a site of wayshub:sites by its name's prefix; the stack's own site, all
+        the others (its servers, hosts entry and DNS records too)."""
+        keys = [s.key for s in self.every_site]
+        return [urn for urn in self.urns if site_of_resource(_name(urn), keys) == site.key]
 
     def host(self, name: str) -> OpsHost:
         for host in self.hosts:
@@ -155,9 +163,13 @@ def view_of(
     return StackView(
         stack=stack,
         hosts=hosts,
-        sites=[ops_site(stack, site, deployment, outputs) for site in sites],
+        sites=list(every := tuple(ops_site(stack, site, deployment, outputs) for site in sites)),
+        every_site=every,
         virtual_address=settings.virtual_address or "",
         several=len(sites) > 1,
+        urns=tuple(
+            r["urn"] for r in deployment.get("resources") or [] if not r["type"].startswith("pulumi:providers:")
+        ),
     )
 
 
@@ -213,8 +225,42 @@ class PulumiStack:
     env: Mapping[str, str] | None = None
 
     def _json(self, *args: str) -> Any:
+        result = self._run(*args)
+        if result.returncode != 0:
+            if f"no stack named '{self.stack}'" in result.stderr or "unable to open state directory" in result.stderr:
+                deploy = "make up" if self.stack == "local" else f"make up STACK={self.stack}"
+                raise StackError(f"stack {self.stack} is not deployed here: {deploy} first")
+            raise StackError(f"pulumi {args[0]} {args[1]} --stack {self.stack}: {result.stderr.strip()[-500:]}")
+        return json.loads(result.stdout or "null")
+
+    def remove_site(self, key: str) -> list[str]:
+        """Take the site ``key`` out of the stack's config: its entry of wayshub:sites, and its siteSecrets and
+        siteTls when set; returns what it did, a line each. The stack's own site is not one to take out."""
+        if not key:
+            raise StackError("the stack's own site goes with the stack: make destroy (without SITE)")
+        config = self._json("config", "--json")
+        sites = json.loads(config.get(f"{stack_config.NAMESPACE}:sites", {}).get("value") or "[]")
+        index = next((i for i, site in enumerate(sites) if site.get("name") == key), None)
+        if index is None:
+            raise StackError(f"no site {key!r} in wayshub:sites of stack {self.stack}")
+        done = []
+        for path in (
+            f"sites[{index}]",
+            f"{stack_config.SITE_SECRETS_SETTING}.{key}",
+            f"{stack_config.SITE_TLS_SETTING}.{key}",
+        ):
+            setting = f"{stack_config.NAMESPACE}:{path}"
+            if path.startswith("sites[") or f"{stack_config.NAMESPACE}:{path.split('.')[0]}" in config:
+                removed = self._run("config", "rm", "--path", setting)
+                if removed.returncode == 0:
+                    done.append(f"removed {setting} from stack {self.stack}'s config")
+                elif path.startswith("sites["):
+                    raise StackError(f"pulumi config rm --path {setting}: {removed.stderr.strip()[-300:]}")
+        return done
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         try:
-            result = subprocess.run(
+            return subprocess.run(
                 ["pulumi", "--non-interactive", *args, "--stack", self.stack],
                 cwd=self.workdir,
                 env=dict(self.env) if self.env is not None else None,
@@ -226,12 +272,6 @@ class PulumiStack:
             raise StackError(
                 "no pulumi on PATH: run this through make (make status, logs, ssh, exec), which finds the engine"
             ) from None
-        if result.returncode != 0:
-            if f"no stack named '{self.stack}'" in result.stderr or "unable to open state directory" in result.stderr:
-                deploy = "make up" if self.stack == "local" else f"make up STACK={self.stack}"
-                raise StackError(f"stack {self.stack} is not deployed here: {deploy} first")
-            raise StackError(f"pulumi {args[0]} {args[1]} --stack {self.stack}: {result.stderr.strip()[-500:]}")
-        return json.loads(result.stdout or "null")
 
     def read(self) -> StackView:
         deployment = self._json("stack", "export", "--show-secrets").get("deployment") or {}

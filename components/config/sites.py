@@ -28,6 +28,17 @@ def check_domain(value: str) -> str:
     return value
 
 
+# A URL path a site serves below another site's domain: segments of unreserved characters, no trailing `/`.
+SITE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def check_path(value: str) -> str:
+    """A site's path (``/api``, ``/shop/admin``), whole; not ``/``, no trailing ``/``, no ``..``."""
+    if not SITE_PATH.fullmatch(value) or any(part in (".", "..") for part in value.split("/")):
+        raise ValueError(f"{value!r} is not a path such as '/api' (letters, digits, '.', '_', '~', '-' between '/')")
+    return value
+
+
 def check_alias(value: str) -> str:
     """Another name of a site: a domain, or a wildcard ``*.<domain>`` (its subdomains, one label deep or more)."""
     base = value.removeprefix("*.")
@@ -63,6 +74,11 @@ class SiteConfig(Model):
     hosts_file: bool = Field(
         default=True, alias="hostsFile", description="its names (not wildcards) in the managed hosts-file block"
     )
+    path: Text | None = Field(
+        default=None,
+        description="serve this path and below (`/api`) of another site's domain (`domain` is that site's): the "
+        "requests keep the path; no aliases or TLS of its own (the other site's)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -93,6 +109,19 @@ class SiteConfig(Model):
             check_alias(alias)
         return value
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else check_path(value)
+
+    @model_validator(mode="after")
+    def _path_alone(self) -> SiteConfig:
+        if self.path is not None and self.aliases:
+            raise ValueError("aliases: a site with a path answers on its domain's site's names; list none")
+        if self.path is not None and self.tls is not None:
+            raise ValueError("tls: a site with a path is served with its domain's site's TLS; set none")
+        return self
+
     @field_validator("servers")
     @classmethod
     def _servers(cls, value: list[str]) -> list[str]:
@@ -118,11 +147,14 @@ class SiteView:
     servers: Sequence[str]
     tls: str
     hosts_file: bool
+    path: str = ""  # a path of the domain of another site (its "host"), or "" for a site of its own names
 
     @property
     def hosts_line(self) -> str:
         """The names its hosts-file line holds (``""``: none): all but wildcards, which no hosts file can hold."""
-        return " ".join(n for n in self.names if not n.startswith("*.")) if self.hosts_file else ""
+        if not self.hosts_file or self.path:  # a path's site: its domain's line is its domain site's
+            return ""
+        return " ".join(n for n in self.names if not n.startswith("*."))
 
 
 def site_views(
@@ -130,10 +162,20 @@ def site_views(
 ) -> Iterator[SiteView]:
     """The stack's own site, then each of ``sites``, with their defaults filled in (servers, TLS)."""
     yield SiteView("", "", [domain], app, list(app_servers), lb_tls, True)
+    tls_of = {domain: lb_tls, **{site.domain: site.tls for site in sites if site.path is None}}
     for index, site in enumerate(sites):
         tls = site.tls or (lb_tls if lb_tls in SITE_TLS and lb_tls != "provided" else "")
+        if site.path is not None:  # served in its domain's site's server, with that site's TLS
+            tls = tls_of.get(site.domain) or "off"
         yield SiteView(
-            site.name, f"sites[{index}].", site.names, site.app, site.servers or list(app_servers), tls, site.hosts_file
+            site.name,
+            f"sites[{index}].",
+            site.names,
+            site.app,
+            site.servers or list(app_servers),
+            tls,
+            site.hosts_file,
+            site.path or "",
         )
 
 
@@ -147,8 +189,20 @@ def check_sites(
         raise ValueError(f"sites: the name {twice[0]!r} is used twice; every site needs its own")
     seen_names: dict[str, str] = {}
     on_server: dict[tuple[str, str], str] = {}  # (server, "name:<app>" / "port:<n>") -> the setting that took it
-    for view in site_views(domain, app, lb_tls, app_servers, sites):
-        for index, name in enumerate(view.names):
+    views = list(site_views(domain, app, lb_tls, app_servers, sites))
+    own_names = {view.names[0] for view in views if not view.path}
+    seen_paths: dict[tuple[str, str], str] = {}
+    for view in views:
+        if view.path:
+            if view.names[0] not in own_names:
+                raise ValueError(
+                    f"{view.where}domain {view.names[0]} is no site's domain: a site with a path serves it below "
+                    "the domain of another site (domain, or a site of sites without a path)"
+                )
+            first = seen_paths.setdefault((view.names[0], view.path), view.where)
+            if first != view.where:
+                raise ValueError(f"{view.where}path {view.path} of {view.names[0]} is also {first}path")
+        for index, name in enumerate([] if view.path else view.names):
             key = f"{view.where}domain" if index == 0 else f"{view.where}aliases[{index - 1}]"
             if name in seen_names:
                 raise ValueError(f"{key} {name} is also {seen_names[name]}: every site needs names of its own")

@@ -212,7 +212,7 @@ class StackConfig(Model):
     @property
     def dns_records(self) -> list[str]:
         """The names the DNS records are kept for (``dns.records``, else the domain)."""
-        return (self.dns.records if self.dns else []) or [site.names[0] for site in self.all_sites]
+        return (self.dns.records if self.dns else []) or [site.names[0] for site in self.all_sites if not site.path]
 
     @property
     def harden_nginx(self) -> bool:

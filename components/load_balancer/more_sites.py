@@ -17,10 +17,21 @@ import pulumi
 from components.config import LoadBalancerConfig, SiteView
 from components.hosts import Host
 from components.layout import lb_component, site_resource
-from components.load_balancer.acme_certificate import AcmeCertificateArgs
+from components.load_balancer.acme_certificate import AcmeCertificate, AcmeCertificateArgs
 from components.load_balancer.health_check import BackendHealthCheck, BackendHealthCheckArgs
-from components.load_balancer.nginx import NginxLoadBalancer, NginxLoadBalancerArgs, TlsMaterial
+from components.load_balancer.nginx import (
+    NginxLoadBalancer,
+    NginxLoadBalancerArgs,
+    TlsMaterial,
+    path_location_file,
+    path_site_texts,
+    publish_command,
+    publish_file_command,
+    unpublish_command,
+    unpublish_file_command,
+)
 from components.load_balancer.tls import SelfSignedTls
+from components.shell.command import remote
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,12 @@ class SiteOnLbsArgs:
     acme_after: Sequence[pulumi.Resource] = ()
     # ``tls: provided``: its certificate chain and key (``wayshub:siteTls.<site>``).
     provided: TlsMaterial | None = None
+    # Other sites serve paths of this one's domain: its servers include their location files.
+    has_paths: bool = False
+    # A site with a path: the site whose domain it serves a path of (its things' name on the LB), and that
+    # site's published file on each LB (its include must be there first).
+    host_site_name: str = ""
+    host_sites: Mapping[int, pulumi.Resource] = dataclasses.field(default_factory=dict)
 
 
 class SiteOnLbs(pulumi.ComponentResource):
@@ -63,29 +80,34 @@ class SiteOnLbs(pulumi.ComponentResource):
             self.ca_certificate = own.ca_certificate
         # Its own certificate from lb.acme's CA, for its domain (the config refuses it with two LBs).
         acme = dataclasses.replace(args.acme, domain=site.names[0]) if site.tls == "acme" and args.acme else None
-        published: dict[int, NginxLoadBalancer] = {}
+        published: dict[int, pulumi.Resource] = {}
+        self.certificate: AcmeCertificate | None = None
         for position, index in enumerate(args.order):
             lb_name = site_resource(site.key, lb_component(index))
-            published[index] = NginxLoadBalancer(
-                lb_name,
-                NginxLoadBalancerArgs(
-                    host=args.lbs[index],
-                    site_name=args.site_name,
-                    domain=site.names[0],
-                    aliases=site.names[1:],
-                    backends=args.backends,
-                    settings=args.settings,
-                    tls=tls,
-                    public_https_port=args.public_https_port,
-                    after=[
-                        *args.after.get(index, []),
-                        *([published[args.order[position - 1]].site] if position else []),
-                    ],
-                    acme=acme,
-                    acme_after=args.acme_after,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
+            after = [*args.after.get(index, []), *([published[args.order[position - 1]]] if position else [])]
+            if site.path:
+                published[index] = self._path_site(lb_name, args, index, after)
+            else:
+                lb = NginxLoadBalancer(
+                    lb_name,
+                    NginxLoadBalancerArgs(
+                        host=args.lbs[index],
+                        site_name=args.site_name,
+                        domain=site.names[0],
+                        aliases=site.names[1:],
+                        backends=args.backends,
+                        settings=args.settings,
+                        tls=tls,
+                        public_https_port=args.public_https_port,
+                        after=after,
+                        acme=acme,
+                        acme_after=args.acme_after,
+                        has_paths=args.has_paths,
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+                published[index] = lb.site
+                self.certificate = self.certificate or lb.certificate
             if args.settings.health_check.enabled:
                 BackendHealthCheck(
                     f"{lb_name}-health",
@@ -95,10 +117,38 @@ class SiteOnLbs(pulumi.ComponentResource):
                         backends=args.backends,
                         settings=args.settings,
                         health=site.app.health,
-                        site=published[index].site,
+                        site=published[index],
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )
-        self.sites = [published[index].site for index in sorted(published)]
-        self.certificate = published[args.order[0]].certificate if acme else None
+        self.sites = [published[index] for index in sorted(published)]
         self.register_outputs({"ca_certificate": self.ca_certificate})
+
+    def _path_site(
+        self, name: str, args: SiteOnLbsArgs, index: int, after: Sequence[pulumi.Resource]
+    ) -> pulumi.Resource:
+        """A site serving a path of another's domain on one LB: its upstream in conf.d, then its locations in
+        the folder that site's server includes; returns the locations' step (the site is live once it ran)."""
+        site, conn = args.site, args.lbs[index].connection
+        texts = pulumi.Output.all(*args.backends).apply(
+            lambda backends: path_site_texts(
+                args.site_name, args.host_site_name, site.names[0], site.path, list(backends), args.settings
+            )
+        )
+        upstream = remote.Command(
+            f"{name}-upstream",
+            pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+            connection=conn,
+            create=publish_command(args.site_name),
+            delete=unpublish_command(args.site_name),
+            stdin=texts.apply(lambda pair: pair[0]),
+        )
+        location = path_location_file(args.host_site_name, args.site_name)
+        return remote.Command(
+            f"{name}-site",
+            pulumi.ResourceOptions(parent=self, depends_on=[upstream, args.host_sites[index]]),
+            connection=conn,
+            create=publish_file_command(location),
+            delete=unpublish_file_command(location),
+            stdin=texts.apply(lambda pair: pair[1]),
+        )

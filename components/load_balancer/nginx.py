@@ -22,7 +22,7 @@ from pathlib import Path
 import pulumi
 
 from components.config import LoadBalancerConfig
-from components.config.sites import check_alias
+from components.config.sites import check_alias, check_path
 from components.hosts import Host
 from components.hosts.address import checked_site
 from components.hosts.survey import host_script
@@ -74,6 +74,8 @@ class NginxLoadBalancerArgs:
     after: Sequence[pulumi.Resource] = ()
     # More names the site answers to (``wayshub:sites[N].aliases``).
     aliases: Sequence[str] = ()
+    # Other sites serve paths of this domain (``wayshub:sites[N].path``): its servers include their locations.
+    has_paths: bool = False
 
 
 def tls_paths(site_name: str) -> dict[str, str]:
@@ -126,6 +128,7 @@ def render_site(
     acme_front: bool = False,
     backend_includes: bool = False,
     aliases: Sequence[str] = (),
+    path_files: str | None = None,
 ) -> str:
     """The site for any mode (VMs, containers), one template; ``acme_front``: plain HTTP is ``acme_front_text``;
     ``aliases``: more names (``server_name``) the site answers to."""
@@ -133,6 +136,7 @@ def render_site(
     return render(
         "nginx-site.conf.j2",
         aliases=[check_alias(alias) for alias in aliases],  # checked again where they meet nginx
+        path_include=path_files,  # the location files of the sites that serve a path of this domain
         tls=tls,
         acme_front=acme_front,
         backend_includes=backend_includes,  # backends are files of one server line (nginx-upstream-server.j2)
@@ -158,12 +162,58 @@ def site_text(args: NginxLoadBalancerArgs, backends: list[str]) -> str:
     tls = tls_paths(args.site_name) if args.tls or args.acme else None
     acme = args.acme is not None
     return render_site(
-        args.site_name, args.domain, backends, args.settings, tls, args.public_https_port, acme, aliases=args.aliases
+        args.site_name,
+        args.domain,
+        backends,
+        args.settings,
+        tls,
+        args.public_https_port,
+        acme,
+        aliases=args.aliases,
+        path_files=path_include(args.site_name) if args.has_paths else None,
     )
 
 
 def site_path(site_name: str) -> str:
     return f"/etc/nginx/conf.d/{site_name}.conf"
+
+
+PATHS_DIR = "/etc/nginx/wayshub/paths"  # one folder per site whose domain other sites serve paths of
+
+
+def path_include(host_site_name: str) -> str:
+    """What the server of the site named ``host_site_name`` includes: the location files of its paths' sites."""
+    return f"{PATHS_DIR}/{host_site_name}/*.conf"
+
+
+def path_location_file(host_site_name: str, site_name: str) -> str:
+    """The location file of the site ``site_name``, which serves a path of ``host_site_name``'s domain."""
+    return f"{PATHS_DIR}/{host_site_name}/{site_name}.conf"
+
+
+def path_site_texts(
+    site_name: str, host_site_name: str, domain: str, path: str, backends: list[str], settings: LoadBalancerConfig
+) -> tuple[str, str]:
+    """A path site's two files: its upstream and counters (conf.d, http level) and its locations (included in
+    the server of the site whose domain it shares)."""
+    s = settings
+    context = {
+        "site_name": site_name.replace("-", "_"),
+        "domain": domain,
+        "path": check_path(path),  # checked again where it meets nginx
+        "listen_port": s.listen_port,
+        "location_file": path_location_file(host_site_name, site_name),
+        "upstream_file": site_path(site_name),
+        "client": client_limits(site_name, s),
+        "backends": checked_site(domain, backends),
+        "keepalive": s.keepalive,
+        "max_fails": s.max_fails,
+        "fail_timeout": s.fail_timeout,
+        "proxy_connect_timeout": s.connect_timeout,
+        "proxy_read_timeout": s.read_timeout,
+        "next_upstream_tries": s.next_upstream_tries,
+    }
+    return render("nginx-path-upstream.conf.j2", **context), render("nginx-path-location.j2", **context)
 
 
 def acme_front_name(site_name: str) -> str:
@@ -246,6 +296,23 @@ def publish_command(site_name: str) -> str:
     # The temp files sit outside conf.d: nginx never includes them.
     inputs = {"LIVE": site_path(site_name), "STAGING": f"/etc/nginx/{site_name}.conf"}
     return host_script(HOST_SCRIPTS / "nginx-publish.sh", inputs)
+
+
+def publish_file_command(live: str) -> str:
+    """Stdin → the nginx file ``live`` outside conf.d (a path site's locations), its folder made first; as
+    ``publish_command``: ``nginx -t`` before any reload, the old file back on failure."""
+    folder = str(Path(live).parent)
+    # The temp files start with a dot: the folder's include (`*.conf`) never reads them.
+    inputs = {"LIVE": live, "STAGING": f"{folder}/.{Path(live).stem}"}
+    made = sudo_script([cmd("install", "-d", "-m", "0755", "--", folder)])
+    return f"{made} && {host_script(HOST_SCRIPTS / 'nginx-publish.sh', inputs)}"
+
+
+def unpublish_file_command(live: str) -> str:
+    """Remove ``live`` (idempotent) and reload, then its folder and ours above it when nothing else is left."""
+    gone = host_script(HOST_SCRIPTS / "nginx-unpublish.sh", {"LIVE": live})
+    folders = [str(Path(live).parent), PATHS_DIR, str(Path(PATHS_DIR).parent)]
+    return f"{gone} && {sudo_script([cmd('rmdir', '--ignore-fail-on-non-empty', '--', *folders)])}"
 
 
 def unpublish_command(site_name: str) -> str:

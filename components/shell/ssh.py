@@ -53,13 +53,14 @@ class Connection:
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> Connection:
-        """From the plain dict a dynamic provider receives."""
+        """From the plain dict a dynamic provider receives, or a resource's connection as the state holds it:
+        ours (``private_key``) or pulumi-command's (``privateKey``, ``hostKey``, as its schema spells them)."""
         return cls(
             host=str(props["host"]),
             port=int(props["port"]),
             user=str(props["user"]),
-            private_key=str(props["private_key"]),
-            host_key=props.get("host_key") or None,
+            private_key=str(props.get("private_key") or props["privateKey"]),
+            host_key=props.get("host_key") or props.get("hostKey") or None,
             dial_timeout_seconds=float(props.get("dial_timeout_seconds") or 60.0),
             known_hosts_file=props.get("known_hosts_file") or None,
         )

@@ -14,6 +14,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from bench.loadgen import BackgroundLoad
 from tests.e2e import slots
 from tests.e2e.old_code import code_before, export_tree, use_program
 from tests.e2e.pulumi_cli import REPO, PulumiCli, Ran, engine_env, stack_file_text, up_with_events
-from tests.e2e.site import SAMPLE_APP, docker_names, vm_sh
+from tests.e2e.site import COMMANDS, SAMPLE_APP, docker_names, vm_sh
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +72,7 @@ class Stack:
 
     def write_config(self, sites: list[dict[str, Any]] | None = None) -> None:
         config: dict[str, Any] = {
+            "wayshub:commands": COMMANDS,  # as every site stack sets it (tests/e2e/site.py)
             "wayshub:domain": DOMAIN,
             "wayshub:app": SAMPLE_APP,
             "wayshub:hosts": {
@@ -217,6 +219,41 @@ def test_adding_a_site_never_fails_a_get_of_the_first_and_never_restarts_nginx(s
     assert [(s.op, s.name) for s in cli.preview_steps() if s.op != "same"] == []
 
 
+def ops(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """scripts/ops (what make status/logs/ssh/exec run) on this stack."""
+    command = [sys.executable, str(REPO / "scripts" / "ops"), "--stack", STACK, "--project", str(stack.project), *args]
+    return subprocess.run(command, env=stack.cli().env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_ops_tools_see_every_site_and_one_site_with_site(stack: Stack) -> None:
+    every = ops(stack, "status")
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert "shop" in every.stdout and DOMAIN in every.stdout, every.stdout
+    shop = ops(stack, "--site", "shop", "status")
+    assert shop.returncode == 0, shop.stdout + shop.stderr
+    assert "app1" not in shop.stdout and "app2" in shop.stdout, shop.stdout
+    ran = ops(stack, "--site", "shop", "exec", "pwd; systemctl is-active $WAYSHUB_UNIT")
+    assert ran.returncode == 0 and "/opt/shop" in ran.stdout and "active" in ran.stdout, ran.stdout + ran.stderr
+    unknown = ops(stack, "--site", "nope", "status")
+    assert unknown.returncode == 2 and "no site 'nope'" in unknown.stderr, unknown.stderr
+
+
+def test_drift_of_one_site_is_read_back_for_that_site_alone_and_repaired(stack: Stack) -> None:
+    """make refresh SITE=shop: pulumi refresh --target each of the site's resources (scripts/ops targets)."""
+    cli = stack.cli()
+    vm_sh(f"wayshub-{STACK}-app2", "systemctl stop shop.service")
+    urns = ops(stack, "--site", "shop", "targets").stdout.split()
+    assert urns and all("::shop-" in urn for urn in urns), urns
+    refreshed = cli.run("refresh", "--yes", "--stack", STACK, *[f"--target={urn}" for urn in urns])
+    assert "shop-app2-app-state" in refreshed.stdout and "app2-app-state" not in refreshed.stdout.replace(
+        "shop-app2-app-state", ""
+    ), refreshed.stdout[-3000:]
+    changed = {s.name for s in cli.preview_steps() if s.op != "same"}
+    assert "shop-app2-app-release" in changed and not [n for n in changed if not n.startswith("shop-")], changed
+    cli.up()
+    assert vm_sh(f"wayshub-{STACK}-app2", "systemctl is-active shop.service").stdout.strip() == "active"
+
+
 def test_a_new_release_and_a_broken_one_of_the_second_site_leave_the_first_untouched(stack: Stack) -> None:
     cli = stack.cli()
     pid = stack.nginx_pid()
@@ -250,16 +287,57 @@ def test_a_new_release_and_a_broken_one_of_the_second_site_leave_the_first_untou
     assert stack.nginx_pid() == pid, "nginx was restarted"
 
 
-def test_removing_the_second_site_never_fails_a_get_of_the_first_and_leaves_nothing(stack: Stack) -> None:
+# A third site: fixture (a) again, serving /api of the first site's domain, on app1.
+API_SITE: dict[str, Any] = {
+    "name": "api",
+    "domain": DOMAIN,
+    "path": "/api",
+    "servers": ["app1"],
+    "app": {**SHOP_APP, "port": 3002},
+}
+
+
+def test_a_site_serving_a_path_of_the_first_sites_domain_never_fails_a_get_of_the_first(stack: Stack) -> None:
     cli = stack.cli()
     pid = stack.nginx_pid()
+    stack.write_config([shop_site(), API_SITE])
+    up = up_under_load(cli)
+    assert up.returncode == 0, up.output[-3000:]
+    assert stack.nginx_pid() == pid, "nginx was restarted"
+    for path in ("/api", "/api/", "/api/orders?id=1"):
+        status, body = get(DOMAIN, path)
+        assert status == 200 and json.loads(body) == {**json.loads(body), "app": "plain", "host": "app1"}, body
+    status, body = get(DOMAIN, "/health")
+    assert status == 200 and cli.outputs()["release"] in body, "the rest of the domain is the first site's"
+    assert '"app":"plain"' not in get(DOMAIN, "/apis")[1], "only /api and below: /apis is the first site's"
+    assert cli.outputs()["sites"]["api"]["url"] == f"http://{DOMAIN}:{HTTP_PORT}/api/"
+    assert [(s.op, s.name) for s in cli.preview_steps() if s.op != "same"] == []
+
+
+def test_removing_the_other_sites_never_fails_a_get_of_the_first_and_leaves_nothing(stack: Stack) -> None:
+    cli = stack.cli()
+    pid = stack.nginx_pid()
+    # make destroy SITE=api: the site leaves the stack's config (scripts/ops remove-site), the up removes it.
+    removed = ops(stack, "--site", "api", "remove-site")
+    assert removed.returncode == 0 and "removed wayshub:sites[1]" in removed.stdout, removed.stdout + removed.stderr
+    assert [site["name"] for site in json.loads(cli.get_config("wayshub:sites"))] == ["shop"]
+    up = up_under_load(cli)
+    assert up.returncode == 0, up.output[-3000:]
+    assert set(cli.outputs()["sites"]) == {"shop"}
+    # Only its own resources, and the first site's file, which no longer includes the folder of its paths.
+    others = {name for name in up.changed() if not name.startswith("api-") and not name.endswith(f"-{STACK}")}
+    assert others <= {"lb-site"}, others
     stack.write_config()
     up = up_under_load(cli)
     assert up.returncode == 0, up.output[-3000:]
     assert stack.nginx_pid() == pid, "nginx was restarted"
     assert "sites" not in cli.outputs()
-    lb = vm_sh(f"wayshub-{STACK}-lb", "ls /etc/nginx/conf.d; systemctl list-units --all --plain 'wayshub-*'").stdout
-    assert "shop" not in lb and "unknown-names" not in lb, lb
+    lb = vm_sh(
+        f"wayshub-{STACK}-lb",
+        "ls /etc/nginx/conf.d /etc/nginx/wayshub 2>&1; systemctl list-units --all --plain 'wayshub-*'",
+    ).stdout
+    assert "shop" not in lb and "api" not in lb and "unknown-names" not in lb, lb
+    assert "/etc/nginx/wayshub': No such file" in lb, lb
     assert vm_sh(f"wayshub-{STACK}-app2", "id shop", check=False).returncode != 0
     assert SHOP not in stack.hosts_file.read_text()
     status, body = get(DOMAIN, "/health")

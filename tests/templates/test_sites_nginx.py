@@ -76,3 +76,37 @@ def test_two_sites_and_the_unknown_names_server_pass_nginx_t_together_without_wa
     assert ["on"] in [d["args"] for d in server if d["directive"] == "ssl_reject_handshake"]
     # Not `default_server`: a server of yours that says so keeps that role (docs/sites.md).
     assert not any("default_server" in d["args"] for d in server if d["directive"] == "listen")
+
+
+def _nginx_t(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    conf, logs = tmp_path / "nginx.conf", tmp_path / "logs/error.log"
+    command = [str(NGINX), "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(logs)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_a_site_serving_a_path_of_anothers_domain_passes_nginx_t_and_its_folder_may_be_empty(tmp_path: Path) -> None:
+    from components.load_balancer.nginx import path_site_texts
+
+    assert nginx_test(tmp_path, BASE).returncode == 0
+    paths = tmp_path / "paths" / "wayshub-local"
+    settings = LoadBalancerConfig.model_validate({"listenPort": 8080})
+    main = render_site("wayshub-local", "wayshub.local", ["10.0.0.11:3000"], settings, path_files=f"{paths}/*.conf")
+    site = tmp_path / "site.conf"
+    site.write_text(main)
+    # The first site's include comes before any path's file (its folder does not exist yet): nginx -t is fine.
+    result = _nginx_t(tmp_path)
+    assert result.returncode == 0 and "[warn]" not in result.stderr, result.stderr
+    upstream, location = path_site_texts(
+        "wayshub-local-api", "wayshub-local", "wayshub.local", "/api", ["10.0.0.12:3001"], settings
+    )
+    paths.mkdir(parents=True)
+    (paths / "wayshub-local-api.conf").write_text(location)
+    (tmp_path / "api-upstream.conf").write_text(upstream)
+    site.write_text(f"include {tmp_path / 'api-upstream.conf'};\n{main}")
+    result = _nginx_t(tmp_path)
+    assert result.returncode == 0 and "[warn]" not in result.stderr, result.stderr
+    parsed = crossplane.parse(str(paths / "wayshub-local-api.conf"), single=True, check_ctx=False)
+    locations = [d for d in parsed["config"][0]["parsed"] if d["directive"] == "location"]
+    assert [d["args"] for d in locations] == [["=", "/api"], ["/api/"]]
+    for block in locations:
+        assert ["http://wayshub_local_api"] in [d["args"] for d in block["block"] if d["directive"] == "proxy_pass"]

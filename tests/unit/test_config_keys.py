@@ -188,6 +188,7 @@ CASES = [
     Case("sites[].servers", ["app1", "app1"], "app1 is named twice", SITES),
     Case("sites[].tls", "letsencrypt", "Input should be 'off', 'self-signed', 'acme' or 'provided'", SITES),
     Case("sites[].hostsFile", "yes", "Input should be a valid boolean", SITES),
+    Case("sites[].path", "/api/", "'/api/' is not a path such as '/api'", SITES),
     # Settings read on their own: the value goes in ``others``.
     Case("sshPrivateKey", "ssh-ed25519 AAAA a public key", "is not an SSH private key", EXISTING),
     Case("appSecrets", json.dumps({"api-key": "x"}), "variable name 'api-key' must be UPPER_SNAKE_CASE"),

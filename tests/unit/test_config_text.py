@@ -59,6 +59,7 @@ EXAMPLES: dict[str, str] = {
     "lb.limits.trustedProxies": "10.0.0.0/8",
     "sites[].aliases": "www.shop.local",
     "sites[].app.name": "shop",
+    "sites[].path": "/api",
     "sites[].servers": "app1",
 }
 
@@ -93,6 +94,8 @@ def _takes_text(annotation: Any) -> bool:
 
 
 def _base(key: str) -> dict[str, Any]:
+    if key == "sites[].path":  # a path of the stack's own domain
+        return {**SITES, "sites": [{**SITES["sites"][0], "domain": GOOD["domain"]}]}
     if key.startswith("sites"):
         return SITES
     if key.startswith(("hosts.lbServers", "lb.failover.")):

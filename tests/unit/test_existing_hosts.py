@@ -205,3 +205,16 @@ def test_every_stack_file_parses(path: Path) -> None:
     config = yaml.safe_load(path.read_text())["config"]
     settings = parse({key.removeprefix("wayshub:"): value for key, value in config.items()})
     assert settings.hosts.app_servers, path
+
+
+def test_a_connection_reads_back_as_pulumi_command_spells_it_too() -> None:
+    """A stack on pulumi-command keeps its connections in the provider's spelling (privateKey, hostKey): the ops
+    tools read them back from the state as they read ours."""
+    theirs = {"host": "10.0.0.11", "port": 22.0, "user": "deploy", "privateKey": "KEY", "hostKey": "ssh-ed25519 AAAA"}
+    connection = ssh.Connection.from_props(theirs)
+    assert (connection.host, connection.port, connection.private_key, connection.host_key) == (
+        "10.0.0.11",
+        22,
+        "KEY",
+        "ssh-ed25519 AAAA",
+    )

@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from ops.stack import OpsHost, PulumiStack, StackError, StackView, view_of
 from ops.status import address_problem, status, status_command, targets
 from tests.unit.test_ops import APP_OK, KEEPALIVED, LB_OK, PROJECT, connection, deployment, failover_view, secret, view
 
+PROJECT_DIR = Path("/nowhere")
 COMMAND = "pulumi-python:dynamic/wayshub:RemoteCommand"
 LB = "wayshub:load_balancer:NginxLoadBalancer"
 SITE_URN = f"{PROJECT}wayshub:load_balancer:SiteOnLbs::shop-site"
@@ -252,3 +254,60 @@ def test_ssh_with_a_site_starts_in_its_app_folder_on_an_app_server(monkeypatch: 
     assert argvs[0][-2:] == ["127.0.0.1", in_site(sites_view().sites[1], SITE_SHELL)]
     assert argvs[1][-1] == "127.0.0.1"
     assert cli.main(["--stack", "s", "--site", "shop", "ssh", "app1"]) == 2  # app1 runs no shop
+
+
+def test_targets_are_a_sites_resources_and_the_own_sites_are_all_the_others(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """make refresh SITE=… refreshes exactly these (pulumi refresh --target)."""
+    monkeypatch.setattr(PulumiStack, "read", lambda self: sites_view())
+    assert cli.main(["--stack", "s", "--site", "shop", "targets"]) == 0
+    shop = capsys.readouterr().out.split()
+    assert shop == [
+        SHOP_APP,
+        "x::shop-app2-app-base",
+        SITE_URN,
+        SHOP_LB,
+        "x::shop-lb-site",
+        SHOP_HEALTH,
+        "x::shop-lb-health-service",
+    ]
+    assert cli.main(["--stack", "s", "--site", "wayshub.test", "targets"]) == 0
+    own = capsys.readouterr().out.split()
+    assert "x::lb-site" in own and "x::app1-app-base" in own and not set(own) & set(shop)
+    assert cli.main(["--stack", "s", "targets"]) == 2
+    assert capsys.readouterr().err == "ops: targets needs --site <name> (SITE=<name>)\n"
+
+
+def test_removing_a_site_takes_its_entry_secrets_and_certificate_out_of_the_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """make destroy SITE=… : the config loses the site; the up that follows removes what it had."""
+    import json
+
+    config = {
+        "wayshub:sites": {"value": json.dumps([{"name": "blog"}, {"name": "shop"}])},
+        "wayshub:siteSecrets": {"value": "[secret]", "secret": True},
+    }
+    ran: list[tuple[str, ...]] = []
+
+    def fake(self: PulumiStack, *args: str) -> subprocess.CompletedProcess[str]:
+        ran.append(args)
+        if args[:2] == ("config", "--json"):
+            return subprocess.CompletedProcess(args, 0, json.dumps(config), "")
+        return subprocess.CompletedProcess(args, 0 if "siteTls" not in args[-1] else 1, "", "")
+
+    monkeypatch.setattr(PulumiStack, "_run", fake)
+    done = PulumiStack("s", PROJECT_DIR).remove_site("shop")
+    assert ran[1:] == [
+        ("config", "rm", "--path", "wayshub:sites[1]"),
+        ("config", "rm", "--path", "wayshub:siteSecrets.shop"),
+    ]
+    assert done == [
+        "removed wayshub:sites[1] from stack s's config",
+        "removed wayshub:siteSecrets.shop from stack s's config",
+    ]
+    with pytest.raises(StackError, match="the stack's own site goes with the stack"):
+        PulumiStack("s", PROJECT_DIR).remove_site("")
+    with pytest.raises(StackError, match="no site 'nope' in wayshub:sites of stack s"):
+        PulumiStack("s", PROJECT_DIR).remove_site("nope")

@@ -80,6 +80,21 @@ REFUSED = {
         ),
         "wayshub: sites[0].tls 'acme' with two load balancers (hosts.lbServers) is for the stack's own site only",
     ),
+    "a path of no site's domain": (
+        with_sites({**SHOP, "path": "/api"}),
+        "wayshub: sites[0].domain shop.local is no site's domain: a site with a path serves it below the domain",
+    ),
+    "the same path of a domain twice": (
+        with_sites(
+            {**SHOP, "domain": "wayshub.local", "path": "/api"},
+            {"name": "api2", "domain": "wayshub.local", "path": "/api", "app": {"port": 3002}},
+        ),
+        "wayshub: sites[1].path /api of wayshub.local is also sites[0].path",
+    ),
+    "a path with aliases of its own": (
+        with_sites({**SHOP, "domain": "wayshub.local", "path": "/api", "aliases": ["api.local"]}),
+        "wayshub:sites[0]: aliases: a site with a path answers on its domain's site's names",
+    ),
     "its name begins a server's": (
         with_sites(SHOP, hosts={**GOOD["hosts"], "appServers": [{"name": "shop-1"}, {"name": "app2"}]}),
         "wayshub: sites[0].name 'shop' begins the server name 'shop-1': their resources would share names",
@@ -172,3 +187,16 @@ def test_a_site_with_a_provided_certificate_needs_a_pair_that_names_all_its_name
             check_site_tls(config, None if raw is None else json.dumps(raw))
         assert str(caught.value).startswith(message), caught.value
         assert "PRIVATE KEY" not in str(caught.value)
+
+
+def test_a_path_of_another_sites_domain_is_served_with_that_sites_tls_and_no_names_of_its_own() -> None:
+    config = parse(
+        with_sites(
+            {**SHOP, "tls": "self-signed"},
+            {"name": "api", "domain": "shop.local", "path": "/api/v1", "app": {"port": 3002}},
+            lb={"tls": "off"},
+        )
+    )
+    api = config.all_sites[2]
+    assert (api.path, api.tls, api.hosts_line) == ("/api/v1", "self-signed", "")
+    assert config.dns_records == ["wayshub.local", "shop.local"]  # no record twice

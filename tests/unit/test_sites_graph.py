@@ -146,3 +146,37 @@ def test_a_site_with_tls_provided_serves_the_pair_from_site_tls(program_config: 
     assert MOCKS.registered["shop-lb-tls-certificate"].inputs["stdin"]["value"] == PAIR["certificate"]
     assert MOCKS.registered["shop-lb-tls-key"].inputs["stdin"]["value"] == PAIR["private_key"]
     assert "ssl_certificate /etc/nginx/tls/wayshub-test-shop.crt;" in MOCKS.registered["shop-lb-site"].inputs["stdin"]
+
+
+def test_a_site_serving_a_path_publishes_its_upstream_then_its_locations_after_its_domains_site(
+    program_config: dict[str, Any],
+) -> None:
+    MOCKS.registered.clear()
+    DEPENDENCIES.clear()
+    api = {
+        "name": "api",
+        "domain": "wayshub.test",
+        "path": "/api",
+        "servers": ["app2"],
+        "app": {"releasePin": PINNED, "nodeInstall": "apt", "port": 3001},
+    }
+    run_program(program_config, {**stack_settings(["app1", "app2"], 1), "sites": [api]})
+    own = MOCKS.registered["lb-site"].inputs["stdin"]
+    assert "include /etc/nginx/wayshub/paths/wayshub-test/*.conf;" in own
+    upstream = MOCKS.registered["api-lb-upstream"].inputs["stdin"]
+    assert "upstream wayshub_test_api {" in upstream and "server 172.30.77.12:3001 " in upstream, upstream
+    location = MOCKS.registered["api-lb-site"]
+    assert (
+        "location /api/ {" in location.inputs["stdin"]
+        and "proxy_pass http://wayshub_test_api;" in location.inputs["stdin"]
+    )
+    assert "/etc/nginx/wayshub/paths/wayshub-test/wayshub-test-api.conf" in location.inputs["create"]
+    assert {"api-lb-upstream", "lb-site"} <= DEPENDENCIES["api-lb-site"]
+    assert "api-lb-health-service" in MOCKS.registered
+    assert "api-lb-nginx" not in MOCKS.registered, "no server, certificate or capacity of its own"
+
+
+def test_without_a_path_site_the_first_sites_file_is_as_before(program_config: dict[str, Any]) -> None:
+    MOCKS.registered.clear()
+    run_program(program_config, {**stack_settings(["app1", "app2"], 1), "sites": [SHOP]})
+    assert "include /etc/nginx/wayshub/paths" not in MOCKS.registered["lb-site"].inputs["stdin"]
