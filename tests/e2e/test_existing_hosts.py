@@ -295,11 +295,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, servers: OtherServers) ->
         stack.cli.remove_stack(force=True, check=False)
 
 
-def get(path: str = "/") -> tuple[int, str]:
-    """One GET through the LB (its port 80 on 127.0.0.1:HTTP_PORT) with the site's Host header."""
+def get(path: str = "/", domain: str = DOMAIN) -> tuple[int, str]:
+    """One GET through the LB (its port 80 on 127.0.0.1:HTTP_PORT) with the site's Host header (``domain``'s)."""
     conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
     try:
-        conn.request("GET", path, headers={"Host": DOMAIN})
+        conn.request("GET", path, headers={"Host": domain})
         response = conn.getresponse()
         response.read()
         return response.status, response.getheader("X-Wayshub-Backend", "")
@@ -357,17 +357,6 @@ SHOP = "shop.ext.wayshub.test"
 SHOP_APP = "shop"  # its app's user, unit and folders (the site's name)
 
 
-def get_site(domain: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
-    try:
-        conn.request("GET", "/", headers={"Host": domain})
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheader("X-Wayshub-Backend", "")
-    finally:
-        conn.close()
-
-
 def test_a_second_site_is_surveyed_then_taken_over_and_serves_beside_the_first(
     deployed: Deployed, servers: OtherServers
 ) -> None:
@@ -387,7 +376,7 @@ def test_a_second_site_is_surveyed_then_taken_over_and_serves_beside_the_first(
     deployed.stack.configure({**config, "wayshub:hosts": {**hosts, "takeover": True}, "wayshub:sites": [site]})
     deployed.stack.cli.up()
     assert servers.sh("app2", f"kill -0 {pid}", check=False).returncode != 0, "the takeover stopped it"
-    assert get_site(SHOP) == (200, "app2")
+    assert get(domain=SHOP) == (200, "app2")
     assert {backend for _, backend in (get() for _ in range(20))} == {"app1", "app2"}, "the first site as it was"
     assert deployed.stack.cli.outputs()["sites"]["shop"]["backends"] == [f"{SUBNET_PREFIX}.12:3001"]
     assert f"127.0.0.1\t{SHOP}\n" in deployed.hosts_file.read_text()
