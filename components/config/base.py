@@ -81,7 +81,9 @@ def containers_ignored(model: BaseModel, prefix: str = "") -> list[tuple[str, st
         value = getattr(model, name)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         why = extra.get("not_in_containers")
-        if isinstance(why, str) and not (isinstance(value, BaseModel) and not value.model_fields_set):
+        # An empty section or list says nothing (Pulumi.yaml's default `{}` or `[]`, handed over as set).
+        empty = value == [] or (isinstance(value, BaseModel) and not value.model_fields_set)
+        if isinstance(why, str) and not empty:
             found.append((key, why))
         elif isinstance(value, BaseModel):
             found.extend(containers_ignored(value, f"{key}."))

@@ -49,3 +49,19 @@ def test_stacks_on_this_machine_use_a_localhost_domain(path: Path) -> None:
     assert config.domain.endswith(".localhost"), f"{path.name}: {config.domain} needs a hosts entry to open"
     published = config.sandbox.bind_address if config.hosts.provider == "sandbox" else config.containers.bind_address
     assert published == "127.0.0.1"
+
+
+def with_project_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """The settings as the engine hands them to the program: Pulumi.yaml's declared defaults (`{}`, `[]`) for
+    every key the stack leaves out."""
+    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    return {**{key: d["default"] for key, d in declared.items() if "default" in d}, **raw}
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
+def test_every_stack_file_reads_with_the_projects_defaults_as_the_engine_hands_them(path: Path) -> None:
+    """A default of Pulumi.yaml reaches the program as if set: an empty `sites: []` in containers mode must not
+    read as a setting that mode refuses."""
+    settings = with_project_defaults(stack_config(path))
+    assert settings["sites"] == []
+    parse(settings)
