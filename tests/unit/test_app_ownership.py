@@ -120,6 +120,8 @@ def test_teardown_removes_what_we_made(host: Path) -> None:
     assert "shop" not in users(host)
     for gone in ["opt/shop", "etc/shop", "systemd/shop.service", "lib/apps/shop"]:
         assert not (host / gone).exists(), gone
+    # A unit that ended failed would stay listed ("not-found failed") once its file is gone.
+    assert "systemctl reset-failed shop.service" in (host / "calls.log").read_text()
 
 
 @pytest.mark.parametrize("app", ["sshd", "wayshub"])

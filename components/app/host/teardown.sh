@@ -23,6 +23,8 @@ if [ -e "$UNIT_FILE" ] && grep -q '^# Managed by wayshub-infra' "$UNIT_FILE"; th
   systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
   rm -f "$UNIT_FILE"
   systemctl daemon-reload
+  # A unit that ended failed stays listed (not-found failed) until reset.
+  systemctl reset-failed "$UNIT" >/dev/null 2>&1 || true
 fi
 rm -rf "$ROOT" "$ETC_DIR"
 for dir in $UPLOAD_DIRS; do rm -rf "$dir"; done
