@@ -172,10 +172,12 @@ def up_under_load(cli: PulumiCli) -> Ran:
     return up
 
 
-def test_the_current_code_changes_nothing_on_a_single_site_stack_the_old_code_made(stack: Stack) -> None:
+def test_the_current_code_keeps_every_resource_of_a_single_site_stack_the_old_code_made(stack: Stack) -> None:
     new = stack.cli()
     steps = new.preview_steps()
-    changed = [(s.op, s.name) for s in steps if s.op != "same"]
+    # Same URNs, nothing made anew, removed or replaced. An update re-runs a step in place: later commits may
+    # change a step's script (test_command_interface.py allows the same), never its name or what it makes.
+    changed = [(s.op, s.name) for s in steps if s.op not in ("same", "update")]
     assert changed == [], f"an upgraded single-site stack would change: {changed}"
 
 
