@@ -7,6 +7,7 @@ Steps 1-3 run on servers over SSH (sandbox or existing VMs) or, in containers mo
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from components import config as stack_config
 from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll_out
 from components.app.layout import app_user, unit_name
 from components.app.plan import SiteApp, plan_site_app
+from components.app.release_task import ReleaseTask, ReleaseTaskArgs
 from components.checkpoint import checkpoint_urns
 from components.config import SiteView
 from components.containers import ContainerSite
@@ -182,12 +184,14 @@ def has_paths(site: SiteView) -> bool:
 
 
 def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[NodeApp]:
-    """One site's app on its app servers, rolled out in batches over the hosts that serve it already."""
+    """One site's app on its app servers, rolled out in batches over the hosts that serve it already. With a
+    release task (app.releaseTask) every host first makes the release folder, the task runs on the first, and
+    only then does the rollout switch hosts."""
     site = site_app.site
-    return roll_out(
-        hosts,
-        settings.rollout.batch_size,
-        lambda host, after: NodeApp(
+    with_task = site_app.run.task_text() is not None and site_app.release.build is not None
+
+    def app(host: Host, after: Sequence[pulumi.Resource]) -> NodeApp:
+        return NodeApp(
             app_name(host, site.key),
             NodeAppArgs(
                 host=host,
@@ -198,9 +202,26 @@ def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[Nod
                 settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(hosts) > 1 else 0,
                 after=after,
                 takeover=takeover,
+                prepare=with_task,
             ),
+        )
+
+    deployed = deployed_before(takeover, site.key)
+    if not with_task:
+        return roll_out(hosts, settings.rollout.batch_size, app, deployed)
+    prepared = {host.name: app(host, []) for host in hosts}
+    task = ReleaseTask(
+        site_resource(site.key, "release-task"),
+        ReleaseTaskArgs(
+            host=hosts[0],
+            run=site_app.run,
+            release=site_app.release,
+            timeout_seconds=site.app.release_task_timeout_seconds,
+            prepared=[a.prepare for a in prepared.values() if a.prepare is not None],
         ),
-        deployed_before(takeover, site.key),
+    )
+    return roll_out(
+        hosts, settings.rollout.batch_size, lambda host, after: prepared[host.name].switch([*after, task]), deployed
     )
 
 

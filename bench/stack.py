@@ -35,8 +35,8 @@ NO_SETTLE_LINE = "settle_seconds=0,  # make bench: the control rolls out without
 
 
 # The one line of __main__.py that says which hosts ran a release before; the "before" says all of them.
-DEPLOYED_LINE = "deployed_before(takeover, site.key),"
-CHAINED_LINE = "deployed_before(True, site.key),  # make bench: every host waits its turn, as before"
+DEPLOYED_LINE = "deployed = deployed_before(takeover, site.key)"
+CHAINED_LINE = "deployed = deployed_before(True, site.key)  # make bench: every host waits its turn, as before"
 
 
 def _edit_line(main_py: str, line: str, replacement: str, why: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from components.app.app_spec import AppSpec
+from components.app.app_spec import AppSpec, can_exec
 from components.app.layout import app_root, app_user
 from components.app.node_install import NodeChoice
 from components.config import HealthConfig
@@ -43,6 +43,20 @@ class AppRun:
             exec=self.spec.exec_start,
         )
 
+    def task_text(self) -> str | None:
+        """The release task's script (``app.releaseTask``), run like the start script from its release folder;
+        None without a task."""
+        if self.spec.task is None:
+            return None
+        return render(
+            "start.sh.j2",
+            app_name=self.app_name,
+            origin=self.spec.task_from,
+            command=self.spec.task,
+            exec=can_exec(self.spec.task),
+            task=True,
+        )
+
     def unit_text(self) -> str:
         return render(
             "wayshub.service.j2",
@@ -52,6 +66,11 @@ class AppRun:
             root=self.root,
             stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
         )
+
+    @staticmethod
+    def sandbox_text() -> str:
+        """The unit's sandboxing lines, which the release task runs under too (``systemd-run -p``)."""
+        return render("app-sandbox.j2")
 
     def public_env(self) -> dict[str, str]:
         """The env file's values but the secrets (the port variables win)."""

@@ -40,6 +40,8 @@ class AppSpec:
     start_from: str  # where ``start`` came from, for previews and errors
     node_request: str | None  # a version or range, as written
     node_from: str | None  # where ``node_request`` came from
+    task: str | None = None  # app.releaseTask's command line, run in the release's app folder
+    task_from: str | None = None  # where ``task`` came from
 
     @property
     def exec_start(self) -> bool:
@@ -127,6 +129,12 @@ def resolve_start(config: AppConfig, package: dict[str, Any], source: Path) -> t
                 f"({' or '.join(candidates)} not found in {source}); set app.start, e.g. 'node dist/server.js'",
             )
         return shlex.join(["node", found]), f"package.json main ({found})"
+    return resolve_command(command, origin, setting, scripts)
+
+
+def resolve_command(command: str, origin: str, setting: str, scripts: dict[str, str]) -> tuple[str, str]:
+    """``command`` (from ``origin``, the setting ``app.<setting>``) with npm scripts resolved to their text:
+    the servers get Node only, no npm. Refused: a control character, a package manager."""
     seen: list[str] = []
     while (name := _script_name(command)) is not None:
         if name not in scripts:
@@ -136,16 +144,23 @@ def resolve_start(config: AppConfig, package: dict[str, Any], source: Path) -> t
         seen.append(name)
         command = scripts[name].strip()
         origin = f"package.json scripts.{name}"
-    if problem := control_problem(command):  # it becomes the start script's command line
+    if problem := control_problem(command):  # it becomes a script's command line
         raise _error(setting, f"{origin} {problem}")
     first = command.split()[0] if command.split() else ""
     if first in _PACKAGE_MANAGERS:
         raise _error(
             setting,
             f"{command!r} ({origin}) needs {first} on the servers, which get Node only; "
-            "set app.start to the command it runs, e.g. 'node server.js'",
+            f"set app.{setting} to the command it runs, e.g. 'node {'migrate' if setting == 'releaseTask' else 'server'}.js'",
         )
     return command, origin
+
+
+def resolve_task(config: AppConfig, package: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``app.releaseTask`` with npm scripts resolved (``npm run migrate`` runs package.json's ``migrate``)."""
+    if config.release_task is None:
+        return None, None
+    return resolve_command(config.release_task.strip(), "app.releaseTask", "releaseTask", _scripts(package))
 
 
 def resolve_build(config: AppConfig, package: dict[str, Any]) -> str | None:
@@ -195,6 +210,7 @@ def read_app(config: AppConfig, source: Path) -> AppSpec:
         raise _error("source", f"{source} is not a folder")
     package = read_package(source)
     start, start_from = resolve_start(config, package, source)
+    task, task_from = resolve_task(config, package)
     request, request_from = node_request(config, package, source)
     return AppSpec(
         source=source,
@@ -204,4 +220,6 @@ def read_app(config: AppConfig, source: Path) -> AppSpec:
         start_from=start_from,
         node_request=request,
         node_from=request_from,
+        task=task,
+        task_from=task_from,
     )

@@ -50,9 +50,16 @@ def teardown_command(app: str) -> str:
 
 
 def deploy_inputs(
-    run: AppRun, release: Release, node_path: str, releases_kept: int, settle_seconds: float, takeover: bool = False
+    run: AppRun,
+    release: Release,
+    node_path: str,
+    releases_kept: int,
+    settle_seconds: float,
+    takeover: bool = False,
+    *,
+    prepare: bool = False,
 ) -> dict[str, str]:
-    """The UPPER_CASE inputs of host/deploy.sh (see its header)."""
+    """The UPPER_CASE inputs of host/deploy.sh (see its header); ``prepare``: only make the release folder."""
     low, high = run.health.status_range
     build = release.build
     return {
@@ -64,6 +71,8 @@ def deploy_inputs(
         "NODE": node_path,
         "START_TEXT": run.start_text(),
         "UNIT_TEXT": run.unit_text(),
+        "TASK_TEXT": run.task_text() or "",
+        "PREPARE": "1" if prepare else "0",
         "PORT": str(run.port),
         "HEALTH_PATH": run.health.path,
         "STATUS_LOW": str(low),

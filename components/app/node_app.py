@@ -28,6 +28,7 @@ from components.app.release import Release
 from components.app.state_checks import BASE, RELEASE, app_checks
 from components.hosts import Host
 from components.shell.command import remote
+from components.shell.provider import RerunOn
 from components.shell.uploads import upload_dir_command
 
 
@@ -55,10 +56,16 @@ class NodeAppArgs:
     after: Sequence[pulumi.Resource] = ()
     # hosts.takeover: stop a process of someone else's that holds the app's port, right before the switch.
     takeover: bool = False
+    # app.releaseTask: first only make the release folder (``prepare``); the switch is declared by ``switch``,
+    # once the task that waits for every host's folder is declared (components/app/release_task.py).
+    prepare: bool = False
 
 
 class NodeApp(pulumi.ComponentResource):
-    """The app on one host; ``backend`` is ``private_address:port`` once the host is healthy."""
+    """The app on one host; ``backend`` is ``private_address:port`` once the host is healthy.
+
+    With ``args.prepare`` its release folder is made by a step of its own (``prepare``) and the switch waits
+    until the caller calls ``switch(after)``; else the constructor declares the switch after ``args.after``."""
 
     def __init__(self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wayshub:app:NodeApp", name, None, opts)
@@ -85,6 +92,7 @@ class NodeApp(pulumi.ComponentResource):
                 run.start_text() if built else None,
                 run.unit_text(),
                 self.env_text if built else None,
+                run.task_text() if built else None,
             ),
         )
         base_repairs = remote.repair_tokens(self.state, [BASE])
@@ -114,33 +122,67 @@ class NodeApp(pulumi.ComponentResource):
                 content_id=release.build.id,
                 rerun_on=base_repairs,
             )
-        uploads = [self.upload] if self.upload else []
+        self._name, self._args = name, args
+        self._uploads: list[pulumi.Resource] = [self.upload] if self.upload else []
+        self.prepare: remote.RemoteCommandResource | None = None
+        if args.prepare and release.build is not None:
+            self.prepare = remote.Command(
+                f"{name}-prepare",
+                pulumi.ResourceOptions(parent=self, depends_on=[self.node, *self._uploads]),
+                connection=conn,
+                create=self._deploy_command(prepare=True),
+                stdin=self.env_text,
+                rerun_on=self._rerun_on(),
+            )
+        if not args.prepare:
+            self.switch(args.after)
+
+    def _deploy_command(self, *, prepare: bool) -> pulumi.Output[str]:
+        args = self._args
+        return self.node_path.apply(
+            lambda node: deploy_command(
+                deploy_inputs(
+                    args.run,
+                    args.release,
+                    node,
+                    args.releases_kept,
+                    args.settle_seconds,
+                    args.takeover,
+                    prepare=prepare,
+                )
+            )
+        )
+
+    def _rerun_on(self) -> RerunOn:
+        return remote.rerun_with(
+            [self._args.release.id, self.env_text.apply(_digest)], remote.repair_tokens(self.state, [BASE, RELEASE])
+        )
+
+    def switch(self, after: Sequence[pulumi.Resource]) -> NodeApp:
+        """Declare the release step (switch, restart, health gate) after ``after`` and the host's own steps."""
+        name, args = self._name, self._args
         self.deploy = remote.Command(
             release_step_name(name),
             # stdout is a secret: after a takeover it holds the command lines of the processes stopped, which
             # may carry passwords (the release ids on its first line are public again below).
             pulumi.ResourceOptions(
-                parent=self, depends_on=[self.node, *uploads, *args.after], additional_secret_outputs=["stdout"]
+                parent=self,
+                depends_on=[self.node, *self._uploads, *([self.prepare] if self.prepare else []), *after],
+                additional_secret_outputs=["stdout"],
             ),
-            connection=conn,
-            create=self.node_path.apply(
-                lambda node: deploy_command(
-                    deploy_inputs(run, release, node, args.releases_kept, args.settle_seconds, args.takeover)
-                )
-            ),
+            connection=args.host.connection,
+            create=self._deploy_command(prepare=False),
             # The env file (secrets included, then a secret Output) goes by stdin, only into a new release
             # folder; the command's output (release ids, or the failure and journal tail) is logged.
             stdin=self.env_text,
-            rerun_on=remote.rerun_with(
-                [release.id, self.env_text.apply(_digest)], remote.repair_tokens(self.state, [BASE, RELEASE])
-            ),
+            rerun_on=self._rerun_on(),
         )
         # stdout: "<release> <previous release>" (previous empty on a first deploy), then what a takeover did.
         first_line = pulumi.Output.unsecret(self.deploy.stdout.apply(lambda out: (out.splitlines() or [""])[0]))
         self.release_id = first_line.apply(lambda line: (line.split() or [""])[0])
         self.previous_release = first_line.apply(lambda line: [*line.split(), "", ""][1])
         self.takeover_notes = self.deploy.stdout.apply(lambda out: out.splitlines()[1:])
-        self.backend = args.host.endpoint(run.port)
+        self.backend = args.host.endpoint(args.run.port)
         self.register_outputs(
             {
                 "backend": self.backend,
@@ -150,6 +192,7 @@ class NodeApp(pulumi.ComponentResource):
                 "drift_restored": self.state.restored,
             }
         )
+        return self
 
     def _declare_node(
         self, name: str, args: NodeAppArgs, opts: pulumi.ResourceOptions, repairs: pulumi.Output[list[str]]

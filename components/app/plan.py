@@ -60,6 +60,8 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], key: str
         env_file_text(run, {}),
         str(sorted(secrets)),
     ]
+    if (task := run.task_text()) is not None:  # only then: a stack without a task keeps its release ids
+        parts.append(task)
     return Release(release_id(parts, secrets, key), build)
 
 

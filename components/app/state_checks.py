@@ -32,6 +32,7 @@ def app_checks(
     start_text: str | None,
     unit_text: str,
     env_text: pulumi.Output[str] | None,
+    task_text: str | None = None,
 ) -> list[Check]:
     """``build_id``/``start_text``/``env_text`` None: a pinned release (made by an earlier up), whose files
     are not known here; ``node_binary`` None: Node from an installer, wherever it puts it."""
@@ -53,6 +54,11 @@ def app_checks(
         checks += [
             Check("content", f"{release}/start", sha256(start_text), RELEASE),
             Check("mode", f"{release}/start", f"755 {ROOT_FILE}", RELEASE),
+        ]
+    if task_text is not None:  # app.releaseTask: the release's task script
+        checks += [
+            Check("content", f"{release}/task", sha256(task_text), RELEASE),
+            Check("mode", f"{release}/task", f"755 {ROOT_FILE}", RELEASE),
         ]
     if env_text is not None:
         checks += [

@@ -14,6 +14,7 @@ from components.config.reserved import reserved_app_name
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 # A Node version as a person writes it: exact (20.11.1), partial (20, 20.11), optional leading "v".
 NODE_VERSION = re.compile(r"v?[0-9]{1,2}(\.[0-9]+){0,2}")
+NO_TASK_IN_CONTAINERS = "no release task runs in containers mode yet"
 
 
 class HealthConfig(Model):
@@ -101,6 +102,18 @@ class AppConfig(Model):
         default=None,
         description="the command line run in the release's app folder",
         json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
+    )
+    release_task: NonEmptyText | None = Field(
+        default=None,
+        alias="releaseTask",
+        description="a command run once per new release (e.g. `node migrate.js`, `npm run migrate`) with its code, Node and env, on the first app server, after every server has the release and before any switches to it; if it fails nothing switches",
+        json_schema_extra=not_in_containers(NO_TASK_IN_CONTAINERS),
+    )
+    release_task_timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
+        default=1800,
+        alias="releaseTaskTimeoutSeconds",
+        description="how long the release task may run; then it is stopped and the `up` fails, nothing switched",
+        json_schema_extra=not_in_containers(NO_TASK_IN_CONTAINERS),
     )
     build: NonEmptyText | None = Field(
         default=None,

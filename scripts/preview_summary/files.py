@@ -29,7 +29,7 @@ HOSTS_BLOCK = ("hosts block", "", True)
 RELEASE_SUFFIX = "-app-release"
 # Files the release's deploy command carries as ``NAME='text'`` assignments before host/deploy.sh
 # (components/app/host_steps.py ``deploy_command``): the variable and what the file is.
-RELEASE_FILES = (("UNIT_TEXT", "systemd unit"), ("START_TEXT", "start script"))
+RELEASE_FILES = (("UNIT_TEXT", "systemd unit"), ("START_TEXT", "start script"), ("TASK_TEXT", "release task script"))
 
 
 def deploy_variables(command: Any) -> dict[str, str] | None:

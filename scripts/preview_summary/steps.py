@@ -55,6 +55,8 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("-app-node-upload", "Node.js binary upload"),
     ("-app-node", "Node.js install"),
     ("-app-upload", "release tarball upload"),
+    ("-app-prepare", "release folder, made on every server before the release task"),
+    ("release-task-run", "release task (app.releaseTask): once per new release, before any server switches"),
     ("-app-release", "release: make, switch, restart, health check"),
     ("-nginx", "nginx install"),
     ("-acme-front", "nginx port-80 server: ACME HTTP-01 answers, redirect to HTTPS"),

@@ -212,3 +212,41 @@ def test_env_file_has_the_port_variables_and_quotes_what_systemd_would_change() 
         "PORT=3000\n"
         'TOKEN="t\\\\k"\n'
     )
+
+
+# --- the release task (app.releaseTask) -------------------------------------------------------------
+
+
+def test_a_release_task_npm_script_is_resolved_and_is_part_of_the_release(tmp_path: Path) -> None:
+    source = app_folder(tmp_path, {"scripts": {"start": "node s.js", "migrate": "node db/migrate.js up"}})
+    spec = read_app(app(releaseTask="npm run migrate"), source)
+    assert (spec.task, spec.task_from) == ("node db/migrate.js up", "package.json scripts.migrate")
+    run = AppRun(app_name="shop", spec=spec, node=NodeChoice("apt"))
+    task = run.task_text()
+    assert task is not None and task.endswith("\nexec node db/migrate.js up\n") and "release task of shop" in task
+    build = Build("b" * 12, tmp_path / "b.tar.gz")
+    without = AppRun(app_name="shop", spec=read_app(app(), source), node=NodeChoice("apt"))
+    assert without.task_text() is None
+    # A task makes its own release (the folder carries it); without one, the id is what it always was.
+    assert plan_release(run, build, {}, None).id != plan_release(without, build, {}, None).id
+    assert plan_release(without, build, {}, None).id == plan_release(without, build, {}, None).id
+
+
+@pytest.mark.parametrize(
+    ("task", "error"),
+    [
+        ("npm run nope", "wayshub:app.releaseTask: package.json has no 'nope' script (it has: migrate, start)"),
+        ("npx knex migrate:latest", "needs npx on the servers, which get Node only; set app.releaseTask"),
+        ("npm run migrate", None),
+    ],
+)
+def test_a_release_task_that_needs_npm_on_the_servers_is_refused_in_one_line(
+    tmp_path: Path, task: str, error: str | None
+) -> None:
+    source = app_folder(tmp_path, {"scripts": {"start": "node s.js", "migrate": "node m.js"}})
+    if error is None:
+        assert read_app(app(releaseTask=task), source).task == "node m.js"
+        return
+    with pytest.raises(ConfigError) as raised:
+        read_app(app(releaseTask=task), source)
+    assert error in str(raised.value) and "\n" not in str(raised.value)

@@ -79,5 +79,5 @@ def test_the_chained_program_is_ours_with_every_host_deployed_before() -> None:
     changed = [(a, b) for a, b in zip(ours.splitlines(), chained.splitlines(), strict=True) if a != b]
     assert [(a.strip(), b.strip()) for a, b in changed] == [(DEPLOYED_LINE, CHAINED_LINE)]
     compile(chained, "__main__.py", "exec")
-    with pytest.raises(SystemExit, match="0 lines `deployed_before"):
+    with pytest.raises(SystemExit, match="0 lines `deployed = deployed_before"):
         chained_program("deployed_before(settings.hosts.takeover),\n")

@@ -109,6 +109,8 @@ CASES = [
     Case("app.port", 0, "Input should be greater than or equal to 1"),
     Case("app.portEnv", "app-port", "variable name 'app-port' must be UPPER_SNAKE_CASE"),
     Case("app.start", "   ", "must not be empty"),
+    Case("app.releaseTask", "node a.js\nnode b.js", "contains a newline (U+000A)"),
+    Case("app.releaseTaskTimeoutSeconds", 0, "Input should be greater than or equal to 1"),
     Case("app.build", "npm run a\nnpm run b", "contains a newline (U+000A)"),
     Case("app.nodeInstall", "brew", "Input should be 'binary', 'apt', 'nodesource' or 'nvm'"),
     Case("app.nodeVersion", "lts", "'lts' is not a Node version"),

@@ -49,6 +49,7 @@ EXAMPLES: dict[str, str] = {
     "lb.failover.virtualAddress": "172.30.77.6",
     "hosts.knownHostsFile": "/etc/hostname",
     "app.start": "node server.js",
+    "app.releaseTask": "node migrate.js",
     "app.build": "npm run build",
     "app.nodeVersion": "20",
     "app.releasePin": "0123456789ab",

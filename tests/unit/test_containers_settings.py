@@ -33,6 +33,8 @@ VALUES: dict[str, Any] = {
     "hosts.takeover": True,
     "sandbox": {"httpPort": 8081},
     "app.name": "shop",
+    "app.releaseTask": "node migrate.js",
+    "app.releaseTaskTimeoutSeconds": 60,
     "app.nodeInstall": "binary",
     "lb.httpsPort": 8443,
     "lb.hsts": True,

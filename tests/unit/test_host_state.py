@@ -263,6 +263,14 @@ def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_
     pinned = {c.key for c in app_checks("wayshub", "r0", None, None, None, "unit", None)}
     assert not any(k.endswith("/start") or k.startswith("exec ") or "/code/" in k for k in pinned), pinned
     assert "link /opt/wayshub/current" in pinned
+    # A release task (app.releaseTask) is the release's too: a changed task script is drift.
+    assert not any(k.endswith("/task") for k in keys)
+    with_task = app_checks("wayshub", "r1", "b1", None, "start", "unit", None, "task")
+    tasks = {c.key: (c.expected, c.component) for c in with_task if c.key.endswith("/task")}
+    assert tasks == {
+        "content /opt/wayshub/releases/r1/task": (sha("task"), RELEASE),
+        "mode /opt/wayshub/releases/r1/task": ("755 root:root", RELEASE),
+    }
 
 
 def test_the_read_script_reads_all_files_with_one_sha256sum_and_all_modes_with_one_stat(tmp_path: Path) -> None:

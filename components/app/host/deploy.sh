@@ -8,6 +8,9 @@
 #   BUILD_ID UPLOAD      the code's build id and its uploaded tarball, in its private folder (empty when pinned)
 #   NODE                 absolute path of the node binary the stack's settings want (kept by the prune)
 #   START_TEXT UNIT_TEXT the release's start script and systemd unit
+#   TASK_TEXT            the release task's script (app.releaseTask; empty: none)
+#   PREPARE              1: only make (or repair) the release folder and print RID; the switch is a later run
+#                        (with a release task, which runs between the two: components/app/release_task.py)
 #   PORT HEALTH_PATH STATUS_LOW STATUS_HIGH HEALTH_BODY HEALTH_TIMEOUT HEALTH_INTERVAL   the health check
 #   PROBE_JS             components/app/host/probe.js
 #   KEEP SETTLE JOURNAL_LINES
@@ -16,7 +19,7 @@
 #   TAKEOVER_SETTLE      seconds to wait after such a host is healthy again, before the next batch
 #
 # Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
-# bin/node, start, env, unit}, /opt/APP/current -> releases/RID. The unit runs current/start with
+# bin/node, start, env, unit, task}, /opt/APP/current -> releases/RID. The unit runs current/start with
 # current/env, so switching `current` (and the unit file the release carries) switches everything.
 # An existing release folder is checked file by file and what differs is written again (a repair after
 # drift; noted on stderr). Prints "RID PREVIOUS" on success, then one line per process a takeover stopped. On a failed health check the host goes back to its previous
@@ -30,6 +33,8 @@ unit=$APP.service
 unit_file=/etc/systemd/system/$unit
 release=$releases/$RID
 created=
+# A release folder a PREPARE run made, not yet switched to: this run made it, as far as a failure goes.
+created_mark=$release.created
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -67,6 +72,10 @@ write_release() {
   ln -sfn "$NODE" "$1/bin/node"
   printf '%s' "$START_TEXT" >"$1/start"
   printf '%s' "$UNIT_TEXT" >"$1/unit"
+  if [ -n "$TASK_TEXT" ]; then
+    printf '%s' "$TASK_TEXT" >"$1/task"
+    chown root:root "$1/task" && chmod 0755 "$1/task"
+  fi
   (umask 077 && cat >"$1/env")
   printf '%s\n' "$RID" >"$1/RELEASE"
   chown -h root:root "$1" "$1/bin" "$1/app" "$1/bin/node" "$1/start" "$1/unit" "$1/env" "$1/RELEASE"
@@ -95,7 +104,7 @@ repair_release() {
       restored+=("$name")
     fi
   done
-  for name in start unit env RELEASE; do
+  for name in start unit env RELEASE $([ -z "$TASK_TEXT" ] || echo task); do
     if ! cmp -s "$fresh/$name" "$release/$name" ||
       [ "$(stat -c '%a %U:%G' "$fresh/$name")" != "$(stat -c '%a %U:%G' "$release/$name" 2>/dev/null)" ]; then
       mv -f "$fresh/$name" "$release/$name"
@@ -157,6 +166,15 @@ if [ "${#restored[@]}" -gt 0 ]; then
   log "$APP on $(hostname): restored release $RID's ${restored[*]}"
 fi
 [ -z "$UPLOAD" ] || rm -f "$UPLOAD"
+if [ "$PREPARE" = 1 ]; then
+  [ -z "$created" ] || touch "$created_mark"
+  printf '%s\n' "$RID"
+  exit 0
+fi
+if [ -f "$created_mark" ]; then
+  created=1
+  rm -f "$created_mark"
+fi
 # A release from before releases carried their unit: keep the unit it runs under, for a rollback.
 if [ -n "$previous" ] && [ -d "$releases/$previous" ] && [ ! -f "$releases/$previous/unit" ] && [ -f "$unit_file" ]; then
   cp "$unit_file" "$releases/$previous/unit"
@@ -218,6 +236,9 @@ fi
 # (but the Node the settings want, which this host's node step installed once).
 find "$releases" -mindepth 1 -maxdepth 1 -type d ! -name '*.partial' -printf '%T@ %p\n' | sort -rn |
   tail -n +$((KEEP + 1)) | cut -d' ' -f2- | { grep -vxF "$release" || true; } | xargs -r rm -rf
+for mark in "$releases"/*.created; do
+  if [ -f "$mark" ] && [ ! -d "${mark%.created}" ]; then rm -f "$mark"; fi
+done
 used=$(for r in "$releases"/*/; do readlink -f "${r}app" "${r}bin/node" 2>/dev/null || true; done)
 wanted_node=$(dirname "$(dirname "$NODE")")
 for dir in "$root"/code/* "$root"/node/*; do

@@ -1,0 +1,110 @@
+"""The release task (app.releaseTask, issue 32) on the session's deployed site (app1, app2, lb), in file order,
+each `up` under continuous load through the LB (0 failed GETs).
+
+Fixture tests/fixtures/apps/jobs: its task (`npm run migrate`) prints the release it migrates and the host; the
+tests count those lines in the task's journal (SyslogIdentifier wayshub-release-task) on each host. A task runs
+once per new release, on app1 only, before any host switches; a failing task blocks every switch, the `up` says
+so in one line, and the next `up` runs it again. The module puts the sample app back when it is done.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench.loadgen import BackgroundLoad
+from tests.e2e.pulumi_cli import REPO, UpResult, up_with_events
+from tests.e2e.site import DOMAIN, HTTP_PORT, Site, write_stack_config
+
+pytestmark = pytest.mark.e2e
+
+APP_SERVERS = ["app1", "app2"]
+MIN_REQUESTS = 1500
+JOBS: dict[str, Any] = {
+    "source": "apps/jobs",
+    "releaseTask": "npm run migrate",
+    "health": {"path": "/health", "timeoutSeconds": 8, "intervalSeconds": 0.5},
+}
+
+
+@pytest.fixture(scope="module")
+def jobs_site(site: Site) -> Iterator[Site]:
+    shutil.copytree(REPO / "tests" / "fixtures" / "apps" / "jobs", site.project / "apps" / "jobs", dirs_exist_ok=True)
+    yield site
+    write_stack_config(site, app_servers=APP_SERVERS)
+    site.cli.up()
+
+
+def deploy(site: Site, env: dict[str, str] | None = None) -> UpResult:
+    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {**JOBS, "env": env or {}}})
+    with BackgroundLoad(HTTP_PORT, DOMAIN, min_requests=MIN_REQUESTS, max_seconds=900) as load:
+        up = up_with_events(site.cli)
+    print(f"\n{load.report.summary()}")
+    assert load.report.total >= MIN_REQUESTS
+    assert load.report.failed == 0, load.report.error_samples
+    return up
+
+
+def task_runs(site: Site, server: str) -> list[str]:
+    """The releases the task migrated on ``server``, one per run, oldest first (from its journal)."""
+    out = site.sh(server, "journalctl -q -t wayshub-release-task -o cat --no-pager", check=False).stdout
+    return [line.split()[2] for line in out.splitlines() if line.startswith("migrating release ")]
+
+
+def live_release(site: Site, server: str) -> str:
+    return site.sh(server, 'basename "$(readlink /opt/wayshub/current)"').stdout.strip()
+
+
+def test_a_new_release_runs_its_task_once_on_one_host_before_any_host_switches(jobs_site: Site) -> None:
+    before = {server: task_runs(jobs_site, server) for server in APP_SERVERS}
+    up = deploy(jobs_site)
+    assert up.returncode == 0, up.output[-3000:]
+    rid = str(jobs_site.cli.outputs()["release"])
+    assert task_runs(jobs_site, "app1") == [*before["app1"], rid], "once, for the new release"
+    assert task_runs(jobs_site, "app2") == before["app2"], "on one host only"
+    task_done = up.finished("release-task-run")
+    assert task_done is not None
+    for server in APP_SERVERS:
+        started = up.started(f"{server}-app-release")
+        assert started is not None and started > task_done, f"{server} switched before the task passed"
+        assert up.finished(f"{server}-app-prepare") is not None
+        assert live_release(jobs_site, server) == rid
+    assert "migrations applied: 0042_add_orders" in up.output
+    # The same release again: nothing runs (no new task run, no switch).
+    again = deploy(jobs_site)
+    assert again.returncode == 0, again.output[-3000:]
+    assert task_runs(jobs_site, "app1") == [*before["app1"], rid]
+    assert again.started("release-task-run") is None
+
+
+def test_a_failing_task_switches_no_host_and_the_next_up_runs_it_again(jobs_site: Site) -> None:
+    live = str(jobs_site.cli.outputs()["release"])
+    failed = deploy(jobs_site, {"MIGRATE_FAIL": "1"})
+    assert failed.returncode != 0, "an up whose release task fails must fail"
+    runs = task_runs(jobs_site, "app1")
+    new = runs[-1]
+    assert new != live
+    assert (
+        f"wayshub:app.releaseTask failed on app1 for release {new} (exit code 3): no app server switched to it"
+        in failed.output
+    ), failed.output[-3000:]
+    assert 'relation "orders" already exists' in failed.output, "the task's output tail says why"
+    assert "Traceback" not in failed.output
+    for server in APP_SERVERS:
+        assert failed.started(f"{server}-app-release") is None, f"{server} was touched"
+        assert live_release(jobs_site, server) == live
+    assert jobs_site.cli.outputs()["release"] == live
+    # The next up runs the task again (it did not pass), and fails again the same way.
+    retried = deploy(jobs_site, {"MIGRATE_FAIL": "1"})
+    assert retried.returncode != 0
+    assert task_runs(jobs_site, "app1") == [*runs, new]
+    # Fixed (a new release): its task runs once, and every host switches to it.
+    fixed = deploy(jobs_site, {"MIGRATE_FAIL": "0"})
+    assert fixed.returncode == 0, fixed.output[-3000:]
+    rid = str(jobs_site.cli.outputs()["release"])
+    assert task_runs(jobs_site, "app1") == [*runs, new, rid]
+    for server in APP_SERVERS:
+        assert live_release(jobs_site, server) == rid
