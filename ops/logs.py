@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from components.app.layout import unit_name
+from components.app.layout import process_unit_name, release_task_unit, unit_name
 from components.hosts.survey import host_script
 from components.load_balancer.health_check import Paths
 from ops.fanout import run_all, stream_lines
@@ -52,10 +52,19 @@ def parse_since(text: str, now: float) -> float:
 
 
 def logs_command(view: StackView, host: OpsHost, lines: int, since: float | None, follow: bool) -> str:
-    """host/logs.sh for one host: the app unit of each site it serves; on an LB nginx's and each site's checker."""
+    """host/logs.sh for one host: the app units of each site it serves; on an LB nginx's and each site's checker."""
     sites = view.serves(host)
     if host.role == "app":
-        units = [unit_name(site.app.name) for site in sites]
+        # The web process, its processes (app.processes: <app>@<name>) and its release task's runs.
+        units = [
+            unit
+            for site in sites
+            for unit in (
+                unit_name(site.app.name),
+                process_unit_name(site.app.name, "*"),
+                release_task_unit(site.app.name),
+            )
+        ]
     else:
         units = ["nginx.service", *(Paths.of(s.site_name).unit for s in sites if s.health_unit and s.site_name)]
     return host_script(

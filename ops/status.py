@@ -100,6 +100,10 @@ def judge(view: StackView, site: OpsSite, outcome: HostResult, now: float) -> Ro
         state = facts.get("unit_state", "unknown")
         if state != "active":
             problems.append(f"{unit_name(site.app.name)} is {state}")
+        processes = {key.removeprefix("process_"): value for key, value in facts.items() if key.startswith("process_")}
+        for name, process_state in processes.items():
+            if process_state != "active":
+                problems.append(f"{site.app.name}@{name}.service is {process_state or 'unknown'}")
         health = facts.get("health", "")
         if health != "ok":
             problems.append(f"health check: {health or 'no answer'}")
@@ -111,7 +115,7 @@ def judge(view: StackView, site: OpsSite, outcome: HostResult, now: float) -> Ro
             site.name,
             True,
             (release or "-") + marker,
-            state,
+            state + "".join(f", {name} {process_state}" for name, process_state in processes.items()),
             ago(facts.get("unit_since", ""), now),
             facts.get("unit_restarts", "-") or "-",
             health_text or "-",

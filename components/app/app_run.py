@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from components.app.app_spec import AppSpec, can_exec
 from components.app.layout import app_root, app_user
 from components.app.node_install import NodeChoice
-from components.config import HealthConfig
+from components.config import HealthConfig, ProcessConfig
 from components.render import render
 
 STOP_TIMEOUT_SECONDS = 10
@@ -29,6 +29,7 @@ class AppRun:
     port_names: Sequence[str] = ("PORT",)
     env: Mapping[str, str] = field(default_factory=dict)
     health: HealthConfig = field(default_factory=HealthConfig)
+    processes: Sequence[ProcessConfig] = ()
 
     @property
     def root(self) -> str:
@@ -55,6 +56,44 @@ class AppRun:
             command=self.spec.task,
             exec=can_exec(self.spec.task),
             task=True,
+        )
+
+    def process_names(self, server: str) -> list[str]:
+        """The processes of ``app.processes`` that run on ``server`` (each on all the app's servers by default)."""
+        return [p.name for p in self.processes if not p.servers or server in p.servers]
+
+    def process_start_text(self, name: str) -> str:
+        """A process's start script, run from the release folder like the web process's."""
+        command, origin = next((c, o) for n, c, o in self.spec.processes if n == name)
+        return render(
+            "start.sh.j2",
+            app_name=f"{self.app_name}@{name}",
+            origin=origin,
+            command=command,
+            exec=can_exec(command),
+            process=name,
+        )
+
+    def process_unit_text(self, name: str) -> str:
+        return render(
+            "wayshub.service.j2",
+            app_name=self.app_name,
+            process=name,
+            description=f"{self.app_name} process {name} (managed by wayshub-infra)",
+            user=app_user(self.app_name),
+            root=self.root,
+            stop_timeout_seconds=self.process(name).stop_timeout_seconds,
+        )
+
+    def process(self, name: str) -> ProcessConfig:
+        return next(p for p in self.processes if p.name == name)
+
+    def processes_text(self) -> str:
+        """Everything of ``app.processes`` a release runs, in one text (part of the release id)."""
+        return "".join(
+            f"{p.name} on {','.join(p.servers) or 'all'} healthy {p.healthy_seconds}s\n"
+            f"{self.process_start_text(p.name)}{self.process_unit_text(p.name)}"
+            for p in self.processes
         )
 
     def unit_text(self) -> str:

@@ -42,6 +42,8 @@ class AppSpec:
     node_from: str | None  # where ``node_request`` came from
     task: str | None = None  # app.releaseTask's command line, run in the release's app folder
     task_from: str | None = None  # where ``task`` came from
+    # app.processes: (name, command line, where it came from), in the settings' order.
+    processes: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def exec_start(self) -> bool:
@@ -204,6 +206,17 @@ def node_request(config: AppConfig, package: dict[str, Any], source: Path) -> tu
     return None, None
 
 
+def resolve_processes(config: AppConfig, package: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """Each of ``app.processes`` with its command's npm scripts resolved (as ``start``'s)."""
+    scripts = _scripts(package)
+    resolved = []
+    for index, process in enumerate(config.processes):
+        where = f"processes[{index}].command"
+        command, origin = resolve_command(process.command.strip(), f"app.{where}", where, scripts)
+        resolved.append((process.name, command, origin))
+    return tuple(resolved)
+
+
 def read_app(config: AppConfig, source: Path) -> AppSpec:
     """Everything about the app that the release build and the servers need; raises ConfigError."""
     if not source.is_dir():
@@ -222,4 +235,5 @@ def read_app(config: AppConfig, source: Path) -> AppSpec:
         node_from=request_from,
         task=task,
         task_from=task_from,
+        processes=resolve_processes(config, package),
     )

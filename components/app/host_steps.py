@@ -58,8 +58,10 @@ def deploy_inputs(
     takeover: bool = False,
     *,
     prepare: bool = False,
+    server: str = "",
 ) -> dict[str, str]:
-    """The UPPER_CASE inputs of host/deploy.sh (see its header); ``prepare``: only make the release folder."""
+    """The UPPER_CASE inputs of host/deploy.sh (see its header); ``prepare``: only make the release folder;
+    ``server``: the host's name, which decides the processes of app.processes it runs."""
     low, high = run.health.status_range
     build = release.build
     return {
@@ -87,7 +89,22 @@ def deploy_inputs(
         "TAKEOVER": "1" if takeover else "0",
         "BACKUP": BACKUP_DIR,
         "TAKEOVER_SETTLE": f"{max(settle_seconds, TAKEOVER_SETTLE_SECONDS):g}",
+        **process_inputs(run, server),
     }
+
+
+def process_inputs(run: AppRun, server: str) -> dict[str, str]:
+    """host/deploy.sh's inputs for app.processes on ``server``: PROCESSES names them; each has its start script,
+    unit and healthy seconds (``PROCESS_<name>_START``, ``_UNIT``, ``_HEALTHY``). None without processes."""
+    names = run.process_names(server)
+    if not run.processes:
+        return {}
+    inputs = {"PROCESSES": " ".join(names)}
+    for name in names:
+        inputs[f"PROCESS_{name}_START"] = run.process_start_text(name)
+        inputs[f"PROCESS_{name}_UNIT"] = run.process_unit_text(name)
+        inputs[f"PROCESS_{name}_HEALTHY"] = str(run.process(name).healthy_seconds)
+    return inputs
 
 
 def deploy_command(inputs: Mapping[str, str]) -> str:

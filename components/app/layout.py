@@ -34,6 +34,20 @@ def unit_file(app: str) -> str:
     return f"/etc/systemd/system/{unit_name(app)}"
 
 
+def process_unit_name(app: str, process: str) -> str:
+    """The unit of one of ``app.processes`` (an app name holds no ``@``: no other app's unit has this name)."""
+    return f"{app}@{process}.service"
+
+
+def release_task_unit(app: str) -> str:
+    """The transient unit the release task runs as (host/release-task.sh); its journal tag is the same name."""
+    return f"{app}-release-task.service"
+
+
+def process_unit_file(app: str, process: str) -> str:
+    return f"/etc/systemd/system/{process_unit_name(app, process)}"
+
+
 def code_step(app: str) -> str:
     """The release code's upload step: its private folder's name (components/shell/uploads.py)."""
     return f"{app}-code"

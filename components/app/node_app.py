@@ -93,6 +93,9 @@ class NodeApp(pulumi.ComponentResource):
                 run.unit_text(),
                 self.env_text if built else None,
                 run.task_text() if built else None,
+                [(n, run.process_start_text(n), run.process_unit_text(n)) for n in run.process_names(args.host.name)]
+                if built
+                else [],
             ),
         )
         base_repairs = remote.repair_tokens(self.state, [BASE])
@@ -149,6 +152,7 @@ class NodeApp(pulumi.ComponentResource):
                     args.settle_seconds,
                     args.takeover,
                     prepare=prepare,
+                    server=args.host.name,
                 )
             )
         )

@@ -47,6 +47,7 @@ def app_run(config: AppConfig, project_dir: Path) -> AppRun:
         port_names=config.port_names,
         env=config.env_text_values,
         health=config.health,
+        processes=config.processes,
     )
 
 
@@ -62,6 +63,8 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], key: str
     ]
     if (task := run.task_text()) is not None:  # only then: a stack without a task keeps its release ids
         parts.append(task)
+    if run.processes:  # the same: only a stack with processes has them in its ids
+        parts.append(run.processes_text())
     return Release(release_id(parts, secrets, key), build)
 
 

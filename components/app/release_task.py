@@ -17,6 +17,7 @@ import pulumi
 
 from components.app.app_run import AppRun
 from components.app.host_steps import HOST_SCRIPTS
+from components.app.layout import release_task_unit
 from components.app.release import Release
 from components.hosts import Host
 from components.hosts.survey import host_script
@@ -30,6 +31,7 @@ def task_inputs(run: AppRun, release: Release, timeout_seconds: int) -> dict[str
     return {
         "APP": run.app_name,
         "RID": release.id,
+        "UNIT": release_task_unit(run.app_name),
         "ROOT": run.root,
         "SANDBOX": run.sandbox_text(),
         "TIMEOUT": str(timeout_seconds),

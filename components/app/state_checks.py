@@ -9,10 +9,11 @@ the unit file and its state (drifted: the health-gated switch runs again).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import pulumi
 
-from components.app.layout import app_root, unit_file, unit_name
+from components.app.layout import app_root, process_unit_file, process_unit_name, unit_file, unit_name
 from components.shell.host_state import Check
 
 BASE = "base"
@@ -33,9 +34,11 @@ def app_checks(
     unit_text: str,
     env_text: pulumi.Output[str] | None,
     task_text: str | None = None,
+    processes: Sequence[tuple[str, str, str]] = (),
 ) -> list[Check]:
     """``build_id``/``start_text``/``env_text`` None: a pinned release (made by an earlier up), whose files
-    are not known here; ``node_binary`` None: Node from an installer, wherever it puts it."""
+    are not known here; ``node_binary`` None: Node from an installer, wherever it puts it. ``processes``: the
+    host's app.processes as (name, start script, unit text)."""
     root = app_root(app)
     current = f"{root}/current"
     checks = [
@@ -59,6 +62,13 @@ def app_checks(
         checks += [
             Check("content", f"{release}/task", sha256(task_text), RELEASE),
             Check("mode", f"{release}/task", f"755 {ROOT_FILE}", RELEASE),
+        ]
+    for name, start, unit in processes:
+        checks += [
+            Check("content", f"{release}/processes/{name}", sha256(start), RELEASE),
+            Check("content", process_unit_file(app, name), sha256(unit), RELEASE),
+            Check("mode", process_unit_file(app, name), f"644 {ROOT_FILE}", RELEASE),
+            Check("unit", process_unit_name(app, name), "enabled active", RELEASE),
         ]
     if env_text is not None:
         checks += [

@@ -11,7 +11,7 @@ the settings read on their own), ``loader`` (raw settings to ``StackConfig`` or 
 ``checks`` (files, secrets, the passphrase). This package exports what the rest of the program uses.
 """
 
-from components.config.app import NODE_VERSION, AppConfig, HealthConfig
+from components.config.app import NODE_VERSION, AppConfig, HealthConfig, ProcessConfig
 from components.config.base import NAMESPACE, ConfigError
 from components.config.checks import (
     DEFAULT_PASSPHRASE,
@@ -58,6 +58,7 @@ __all__ = [
     "FailoverConfig",
     "HealthConfig",
     "LoadBalancerConfig",
+    "ProcessConfig",
     "SiteConfig",
     "SiteView",
     "StackConfig",

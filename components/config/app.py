@@ -8,7 +8,18 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.config.base import Model, NonEmptyText, Port, Text, check_host_name, not_in_containers, shown
+from components.config.base import (
+    Model,
+    NonEmptyText,
+    Port,
+    Text,
+    check_host_name,
+    check_short_name,
+    named_once,
+    not_in_containers,
+    repeated,
+    shown,
+)
 from components.config.reserved import reserved_app_name
 
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -55,6 +66,49 @@ class HealthConfig(Model):
     def status_range(self) -> tuple[int, int]:
         low, _, high = str(self.expect_status).partition("-")
         return int(low), int(high or low)
+
+
+class ProcessConfig(Model):
+    """One more process from the app's release (a queue worker…): its own unit on the app servers, not behind
+    the LB, switched with the release (docs/app.md, "Processes")."""
+
+    name: Text = Field(
+        description="the process's name (1-16 lowercase letters or digits, a letter first): its unit is `<app name>@<name>`"
+    )
+    command: NonEmptyText = Field(
+        description="the command line run in the release's app folder (`npm run X` resolved as for `start`)"
+    )
+    servers: list[Text] = Field(
+        default_factory=list,
+        description="the app servers (of the app's) it runs on; empty: all of them",
+    )
+    stop_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=30,
+        alias="stopTimeoutSeconds",
+        description="how long a stop (a switch, a rollback) waits after SIGTERM before it kills the process",
+    )
+    healthy_seconds: Annotated[int, Field(ge=1, le=300)] = Field(
+        default=5,
+        alias="healthySeconds",
+        description="a new release's process is healthy when it still runs this long after its start",
+    )
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        return named_once(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_short_name(value)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
 
 
 def env_value_problem(value: str) -> str | None:
@@ -114,6 +168,11 @@ class AppConfig(Model):
         alias="releaseTaskTimeoutSeconds",
         description="how long the release task may run; then it is stopped and the `up` fails, nothing switched",
         json_schema_extra=not_in_containers(NO_TASK_IN_CONTAINERS),
+    )
+    processes: list[ProcessConfig] = Field(
+        default_factory=list,
+        description="more processes from the release, not behind the LB (`[{name: worker, command: node worker.js}]`): each its own sandboxed unit `<app name>@<name>`, switched (and rolled back) with the release",
+        json_schema_extra=not_in_containers("no processes but the web one in containers mode yet"),
     )
     build: NonEmptyText | None = Field(
         default=None,
@@ -205,6 +264,14 @@ class AppConfig(Model):
             raise ValueError(
                 f"{value!r} is not a release id (12 hex characters, as `pulumi stack output releases` shows)"
             )
+        return value
+
+    @field_validator("processes")
+    @classmethod
+    def _processes(cls, value: list[ProcessConfig]) -> list[ProcessConfig]:
+        twice = repeated([process.name for process in value])
+        if twice:
+            raise ValueError(f"the process name {twice[0]!r} is used twice; every process needs its own")
         return value
 
     @field_validator("env")

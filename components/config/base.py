@@ -211,6 +211,25 @@ def check_loopback(value: str, why: str) -> str:
     return value
 
 
+# A short name that becomes part of resource, unit and file names (a site's, a process's).
+_SHORT_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
+
+
+def check_short_name(value: str) -> str:
+    """``value`` as a site's or a process's name: 1-16 lowercase letters or digits, a letter first."""
+    if not _SHORT_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} must be 1-16 lowercase letters or digits, starting with a letter")
+    return value
+
+
+def named_once(names: list[str]) -> list[str]:
+    """``names`` (servers a setting lists) when none is listed twice; ValueError naming the first repeated."""
+    twice = repeated(names)
+    if twice:
+        raise ValueError(f"{twice[0]} is named twice")
+    return names
+
+
 def repeated(names: Sequence[str]) -> list[str]:
     """The names that occur more than once, sorted."""
     return sorted({n for n in names if names.count(n) > 1})

@@ -14,10 +14,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.config.app import AppConfig
-from components.config.base import DOMAIN, Model, Text, repeated
+from components.config.base import DOMAIN, Model, Text, check_short_name, named_once, repeated
 
 # A site's name goes into file, unit, zone and resource names next to the stack's (components/layout.py).
-SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
 SITE_TLS = ("off", "self-signed", "acme", "provided")
 
 
@@ -93,9 +92,7 @@ class SiteConfig(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not SITE_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} must be 1-16 lowercase letters or digits, starting with a letter")
-        return value
+        return check_short_name(value)
 
     @field_validator("domain")
     @classmethod
@@ -125,10 +122,7 @@ class SiteConfig(Model):
     @field_validator("servers")
     @classmethod
     def _servers(cls, value: list[str]) -> list[str]:
-        twice = repeated(value)
-        if twice:
-            raise ValueError(f"{twice[0]} is named twice")
-        return value
+        return named_once(value)
 
     @property
     def names(self) -> list[str]:
@@ -177,6 +171,18 @@ def site_views(
             site.hosts_file,
             site.path or "",
         )
+
+
+def check_process_servers(views: Sequence[SiteView]) -> None:
+    """Each of a site's ``app.processes`` runs on servers its app runs on; ValueError naming the first that does not."""
+    for view in views:
+        for index, process in enumerate(view.app.processes):
+            for server in process.servers:
+                if server not in view.servers:
+                    raise ValueError(
+                        f"{view.where}app.processes[{index}].servers: {server!r} is not a server the app runs on "
+                        f"({', '.join(view.servers)})"
+                    )
 
 
 def check_sites(

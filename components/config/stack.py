@@ -17,7 +17,7 @@ from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import HostsConfig, SandboxConfig, sandbox_addresses, virtual_address
 from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, RolloutConfig
 from components.config.names import DNS_TSIG_SETTING, DnsConfig, HostsFileConfig, in_zone
-from components.config.sites import SiteConfig, SiteView, check_domain, check_sites, site_views
+from components.config.sites import SiteConfig, SiteView, check_domain, check_process_servers, check_sites, site_views
 
 
 class StackConfig(Model):
@@ -71,6 +71,7 @@ class StackConfig(Model):
                             "resources would share names; rename one"
                         )
             check_sites(self.domain, self.app, self.lb.tls, self.app_server_names, self.sites)
+        check_process_servers(self.all_sites)
         return self
 
     @property

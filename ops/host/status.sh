@@ -24,6 +24,12 @@ if [ "$ROLE" = app ]; then
   release=$(basename "$(readlink "$root/current" 2>/dev/null)" 2>/dev/null || true)
   say release "$release"
   unit_facts unit "$APP.service"
+  # app.processes the live release carries: each one's unit state (process_<name>=active).
+  for file in "$root/current/processes/"*.unit; do
+    [ -f "$file" ] || continue
+    name=$(basename "$file" .unit)
+    say "process_$name" "$(systemctl show -p ActiveState --value "$APP@$name.service" 2>/dev/null || echo unknown)"
+  done
   node=$(readlink -f "$root/current/bin/node" 2>/dev/null || command -v node || true)
   say node "$([ -n "$node" ] && "$node" --version 2>/dev/null)"
   pid=$(systemctl show -p MainPID --value "$APP.service" 2>/dev/null || echo 0)

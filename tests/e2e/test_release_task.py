@@ -1,10 +1,12 @@
-"""The release task (app.releaseTask, issue 32) on the session's deployed site (app1, app2, lb), in file order,
-each `up` under continuous load through the LB (0 failed GETs).
+"""The release task (app.releaseTask) and more processes (app.processes), issue 32, on the session's deployed
+site (app1, app2, lb), in file order, each `up` under continuous load through the LB (0 failed GETs).
 
 Fixture tests/fixtures/apps/jobs: its task (`npm run migrate`) prints the release it migrates and the host; the
 tests count those lines in the task's journal (SyslogIdentifier wayshub-release-task) on each host. A task runs
 once per new release, on app1 only, before any host switches; a failing task blocks every switch, the `up` says
-so in one line, and the next `up` runs it again. The module puts the sample app back when it is done.
+so in one line, and the next `up` runs it again. Its worker (`npm run work`, on app1 only) runs the release its
+host runs: it switches with a new release, follows a rollback, and a worker that does not keep running fails
+its host's switch (which rolls back). The module puts the sample app back when it is done.
 """
 
 from __future__ import annotations
@@ -38,8 +40,12 @@ def jobs_site(site: Site) -> Iterator[Site]:
     site.cli.up()
 
 
-def deploy(site: Site, env: dict[str, str] | None = None) -> UpResult:
-    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": {**JOBS, "env": env or {}}})
+WORKER = {"name": "worker", "command": "npm run work", "servers": ["app1"], "healthySeconds": 2}
+
+
+def deploy(site: Site, env: dict[str, str] | None = None, **app: Any) -> UpResult:
+    settings = {**JOBS, "env": env or {}, **app}
+    write_stack_config(site, app_servers=APP_SERVERS, extra={"wayshub:app": settings})
     with BackgroundLoad(HTTP_PORT, DOMAIN, min_requests=MIN_REQUESTS, max_seconds=900) as load:
         up = up_with_events(site.cli)
     print(f"\n{load.report.summary()}")
@@ -108,3 +114,54 @@ def test_a_failing_task_switches_no_host_and_the_next_up_runs_it_again(jobs_site
     assert task_runs(jobs_site, "app1") == [*runs, new, rid]
     for server in APP_SERVERS:
         assert live_release(jobs_site, server) == rid
+
+
+def worker_release(site: Site, server: str) -> str:
+    """The release the worker process on ``server`` runs (its WAYSHUB_RELEASE), or what systemd says of it."""
+    script = (
+        'u=wayshub@worker.service; [ "$(systemctl is-active $u)" = active ] || { systemctl is-active $u; exit; }; '
+        "pid=$(systemctl show -p MainPID --value $u); "
+        "runuser -u wayshub -- tr '\\0' '\\n' < /proc/$pid/environ | sed -n 's/^WAYSHUB_RELEASE=//p'"
+    )
+    return site.sh(server, script, check=False).stdout.strip()
+
+
+def test_a_worker_runs_its_hosts_release_switches_with_it_and_follows_a_rollback(jobs_site: Site) -> None:
+    first = deploy(jobs_site, processes=[WORKER])
+    assert first.returncode == 0, first.output[-3000:]
+    old = str(jobs_site.cli.outputs()["release"])
+    assert worker_release(jobs_site, "app1") == old
+    assert worker_release(jobs_site, "app2") in ("inactive", ""), "the worker runs on app1 only"
+    assert (
+        "ExecStart=/opt/wayshub/current/processes/worker"
+        in jobs_site.sh("app1", "cat /etc/systemd/system/wayshub@worker.service").stdout
+    )
+    new = deploy(jobs_site, {"NOTE": "2"}, processes=[WORKER])
+    assert new.returncode == 0, new.output[-3000:]
+    rid = str(jobs_site.cli.outputs()["release"])
+    assert rid != old and worker_release(jobs_site, "app1") == rid
+    # make rollback: the release before, pinned; its worker comes back with it.
+    back = deploy(jobs_site, {"NOTE": "2"}, processes=[WORKER], releasePin=old)
+    assert back.returncode == 0, back.output[-3000:]
+    assert worker_release(jobs_site, "app1") == old and live_release(jobs_site, "app1") == old
+
+
+def test_a_worker_that_does_not_keep_running_fails_its_hosts_switch_which_rolls_back(jobs_site: Site) -> None:
+    good = deploy(jobs_site, {"NOTE": "3"}, processes=[WORKER])
+    assert good.returncode == 0, good.output[-3000:]
+    live = str(jobs_site.cli.outputs()["release"])
+    broken = deploy(jobs_site, {"NOTE": "3", "WORKER_CRASH": "1"}, processes=[WORKER])
+    assert broken.returncode != 0
+    assert "(wayshub@worker.service running): process worker did not keep running for 2s after its start" in (
+        broken.output
+    ), broken.output[-3000:]
+    assert "worker: cannot reach the queue" in broken.output, "the worker's journal tail says why"
+    assert f"rolled back to {live} (healthy)" in broken.output
+    assert broken.started("app2-app-release") is None, "the rollout stops at the failing host"
+    for server in APP_SERVERS:
+        assert live_release(jobs_site, server) == live
+    assert worker_release(jobs_site, "app1") == live
+    # Without processes the next release removes the worker's unit.
+    gone = deploy(jobs_site, {"NOTE": "3"})
+    assert gone.returncode == 0, gone.output[-3000:]
+    assert jobs_site.sh("app1", "ls /etc/systemd/system/ | grep -c '^wayshub@' || true").stdout.strip() == "0"

@@ -124,6 +124,21 @@ def test_teardown_removes_what_we_made(host: Path) -> None:
     assert "systemctl reset-failed shop.service" in (host / "calls.log").read_text()
 
 
+def test_teardown_removes_the_apps_process_units_we_made_and_no_other(host: Path) -> None:
+    assert step(host, "base.sh", "shop").returncode == 0
+    (host / "systemd" / "shop.service").write_text(OURS_HEADER)
+    (host / "systemd" / "shop@worker.service").write_text(OURS_HEADER)
+    (host / "systemd" / "shop@theirs.service").write_text("[Service]\n")
+    (host / "systemd" / "shopx@worker.service").write_text(OURS_HEADER)
+    result = step(host, "teardown.sh", "shop")
+    assert result.returncode == 0, result.stderr
+    assert not (host / "systemd" / "shop@worker.service").exists()
+    assert (host / "systemd" / "shop@theirs.service").is_file() and (
+        host / "systemd" / "shopx@worker.service"
+    ).is_file()
+    assert "systemctl disable --now shop@worker.service" in (host / "calls.log").read_text()
+
+
 @pytest.mark.parametrize("app", ["sshd", "wayshub"])
 def test_teardown_of_what_is_not_ours_removes_nothing(host: Path, app: str) -> None:
     (host / "etc" / app).mkdir(parents=True)

@@ -16,6 +16,11 @@ GOOD: dict[str, Any] = {
 CONTAINERS: dict[str, Any] = {**GOOD, "hosts": {**GOOD["hosts"], "provider": "containers"}}
 # A second site on the same servers (issue 31): its own domain, and its app (named after it) on another port.
 SITES: dict[str, Any] = {**GOOD, "sites": [{"name": "shop", "domain": "shop.local", "app": {"port": 3001}}]}
+# A worker beside the web process (issue 32), on app2 only.
+PROCESSES: dict[str, Any] = {
+    **GOOD,
+    "app": {"processes": [{"name": "worker", "command": "node worker.js", "servers": ["app2"]}]},
+}
 DNS: dict[str, Any] = {**GOOD, "dns": {"server": "10.0.0.53", "zone": "local", "keyName": "wayshub-update"}}
 # Two LBs sharing an address (issue 30): sandbox VMs, the address by default the subnet's .5.
 FAILOVER: dict[str, Any] = {
@@ -161,6 +166,24 @@ BAD = [
     (GOOD, "app", {"start": ""}, "wayshub:app.start: String should have at least 1 character"),
     (GOOD, "app", {"start": "   "}, "wayshub:app.start: must not be empty"),
     (GOOD, "app", {"build": "a\nb"}, "wayshub:app.build: contains a newline (U+000A)"),
+    (
+        GOOD,
+        "app",
+        {"processes": [{"name": "worker", "command": "node w.js", "servers": ["lb"]}]},
+        "wayshub: app.processes[0].servers: 'lb' is not a server the app runs on (app1, app2)",
+    ),
+    (
+        SITES,
+        "sites",
+        [
+            {
+                **SITES["sites"][0],
+                "servers": ["app2"],
+                "app": {"port": 3001, "processes": [{"name": "w", "command": "x", "servers": ["app1"]}]},
+            }
+        ],
+        "wayshub: sites[0].app.processes[0].servers: 'app1' is not a server the app runs on (app2)",
+    ),
     (GOOD, "app", {"portEnv": "app_port"}, "wayshub:app.portEnv: variable name 'app_port' must be UPPER_SNAKE_CASE"),
     (GOOD, "app", {"portEnv": []}, "wayshub:app.portEnv: must name at least one variable"),
     (GOOD, "app", {"portEnv": ["PORT", "app-port"]}, "wayshub:app.portEnv: variable name 'app-port' must be"),

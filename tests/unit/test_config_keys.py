@@ -18,7 +18,7 @@ import pytest
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked
 from components.load_balancer.tls import self_signed
-from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD, SITES
+from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD, PROCESSES, SITES
 
 REPO = Path(__file__).resolve().parents[2]
 TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
@@ -123,6 +123,17 @@ CASES = [
     Case("app.health.bodyContains", "", "String should have at least 1 character"),
     Case("app.releasesKept", 0, "Input should be greater than or equal to 1"),
     Case("app.releasePin", "HEAD", "'HEAD' is not a release id"),
+    Case("app.processes", {"worker": "node worker.js"}, "Input should be a valid list"),
+    Case(
+        "app.processes",
+        [{"name": "w", "command": "a"}, {"name": "w", "command": "b"}],
+        "the process name 'w' is used twice",
+    ),
+    Case("app.processes[].name", "Worker", "'Worker' must be 1-16 lowercase letters or digits, starting", PROCESSES),
+    Case("app.processes[].command", " ", "must not be empty", PROCESSES),
+    Case("app.processes[].servers", ["app2", "app2"], "app2 is named twice", PROCESSES),
+    Case("app.processes[].stopTimeoutSeconds", 0, "Input should be greater than or equal to 1", PROCESSES),
+    Case("app.processes[].healthySeconds", 301, "Input should be less than or equal to 300", PROCESSES),
     Case("lb", "fast", f"{MAP} text"),
     Case("lb.listenPort", "abc", "Input should be a valid integer"),
     Case("lb.httpsPort", 0, "Input should be greater than or equal to 1"),
@@ -222,8 +233,12 @@ CASES = [
     Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
 ]
 # A site's app takes every `app` setting, and refuses each bad one naming the site's key.
+SHOP = SITES["sites"][0]
+SITE_PROCESSES = {**SITES, "sites": [{**SHOP, "app": {**SHOP["app"], "processes": PROCESSES["app"]["processes"]}}]}
 CASES += [
-    Case(f"sites[].{case.key}", case.value, case.message, SITES) for case in CASES if case.key.split(".")[0] == "app"
+    Case(f"sites[].{case.key}", case.value, case.message, SITE_PROCESSES if case.base is PROCESSES else SITES)
+    for case in CASES
+    if case.key.split(".")[0] == "app"
 ]
 
 

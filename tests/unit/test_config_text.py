@@ -16,8 +16,17 @@ import pytest
 
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked, parse
-from tests.unit.test_config import DNS, FAILOVER, GOOD, SITES
-from tests.unit.test_config_keys import ACME, REPO, TSIG_SECRET, Case, engine_view, load_case, put
+from tests.unit.test_config import DNS, FAILOVER, GOOD, PROCESSES, SITES
+from tests.unit.test_config_keys import (
+    ACME,
+    REPO,
+    SITE_PROCESSES,
+    TSIG_SECRET,
+    Case,
+    engine_view,
+    load_case,
+    put,
+)
 
 # Where line breaks are legitimate by design, and why (docs/security.md says the same to users).
 ACCEPTED_BY_DESIGN = {
@@ -50,6 +59,7 @@ EXAMPLES: dict[str, str] = {
     "hosts.knownHostsFile": "/etc/hostname",
     "app.start": "node server.js",
     "app.releaseTask": "node migrate.js",
+    "app.processes[].servers": "app2",
     "app.build": "npm run build",
     "app.nodeVersion": "20",
     "app.releasePin": "0123456789ab",
@@ -95,6 +105,8 @@ def _takes_text(annotation: Any) -> bool:
 
 
 def _base(key: str) -> dict[str, Any]:
+    if "app.processes" in key:
+        return SITE_PROCESSES if key.startswith("sites") else PROCESSES
     if key == "sites[].path":  # a path of the stack's own domain
         return {**SITES, "sites": [{**SITES["sites"][0], "domain": GOOD["domain"]}]}
     if key.startswith("sites"):
@@ -129,7 +141,15 @@ def text_settings() -> list[str]:
     ]
 
 
-LISTS = ("dns.records", "dns.addresses", "lb.limits.trustedProxies", "sites[].aliases", "sites[].servers")
+LISTS = (
+    "dns.records",
+    "dns.addresses",
+    "lb.limits.trustedProxies",
+    "sites[].aliases",
+    "sites[].servers",
+    "app.processes[].servers",
+    "sites[].app.processes[].servers",
+)
 CASES = [
     Case(key, [bad(_good(key))] if key in LISTS else bad(_good(key)), "", _base(key))
     for key in text_settings()

@@ -35,6 +35,7 @@ VALUES: dict[str, Any] = {
     "app.name": "shop",
     "app.releaseTask": "node migrate.js",
     "app.releaseTaskTimeoutSeconds": 60,
+    "app.processes": [{"name": "worker", "command": "node worker.js"}],
     "app.nodeInstall": "binary",
     "lb.httpsPort": 8443,
     "lb.hsts": True,

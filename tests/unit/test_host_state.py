@@ -271,6 +271,15 @@ def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_
         "content /opt/wayshub/releases/r1/task": (sha("task"), RELEASE),
         "mode /opt/wayshub/releases/r1/task": ("755 root:root", RELEASE),
     }
+    # So are its processes (app.processes): their scripts, units and states.
+    with_worker = app_checks("wayshub", "r1", "b1", None, "start", "unit", None, None, [("worker", "w", "u")])
+    workers = {c.key: (c.expected, c.component) for c in with_worker if "worker" in c.key}
+    assert workers == {
+        "content /opt/wayshub/releases/r1/processes/worker": (sha("w"), RELEASE),
+        "content /etc/systemd/system/wayshub@worker.service": (sha("u"), RELEASE),
+        "mode /etc/systemd/system/wayshub@worker.service": ("644 root:root", RELEASE),
+        "unit wayshub@worker.service": ("enabled active", RELEASE),
+    }
 
 
 def test_the_read_script_reads_all_files_with_one_sha256sum_and_all_modes_with_one_stat(tmp_path: Path) -> None:

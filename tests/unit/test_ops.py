@@ -143,6 +143,9 @@ def test_a_host_as_the_stack_says_has_no_problems() -> None:
     )
     lb = judge(v, v.sites[0], outcome(v.hosts[2], LB_OK), now=160)
     assert lb.ok and lb.health == "upstream 2/2"
+    # app.processes the live release carries: each one's state beside the unit's.
+    worker = judge(v, v.sites[0], outcome(v.hosts[0], APP_OK + "process_worker=active\n"), now=160)
+    assert worker.ok and worker.unit == "active, worker active"
 
 
 @pytest.mark.parametrize(
@@ -151,6 +154,7 @@ def test_a_host_as_the_stack_says_has_no_problems() -> None:
         (APP_OK.replace("release=r1", "release=r0"), "runs release r0, the stack's is r1"),
         (APP_OK.replace("unit_state=active", "unit_state=failed"), "wayshub.service is failed"),
         (APP_OK.replace("health=ok", "health=status 500"), "health check: status 500"),
+        (APP_OK + "process_worker=failed\n", "wayshub@worker.service is failed"),
     ],
 )
 def test_an_app_host_not_as_the_stack_says_is_named(facts: str, problem: str) -> None:

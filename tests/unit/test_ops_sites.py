@@ -216,11 +216,15 @@ def test_logs_read_each_sites_unit_and_checker() -> None:
             re.findall(r"^UNITS=(.*)$", shlex.split(logs_command(view, host, 50, None, False))[4], re.MULTILINE)[0]
         )
 
-    assert units(v, app1) == "wayshub.service"
-    assert units(v, app2) == "'wayshub.service shop.service'"
+    # Each app's web unit, its processes' (app.processes) and its release task's.
+    assert units(v, app1) == "'wayshub.service wayshub@*.service wayshub-release-task.service'"
+    assert units(v, app2) == (
+        "'wayshub.service wayshub@*.service wayshub-release-task.service "
+        "shop.service shop@*.service shop-release-task.service'"
+    )
     assert units(v, lb) == "'nginx.service wayshub-s-shop-backend-health.service'"
     shop = v.only("shop")
-    assert units(shop, shop.host("app2")) == "shop.service"
+    assert units(shop, shop.host("app2")) == "'shop.service shop@*.service shop-release-task.service'"
 
 
 def test_exec_with_a_site_runs_in_its_app_folder_on_its_servers(monkeypatch: pytest.MonkeyPatch) -> None:

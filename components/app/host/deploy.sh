@@ -9,6 +9,9 @@
 #   NODE                 absolute path of the node binary the stack's settings want (kept by the prune)
 #   START_TEXT UNIT_TEXT the release's start script and systemd unit
 #   TASK_TEXT            the release task's script (app.releaseTask; empty: none)
+#   PROCESSES            app.processes on this host, by name (unset: the app has none); each NAME has
+#                        PROCESS_NAME_START, PROCESS_NAME_UNIT (its script and unit) and PROCESS_NAME_HEALTHY
+#                        (seconds it must keep running after its start)
 #   PREPARE              1: only make (or repair) the release folder and print RID; the switch is a later run
 #                        (with a release task, which runs between the two: components/app/release_task.py)
 #   PORT HEALTH_PATH STATUS_LOW STATUS_HIGH HEALTH_BODY HEALTH_TIMEOUT HEALTH_INTERVAL   the health check
@@ -19,7 +22,8 @@
 #   TAKEOVER_SETTLE      seconds to wait after such a host is healthy again, before the next batch
 #
 # Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
-# bin/node, start, env, unit, task}, /opt/APP/current -> releases/RID. The unit runs current/start with
+# bin/node, start, env, unit, task, processes/{NAME,NAME.unit,NAME.healthy}}; each process's unit is
+# /etc/systemd/system/APP@NAME.service, /opt/APP/current -> releases/RID. The unit runs current/start with
 # current/env, so switching `current` (and the unit file the release carries) switches everything.
 # An existing release folder is checked file by file and what differs is written again (a repair after
 # drift; noted on stderr). Prints "RID PREVIOUS" on success, then one line per process a takeover stopped. On a failed health check the host goes back to its previous
@@ -35,9 +39,11 @@ release=$releases/$RID
 created=
 # A release folder a PREPARE run made, not yet switched to: this run made it, as far as a failure goes.
 created_mark=$release.created
+processes=${PROCESSES-}
 
 log() { printf '%s\n' "$*" >&2; }
 
+failed_unit=
 previous=$(basename "$(readlink "$current" 2>/dev/null)" 2>/dev/null || true)
 # Re-running the live release (a repair after drift): what it would roll back to is the release
 # switched to before it (switch() touches each release folder, so the newest other one).
@@ -76,6 +82,17 @@ write_release() {
     printf '%s' "$TASK_TEXT" >"$1/task"
     chown root:root "$1/task" && chmod 0755 "$1/task"
   fi
+  local name var
+  if [ -n "$processes" ]; then
+    mkdir -p "$1/processes"
+    for name in $processes; do
+      var=PROCESS_${name}_START && printf '%s' "${!var}" >"$1/processes/$name"
+      var=PROCESS_${name}_UNIT && printf '%s' "${!var}" >"$1/processes/$name.unit"
+      var=PROCESS_${name}_HEALTHY && printf '%s\n' "${!var}" >"$1/processes/$name.healthy"
+      chmod 0755 "$1/processes/$name" && chmod 0644 "$1/processes/$name.unit" "$1/processes/$name.healthy"
+    done
+    chown -R root:root "$1/processes" && chmod 0755 "$1/processes"
+  fi
   (umask 077 && cat >"$1/env")
   printf '%s\n' "$RID" >"$1/RELEASE"
   chown -h root:root "$1" "$1/bin" "$1/app" "$1/bin/node" "$1/start" "$1/unit" "$1/env" "$1/RELEASE"
@@ -104,9 +121,13 @@ repair_release() {
       restored+=("$name")
     fi
   done
-  for name in start unit env RELEASE $([ -z "$TASK_TEXT" ] || echo task); do
+  local files=(start unit env RELEASE)
+  [ -z "$TASK_TEXT" ] || files+=(task)
+  for name in $processes; do files+=("processes/$name" "processes/$name.unit" "processes/$name.healthy"); done
+  for name in "${files[@]}"; do
     if ! cmp -s "$fresh/$name" "$release/$name" ||
       [ "$(stat -c '%a %U:%G' "$fresh/$name")" != "$(stat -c '%a %U:%G' "$release/$name" 2>/dev/null)" ]; then
+      mkdir -p "$(dirname "$release/$name")"
       mv -f "$fresh/$name" "$release/$name"
       restored+=("$name")
     fi
@@ -123,9 +144,63 @@ switch() {
     install -m 0644 "$releases/$1/unit" "$unit_file"
     systemctl daemon-reload
   fi
+  install_processes "$1"
 }
 
-show() { systemctl show -p "$1" --value "$unit"; }
+show() { systemctl show -p "$1" --value "${2:-$unit}"; }
+
+# The process units release $1 carries (app.processes) installed; ours that it does not carry stopped and
+# removed (release "": all of them).
+install_processes() {
+  local dir=$releases/$1/processes changed='' file name target
+  for file in "$dir"/*.unit; do
+    [ -f "$file" ] && [ -n "$1" ] || continue
+    name=$(basename "$file" .unit)
+    target=/etc/systemd/system/$APP@$name.service
+    if ! cmp -s "$file" "$target"; then
+      install -m 0644 "$file" "$target"
+      changed=1
+    fi
+  done
+  for target in /etc/systemd/system/"$APP"@*.service; do
+    name=${target##*/"$APP"@} && name=${name%.service}
+    if [ -f "$target" ] && { [ -z "$1" ] || [ ! -f "$dir/$name.unit" ]; } && grep -q '^# Managed by wayshub-infra' "$target"; then
+      systemctl disable --now "$APP@$name.service" >/dev/null 2>&1 || true
+      rm -f "$target"
+      systemctl reset-failed "$APP@$name.service" >/dev/null 2>&1 || true
+      changed=1
+    fi
+  done
+  [ -z "$changed" ] || systemctl daemon-reload
+}
+
+# Restart release $1's processes (app.processes), then check each still runs after the longest of their healthy
+# seconds: active, and the same main process (one that exited and was restarted by systemd has another).
+# Sets $reason and $failed_unit when one does not.
+restart_processes() {
+  local dir=$releases/$1/processes file name longest=0 seconds i
+  local names=() pids=()
+  for file in "$dir"/*.unit; do
+    [ -f "$file" ] || continue
+    name=$(basename "$file" .unit)
+    systemctl enable "$APP@$name.service" >/dev/null 2>&1
+    systemctl restart "$APP@$name.service"
+    names+=("$name")
+    pids+=("$(show MainPID "$APP@$name.service")")
+    seconds=$(cat "$dir/$name.healthy" 2>/dev/null || echo 5)
+    [ "$seconds" -le "$longest" ] || longest=$seconds
+  done
+  [ "${#names[@]}" -gt 0 ] || return 0
+  sleep "$longest"
+  for i in "${!names[@]}"; do
+    if [ "${pids[i]}" = 0 ] || [ "$(show ActiveState "$APP@${names[i]}.service")" != active ] ||
+      [ "$(show MainPID "$APP@${names[i]}.service")" != "${pids[i]}" ]; then
+      reason="process ${names[i]} did not keep running for ${longest}s after its start"
+      failed_unit=$APP@${names[i]}.service
+      return 1
+    fi
+  done
+}
 
 # Restart and wait until the process THIS restart started answers the health check for release $1.
 # Sets $reason to why not. The probe runs as the app's user: it may read its own processes' sockets
@@ -145,7 +220,8 @@ restart_healthy() {
     fi
     if [ "$(show ActiveState)" = active ] &&
       reason=$(runuser -u "$APP" -- "$probe_node" -e "$PROBE_JS" "$PORT" "$HEALTH_PATH" "$STATUS_LOW" "$STATUS_HIGH" "$wanted" "$pid" 2>&1); then
-      return 0
+      restart_processes "$1"
+      return
     fi
     [ "$SECONDS" -lt "$deadline" ] || return 1
     sleep "$HEALTH_INTERVAL"
@@ -201,7 +277,9 @@ fi
 switch "$RID"
 if ! restart_healthy "$RID"; then
   failure=$reason
-  journal=$(journalctl -u "$unit" -n "$JOURNAL_LINES" --no-pager 2>&1 || true)
+  check="GET $HEALTH_PATH on port $PORT within ${HEALTH_TIMEOUT}s"
+  [ -z "$failed_unit" ] || check="$failed_unit running"
+  journal=$(journalctl -u "${failed_unit:-$unit}" -n "$JOURNAL_LINES" --no-pager 2>&1 || true)
   if [ -n "$previous" ] && [ "$previous" != "$RID" ] && [ -d "$releases/$previous" ]; then
     switch "$previous"
     if restart_healthy "$previous"; then
@@ -214,11 +292,12 @@ if ! restart_healthy "$RID"; then
     outcome="no other release to roll back to, so $RID stays the current release"
   else
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    install_processes ""
     rm -f "$current"
     outcome="no previous release to roll back to, so $unit is stopped"
   fi
   [ -z "$created" ] || rm -rf "$release"
-  log "$APP on $(hostname): release $RID failed its health check (GET $HEALTH_PATH on port $PORT within ${HEALTH_TIMEOUT}s): $failure; $outcome. Journal:"
+  log "$APP on $(hostname): release $RID failed its health check ($check): $failure; $outcome. Journal:"
   printf '%s\n' "$journal" >&2
   exit 1
 fi

@@ -4,21 +4,23 @@
 # components/app/release_task.py runs it as `bash -c "<inputs><this file>"`:
 #
 #   APP RID        app name, release id
+#   UNIT           the transient unit it runs as (APP-release-task.service); its journal tag: UNIT without .service
 #   ROOT           the app's folder (/opt/APP): releases/RID holds the release's task script, `task`
 #   SANDBOX        the app unit's sandboxing lines (templates/app-sandbox.j2), each a systemd-run property
 #   TIMEOUT        seconds the task may run before systemd stops it (a failure)
 #   OUTPUT_LINES   how many of its last output lines a failure shows
 #
-# The task runs as a transient unit, APP-release-task.service: as the app's user, in the release's app
+# The task runs as a transient unit, UNIT: as the app's user, in the release's app
 # folder, with the release's env file, Node and sandbox, the way the app's own unit runs the start script.
-# Its output goes to stdout and to the journal (tagged APP-release-task). It passed: the file TASK_PASSED in
-# the release folder says so, and a later run for the same release (a repair, a second `up`) runs nothing. It
-# failed: exit 1 with one line naming the host, the release and how it ended, then the output's last lines;
-# nothing switched.
+# Its output goes to stdout and to the journal (under its tag). It passed: the file TASK_PASSED in the release
+# folder says so, and a later run for the same release (a repair, a second `up`) runs nothing. It failed: exit
+# 1 with one line naming the host, the release and how it ended, then the output's last lines; nothing
+# switched.
 set -euo pipefail
 
 release=$ROOT/releases/$RID
-unit=$APP-release-task.service
+unit=$UNIT
+tag=${UNIT%.service}
 host=$(hostname)
 
 if [ ! -x "$release/task" ]; then
@@ -45,12 +47,12 @@ set +e
 systemd-run --quiet --wait --pipe --unit="$unit" \
   -p "Description=$APP release task of $RID (app.releaseTask)" \
   -p "User=$APP" -p "Group=$APP" -p "WorkingDirectory=$release/app" -p "EnvironmentFile=$release/env" \
-  -p "RuntimeMaxSec=$TIMEOUT" -p "SyslogIdentifier=$APP-release-task" "${properties[@]}" \
+  -p "RuntimeMaxSec=$TIMEOUT" -p "SyslogIdentifier=$tag" "${properties[@]}" \
   "$release/task" </dev/null >"$output" 2>&1
 code=$?
 set -e
-# --pipe hands the task our stdout, not the journal's: its output goes there too (journalctl -t APP-release-task).
-systemd-cat -t "$APP-release-task" <"$output" || true
+# --pipe hands the task our stdout, not the journal's: its output goes there too (journalctl -t <tag>).
+systemd-cat -t "$tag" <"$output" || true
 if [ "$code" != 0 ]; then
   # A failed transient unit stays loaded (without --collect) until reset: how it ended, then forget it.
   result=$(systemctl show -p Result --value "$unit" 2>/dev/null || true)

@@ -26,6 +26,15 @@ if [ -e "$UNIT_FILE" ] && grep -q '^# Managed by wayshub-infra' "$UNIT_FILE"; th
   # A unit that ended failed stays listed (not-found failed) until reset.
   systemctl reset-failed "$UNIT" >/dev/null 2>&1 || true
 fi
+# Its processes (app.processes): APP@NAME.service, ours only.
+for file in "$(dirname "$UNIT_FILE")/$APP"@*.service; do
+  if [ -f "$file" ] && grep -q '^# Managed by wayshub-infra' "$file"; then
+    systemctl disable --now "$(basename "$file")" >/dev/null 2>&1 || true
+    rm -f "$file"
+    systemctl daemon-reload
+    systemctl reset-failed "$(basename "$file")" >/dev/null 2>&1 || true
+  fi
+done
 rm -rf "$ROOT" "$ETC_DIR"
 for dir in $UPLOAD_DIRS; do rm -rf "$dir"; done
 if id -u "$APP" >/dev/null 2>&1; then userdel "$APP"; fi
