@@ -18,6 +18,7 @@ from components.app import NodeApp, NodeAppArgs, app_name, deployed_before, roll
 from components.app.layout import app_user, unit_name
 from components.app.plan import SiteApp, plan_site_app
 from components.app.release_task import ReleaseTask, ReleaseTaskArgs
+from components.app.schedules import Schedules, SchedulesArgs
 from components.checkpoint import checkpoint_urns
 from components.config import SiteView
 from components.containers import ContainerSite
@@ -208,7 +209,7 @@ def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[Nod
 
     deployed = deployed_before(takeover, site.key)
     if not with_task:
-        return roll_out(hosts, settings.rollout.batch_size, app, deployed)
+        return with_schedules(site_app, hosts, roll_out(hosts, settings.rollout.batch_size, app, deployed))
     prepared = {host.name: app(host, []) for host in hosts}
     task = ReleaseTask(
         site_resource(site.key, "release-task"),
@@ -220,9 +221,31 @@ def deploy_app(site_app: SiteApp, hosts: list[Host], takeover: bool) -> list[Nod
             prepared=[a.prepare for a in prepared.values() if a.prepare is not None],
         ),
     )
-    return roll_out(
-        hosts, settings.rollout.batch_size, lambda host, after: prepared[host.name].switch([*after, task]), deployed
+    return with_schedules(
+        site_app,
+        hosts,
+        roll_out(
+            hosts, settings.rollout.batch_size, lambda host, after: prepared[host.name].switch([*after, task]), deployed
+        ),
     )
+
+
+def with_schedules(site_app: SiteApp, hosts: list[Host], apps: list[NodeApp]) -> list[NodeApp]:
+    """``apps``, after declaring the site's scheduled jobs (app.schedules) on its app.schedulesServer (else its
+    first app server), once that server runs the release (which carries the jobs' scripts)."""
+    site = site_app.site
+    if site.app.schedules:
+        index = next((i for i, host in enumerate(hosts) if host.name == site.app.schedules_server), 0)
+        Schedules(
+            site_resource(site.key, "schedules"),
+            SchedulesArgs(
+                host=hosts[index],
+                run=site_app.run,
+                setting=f"{stack_config.NAMESPACE}:{site.where}app.schedules",
+                after=apps[index].deploy,
+            ),
+        )
+    return apps
 
 
 def log_certificate(domain: str, certificate: AcmeCertificate) -> None:

@@ -55,7 +55,8 @@ def logs_command(view: StackView, host: OpsHost, lines: int, since: float | None
     """host/logs.sh for one host: the app units of each site it serves; on an LB nginx's and each site's checker."""
     sites = view.serves(host)
     if host.role == "app":
-        # The web process, its processes (app.processes: <app>@<name>) and its release task's runs.
+        # The web process, its processes (app.processes: <app>@<name>), its scheduled jobs (app.schedules:
+        # <app>@job-<name>, the same pattern) and its release task's runs.
         units = [
             unit
             for site in sites

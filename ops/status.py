@@ -76,6 +76,61 @@ def ago(epoch: str, now: float) -> str:
     return f"{seconds}s ago"
 
 
+def until(epoch: str, now: float) -> str:
+    """``in 5m`` style, from an epoch in seconds ("" when unknown)."""
+    if not epoch.isdigit():
+        return "not planned"
+    seconds = max(0, int(int(epoch) - now))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"in {seconds // size}{unit}"
+    return f"in {seconds}s"
+
+
+JOB_FACTS = ("timer", "state", "result", "exit", "last", "next")
+
+
+def job_facts(facts: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each scheduled job's facts (host/status.sh's ``job_<name>_<fact>``), by job name."""
+    jobs: dict[str, dict[str, str]] = {}
+    for key, value in facts.items():
+        name, _, fact = key.removeprefix("job_").rpartition("_")
+        if key.startswith("job_") and name and fact in JOB_FACTS:
+            jobs.setdefault(name, {})[fact] = value
+    return jobs
+
+
+def schedules_server(site: OpsSite) -> str:
+    """The app server that runs the site's scheduled jobs (components/app/schedules.py)."""
+    return site.app.schedules_server or (site.servers[0] if site.servers else "")
+
+
+def judge_jobs(site: OpsSite, host: str, facts: dict[str, str], now: float) -> tuple[str, list[str]]:
+    """The state text of the jobs on ``host`` (``, job nightly: ok 3m ago, next in 5h``) and their problems."""
+    jobs = job_facts(facts)
+    runs_them = host == schedules_server(site)
+    problems = [f"job {s.name} has no timer here" for s in site.app.schedules if runs_them and s.name not in jobs]
+    text = ""
+    for name, job in sorted(jobs.items()):
+        if not runs_them or name not in {s.name for s in site.app.schedules}:
+            problems.append(
+                f"job {name} has a timer here; the stack runs it on {schedules_server(site) or 'no server'}"
+            )
+        if job.get("timer") != "active":
+            problems.append(f"{site.app.name}@job-{name}.timer is {job.get('timer') or 'unknown'}")
+        if job.get("state") == "activating":
+            last = f"running since {ago(job.get('last', ''), now)}"
+        elif not job.get("last", "").isdigit():
+            last = "not run yet"
+        elif job.get("result") == "success":
+            last = f"ok {ago(job['last'], now)}"
+        else:
+            last = f"failed {ago(job['last'], now)} (exit code {job.get('exit', '?')})"
+            problems.append(f"job {name}'s last run failed ({job.get('result')}, exit code {job.get('exit', '?')})")
+        text += f", job {name}: {last}, next {until(job.get('next', ''), now)}"
+    return text, problems
+
+
 def disk_text(facts: dict[str, str]) -> str:
     free = facts.get("disk_free_kb", "")
     if not free.isdigit():
@@ -104,6 +159,8 @@ def judge(view: StackView, site: OpsSite, outcome: HostResult, now: float) -> Ro
         for name, process_state in processes.items():
             if process_state != "active":
                 problems.append(f"{site.app.name}@{name}.service is {process_state or 'unknown'}")
+        jobs_text, job_problems = judge_jobs(site, host.name, facts, now)
+        problems += job_problems
         health = facts.get("health", "")
         if health != "ok":
             problems.append(f"health check: {health or 'no answer'}")
@@ -115,7 +172,7 @@ def judge(view: StackView, site: OpsSite, outcome: HostResult, now: float) -> Ro
             site.name,
             True,
             (release or "-") + marker,
-            state + "".join(f", {name} {process_state}" for name, process_state in processes.items()),
+            state + "".join(f", {name} {process_state}" for name, process_state in processes.items()) + jobs_text,
             ago(facts.get("unit_since", ""), now),
             facts.get("unit_restarts", "-") or "-",
             health_text or "-",

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from components.app.app_spec import AppSpec, can_exec
-from components.app.layout import app_root, app_user
+from components.app.layout import app_root, app_user, schedule_unit_name
 from components.app.node_install import NodeChoice
-from components.config import HealthConfig, ProcessConfig
+from components.config import HealthConfig, ProcessConfig, ScheduleConfig
 from components.render import render
 
 STOP_TIMEOUT_SECONDS = 10
@@ -30,6 +30,7 @@ class AppRun:
     env: Mapping[str, str] = field(default_factory=dict)
     health: HealthConfig = field(default_factory=HealthConfig)
     processes: Sequence[ProcessConfig] = ()
+    schedules: Sequence[ScheduleConfig] = ()
 
     @property
     def root(self) -> str:
@@ -71,7 +72,7 @@ class AppRun:
             origin=origin,
             command=command,
             exec=can_exec(command),
-            process=name,
+            folder=f"processes/{name}",
         )
 
     def process_unit_text(self, name: str) -> str:
@@ -94,6 +95,47 @@ class AppRun:
             f"{p.name} on {','.join(p.servers) or 'all'} healthy {p.healthy_seconds}s\n"
             f"{self.process_start_text(p.name)}{self.process_unit_text(p.name)}"
             for p in self.processes
+        )
+
+    def schedule(self, name: str) -> ScheduleConfig:
+        return next(s for s in self.schedules if s.name == name)
+
+    def schedule_start_text(self, name: str) -> str:
+        """A scheduled job's script in the release (``schedules/<name>``), run like the start script."""
+        command, origin = next((c, o) for n, c, o in self.spec.schedules if n == name)
+        return render(
+            "start.sh.j2",
+            app_name=f"{self.app_name} job {name}",
+            origin=origin,
+            command=command,
+            exec=can_exec(command),
+            folder=f"schedules/{name}",
+        )
+
+    def schedules_text(self) -> str:
+        """The jobs' scripts every release carries (part of the release id); when they run is not the release's
+        but the timers' (components/app/schedules.py)."""
+        return "".join(f"{name}\n{self.schedule_start_text(name)}" for name, _, _ in self.spec.schedules)
+
+    def schedule_unit_text(self, name: str) -> str:
+        """The job's oneshot unit: it runs ``current/schedules/<name>`` when its timer says."""
+        return render(
+            "schedule.service.j2",
+            app_name=self.app_name,
+            job=name,
+            description=f"{self.app_name} job {name} (managed by wayshub-infra)",
+            user=app_user(self.app_name),
+            root=self.root,
+            stop_timeout_seconds=self.schedule(name).stop_timeout_seconds,
+        )
+
+    def schedule_timer_text(self, name: str) -> str:
+        return render(
+            "schedule.timer.j2",
+            job=name,
+            description=f"{self.app_name} job {name}: when it runs (managed by wayshub-infra)",
+            calendar=self.schedule(name).calendar,
+            service=schedule_unit_name(self.app_name, name),
         )
 
     def unit_text(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ class AppSpec:
     task_from: str | None = None  # where ``task`` came from
     # app.processes: (name, command line, where it came from), in the settings' order.
     processes: tuple[tuple[str, str, str], ...] = ()
+    # app.schedules: (name, command line, where it came from), the same way.
+    schedules: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def exec_start(self) -> bool:
@@ -206,14 +209,17 @@ def node_request(config: AppConfig, package: dict[str, Any], source: Path) -> tu
     return None, None
 
 
-def resolve_processes(config: AppConfig, package: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
-    """Each of ``app.processes`` with its command's npm scripts resolved (as ``start``'s)."""
+def resolve_commands(
+    setting: str, named: Sequence[tuple[str, str]], package: dict[str, Any]
+) -> tuple[tuple[str, str, str], ...]:
+    """Each (name, command) of ``app.<setting>`` (processes, schedules) with its npm scripts resolved (as
+    ``start``'s), as (name, command line, where it came from)."""
     scripts = _scripts(package)
     resolved = []
-    for index, process in enumerate(config.processes):
-        where = f"processes[{index}].command"
-        command, origin = resolve_command(process.command.strip(), f"app.{where}", where, scripts)
-        resolved.append((process.name, command, origin))
+    for index, (name, given) in enumerate(named):
+        where = f"{setting}[{index}].command"
+        command, origin = resolve_command(given.strip(), f"app.{where}", where, scripts)
+        resolved.append((name, command, origin))
     return tuple(resolved)
 
 
@@ -235,5 +241,6 @@ def read_app(config: AppConfig, source: Path) -> AppSpec:
         node_from=request_from,
         task=task,
         task_from=task_from,
-        processes=resolve_processes(config, package),
+        processes=resolve_commands("processes", [(p.name, p.command) for p in config.processes], package),
+        schedules=resolve_commands("schedules", [(j.name, j.command) for j in config.schedules], package),
     )

@@ -90,7 +90,17 @@ def deploy_inputs(
         "BACKUP": BACKUP_DIR,
         "TAKEOVER_SETTLE": f"{max(settle_seconds, TAKEOVER_SETTLE_SECONDS):g}",
         **process_inputs(run, server),
+        **schedule_inputs(run),
     }
+
+
+def schedule_inputs(run: AppRun) -> dict[str, str]:
+    """host/deploy.sh's inputs for app.schedules: SCHEDULES names them, ``SCHEDULE_<name>_START`` is each one's
+    script. Every host's release carries them. None without schedules."""
+    if not run.schedules:
+        return {}
+    names = [name for name, _, _ in run.spec.schedules]
+    return {"SCHEDULES": " ".join(names), **{f"SCHEDULE_{n}_START": run.schedule_start_text(n) for n in names}}
 
 
 def process_inputs(run: AppRun, server: str) -> dict[str, str]:

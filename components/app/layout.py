@@ -39,6 +39,16 @@ def process_unit_name(app: str, process: str) -> str:
     return f"{app}@{process}.service"
 
 
+def schedule_unit_name(app: str, job: str) -> str:
+    """The oneshot unit of one of ``app.schedules`` (``job-`` is never a process's name: those hold no ``-``)."""
+    return f"{app}@job-{job}.service"
+
+
+def schedule_timer_name(app: str, job: str) -> str:
+    """The timer that starts it."""
+    return f"{app}@job-{job}.timer"
+
+
 def release_task_unit(app: str) -> str:
     """The transient unit the release task runs as (host/release-task.sh); its journal tag is the same name."""
     return f"{app}-release-task.service"

@@ -96,6 +96,7 @@ class NodeApp(pulumi.ComponentResource):
                 [(n, run.process_start_text(n), run.process_unit_text(n)) for n in run.process_names(args.host.name)]
                 if built
                 else [],
+                [(n, run.schedule_start_text(n)) for n, _, _ in run.spec.schedules] if built else [],
             ),
         )
         base_repairs = remote.repair_tokens(self.state, [BASE])

@@ -48,6 +48,7 @@ def app_run(config: AppConfig, project_dir: Path) -> AppRun:
         env=config.env_text_values,
         health=config.health,
         processes=config.processes,
+        schedules=config.schedules,
     )
 
 
@@ -65,6 +66,8 @@ def plan_release(run: AppRun, build: Build, secrets: Mapping[str, str], key: str
         parts.append(task)
     if run.processes:  # the same: only a stack with processes has them in its ids
         parts.append(run.processes_text())
+    if run.schedules:  # and with schedules: their scripts
+        parts.append(run.schedules_text())
     return Release(release_id(parts, secrets, key), build)
 
 

@@ -13,11 +13,20 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.app.layout import app_root, process_unit_file, process_unit_name, unit_file, unit_name
+from components.app.layout import (
+    app_root,
+    process_unit_file,
+    process_unit_name,
+    schedule_timer_name,
+    schedule_unit_name,
+    unit_file,
+    unit_name,
+)
 from components.shell.host_state import Check
 
 BASE = "base"
 RELEASE = "release"
+SCHEDULES = "schedules"  # components/app/schedules.py: the jobs' units and timers on their server
 ROOT_FILE = "root:root"
 
 
@@ -35,10 +44,12 @@ def app_checks(
     env_text: pulumi.Output[str] | None,
     task_text: str | None = None,
     processes: Sequence[tuple[str, str, str]] = (),
+    schedules: Sequence[tuple[str, str]] = (),
 ) -> list[Check]:
     """``build_id``/``start_text``/``env_text`` None: a pinned release (made by an earlier up), whose files
     are not known here; ``node_binary`` None: Node from an installer, wherever it puts it. ``processes``: the
-    host's app.processes as (name, start script, unit text)."""
+    host's app.processes as (name, start script, unit text); ``schedules``: app.schedules' scripts in the
+    release as (name, script)."""
     root = app_root(app)
     current = f"{root}/current"
     checks = [
@@ -70,9 +81,28 @@ def app_checks(
             Check("mode", process_unit_file(app, name), f"644 {ROOT_FILE}", RELEASE),
             Check("unit", process_unit_name(app, name), "enabled active", RELEASE),
         ]
+    for name, script in schedules:
+        checks += [
+            Check("content", f"{release}/schedules/{name}", sha256(script), RELEASE),
+            Check("mode", f"{release}/schedules/{name}", f"755 {ROOT_FILE}", RELEASE),
+        ]
     if env_text is not None:
         checks += [
             Check("content", f"{release}/env", env_text.apply(sha256), RELEASE, secret=True),
             Check("mode", f"{release}/env", f"600 {ROOT_FILE}", RELEASE),
         ]
+    return checks
+
+
+def schedule_checks(app: str, jobs: Sequence[tuple[str, str, str]]) -> list[Check]:
+    """The jobs' units and timers on their server, ``jobs`` as (name, unit text, timer text): drifted, the
+    ``Schedules`` step writes them again."""
+    checks = []
+    for name, unit, timer in jobs:
+        for file, text in ((schedule_unit_name(app, name), unit), (schedule_timer_name(app, name), timer)):
+            checks += [
+                Check("content", f"/etc/systemd/system/{file}", sha256(text), SCHEDULES),
+                Check("mode", f"/etc/systemd/system/{file}", f"644 {ROOT_FILE}", SCHEDULES),
+            ]
+        checks.append(Check("unit", schedule_timer_name(app, name), "enabled active", SCHEDULES))
     return checks

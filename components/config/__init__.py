@@ -11,7 +11,7 @@ the settings read on their own), ``loader`` (raw settings to ``StackConfig`` or 
 ``checks`` (files, secrets, the passphrase). This package exports what the rest of the program uses.
 """
 
-from components.config.app import NODE_VERSION, AppConfig, HealthConfig, ProcessConfig
+from components.config.app import NODE_VERSION, AppConfig, HealthConfig, ProcessConfig, ScheduleConfig
 from components.config.base import NAMESPACE, ConfigError
 from components.config.checks import (
     DEFAULT_PASSPHRASE,
@@ -59,6 +59,7 @@ __all__ = [
     "HealthConfig",
     "LoadBalancerConfig",
     "ProcessConfig",
+    "ScheduleConfig",
     "SiteConfig",
     "SiteView",
     "StackConfig",

@@ -20,6 +20,7 @@ from components.config.base import (
     repeated,
     shown,
 )
+from components.config.calendar import check_calendar
 from components.config.reserved import reserved_app_name
 
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -111,6 +112,43 @@ class ProcessConfig(Model):
         return value
 
 
+class ScheduleConfig(Model):
+    """A job run by a systemd timer on one app server (the site's first), from the live release (docs/app.md,
+    "Schedules")."""
+
+    name: Text = Field(
+        description="the job's name (1-16 lowercase letters or digits, a letter first; not a process's): its units are `<app name>@job-<name>`"
+    )
+    command: NonEmptyText = Field(
+        description="the command line run in the live release's app folder (`npm run X` resolved as for `start`)"
+    )
+    calendar: Text = Field(
+        description="when it runs: a systemd calendar expression (`daily`, `Mon..Fri 02:30`, `*:0/15`, `*-*-01 04:00 UTC`), in the server's time zone unless one is given"
+    )
+    stop_timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
+        default=300,
+        alias="stopTimeoutSeconds",
+        description="when the job is removed or moves to another server, how long a running run has after SIGTERM before it is killed (a deploy never stops it)",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_short_name(value)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("calendar")
+    @classmethod
+    def _calendar(cls, value: str) -> str:
+        return check_calendar(value)
+
+
 def env_value_problem(value: str) -> str | None:
     """Why text cannot reach the app's environment byte for byte (None: it can). Quotes, backslashes,
     ``$``, newlines, spaces and any Unicode arrive as written (components/app/env_file.py quotes them
@@ -174,6 +212,20 @@ class AppConfig(Model):
         description="more processes from the release, not behind the LB (`[{name: worker, command: node worker.js}]`): each its own sandboxed unit `<app name>@<name>`, switched (and rolled back) with the release",
         json_schema_extra=not_in_containers("no processes but the web one in containers mode yet"),
     )
+    schedules: list[ScheduleConfig] = Field(
+        default_factory=list,
+        description="jobs run by a systemd timer on the first app server from the live release (`[{name: nightly, command: node report.js, calendar: daily}]`): never two runs of one at once, never killed by a deploy",
+        json_schema_extra=not_in_containers("no schedules in containers mode yet"),
+    )
+    schedules_server: Text | None = Field(
+        default=None,
+        alias="schedulesServer",
+        description="the app server (of the app's) that runs `schedules`; changed, the jobs stop there before they start on the new one",
+        json_schema_extra={
+            **shown("the app's first server"),
+            **not_in_containers("no schedules in containers mode yet"),
+        },
+    )
     build: NonEmptyText | None = Field(
         default=None,
         description="an npm script run once per release (e.g. `npm run build`) before dev dependencies are pruned: where `pulumi up` runs, or in the image build (containers)",
@@ -223,6 +275,11 @@ class AppConfig(Model):
             )
         return value
 
+    @field_validator("schedules_server")
+    @classmethod
+    def _schedules_server(cls, value: str | None) -> str | None:
+        return None if value is None else check_host_name(value)
+
     @field_validator("node_version")
     @classmethod
     def _node_version(cls, value: str | None) -> str | None:
@@ -252,6 +309,9 @@ class AppConfig(Model):
     def _version_for_installer(self) -> AppConfig:
         if self.node_install in ("nodesource", "nvm") and self.node_version is None:
             raise ValueError(f"nodeVersion is required with nodeInstall '{self.node_install}'")
+        shared = sorted({p.name for p in self.processes} & {s.name for s in self.schedules})
+        if shared:
+            raise ValueError(f"schedules: {shared[0]!r} is a process's name too; give the schedule its own")
         taken = sorted(set(self.port_names) & set(self.env))
         if taken:
             raise ValueError(f"env.{taken[0]} is the port variable (portEnv): app.port sets it")
@@ -272,6 +332,14 @@ class AppConfig(Model):
         twice = repeated([process.name for process in value])
         if twice:
             raise ValueError(f"the process name {twice[0]!r} is used twice; every process needs its own")
+        return value
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedules(cls, value: list[ScheduleConfig]) -> list[ScheduleConfig]:
+        twice = repeated([schedule.name for schedule in value])
+        if twice:
+            raise ValueError(f"the schedule name {twice[0]!r} is used twice; every schedule needs its own")
         return value
 
     @field_validator("env")

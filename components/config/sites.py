@@ -174,7 +174,8 @@ def site_views(
 
 
 def check_process_servers(views: Sequence[SiteView]) -> None:
-    """Each of a site's ``app.processes`` runs on servers its app runs on; ValueError naming the first that does not."""
+    """Each of a site's ``app.processes`` (and its ``app.schedulesServer``) runs on servers its app runs on;
+    ValueError naming the first that does not."""
     for view in views:
         for index, process in enumerate(view.app.processes):
             for server in process.servers:
@@ -183,6 +184,11 @@ def check_process_servers(views: Sequence[SiteView]) -> None:
                         f"{view.where}app.processes[{index}].servers: {server!r} is not a server the app runs on "
                         f"({', '.join(view.servers)})"
                     )
+        chosen = view.app.schedules_server
+        if chosen is not None and chosen not in view.servers:
+            raise ValueError(
+                f"{view.where}app.schedulesServer: {chosen!r} is not a server the app runs on ({', '.join(view.servers)})"
+            )
 
 
 def check_sites(

@@ -30,6 +30,19 @@ if [ "$ROLE" = app ]; then
     name=$(basename "$file" .unit)
     say "process_$name" "$(systemctl show -p ActiveState --value "$APP@$name.service" 2>/dev/null || echo unknown)"
   done
+  # app.schedules, on the server that runs them: each job's timer, its last run and its next
+  # (job_<name>_timer/_state/_result/_exit/_last/_next).
+  for file in /etc/systemd/system/"$APP"@job-*.timer; do
+    [ -f "$file" ] || continue
+    name=${file##*/"$APP"@job-} && name=${name%.timer}
+    job=$APP@job-$name.service
+    say "job_${name}_timer" "$(systemctl show -p ActiveState --value "$APP@job-$name.timer" 2>/dev/null)"
+    say "job_${name}_state" "$(systemctl show -p ActiveState --value "$job" 2>/dev/null)"
+    say "job_${name}_result" "$(systemctl show -p Result --value "$job" 2>/dev/null)"
+    say "job_${name}_exit" "$(systemctl show -p ExecMainStatus --value "$job" 2>/dev/null)"
+    say "job_${name}_last" "$(epoch "$(systemctl show -p ExecMainStartTimestamp --value "$job" 2>/dev/null)")"
+    say "job_${name}_next" "$(epoch "$(systemctl show -p NextElapseUSecRealtime --value "$APP@job-$name.timer" 2>/dev/null)")"
+  done
   node=$(readlink -f "$root/current/bin/node" 2>/dev/null || command -v node || true)
   say node "$([ -n "$node" ] && "$node" --version 2>/dev/null)"
   pid=$(systemctl show -p MainPID --value "$APP.service" 2>/dev/null || echo 0)

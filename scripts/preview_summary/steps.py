@@ -58,6 +58,7 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("-app-prepare", "release folder, made on every server before the release task"),
     ("release-task-run", "release task (app.releaseTask): once per new release, before any server switches"),
     ("-app-release", "release: make, switch, restart, health check"),
+    ("schedules-timers", "scheduled jobs (app.schedules): their units and timers, on one app server"),
     ("-nginx", "nginx install"),
     ("-acme-front", "nginx port-80 server: ACME HTTP-01 answers, redirect to HTTPS"),
     ("-certificate", "ACME certificate: issued, or renewed inside lb.acme.renewDaysBefore (keys are secrets)"),

@@ -21,6 +21,11 @@ PROCESSES: dict[str, Any] = {
     **GOOD,
     "app": {"processes": [{"name": "worker", "command": "node worker.js", "servers": ["app2"]}]},
 }
+# A nightly job (issue 32).
+SCHEDULES: dict[str, Any] = {
+    **GOOD,
+    "app": {"schedules": [{"name": "nightly", "command": "node report.js", "calendar": "daily"}]},
+}
 DNS: dict[str, Any] = {**GOOD, "dns": {"server": "10.0.0.53", "zone": "local", "keyName": "wayshub-update"}}
 # Two LBs sharing an address (issue 30): sandbox VMs, the address by default the subnet's .5.
 FAILOVER: dict[str, Any] = {
@@ -183,6 +188,12 @@ BAD = [
             }
         ],
         "wayshub: sites[0].app.processes[0].servers: 'app1' is not a server the app runs on (app2)",
+    ),
+    (
+        GOOD,
+        "app",
+        {"schedules": [{"name": "nightly", "command": "node r.js", "calendar": "daily"}], "schedulesServer": "app3"},
+        "wayshub: app.schedulesServer: 'app3' is not a server the app runs on (app1, app2)",
     ),
     (GOOD, "app", {"portEnv": "app_port"}, "wayshub:app.portEnv: variable name 'app_port' must be UPPER_SNAKE_CASE"),
     (GOOD, "app", {"portEnv": []}, "wayshub:app.portEnv: must name at least one variable"),

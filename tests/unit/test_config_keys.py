@@ -18,7 +18,7 @@ import pytest
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked
 from components.load_balancer.tls import self_signed
-from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD, PROCESSES, SITES
+from tests.unit.test_config import DNS, EXISTING, FAILOVER, GOOD, PROCESSES, SCHEDULES, SITES
 
 REPO = Path(__file__).resolve().parents[2]
 TSIG_SECRET = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXk="  # base64 of text, not a key anyone uses
@@ -134,6 +134,29 @@ CASES = [
     Case("app.processes[].servers", ["app2", "app2"], "app2 is named twice", PROCESSES),
     Case("app.processes[].stopTimeoutSeconds", 0, "Input should be greater than or equal to 1", PROCESSES),
     Case("app.processes[].healthySeconds", 301, "Input should be less than or equal to 300", PROCESSES),
+    Case("app.schedules", {"nightly": "node r.js"}, "Input should be a valid list"),
+    Case(
+        "app.schedules",
+        [{"name": "j", "command": "a", "calendar": "daily"}, {"name": "j", "command": "b", "calendar": "hourly"}],
+        "the schedule name 'j' is used twice",
+    ),
+    Case(
+        "app",
+        {
+            "processes": [{"name": "work", "command": "a"}],
+            "schedules": [{"name": "work", "command": "b", "calendar": "daily"}],
+        },
+        "schedules: 'work' is a process's name too",
+    ),
+    Case("app.schedules[].name", "job-1", "'job-1' must be 1-16 lowercase letters or digits, starting", SCHEDULES),
+    Case("app.schedules[].command", " ", "must not be empty", SCHEDULES),
+    Case("app.schedules[].calendar", "every day", "'every day' is not a calendar expression", SCHEDULES),
+    Case("app.schedules[].calendar", "Mon 10:00 Mars/Olympus", "'Mars/Olympus' is not a time zone", SCHEDULES),
+    Case(
+        "app.schedules[].calendar", "10:00 UTC x", "'10:00 UTC x' is not a calendar expression: 'UTC' is not", SCHEDULES
+    ),
+    Case("app.schedules[].stopTimeoutSeconds", 0, "Input should be greater than or equal to 1", SCHEDULES),
+    Case("app.schedulesServer", "App 2", "must be 1-32 lowercase letters, digits or '-'", SCHEDULES),
     Case("lb", "fast", f"{MAP} text"),
     Case("lb.listenPort", "abc", "Input should be a valid integer"),
     Case("lb.httpsPort", 0, "Input should be greater than or equal to 1"),
@@ -235,8 +258,10 @@ CASES = [
 # A site's app takes every `app` setting, and refuses each bad one naming the site's key.
 SHOP = SITES["sites"][0]
 SITE_PROCESSES = {**SITES, "sites": [{**SHOP, "app": {**SHOP["app"], "processes": PROCESSES["app"]["processes"]}}]}
+SITE_SCHEDULES = {**SITES, "sites": [{**SHOP, "app": {**SHOP["app"], "schedules": SCHEDULES["app"]["schedules"]}}]}
+SITE_BASE = {id(PROCESSES): SITE_PROCESSES, id(SCHEDULES): SITE_SCHEDULES}
 CASES += [
-    Case(f"sites[].{case.key}", case.value, case.message, SITE_PROCESSES if case.base is PROCESSES else SITES)
+    Case(f"sites[].{case.key}", case.value, case.message, SITE_BASE.get(id(case.base), SITES))
     for case in CASES
     if case.key.split(".")[0] == "app"
 ]

@@ -16,11 +16,12 @@ import pytest
 
 from components import config_reference
 from components.config import SEPARATE_SETTINGS, ConfigError, load_checked, parse
-from tests.unit.test_config import DNS, FAILOVER, GOOD, PROCESSES, SITES
+from tests.unit.test_config import DNS, FAILOVER, GOOD, PROCESSES, SCHEDULES, SITES
 from tests.unit.test_config_keys import (
     ACME,
     REPO,
     SITE_PROCESSES,
+    SITE_SCHEDULES,
     TSIG_SECRET,
     Case,
     engine_view,
@@ -60,6 +61,7 @@ EXAMPLES: dict[str, str] = {
     "app.start": "node server.js",
     "app.releaseTask": "node migrate.js",
     "app.processes[].servers": "app2",
+    "app.schedulesServer": "app2",
     "app.build": "npm run build",
     "app.nodeVersion": "20",
     "app.releasePin": "0123456789ab",
@@ -107,6 +109,8 @@ def _takes_text(annotation: Any) -> bool:
 def _base(key: str) -> dict[str, Any]:
     if "app.processes" in key:
         return SITE_PROCESSES if key.startswith("sites") else PROCESSES
+    if "app.schedules" in key:
+        return SITE_SCHEDULES if key.startswith("sites") else SCHEDULES
     if key == "sites[].path":  # a path of the stack's own domain
         return {**SITES, "sites": [{**SITES["sites"][0], "domain": GOOD["domain"]}]}
     if key.startswith("sites"):

@@ -36,6 +36,8 @@ VALUES: dict[str, Any] = {
     "app.releaseTask": "node migrate.js",
     "app.releaseTaskTimeoutSeconds": 60,
     "app.processes": [{"name": "worker", "command": "node worker.js"}],
+    "app.schedules": [{"name": "nightly", "command": "node report.js", "calendar": "daily"}],
+    "app.schedulesServer": "app2",
     "app.nodeInstall": "binary",
     "lb.httpsPort": 8443,
     "lb.hsts": True,

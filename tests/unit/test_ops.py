@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import stat
@@ -160,6 +161,53 @@ def test_a_host_as_the_stack_says_has_no_problems() -> None:
 def test_an_app_host_not_as_the_stack_says_is_named(facts: str, problem: str) -> None:
     v = view()
     assert judge(v, v.sites[0], outcome(v.hosts[0], facts), now=0).problems == (problem,)
+
+
+JOB = "job_report_timer=active\njob_report_state=inactive\njob_report_result=success\njob_report_exit=0\njob_report_last=100\njob_report_next=400\n"
+
+
+def with_job(v: StackView, **app: object) -> OpsSite:
+    """The view's site with the scheduled job ``report`` (and ``app``'s other settings)."""
+    job = {"name": "report", "command": "node report.js", "calendar": "daily"}
+    config = v.sites[0].app.model_validate({"schedules": [job], **app})
+    return dataclasses.replace(v.sites[0], app=config)
+
+
+def test_a_scheduled_job_shows_its_last_and_next_run_on_the_server_that_runs_it() -> None:
+    v = view()
+    site = with_job(v)
+    row = judge(v, site, outcome(v.hosts[0], APP_OK + JOB), now=160)
+    assert row.ok, row.problems
+    assert row.unit == "active, job report: ok 1m ago, next in 4m"
+    running = judge(v, site, outcome(v.hosts[0], APP_OK + JOB.replace("state=inactive", "state=activating")), now=160)
+    assert running.ok and running.unit == "active, job report: running since 1m ago, next in 4m"
+    # The other app server runs no job, and says nothing of it.
+    assert judge(v, site, outcome(v.hosts[1], APP_OK), now=160).ok
+
+
+@pytest.mark.parametrize(
+    ("host", "facts", "problem"),
+    [
+        (0, APP_OK, "job report has no timer here"),
+        (0, APP_OK + JOB.replace("timer=active", "timer=inactive"), "wayshub@job-report.timer is inactive"),
+        (
+            0,
+            APP_OK + JOB.replace("result=success", "result=exit-code").replace("exit=0", "exit=3"),
+            "job report's last run failed (exit-code, exit code 3)",
+        ),
+        (1, APP_OK + JOB, "job report has a timer here; the stack runs it on app1"),
+    ],
+)
+def test_a_scheduled_job_not_as_the_stack_says_is_named(host: int, facts: str, problem: str) -> None:
+    v = view()
+    assert judge(v, with_job(v), outcome(v.hosts[host], facts), now=160).problems == (problem,)
+
+
+def test_schedules_server_moves_where_the_jobs_are_expected() -> None:
+    v = view()
+    site = with_job(v, schedulesServer="app2")
+    assert judge(v, site, outcome(v.hosts[1], APP_OK + JOB), now=160).ok
+    assert judge(v, site, outcome(v.hosts[0], APP_OK), now=160).ok
 
 
 @pytest.mark.parametrize(

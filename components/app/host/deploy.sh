@@ -12,6 +12,8 @@
 #   PROCESSES            app.processes on this host, by name (unset: the app has none); each NAME has
 #                        PROCESS_NAME_START, PROCESS_NAME_UNIT (its script and unit) and PROCESS_NAME_HEALTHY
 #                        (seconds it must keep running after its start)
+#   SCHEDULES            app.schedules by name (unset: none); each NAME's script is SCHEDULE_NAME_START. Every
+#                        host's release carries them; one host's timers run them (components/app/schedules.py)
 #   PREPARE              1: only make (or repair) the release folder and print RID; the switch is a later run
 #                        (with a release task, which runs between the two: components/app/release_task.py)
 #   PORT HEALTH_PATH STATUS_LOW STATUS_HIGH HEALTH_BODY HEALTH_TIMEOUT HEALTH_INTERVAL   the health check
@@ -22,7 +24,7 @@
 #   TAKEOVER_SETTLE      seconds to wait after such a host is healthy again, before the next batch
 #
 # Layout: /opt/APP/code/BUILD_ID (unpacked once per build), /opt/APP/releases/RID/{app -> code,
-# bin/node, start, env, unit, task, processes/{NAME,NAME.unit,NAME.healthy}}; each process's unit is
+# bin/node, start, env, unit, task, processes/{NAME,NAME.unit,NAME.healthy}, schedules/NAME}; each process's unit is
 # /etc/systemd/system/APP@NAME.service, /opt/APP/current -> releases/RID. The unit runs current/start with
 # current/env, so switching `current` (and the unit file the release carries) switches everything.
 # An existing release folder is checked file by file and what differs is written again (a repair after
@@ -40,6 +42,7 @@ created=
 # A release folder a PREPARE run made, not yet switched to: this run made it, as far as a failure goes.
 created_mark=$release.created
 processes=${PROCESSES-}
+schedules=${SCHEDULES-}
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -93,6 +96,14 @@ write_release() {
     done
     chown -R root:root "$1/processes" && chmod 0755 "$1/processes"
   fi
+  if [ -n "$schedules" ]; then
+    mkdir -p "$1/schedules"
+    for name in $schedules; do
+      var=SCHEDULE_${name}_START && printf '%s' "${!var}" >"$1/schedules/$name"
+      chmod 0755 "$1/schedules/$name"
+    done
+    chown -R root:root "$1/schedules" && chmod 0755 "$1/schedules"
+  fi
   (umask 077 && cat >"$1/env")
   printf '%s\n' "$RID" >"$1/RELEASE"
   chown -h root:root "$1" "$1/bin" "$1/app" "$1/bin/node" "$1/start" "$1/unit" "$1/env" "$1/RELEASE"
@@ -124,6 +135,7 @@ repair_release() {
   local files=(start unit env RELEASE)
   [ -z "$TASK_TEXT" ] || files+=(task)
   for name in $processes; do files+=("processes/$name" "processes/$name.unit" "processes/$name.healthy"); done
+  for name in $schedules; do files+=("schedules/$name"); done
   for name in "${files[@]}"; do
     if ! cmp -s "$fresh/$name" "$release/$name" ||
       [ "$(stat -c '%a %U:%G' "$fresh/$name")" != "$(stat -c '%a %U:%G' "$release/$name" 2>/dev/null)" ]; then
@@ -164,7 +176,8 @@ install_processes() {
   done
   for target in /etc/systemd/system/"$APP"@*.service; do
     name=${target##*/"$APP"@} && name=${name%.service}
-    if [ -f "$target" ] && { [ -z "$1" ] || [ ! -f "$dir/$name.unit" ]; } && grep -q '^# Managed by wayshub-infra' "$target"; then
+    # APP@job-NAME: a scheduled job's unit (components/app/schedules.py), not a process.
+    if [ "${name#job-}" = "$name" ] && [ -f "$target" ] && { [ -z "$1" ] || [ ! -f "$dir/$name.unit" ]; } && grep -q '^# Managed by wayshub-infra' "$target"; then
       systemctl disable --now "$APP@$name.service" >/dev/null 2>&1 || true
       rm -f "$target"
       systemctl reset-failed "$APP@$name.service" >/dev/null 2>&1 || true
@@ -311,10 +324,21 @@ elif { [ -n "$previous" ] || [ "$was_active" = active ]; } && [ "$SETTLE" != 0 ]
   sleep "$SETTLE"
 fi
 
-# Keep the newest releases (by switch time), never the live one; then code and Node no release uses
-# (but the Node the settings want, which this host's node step installed once).
+# Keep the newest releases (by switch time), never the live one nor one a scheduled job runs from (app.schedules:
+# a run keeps its release to its end; its start script exported WAYSHUB_RELEASE to each of its processes);
+# then code and Node no release uses (but the Node the settings want, which this host's node step installed once).
+keep=$release
+for job in /etc/systemd/system/"$APP"@job-*.service; do
+  [ -f "$job" ] || continue
+  group=$(show ControlGroup "$(basename "$job")" 2>/dev/null || true)
+  [ -n "$group" ] || continue
+  while read -r pid; do
+    running=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^WAYSHUB_RELEASE=//p' || true)
+    [ -z "$running" ] || keep+=$'\n'"$releases/$running"
+  done <"/sys/fs/cgroup$group/cgroup.procs" 2>/dev/null || true
+done
 find "$releases" -mindepth 1 -maxdepth 1 -type d ! -name '*.partial' -printf '%T@ %p\n' | sort -rn |
-  tail -n +$((KEEP + 1)) | cut -d' ' -f2- | { grep -vxF "$release" || true; } | xargs -r rm -rf
+  tail -n +$((KEEP + 1)) | cut -d' ' -f2- | { grep -vxF "$keep" || true; } | xargs -r rm -rf
 for mark in "$releases"/*.created; do
   if [ -f "$mark" ] && [ ! -d "${mark%.created}" ]; then rm -f "$mark"; fi
 done

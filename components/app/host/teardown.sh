@@ -26,8 +26,9 @@ if [ -e "$UNIT_FILE" ] && grep -q '^# Managed by wayshub-infra' "$UNIT_FILE"; th
   # A unit that ended failed stays listed (not-found failed) until reset.
   systemctl reset-failed "$UNIT" >/dev/null 2>&1 || true
 fi
-# Its processes (app.processes): APP@NAME.service, ours only.
-for file in "$(dirname "$UNIT_FILE")/$APP"@*.service; do
+# Its processes (app.processes): APP@NAME.service; its jobs' timers and units (app.schedules):
+# APP@job-NAME.timer and .service (the timers first: no run starts meanwhile). Ours only.
+for file in "$(dirname "$UNIT_FILE")/$APP"@*.timer "$(dirname "$UNIT_FILE")/$APP"@*.service; do
   if [ -f "$file" ] && grep -q '^# Managed by wayshub-infra' "$file"; then
     systemctl disable --now "$(basename "$file")" >/dev/null 2>&1 || true
     rm -f "$file"
