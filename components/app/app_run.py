@@ -75,6 +75,21 @@ class AppRun:
             folder=f"processes/{name}",
         )
 
+    def process_check_text(self, name: str) -> str | None:
+        """A process's health command's script (``processes/<name>.check``), None without one."""
+        found = next(((c, o) for n, c, o in self.spec.process_checks if n == name), None)
+        if found is None:
+            return None
+        command, origin = found
+        return render(
+            "start.sh.j2",
+            app_name=f"{self.app_name}@{name} health check",
+            origin=origin,
+            command=command,
+            exec=can_exec(command),
+            folder=f"processes/{name}.check",
+        )
+
     def process_unit_text(self, name: str) -> str:
         return render(
             "wayshub.service.j2",
@@ -93,7 +108,7 @@ class AppRun:
         """Everything of ``app.processes`` a release runs, in one text (part of the release id)."""
         return "".join(
             f"{p.name} on {','.join(p.servers) or 'all'} healthy {p.healthy_seconds}s\n"
-            f"{self.process_start_text(p.name)}{self.process_unit_text(p.name)}"
+            f"{self.process_start_text(p.name)}{self.process_unit_text(p.name)}{self.process_check_text(p.name) or ''}"
             for p in self.processes
         )
 

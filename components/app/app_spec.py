@@ -47,6 +47,8 @@ class AppSpec:
     processes: tuple[tuple[str, str, str], ...] = ()
     # app.schedules: (name, command line, where it came from), the same way.
     schedules: tuple[tuple[str, str, str], ...] = ()
+    # app.processes[].healthCommand: (process name, command line, where it came from), for those that have one.
+    process_checks: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def exec_start(self) -> bool:
@@ -210,16 +212,16 @@ def node_request(config: AppConfig, package: dict[str, Any], source: Path) -> tu
 
 
 def resolve_commands(
-    setting: str, named: Sequence[tuple[str, str]], package: dict[str, Any]
+    named: Sequence[tuple[str, str | None, str]], package: dict[str, Any]
 ) -> tuple[tuple[str, str, str], ...]:
-    """Each (name, command) of ``app.<setting>`` (processes, schedules) with its npm scripts resolved (as
-    ``start``'s), as (name, command line, where it came from)."""
+    """Each (name, command, setting) of a list setting (``processes[0].command``…), the ones given, with npm
+    scripts resolved (as ``start``'s), as (name, command line, where it came from)."""
     scripts = _scripts(package)
     resolved = []
-    for index, (name, given) in enumerate(named):
-        where = f"{setting}[{index}].command"
-        command, origin = resolve_command(given.strip(), f"app.{where}", where, scripts)
-        resolved.append((name, command, origin))
+    for name, given, where in named:
+        if given is not None:
+            command, origin = resolve_command(given.strip(), f"app.{where}", where, scripts)
+            resolved.append((name, command, origin))
     return tuple(resolved)
 
 
@@ -241,6 +243,14 @@ def read_app(config: AppConfig, source: Path) -> AppSpec:
         node_from=request_from,
         task=task,
         task_from=task_from,
-        processes=resolve_commands("processes", [(p.name, p.command) for p in config.processes], package),
-        schedules=resolve_commands("schedules", [(j.name, j.command) for j in config.schedules], package),
+        processes=resolve_commands(
+            [(p.name, p.command, f"processes[{i}].command") for i, p in enumerate(config.processes)], package
+        ),
+        schedules=resolve_commands(
+            [(j.name, j.command, f"schedules[{i}].command") for i, j in enumerate(config.schedules)], package
+        ),
+        process_checks=resolve_commands(
+            [(p.name, p.health_command, f"processes[{i}].healthCommand") for i, p in enumerate(config.processes)],
+            package,
+        ),
     )

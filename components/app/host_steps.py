@@ -13,6 +13,7 @@ from components.app import layout
 from components.app.app_run import AppRun
 from components.app.layout import app_root, code_step, code_upload, node_step, unit_file, unit_name
 from components.app.release import Release
+from components.config.app import PROCESS_CHECK_TIMEOUT_SECONDS
 from components.hosts.survey import BACKUP_DIR, host_script
 from components.shell.uploads import UPLOADS_LIB, upload_dir
 
@@ -105,7 +106,8 @@ def schedule_inputs(run: AppRun) -> dict[str, str]:
 
 def process_inputs(run: AppRun, server: str) -> dict[str, str]:
     """host/deploy.sh's inputs for app.processes on ``server``: PROCESSES names them; each has its start script,
-    unit and healthy seconds (``PROCESS_<name>_START``, ``_UNIT``, ``_HEALTHY``). None without processes."""
+    unit, healthy seconds and health command's script (``PROCESS_<name>_START``, ``_UNIT``, ``_HEALTHY``, ``_CHECK``),
+    and with a health command the app's sandbox it runs in (SANDBOX). None without processes."""
     names = run.process_names(server)
     if not run.processes:
         return {}
@@ -114,6 +116,9 @@ def process_inputs(run: AppRun, server: str) -> dict[str, str]:
         inputs[f"PROCESS_{name}_START"] = run.process_start_text(name)
         inputs[f"PROCESS_{name}_UNIT"] = run.process_unit_text(name)
         inputs[f"PROCESS_{name}_HEALTHY"] = str(run.process(name).healthy_seconds)
+        inputs[f"PROCESS_{name}_CHECK"] = run.process_check_text(name) or ""
+    if any(inputs[f"PROCESS_{name}_CHECK"] for name in names):  # a health command runs in the app's sandbox
+        inputs |= {"SANDBOX": run.sandbox_text(), "CHECK_TIMEOUT": str(PROCESS_CHECK_TIMEOUT_SECONDS)}
     return inputs
 
 

@@ -93,7 +93,10 @@ class NodeApp(pulumi.ComponentResource):
                 run.unit_text(),
                 self.env_text if built else None,
                 run.task_text() if built else None,
-                [(n, run.process_start_text(n), run.process_unit_text(n)) for n in run.process_names(args.host.name)]
+                [
+                    (n, run.process_start_text(n), run.process_unit_text(n), run.process_check_text(n))
+                    for n in run.process_names(args.host.name)
+                ]
                 if built
                 else [],
                 [(n, run.schedule_start_text(n)) for n, _, _ in run.spec.schedules] if built else [],

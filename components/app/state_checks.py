@@ -43,12 +43,12 @@ def app_checks(
     unit_text: str,
     env_text: pulumi.Output[str] | None,
     task_text: str | None = None,
-    processes: Sequence[tuple[str, str, str]] = (),
+    processes: Sequence[tuple[str, str, str, str | None]] = (),
     schedules: Sequence[tuple[str, str]] = (),
 ) -> list[Check]:
     """``build_id``/``start_text``/``env_text`` None: a pinned release (made by an earlier up), whose files
     are not known here; ``node_binary`` None: Node from an installer, wherever it puts it. ``processes``: the
-    host's app.processes as (name, start script, unit text); ``schedules``: app.schedules' scripts in the
+    host's app.processes as (name, start script, unit text, health command's script or None); ``schedules``: app.schedules' scripts in the
     release as (name, script)."""
     root = app_root(app)
     current = f"{root}/current"
@@ -74,7 +74,9 @@ def app_checks(
             Check("content", f"{release}/task", sha256(task_text), RELEASE),
             Check("mode", f"{release}/task", f"755 {ROOT_FILE}", RELEASE),
         ]
-    for name, start, unit in processes:
+    for name, start, unit, check in processes:
+        if check is not None:
+            checks.append(Check("content", f"{release}/processes/{name}.check", sha256(check), RELEASE))
         checks += [
             Check("content", f"{release}/processes/{name}", sha256(start), RELEASE),
             Check("content", process_unit_file(app, name), sha256(unit), RELEASE),

@@ -27,6 +27,7 @@ ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 # A Node version as a person writes it: exact (20.11.1), partial (20, 20.11), optional leading "v".
 NODE_VERSION = re.compile(r"v?[0-9]{1,2}(\.[0-9]+){0,2}")
 NO_TASK_IN_CONTAINERS = "no release task runs in containers mode yet"
+PROCESS_CHECK_TIMEOUT_SECONDS = 30  # how long a process's healthCommand may run
 
 
 class HealthConfig(Model):
@@ -93,6 +94,11 @@ class ProcessConfig(Model):
         alias="healthySeconds",
         description="a new release's process is healthy when it still runs this long after its start",
     )
+    health_command: NonEmptyText | None = Field(
+        default=None,
+        alias="healthCommand",
+        description=f"then this command (run like the process, in the release's app folder; `npm run X` resolved) must exit 0 within {PROCESS_CHECK_TIMEOUT_SECONDS} s; without it, still running is healthy",
+    )
 
     @field_validator("servers")
     @classmethod
@@ -104,10 +110,10 @@ class ProcessConfig(Model):
     def _name(cls, value: str) -> str:
         return check_short_name(value)
 
-    @field_validator("command")
+    @field_validator("command", "health_command")
     @classmethod
-    def _command(cls, value: str) -> str:
-        if not value.strip():
+    def _command(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("must not be empty")
         return value
 

@@ -1,16 +1,17 @@
-"""The release task (app.releaseTask) and more processes (app.processes), issue 32, on the session's deployed
-site (app1, app2, lb), in file order, each `up` under continuous load through the LB (0 failed GETs).
+"""The release task (app.releaseTask), more processes (app.processes) and scheduled jobs (app.schedules), issue
+32, on the session's deployed site (app1, app2, lb), in file order, each `up` under continuous load through the
+LB (0 failed GETs).
 
 Fixture tests/fixtures/apps/jobs: its task (`npm run migrate`) prints the release it migrates and the host; the
 tests count those lines in the task's journal (SyslogIdentifier wayshub-release-task) on each host. A task runs
 once per new release, on app1 only, before any host switches; a failing task blocks every switch, the `up` says
 so in one line, and the next `up` runs it again. Its worker (`npm run work`, on app1 only) runs the release its
 host runs: it switches with a new release, follows a rollback, and a worker that does not keep running fails
-its host's switch (which rolls back). Its scheduled job (`npm run report`, every 4 s, a run of 6 s) logs each
-run's start and end: it runs on one server only, one run at a time; a rolling update neither stops a run nor
-starts one; moved to another server, it stops on the first before it starts on the second; refresh reads a
-disabled timer back and the next `up` restores it; removed, its units go. The module puts the sample app back
-when it is done.
+its host's switch (which rolls back), as does one whose health command (`node worker.js --check`) fails. Its
+scheduled job (`npm run report`, every 4 s, a run of 6 s) logs each run's start and end: it runs on one server
+only, one run at a time; a rolling update neither stops a run nor starts one; moved to another server, it stops
+on the first before it starts on the second; refresh reads a disabled timer back and the next `up` restores
+it; removed, its units go. The module puts the sample app back when it is done.
 """
 
 from __future__ import annotations
@@ -172,6 +173,23 @@ def test_a_worker_that_does_not_keep_running_fails_its_hosts_switch_which_rolls_
     assert jobs_site.sh("app1", "ls /etc/systemd/system/ | grep -c '^wayshub@' || true").stdout.strip() == "0"
 
 
+def test_a_worker_whose_health_command_fails_fails_its_hosts_switch_which_rolls_back(jobs_site: Site) -> None:
+    checked = {**WORKER, "healthCommand": "node worker.js --check"}
+    good = deploy(jobs_site, {"NOTE": "6"}, processes=[checked])
+    assert good.returncode == 0, good.output[-3000:]
+    live = str(jobs_site.cli.outputs()["release"])
+    assert worker_release(jobs_site, "app1") == live
+    broken = deploy(jobs_site, {"NOTE": "6", "WORKER_CHECK_FAIL": "1"}, processes=[checked])
+    assert broken.returncode != 0
+    assert (
+        "(wayshub@worker.service running): process worker's healthCommand failed: worker check: queue lag too high"
+        in (broken.output)
+    ), broken.output[-3000:]
+    assert f"rolled back to {live} (healthy)" in broken.output
+    assert broken.started("app2-app-release") is None, "the rollout stops at the failing host"
+    assert worker_release(jobs_site, "app1") == live and live_release(jobs_site, "app1") == live
+
+
 # Every 4 s; a run takes 6 s, so a timer that started runs regardless would overlap them.
 REPORT = {"name": "report", "command": "npm run report", "calendar": "*:*:0/4"}
 JOB_ENV = {"NOTE": "4", "JOB_SECONDS": "6"}
@@ -204,7 +222,8 @@ def test_a_schedule_runs_on_one_host_one_run_at_a_time_and_a_rolling_update_neit
 ) -> None:
     first = deploy(jobs_site, JOB_ENV, schedules=[REPORT])
     assert first.returncode == 0, first.output[-3000:]
-    assert "job report: next run" in first.output
+    timer = "systemctl is-active wayshub@job-report.timer"
+    assert [jobs_site.sh(server, timer, check=False).stdout.strip() for server in APP_SERVERS] == ["active", "inactive"]
     old = str(jobs_site.cli.outputs()["release"])
     wait_for_ends(jobs_site, "app1", 2, old)
     assert job_lines(jobs_site, "app2") == [], "the job runs on one server only"

@@ -139,6 +139,20 @@ def test_teardown_removes_the_apps_process_units_we_made_and_no_other(host: Path
     assert "systemctl disable --now shop@worker.service" in (host / "calls.log").read_text()
 
 
+def test_teardown_removes_the_apps_job_timers_and_units_timers_first(host: Path) -> None:
+    assert step(host, "base.sh", "shop").returncode == 0
+    for name in ("shop@job-nightly.timer", "shop@job-nightly.service"):
+        (host / "systemd" / name).write_text(OURS_HEADER)
+    (host / "systemd" / "shop@job-theirs.timer").write_text("[Timer]\n")
+    result = step(host, "teardown.sh", "shop")
+    assert result.returncode == 0, result.stderr
+    assert not (host / "systemd" / "shop@job-nightly.timer").exists()
+    assert not (host / "systemd" / "shop@job-nightly.service").exists()
+    assert (host / "systemd" / "shop@job-theirs.timer").is_file()
+    calls = (host / "calls.log").read_text()
+    assert calls.index("disable --now shop@job-nightly.timer") < calls.index("disable --now shop@job-nightly.service")
+
+
 @pytest.mark.parametrize("app", ["sshd", "wayshub"])
 def test_teardown_of_what_is_not_ours_removes_nothing(host: Path, app: str) -> None:
     (host / "etc" / app).mkdir(parents=True)

@@ -134,6 +134,7 @@ CASES = [
     Case("app.processes[].servers", ["app2", "app2"], "app2 is named twice", PROCESSES),
     Case("app.processes[].stopTimeoutSeconds", 0, "Input should be greater than or equal to 1", PROCESSES),
     Case("app.processes[].healthySeconds", 301, "Input should be less than or equal to 300", PROCESSES),
+    Case("app.processes[].healthCommand", "  ", "must not be empty", PROCESSES),
     Case("app.schedules", {"nightly": "node r.js"}, "Input should be a valid list"),
     Case(
         "app.schedules",

@@ -62,6 +62,7 @@ EXAMPLES: dict[str, str] = {
     "app.releaseTask": "node migrate.js",
     "app.processes[].servers": "app2",
     "app.schedulesServer": "app2",
+    "app.processes[].healthCommand": "node worker.js --check",
     "app.build": "npm run build",
     "app.nodeVersion": "20",
     "app.releasePin": "0123456789ab",

@@ -250,7 +250,7 @@ def test_commands_that_never_stored_rerun_values_equal_an_empty_list() -> None:
 
 
 def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_what_is_known() -> None:
-    from components.app.state_checks import BASE, RELEASE, app_checks
+    from components.app.state_checks import BASE, RELEASE, SCHEDULES, app_checks, schedule_checks
 
     built = app_checks("wayshub", "r1", "b1", "/opt/wayshub/node/22.1.0/bin/node", "start", "unit", None)
     keys = {c.key: (c.expected, c.component) for c in built}
@@ -272,13 +272,21 @@ def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_
         "mode /opt/wayshub/releases/r1/task": ("755 root:root", RELEASE),
     }
     # So are its processes (app.processes): their scripts, units and states.
-    with_worker = app_checks("wayshub", "r1", "b1", None, "start", "unit", None, None, [("worker", "w", "u")])
+    with_worker = app_checks("wayshub", "r1", "b1", None, "start", "unit", None, None, [("worker", "w", "u", "c")])
     workers = {c.key: (c.expected, c.component) for c in with_worker if "worker" in c.key}
     assert workers == {
         "content /opt/wayshub/releases/r1/processes/worker": (sha("w"), RELEASE),
+        "content /opt/wayshub/releases/r1/processes/worker.check": (sha("c"), RELEASE),
         "content /etc/systemd/system/wayshub@worker.service": (sha("u"), RELEASE),
         "mode /etc/systemd/system/wayshub@worker.service": ("644 root:root", RELEASE),
         "unit wayshub@worker.service": ("enabled active", RELEASE),
+    }
+    # And the scripts of its scheduled jobs (app.schedules), in every host's release.
+    with_job = app_checks("wayshub", "r1", "b1", None, "start", "unit", None, schedules=[("nightly", "n")])
+    jobs = {c.key: (c.expected, c.component) for c in with_job if "nightly" in c.key}
+    assert jobs == {
+        "content /opt/wayshub/releases/r1/schedules/nightly": (sha("n"), RELEASE),
+        "mode /opt/wayshub/releases/r1/schedules/nightly": ("755 root:root", RELEASE),
     }
 
 

@@ -62,3 +62,20 @@ def test_a_process_script_runs_in_its_releases_app_folder_with_its_release_id(
     worker.write_text(script.replace("exec node worker.js --queue orders", 'echo "$PWD $WAYSHUB_RELEASE"'))
     ran = subprocess.run(["sh", str(worker)], capture_output=True, text=True, check=True)
     assert ran.stdout == f"{release / 'app'} 0123456789ab\n"
+
+
+def test_a_health_command_rides_in_the_release_and_runs_in_the_apps_sandbox(program_config: dict[str, Any]) -> None:
+    checked = {**MAILER, "healthCommand": "node mailer.js --ping"}
+    run_program(program_config, settings({"processes": [checked]}))
+    check = script_input("app1-app-release", "PROCESS_mailer_CHECK")
+    assert check.endswith("\nexec node mailer.js --ping\n")
+    assert "release=$(dirname \"$release\") # processes/mailer.check is one folder down" in check
+    web = script_input("app1-app-release", "UNIT_TEXT")
+    assert script_input("app1-app-release", "SANDBOX").strip() in web, "the app's sandbox"
+    assert script_input("app1-app-release", "CHECK_TIMEOUT") == "30"
+    with_check = script_input("app1-app-release", "RID")
+    MOCKS.registered.clear()
+    run_program(program_config, settings({"processes": [MAILER]}))
+    assert script_input("app1-app-release", "PROCESS_mailer_CHECK") == ""
+    assert "SANDBOX=" not in MOCKS.registered["app1-app-release"].inputs["create"]
+    assert script_input("app1-app-release", "RID") != with_check, "the health command is part of the release"

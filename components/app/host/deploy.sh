@@ -10,8 +10,10 @@
 #   START_TEXT UNIT_TEXT the release's start script and systemd unit
 #   TASK_TEXT            the release task's script (app.releaseTask; empty: none)
 #   PROCESSES            app.processes on this host, by name (unset: the app has none); each NAME has
-#                        PROCESS_NAME_START, PROCESS_NAME_UNIT (its script and unit) and PROCESS_NAME_HEALTHY
-#                        (seconds it must keep running after its start)
+#                        PROCESS_NAME_START, PROCESS_NAME_UNIT (its script and unit), PROCESS_NAME_HEALTHY
+#                        (seconds it must keep running after its start) and PROCESS_NAME_CHECK (its health
+#                        command's script; empty: none). With a check: SANDBOX (the app unit's sandboxing
+#                        lines, templates/app-sandbox.j2) and CHECK_TIMEOUT (seconds it may run)
 #   SCHEDULES            app.schedules by name (unset: none); each NAME's script is SCHEDULE_NAME_START. Every
 #                        host's release carries them; one host's timers run them (components/app/schedules.py)
 #   PREPARE              1: only make (or repair) the release folder and print RID; the switch is a later run
@@ -93,6 +95,8 @@ write_release() {
       var=PROCESS_${name}_UNIT && printf '%s' "${!var}" >"$1/processes/$name.unit"
       var=PROCESS_${name}_HEALTHY && printf '%s\n' "${!var}" >"$1/processes/$name.healthy"
       chmod 0755 "$1/processes/$name" && chmod 0644 "$1/processes/$name.unit" "$1/processes/$name.healthy"
+      var=PROCESS_${name}_CHECK
+      if [ -n "${!var-}" ]; then printf '%s' "${!var}" >"$1/processes/$name.check" && chmod 0755 "$1/processes/$name.check"; fi
     done
     chown -R root:root "$1/processes" && chmod 0755 "$1/processes"
   fi
@@ -134,7 +138,10 @@ repair_release() {
   done
   local files=(start unit env RELEASE)
   [ -z "$TASK_TEXT" ] || files+=(task)
-  for name in $processes; do files+=("processes/$name" "processes/$name.unit" "processes/$name.healthy"); done
+  for name in $processes; do
+    files+=("processes/$name" "processes/$name.unit" "processes/$name.healthy")
+    var=PROCESS_${name}_CHECK && [ -z "${!var-}" ] || files+=("processes/$name.check")
+  done
   for name in $schedules; do files+=("schedules/$name"); done
   for name in "${files[@]}"; do
     if ! cmp -s "$fresh/$name" "$release/$name" ||
@@ -213,6 +220,26 @@ restart_processes() {
       return 1
     fi
   done
+  for name in "${names[@]}"; do
+    [ -x "$dir/$name.check" ] || continue
+    if ! output=$(process_check "$1" "$name"); then
+      reason="process $name's healthCommand failed: $(tail -n 3 <<<"$output" | tr '\n' ' ')"
+      failed_unit=$APP@$name.service
+      return 1
+    fi
+  done
+}
+
+# Run release $1's health command of process $2 (app.processes[].healthCommand) the way the process runs: as
+# the app's user, in the release's app folder, with its env file and sandbox; stopped after CHECK_TIMEOUT.
+process_check() {
+  local release=$releases/$1 properties=() line
+  while IFS= read -r line; do
+    [ -z "$line" ] || properties+=(-p "$line")
+  done <<<"${SANDBOX-}"
+  systemd-run --quiet --wait --pipe --collect --unit="$APP-check-$2" \
+    -p "User=$APP" -p "Group=$APP" -p "WorkingDirectory=$release/app" -p "EnvironmentFile=$release/env" \
+    -p "RuntimeMaxSec=$CHECK_TIMEOUT" "${properties[@]}" "$release/processes/$2.check" </dev/null 2>&1
 }
 
 # Restart and wait until the process THIS restart started answers the health check for release $1.
