@@ -127,7 +127,9 @@ def judge_jobs(site: OpsSite, host: str, facts: dict[str, str], now: float) -> t
         else:
             last = f"failed {ago(job['last'], now)} (exit code {job.get('exit', '?')})"
             problems.append(f"job {name}'s last run failed ({job.get('result')}, exit code {job.get('exit', '?')})")
-        text += f", job {name}: {last}, next {until(job.get('next', ''), now)}"
+        # While a run goes its timer plans no next time (systemd plans it when the run ends).
+        running = job.get("state") == "activating" and not job.get("next", "").isdigit()
+        text += f", job {name}: {last}" + ("" if running else f", next {until(job.get('next', ''), now)}")
     return text, problems
 
 

@@ -16,6 +16,7 @@ it; removed, its units go. The module puts the sample app back when it is done.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import pytest
 from bench.loadgen import BackgroundLoad
 from tests.e2e.pulumi_cli import REPO, UpResult, up_with_events
 from tests.e2e.site import DOMAIN, HTTP_PORT, Site, write_stack_config
+from tests.e2e.test_ops import wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -227,6 +229,12 @@ def test_a_schedule_runs_on_one_host_one_run_at_a_time_and_a_rolling_update_neit
     old = str(jobs_site.cli.outputs()["release"])
     wait_for_ends(jobs_site, "app1", 2, old)
     assert job_lines(jobs_site, "app2") == [], "the job runs on one server only"
+    # make status: the job on app1's row, its last run and its next.
+    status = wait_for_status(jobs_site, 0)
+    assert status.returncode == 0, status.stdout + status.stderr
+    row = next(line for line in status.stdout.splitlines() if line.startswith("app1 "))
+    assert re.search(r"job report: (ok \d+s ago, next in \ds|running since \d+s ago)\W", row), status.stdout
+    assert "job" not in next(line for line in status.stdout.splitlines() if line.startswith("app2 "))
     # A rolling update while a run is going: the run ends on its own release, the next starts on the new one;
     # the timers are not touched (no run is started, stopped or repeated by the deploy).
     deadline = time.monotonic() + 30

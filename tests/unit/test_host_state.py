@@ -288,6 +288,15 @@ def test_an_app_server_is_checked_in_its_release_folder_and_a_pinned_release_by_
         "content /opt/wayshub/releases/r1/schedules/nightly": (sha("n"), RELEASE),
         "mode /opt/wayshub/releases/r1/schedules/nightly": ("755 root:root", RELEASE),
     }
+    # Their units and timers are the Schedules step's, on the one server that runs them.
+    timers = {c.key: (c.expected, c.component) for c in schedule_checks("wayshub", [("nightly", "u", "t")])}
+    assert timers == {
+        "content /etc/systemd/system/wayshub@job-nightly.service": (sha("u"), SCHEDULES),
+        "mode /etc/systemd/system/wayshub@job-nightly.service": ("644 root:root", SCHEDULES),
+        "content /etc/systemd/system/wayshub@job-nightly.timer": (sha("t"), SCHEDULES),
+        "mode /etc/systemd/system/wayshub@job-nightly.timer": ("644 root:root", SCHEDULES),
+        "unit wayshub@job-nightly.timer": ("enabled active", SCHEDULES),
+    }
 
 
 def test_the_read_script_reads_all_files_with_one_sha256sum_and_all_modes_with_one_stat(tmp_path: Path) -> None:

@@ -181,6 +181,11 @@ def test_a_scheduled_job_shows_its_last_and_next_run_on_the_server_that_runs_it(
     assert row.unit == "active, job report: ok 1m ago, next in 4m"
     running = judge(v, site, outcome(v.hosts[0], APP_OK + JOB.replace("state=inactive", "state=activating")), now=160)
     assert running.ok and running.unit == "active, job report: running since 1m ago, next in 4m"
+    # While a run goes systemd plans no next time: none is shown.
+    going = APP_OK + JOB.replace("state=inactive", "state=activating").replace("next=400", "next=")
+    assert judge(v, site, outcome(v.hosts[0], going), now=160).unit == "active, job report: running since 1m ago"
+    idle = APP_OK + JOB.replace("next=400", "next=")
+    assert judge(v, site, outcome(v.hosts[0], idle), now=160).unit == "active, job report: ok 1m ago, next not planned"
     # The other app server runs no job, and says nothing of it.
     assert judge(v, site, outcome(v.hosts[1], APP_OK), now=160).ok
 

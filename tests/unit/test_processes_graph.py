@@ -69,7 +69,7 @@ def test_a_health_command_rides_in_the_release_and_runs_in_the_apps_sandbox(prog
     run_program(program_config, settings({"processes": [checked]}))
     check = script_input("app1-app-release", "PROCESS_mailer_CHECK")
     assert check.endswith("\nexec node mailer.js --ping\n")
-    assert "release=$(dirname \"$release\") # processes/mailer.check is one folder down" in check
+    assert 'release=$(dirname "$release") # processes/mailer.check is one folder down' in check
     web = script_input("app1-app-release", "UNIT_TEXT")
     assert script_input("app1-app-release", "SANDBOX").strip() in web, "the app's sandbox"
     assert script_input("app1-app-release", "CHECK_TIMEOUT") == "30"
