@@ -63,32 +63,28 @@ class AppRun:
         """The processes of ``app.processes`` that run on ``server`` (each on all the app's servers by default)."""
         return [p.name for p in self.processes if not p.servers or server in p.servers]
 
-    def process_start_text(self, name: str) -> str:
-        """A process's start script, run from the release folder like the web process's."""
-        command, origin = next((c, o) for n, c, o in self.spec.processes if n == name)
-        return render(
-            "start.sh.j2",
-            app_name=f"{self.app_name}@{name}",
-            origin=origin,
-            command=command,
-            exec=can_exec(command),
-            folder=f"processes/{name}",
-        )
-
-    def process_check_text(self, name: str) -> str | None:
-        """A process's health command's script (``processes/<name>.check``), None without one."""
-        found = next(((c, o) for n, c, o in self.spec.process_checks if n == name), None)
+    @staticmethod
+    def _folder_script(label: str, commands: Sequence[tuple[str, str, str]], name: str, folder: str) -> str | None:
+        """The script of ``name`` in ``commands`` (the spec's (name, command line, origin) of one setting), kept
+        one folder down in the release (``folder``) and run from it like the start script; None when absent."""
+        found = next(((c, o) for n, c, o in commands if n == name), None)
         if found is None:
             return None
         command, origin = found
         return render(
-            "start.sh.j2",
-            app_name=f"{self.app_name}@{name} health check",
-            origin=origin,
-            command=command,
-            exec=can_exec(command),
-            folder=f"processes/{name}.check",
+            "start.sh.j2", app_name=label, origin=origin, command=command, exec=can_exec(command), folder=folder
         )
+
+    def process_start_text(self, name: str) -> str:
+        """A process's start script, run from the release folder like the web process's."""
+        text = self._folder_script(f"{self.app_name}@{name}", self.spec.processes, name, f"processes/{name}")
+        assert text is not None, name
+        return text
+
+    def process_check_text(self, name: str) -> str | None:
+        """A process's health command's script (``processes/<name>.check``), None without one."""
+        label = f"{self.app_name}@{name} health check"
+        return self._folder_script(label, self.spec.process_checks, name, f"processes/{name}.check")
 
     def process_unit_text(self, name: str) -> str:
         return render(
@@ -117,15 +113,9 @@ class AppRun:
 
     def schedule_start_text(self, name: str) -> str:
         """A scheduled job's script in the release (``schedules/<name>``), run like the start script."""
-        command, origin = next((c, o) for n, c, o in self.spec.schedules if n == name)
-        return render(
-            "start.sh.j2",
-            app_name=f"{self.app_name} job {name}",
-            origin=origin,
-            command=command,
-            exec=can_exec(command),
-            folder=f"schedules/{name}",
-        )
+        text = self._folder_script(f"{self.app_name} job {name}", self.spec.schedules, name, f"schedules/{name}")
+        assert text is not None, name
+        return text
 
     def schedules_text(self) -> str:
         """The jobs' scripts every release carries (part of the release id); when they run is not the release's

@@ -30,8 +30,13 @@ def unit_name(app: str) -> str:
     return f"{app}.service"
 
 
+def systemd_file(unit: str) -> str:
+    """Where the units we write live."""
+    return f"/etc/systemd/system/{unit}"
+
+
 def unit_file(app: str) -> str:
-    return f"/etc/systemd/system/{unit_name(app)}"
+    return systemd_file(unit_name(app))
 
 
 def process_unit_name(app: str, process: str) -> str:
@@ -55,7 +60,7 @@ def release_task_unit(app: str) -> str:
 
 
 def process_unit_file(app: str, process: str) -> str:
-    return f"/etc/systemd/system/{process_unit_name(app, process)}"
+    return systemd_file(process_unit_name(app, process))
 
 
 def code_step(app: str) -> str:

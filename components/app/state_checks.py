@@ -19,6 +19,7 @@ from components.app.layout import (
     process_unit_name,
     schedule_timer_name,
     schedule_unit_name,
+    systemd_file,
     unit_file,
     unit_name,
 )
@@ -103,8 +104,8 @@ def schedule_checks(app: str, jobs: Sequence[tuple[str, str, str]]) -> list[Chec
     for name, unit, timer in jobs:
         for file, text in ((schedule_unit_name(app, name), unit), (schedule_timer_name(app, name), timer)):
             checks += [
-                Check("content", f"/etc/systemd/system/{file}", sha256(text), SCHEDULES),
-                Check("mode", f"/etc/systemd/system/{file}", f"644 {ROOT_FILE}", SCHEDULES),
+                Check("content", systemd_file(file), sha256(text), SCHEDULES),
+                Check("mode", systemd_file(file), f"644 {ROOT_FILE}", SCHEDULES),
             ]
         checks.append(Check("unit", schedule_timer_name(app, name), "enabled active", SCHEDULES))
     return checks

@@ -30,6 +30,23 @@ NO_TASK_IN_CONTAINERS = "no release task runs in containers mode yet"
 PROCESS_CHECK_TIMEOUT_SECONDS = 30  # how long a process's healthCommand may run
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+# A command line: some text, and not only spaces (`npm run X` is resolved later, components/app/app_spec.py).
+Command = Annotated[NonEmptyText, AfterValidator(_not_blank)]
+
+
+def named_uniquely(names: list[str], kind: str) -> None:
+    """ValueError naming the first of ``names`` (of the ``kind`` setting's items) used twice."""
+    twice = repeated(names)
+    if twice:
+        raise ValueError(f"the {kind} name {twice[0]!r} is used twice; every {kind} needs its own")
+
+
 class HealthConfig(Model):
     """How a new release proves it serves: the unit's new process answers ``path`` on the app's port."""
 
@@ -77,7 +94,7 @@ class ProcessConfig(Model):
     name: Text = Field(
         description="the process's name (1-16 lowercase letters or digits, a letter first): its unit is `<app name>@<name>`"
     )
-    command: NonEmptyText = Field(
+    command: Command = Field(
         description="the command line run in the release's app folder (`npm run X` resolved as for `start`)"
     )
     servers: list[Text] = Field(
@@ -94,7 +111,7 @@ class ProcessConfig(Model):
         alias="healthySeconds",
         description="a new release's process is healthy when it still runs this long after its start",
     )
-    health_command: NonEmptyText | None = Field(
+    health_command: Command | None = Field(
         default=None,
         alias="healthCommand",
         description=f"then this command (run like the process, in the release's app folder; `npm run X` resolved) must exit 0 within {PROCESS_CHECK_TIMEOUT_SECONDS} s; without it, still running is healthy",
@@ -110,13 +127,6 @@ class ProcessConfig(Model):
     def _name(cls, value: str) -> str:
         return check_short_name(value)
 
-    @field_validator("command", "health_command")
-    @classmethod
-    def _command(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
 
 class ScheduleConfig(Model):
     """A job run by a systemd timer on one app server (the site's first), from the live release (docs/app.md,
@@ -125,7 +135,7 @@ class ScheduleConfig(Model):
     name: Text = Field(
         description="the job's name (1-16 lowercase letters or digits, a letter first; not a process's): its units are `<app name>@job-<name>`"
     )
-    command: NonEmptyText = Field(
+    command: Command = Field(
         description="the command line run in the live release's app folder (`npm run X` resolved as for `start`)"
     )
     calendar: Text = Field(
@@ -141,13 +151,6 @@ class ScheduleConfig(Model):
     @classmethod
     def _name(cls, value: str) -> str:
         return check_short_name(value)
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
 
     @field_validator("calendar")
     @classmethod
@@ -196,7 +199,7 @@ class AppConfig(Model):
         alias="portEnv",
         description="the environment variable(s) the app reads its port from",
     )
-    start: NonEmptyText | None = Field(
+    start: Command | None = Field(
         default=None,
         description="the command line run in the release's app folder",
         json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
@@ -232,7 +235,7 @@ class AppConfig(Model):
             **not_in_containers("no schedules in containers mode yet"),
         },
     )
-    build: NonEmptyText | None = Field(
+    build: Command | None = Field(
         default=None,
         description="an npm script run once per release (e.g. `npm run build`) before dev dependencies are pruned: where `pulumi up` runs, or in the image build (containers)",
     )
@@ -293,13 +296,6 @@ class AppConfig(Model):
             raise ValueError(f"{value!r} is not a Node version such as '22', '22.11' or '22.11.0'")
         return value
 
-    @field_validator("start", "build")
-    @classmethod
-    def _command(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
     @field_validator("port_env")
     @classmethod
     def _port_env(cls, value: str | list[str]) -> str | list[str]:
@@ -335,17 +331,13 @@ class AppConfig(Model):
     @field_validator("processes")
     @classmethod
     def _processes(cls, value: list[ProcessConfig]) -> list[ProcessConfig]:
-        twice = repeated([process.name for process in value])
-        if twice:
-            raise ValueError(f"the process name {twice[0]!r} is used twice; every process needs its own")
+        named_uniquely([process.name for process in value], "process")
         return value
 
     @field_validator("schedules")
     @classmethod
     def _schedules(cls, value: list[ScheduleConfig]) -> list[ScheduleConfig]:
-        twice = repeated([schedule.name for schedule in value])
-        if twice:
-            raise ValueError(f"the schedule name {twice[0]!r} is used twice; every schedule needs its own")
+        named_uniquely([schedule.name for schedule in value], "schedule")
         return value
 
     @field_validator("env")

@@ -56,12 +56,20 @@ def test_a_process_script_runs_in_its_releases_app_folder_with_its_release_id(
     run_program(program_config, settings({"processes": [WORKER]}))
     script = script_input("app2-app-release", "PROCESS_worker_START")
     release = tmp_path / "releases" / "0123456789ab"
+    ran = run_from_release(release, "processes/worker", script.replace("exec node worker.js --queue orders", SHOW))
+    assert ran == f"{release / 'app'} 0123456789ab\n"
+
+
+# Instead of the command: where the script runs it, and the release id it hands it.
+SHOW = 'echo "$PWD $WAYSHUB_RELEASE"'
+
+
+def run_from_release(release: Path, where: str, script: str) -> str:
+    """What ``script`` prints when it sits at ``where`` in ``release`` (whose app folder exists)."""
     (release / "app").mkdir(parents=True)
-    (release / "processes").mkdir()
-    worker = release / "processes" / "worker"
-    worker.write_text(script.replace("exec node worker.js --queue orders", 'echo "$PWD $WAYSHUB_RELEASE"'))
-    ran = subprocess.run(["sh", str(worker)], capture_output=True, text=True, check=True)
-    assert ran.stdout == f"{release / 'app'} 0123456789ab\n"
+    (release / where).parent.mkdir(parents=True, exist_ok=True)
+    (release / where).write_text(script)
+    return subprocess.run(["sh", str(release / where)], capture_output=True, text=True, check=True).stdout
 
 
 def test_a_health_command_rides_in_the_release_and_runs_in_the_apps_sandbox(program_config: dict[str, Any]) -> None:

@@ -32,15 +32,21 @@ STUBS = {
 }
 
 
-@pytest.fixture
-def host(tmp_path: Path) -> Path:
+def stub_host(tmp_path: Path, stubs: dict[str, str]) -> Path:
+    """``tmp_path`` with ``bin/<tool>`` for each of ``stubs`` (its body after a line that logs the call to
+    calls.log, which ``calls`` reads)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, body in STUBS.items():
+    for name, body in stubs.items():
         (bin_dir / name).write_text(f'#!/bin/bash\necho "{name} $*" >> "{tmp_path}/calls.log"\n{body}')
         (bin_dir / name).chmod(0o755)
     (tmp_path / "calls.log").touch()
     return tmp_path
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Path:
+    return stub_host(tmp_path, STUBS)
 
 
 def release_with_task(host: Path, body: str) -> Path:

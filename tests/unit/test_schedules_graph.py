@@ -7,11 +7,11 @@ scripts are part of the release id, the calendar is not."""
 from __future__ import annotations
 
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from tests.unit.pulumi_mocks import MOCKS
+from tests.unit.test_processes_graph import SHOW, run_from_release
 from tests.unit.test_release_task_graph import nothing_built, script_input, settings
 from tests.unit.test_rollout_graph import DEPENDENCIES, program_config, run_program
 
@@ -82,9 +82,5 @@ def test_a_job_script_runs_in_its_releases_app_folder_with_its_release_id(
     run_program(program_config, settings({"schedules": [NIGHTLY]}))
     script = script_input("app1-app-release", "SCHEDULE_nightly_START")
     release = tmp_path / "releases" / "0123456789ab"
-    (release / "app").mkdir(parents=True)
-    (release / "schedules").mkdir()
-    job = release / "schedules" / "nightly"
-    job.write_text(script.replace("exec node report.js --all", 'echo "$PWD $WAYSHUB_RELEASE"'))
-    ran = subprocess.run(["sh", str(job)], capture_output=True, text=True, check=True)
-    assert ran.stdout == f"{release / 'app'} 0123456789ab\n"
+    ran = run_from_release(release, "schedules/nightly", script.replace("exec node report.js --all", SHOW))
+    assert ran == f"{release / 'app'} 0123456789ab\n"

@@ -19,6 +19,7 @@ from components.app.app_spec import read_app
 from components.app.node_install import NodeChoice
 from components.app.schedules import schedules_command
 from components.config import AppConfig
+from tests.unit.test_release_task_script import stub_host
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apps"
 SETTING = "wayshub:app.schedules"
@@ -33,14 +34,8 @@ STUBS = {
 
 @pytest.fixture
 def host(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in STUBS.items():
-        (bin_dir / name).write_text(f'#!/bin/bash\necho "{name} $*" >> "{tmp_path}/calls.log"\n{body}')
-        (bin_dir / name).chmod(0o755)
-    (tmp_path / "calls.log").touch()
     (tmp_path / "units").mkdir()
-    return tmp_path
+    return stub_host(tmp_path, STUBS)
 
 
 def run_script(
