@@ -35,7 +35,7 @@ E2E_PYTEST = $(WITH_PLUGINS) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest \
   -n $(words $(subst $(comma), ,$(E2E_SLOTS))) --dist loadfile
 comma := ,
 
-.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy team-db state-move status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,8 +66,15 @@ docker: ## start a Docker engine if none answers (local stack, e2e tests)
 sandbox-image: docker ## build the sandbox VM image from Debian packages (cached)
 	@scripts/sandbox-image >/dev/null
 
+# Before the engine runs: the state backend answers, this role may write it (STATE_CHECK=--write: up, refresh,
+# destroy, rollback) and the stack's lock is free; else ONE line says why (scripts/state_backend, docs/team.md).
+STATE_BACKEND = $(VENV)/bin/python scripts/state-backend
+up refresh destroy rollback unpin state-move: STATE_CHECK := --write
+recover: STATE_CHECK := --recover
+
 stack: venv engine
-	@mkdir -p $(STATE_DIR)
+	@$(if $(filter file://$(STATE_DIR),$(PULUMI_BACKEND_URL)),mkdir -p $(STATE_DIR))
+	@$(STATE_BACKEND) check --stack $(call shq,$(STACK)) $(STATE_CHECK)
 	@# A new stack gets a random wayshub:releaseKey (a secret, by stdin): the release id's hash of
 	@# appSecrets is keyed with it (docs/security.md).
 	@$(PULUMI) stack select $(STACK) 2>/dev/null || { $(PULUMI) stack init $(STACK) && \
@@ -101,6 +108,17 @@ recover: stack ## after an interrupted up: mend torn state metadata, drop its lo
 	$(VENV)/bin/python scripts/repair-state
 	$(PULUMI) cancel --yes --stack $(STACK)
 	$(PULUMI) refresh --yes --skip-preview --clear-pending-creates --stack $(STACK)
+
+team-db: venv ## make a team's state database on PostgreSQL: ADMIN_URL=postgres://… (docs/team.md), WRITER_PASSWORD_FILE, READER_PASSWORD_FILE
+	@$(if $(ADMIN_URL),,echo "make team-db: say which server, e.g. make team-db ADMIN_URL='postgres://postgres@db.example:5432/postgres?sslmode=verify-full&sslrootcert=ca.pem'" >&2; exit 2)
+	@$(STATE_BACKEND) team-db $(call shq,$(ADMIN_URL)) $(if $(WRITER_PASSWORD_FILE),--writer-password-file $(call shq,$(WRITER_PASSWORD_FILE))) \
+	  $(if $(READER_PASSWORD_FILE),--reader-password-file $(call shq,$(READER_PASSWORD_FILE)))
+
+state-move: stack ## move the stack's state to TO=<backend URL> (e.g. the team's postgres://…, or file://… back), then preview it there: no change
+	@$(if $(TO),,echo "make state-move: say where to, e.g. make state-move TO='postgres://wayshub_deploy@db.example/wayshub_state?sslmode=verify-full&sslrootcert=ca.pem'" >&2; exit 2)
+	@$(WITH_ENGINE) $(STATE_BACKEND) move --stack $(call shq,$(STACK)) --to $(call shq,$(TO))
+	PULUMI_BACKEND_URL=$(call shq,$(TO)) $(PULUMI) preview --expect-no-changes --stack $(STACK)
+	@echo "make state-move: done; use it from now on: export PULUMI_BACKEND_URL='<the URL>' (docs/team.md)"
 
 # SITE=shop: that site alone, the declarative way: its entry (and its siteSecrets, siteTls) leaves the stack's
 # config, and the up removes exactly what it had; the other sites are not touched (docs/sites.md).

@@ -13,7 +13,7 @@ its section (a heading, what was run, one table from ``bench.stats.table``). The
 
     python -m bench.run [--rounds 3] [--seconds 10] [--scale 2,10] [--deploy-scale 1,4,10]
         [--skip deploy,deploy_scale,lb,failover,hang,abuse,lb_failover,rollout,containers_rollout,containers_hang,
-         engine,refresh]
+         engine,refresh,state]
         [--only lb,...] [--results FILE]
 """
 
@@ -34,6 +34,7 @@ from bench.benchmarks.deploy import DEPLOY_CONFIGS, DEPLOY_STEP, first_deploy, f
 from bench.benchmarks.engine import engine_cost, refresh_time
 from bench.benchmarks.lb import failover, hung_backend, lb_failover, lb_throughput, seed_site
 from bench.benchmarks.rollout import rolling_update
+from bench.benchmarks.state import state_backends
 from bench.stack import setup
 from tests.e2e.pulumi_cli import REPO
 
@@ -58,6 +59,7 @@ __all__ = [
     "refresh_time",
     "rolling_update",
     "seed_site",
+    "state_backends",
     "step_span",
 ]
 
@@ -77,6 +79,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "containers_hang": containers_hang,  # the same containers stack again: a hung app container
     "engine": engine_cost,  # it leaves the most VMs up
     "refresh": refresh_time,  # after engine: starts at the scale engine left up
+    "state": state_backends,  # the stack as refresh left it, its state in a folder and in PostgreSQL
 }
 # Run only with --only: 12 fresh ups per round (up to 11 VMs) do not fit a whole run's time budget.
 ONLY_WHEN_NAMED = {"deploy_scale"}

@@ -48,3 +48,20 @@ def kill_tree(pid: int, wait_seconds: float = 10.0) -> None:
     while (left := [each for each in tree if running(each)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"processes of the killed tree still run: {left}"
+
+
+def engine_of_this_process() -> int:
+    """The pid of the `pulumi up` this test process started (the Automation API's child: its engine)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ppid == os.getpid() and Path(argv[0].decode()).name == "pulumi" and b"up" in argv:
+            found.append(int(entry.name))
+    assert len(found) == 1, f"expected one `pulumi up` started by this test, found {found}"
+    return found[0]

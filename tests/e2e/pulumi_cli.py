@@ -215,6 +215,12 @@ class PulumiCli:
         self.__dict__["stack"] = stack  # the cached_property's slot (the dataclass is frozen)
         return stack
 
+    def select_stack(self, name: str) -> auto.Stack:
+        """``pulumi stack select``: an existing stack, which this harness drives from now on."""
+        stack = auto.Stack.select(name, self.workspace)
+        self.__dict__["stack"] = stack
+        return stack
+
     def remove_stack(self, force: bool = False, check: bool = True) -> None:
         """``pulumi stack rm --yes`` (``--force``: with its resources still in it)."""
         try:

@@ -61,6 +61,11 @@ class Site:
         return vm_sh(self.container(server), command, check)
 
 
+def live_release(site: Site, server: str) -> str:
+    """The release id ``server`` serves: where its ``current`` link points."""
+    return site.sh(server, 'basename "$(readlink /opt/wayshub/current)"').stdout.strip()
+
+
 def vm_sh(container: str, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """A root shell command inside a sandbox VM (for checks; deploys go over SSH)."""
     return subprocess.run(

@@ -104,3 +104,5 @@ SITES_SUBNET_PREFIX = subnet_prefix("172.30", 180)
 PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HTTP-01 answers, +3 TLS-ALPN-01
 # A loopback address nothing listens on (sites publish on 127.0.0.1): a name pointed there is refused at once.
 REFUSED_ADDRESS = f"127.0.0.{2 + SLOT}"
+# A throwaway PostgreSQL cluster holding a team's state: tests/e2e/postgres_server.py.
+POSTGRES_PORT = port(15500)  # +1 is never listened on (an unreachable database)

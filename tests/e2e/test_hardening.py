@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from components.config.hosts import host_address
 from components.hosts.ssh_key import generate_ed25519
 from components.load_balancer.tls import self_signed
 from tests.e2e.conftest import USER_HOSTS_LINES
-from tests.e2e.processes import kill_tree
+from tests.e2e.processes import engine_of_this_process, kill_tree
 from tests.e2e.pulumi_cli import (
     REPO,
     STARTED,
@@ -50,6 +49,7 @@ from tests.e2e.site import (
     get,
     get_http_headers,
     get_https,
+    live_release,
     write_stack_config,
 )
 
@@ -331,27 +331,6 @@ def test_an_unreachable_app_host_fails_clearly_and_the_site_keeps_serving(harden
         assert {a.status for a in answers} == {200} and {a.backend for a in answers} == {"app1"}
     finally:
         subprocess.run(["docker", "start", site.container("app2")], check=True, capture_output=True)
-
-
-def live_release(site: Site, server: str) -> str:
-    return site.sh(server, "basename $(readlink /opt/wayshub/current)").stdout.strip()
-
-
-def engine_of_this_process() -> int:
-    """The pid of the `pulumi up` this test process started (the Automation API's child: its engine)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if ppid == os.getpid() and Path(argv[0].decode()).name == "pulumi" and b"up" in argv:
-            found.append(int(entry.name))
-    assert len(found) == 1, f"expected one `pulumi up` started by this test, found {found}"
-    return found[0]
 
 
 def test_an_up_killed_between_two_hosts_switches_converges_when_run_again(hardened: Site) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from bench.loadgen import BackgroundLoad
 from tests.e2e.pulumi_cli import REPO, UpResult, up_with_events
-from tests.e2e.site import DOMAIN, HTTP_PORT, Site, write_stack_config
+from tests.e2e.site import DOMAIN, HTTP_PORT, Site, live_release, write_stack_config
 from tests.e2e.test_ops import wait_for_status
 
 pytestmark = pytest.mark.e2e
@@ -66,10 +66,6 @@ def task_runs(site: Site, server: str) -> list[str]:
     """The releases the task migrated on ``server``, one per run, oldest first (from its journal)."""
     out = site.sh(server, "journalctl -q -t wayshub-release-task -o cat --no-pager", check=False).stdout
     return [line.split()[2] for line in out.splitlines() if line.startswith("migrating release ")]
-
-
-def live_release(site: Site, server: str) -> str:
-    return site.sh(server, 'basename "$(readlink /opt/wayshub/current)"').stdout.strip()
 
 
 def test_a_new_release_runs_its_task_once_on_one_host_before_any_host_switches(jobs_site: Site) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from bench.loadgen import BackgroundLoad
 from tests.e2e.pulumi_cli import FINISHED, REPO, UpResult, up_with_events
-from tests.e2e.site import DOMAIN, HTTP_PORT, SAMPLE_APP, SITE_STACK, Site, write_stack_config
+from tests.e2e.site import DOMAIN, HTTP_PORT, SAMPLE_APP, SITE_STACK, Site, live_release, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +36,6 @@ def set_variant(site: Site, variant: str, broken: bool = False) -> None:
     server = site.project / "app" / "server.js"
     text = server.read_text()
     server.write_text(text.replace(HEALTHY, BROKEN) if broken else text.replace(BROKEN, HEALTHY))
-
-
-def live_release(site: Site, server: str) -> str:
-    return site.sh(server, "basename $(readlink /opt/wayshub/current)").stdout.strip()
 
 
 def report(name: str, result: BackgroundLoad) -> None:
