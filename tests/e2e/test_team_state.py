@@ -8,6 +8,7 @@ a CA made here, SCRAM passwords), set up by `make team-db`'s own code; the stack
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -179,6 +180,19 @@ def test_the_preview_role_previews_and_every_write_is_refused(team: Team) -> Non
     reader = team.reader()
     reader.preview(expect_no_changes=True)
     before = urns(team.writer)
+    # What .github/workflows/preview.yml runs with PREVIEW_BACKEND_URL: list the stacks, preview as JSON,
+    # summarize it for the pull request's comment.
+    listed = reader.run("stack", "ls", "--json")
+    assert SITE_STACK in {entry["name"].split("/")[-1] for entry in json.loads(listed.stdout)}
+    previewed = reader.run("preview", "--diff", "--json", "--stack", SITE_STACK)
+    summary = subprocess.run(
+        [str(REPO / "venv" / "bin" / "python"), str(REPO / "scripts" / "preview-summary"), "--stack", SITE_STACK],
+        input=previewed.stdout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "**No changes**" in summary.stdout, summary.stdout[:2000]
 
     refused = reader.run("up", "--yes", "--skip-preview", "--stack", SITE_STACK, check=False)
     assert refused.returncode != 0
