@@ -14,7 +14,8 @@ from components.app.app_run import AppRun
 from components.app.layout import app_root, code_step, code_upload, node_step, unit_file, unit_name
 from components.app.release import Release
 from components.config.app import PROCESS_CHECK_TIMEOUT_SECONDS
-from components.hosts.survey import BACKUP_DIR, host_script
+from components.hosts.survey import BACKUP_DIR
+from components.shell.host_script import host_script
 from components.shell.uploads import UPLOADS_LIB, upload_dir
 
 JOURNAL_LINES = 40

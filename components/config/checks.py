@@ -11,6 +11,7 @@ from pathlib import Path
 
 from components.config.app import ENV_NAME, env_value_problem
 from components.config.base import NAMESPACE, ConfigError, control_problem
+from components.config.certificate import PairProblem, check_pair
 from components.config.loader import load
 from components.config.names import DNS_TSIG_SETTING
 from components.config.stack import (
@@ -152,12 +153,11 @@ def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> 
         raise ConfigError(
             f"{NAMESPACE}:{TLS_PRIVATE_KEY_SETTING}: is required with lb.tls 'provided' (set it with --secret)"
         )
-    from components.load_balancer.tls import TlsError, check_certificate_pair
-
     try:
-        check_certificate_pair(certificate, key, config.domain)
-    except TlsError as err:
-        raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
+        check_pair(certificate, key, config.domain)
+    except PairProblem as err:
+        setting = TLS_CERTIFICATE_SETTING if err.part == "certificate" else TLS_PRIVATE_KEY_SETTING
+        raise ConfigError(f"{NAMESPACE}:{setting}: {err}") from None
 
 
 def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, str]]:
@@ -171,8 +171,6 @@ def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, 
         value = None
     if not isinstance(value, dict):
         raise ConfigError(f"{setting}: must be an object of <site>: {{certificate: PEM, privateKey: PEM}}")
-    from components.load_balancer.tls import TlsError, check_certificate_pair
-
     for key in value:
         if key not in provided:
             known = ", ".join(provided) or "none"
@@ -188,10 +186,9 @@ def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, 
             raise ConfigError(f"{setting}.{key}: certificate and privateKey must be PEM text")
         for name in site.names:
             try:
-                check_certificate_pair(pair["certificate"], pair["privateKey"], name)
-            except TlsError as err:
-                which = "certificate" if err.setting == "tlsCertificate" else "privateKey"
-                raise ConfigError(f"{setting}.{key}.{which}: {err}") from None
+                check_pair(pair["certificate"], pair["privateKey"], name)
+            except PairProblem as err:
+                raise ConfigError(f"{setting}.{key}.{err.part}: {err}") from None
     return value
 
 

@@ -10,8 +10,6 @@ right before that host's switch; disable the hand-written site once ours is live
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,24 +18,12 @@ import pulumi
 from components.hosts.from_config import Servers
 from components.hosts.host import gate
 from components.layout import site_resource
-from components.shell import cmd
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 # Where a takeover keeps copies of what it disables or stops, on each server.
 BACKUP_DIR = "/var/backups/wayshub-takeover"
-
-
-def host_script(script: Path, inputs: Mapping[str, str], libs: Sequence[Path] = ()) -> str:
-    """``sudo bash -c`` of ``script``: its UPPER_CASE inputs first (previews read them there), then
-    host/lib.sh's functions and those of ``libs``, then the script (which sets its own shell options).
-
-    Every host step's command carries lib.sh's text, comments included: editing lib.sh changes every step's
-    command, and the next `up` re-runs them all (the release step too: a rolling restart). Its header names
-    only the scripts that call its functions."""
-    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
-    functions = "".join(lib.read_text() for lib in [HOST_SCRIPTS / "lib.sh", *libs])
-    return cmd("sudo", "-n", "bash", "-c", assignments + functions + script.read_text())
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pulumi
 
 from components.hosts import Host
-from components.hosts.survey import BACKUP_DIR, host_script
+from components.hosts.survey import BACKUP_DIR
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 SCRIPT = Path(__file__).resolve().parent / "host" / "retire-sites.sh"
 
