@@ -16,7 +16,6 @@ from components.config.loader import load
 from components.config.names import DNS_TSIG_SETTING
 from components.config.stack import (
     APP_SECRETS_SETTING,
-    COMMAND_BACKENDS,
     COMMANDS_SETTING,
     RELEASE_KEY_MIN_LENGTH,
     RELEASE_KEY_SETTING,
@@ -27,6 +26,7 @@ from components.config.stack import (
     TLS_PRIVATE_KEY_SETTING,
     StackConfig,
 )
+from components.shell.command.backend import SETTINGS as COMMAND_BACKENDS
 from components.shell.ssh import load_private_key
 
 # The passphrase the Makefile gives the `local` stack; any other stack must have its own.

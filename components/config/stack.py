@@ -231,7 +231,6 @@ SITE_SECRETS_SETTING = "siteSecrets"
 SITE_TLS_SETTING = "siteTls"
 RELEASE_KEY_SETTING = "releaseKey"
 RELEASE_KEY_MIN_LENGTH = 32
-COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
 
 # Settings read on their own, not part of StackConfig: secrets (never printed), the TLS certificate, and
 # what runs the commands (components/config/checks.py checks each).

@@ -1,6 +1,6 @@
 """Before anything is deployed to servers you own: what is already there, and may it be taken over?
 
-The seed's servers are not empty: the app runs by hand on its port and nginx serves a hand-written
+Servers someone set up by hand are not empty: the app runs by hand on its port and nginx serves a hand-written
 site for the domain. One ``<server>-survey`` step per server looks for those (host/survey.sh); every
 later step waits behind one gate after all of them, so a conflict on any server stops the ``up``
 before anything changes on any server, with one line per conflict. With ``hosts.takeover: true`` the
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.config.hosts import TAKEOVER_BACKUP_DIR
 from components.hosts.from_config import Servers
 from components.hosts.host import gate
 from components.layout import site_resource
@@ -22,8 +23,6 @@ from components.shell.command import remote
 from components.shell.host_script import host_script
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
-# Where a takeover keeps copies of what it disables or stops, on each server.
-BACKUP_DIR = "/var/backups/wayshub-takeover"
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
         "DOMAIN": args.domain,
         "SITE_FILE": args.site_file,
         "TAKEOVER": "1" if args.takeover else "0",
-        "BACKUP": BACKUP_DIR,
+        "BACKUP": TAKEOVER_BACKUP_DIR,
     }
 
 

@@ -8,10 +8,11 @@ import pulumi
 
 from components import config as stack_config
 from components.app.layout import app_user, unit_name
+from components.config.hosts import TAKEOVER_BACKUP_DIR
 from components.hosts.address import host_port
 from components.hosts.from_config import declare_servers
 from components.hosts.host import gate
-from components.hosts.survey import BACKUP_DIR, SurveyArgs, survey_servers
+from components.hosts.survey import SurveyArgs, survey_servers
 from components.layout import ca_file, lb_component, site_component, site_label, site_resource, stack_label
 from components.load_balancer import (
     BackendHealthCheck,
@@ -287,7 +288,7 @@ def on_servers(inputs: Inputs) -> Front:
                 )
                 notes.append(retired.stdout.apply(str.splitlines))
         pulumi.export("takeover", pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns]))
-        pulumi.export("takeover_backup", BACKUP_DIR)
+        pulumi.export("takeover_backup", TAKEOVER_BACKUP_DIR)
     return Front(
         lb_ready=ready[0] if len(ready) == 1 else gate("lb-ready", ready),
         public_address=public_address,
