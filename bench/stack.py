@@ -1,11 +1,10 @@
 """The `bench` stack: sandbox VMs on 172.30.240.0/24 deployed by the real program, and its variants.
 
-The bench runs a private copy of the program (as a user's checkout has it). Two variants exist only
-here, as one-line edits of that copy, not as settings (no user config can ask for them):
-``settle=False`` deploys with the rollout's wait after each batch removed (``no_wait_program``), the
-control of the rolling-update benchmark; ``chain_first_deploy=True`` makes every host wait its turn
-even on a first deploy (``chained_program``), as the program did before, the "before" of the first
-deploy at scale.
+The bench runs a private copy of the program (as a user's checkout has it) whose ``__main__.py`` is the
+bench's own (``bench_program``): the program's steps with a ``Tuning`` no stack setting offers.
+``settle=False`` deploys with the rollout's wait after each batch removed, the control of the
+rolling-update benchmark; ``chain_first_deploy=True`` makes every host wait its turn even on a first
+deploy, as the program did before, the "before" of the first deploy at scale. Nothing is edited.
 """
 
 from __future__ import annotations
@@ -29,33 +28,18 @@ HTTP_PORT, HTTPS_PORT = 19080, 19081
 CHECKER = f"wayshub-{STACK}-backend-health.service"
 APP_UNIT = "wayshub.service"
 
-# The one line of __main__.py that sets the rollout's wait; the control replaces it (no wait).
-SETTLE_LINE = "settle_seconds=settings.lb.fail_timeout_seconds + 1 if len(hosts) > 1 else 0,"
-NO_SETTLE_LINE = "settle_seconds=0,  # make bench: the control rolls out without waiting"
 
-
-# The one line of __main__.py that says which hosts ran a release before; the "before" says all of them.
-DEPLOYED_LINE = "deployed = deployed_before(takeover, site.key)"
-CHAINED_LINE = "deployed = deployed_before(True, site.key)  # make bench: every host waits its turn, as before"
-
-
-def _edit_line(main_py: str, line: str, replacement: str, why: str) -> str:
-    """``main_py`` with its one ``line`` replaced; stops the bench if the program changed shape."""
-    if main_py.count(line) != 1:
-        raise SystemExit(
-            f"bench: __main__.py has {main_py.count(line)} lines `{line}`, not 1: update bench/stack.py so {why}"
-        )
-    return main_py.replace(line, replacement)
-
-
-def no_wait_program(main_py: str) -> str:
-    """``__main__.py`` with the wait after each batch removed; fails if the program changed shape."""
-    return _edit_line(main_py, SETTLE_LINE, NO_SETTLE_LINE, "the rolling-update control can remove the wait")
-
-
-def chained_program(main_py: str) -> str:
-    """``__main__.py`` rolling every host in order on a first deploy too; fails if the program changed shape."""
-    return _edit_line(main_py, DEPLOYED_LINE, CHAINED_LINE, "the first deploy's 'before' can chain every host")
+def bench_program(settle: bool, chain_first_deploy: bool) -> str:
+    """The bench copy's ``__main__.py``: the program's own call (components/site/program.py) with a tuning."""
+    return (
+        '"""The bench\'s program: wayshub\'s steps with a tuning no stack setting offers (bench/stack.py)."""\n\n'
+        "from pathlib import Path\n\n"
+        "from components.engine_stop import leave_quietly_when_stopped\n"
+        "from components.site.inputs import Tuning\n"
+        "from components.site.program import main\n\n"
+        "leave_quietly_when_stopped()\n"
+        f"main(Path(__file__).resolve().parent, Tuning(settle={settle}, chain_first_deploy={chain_first_deploy}))\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -127,9 +111,7 @@ class Bench:
             config["wayshub:lb"] = dict(variant.lb)
         (self.project / "stacks").mkdir(exist_ok=True)
         (self.project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(stack_file_text(config))
-        main_py = (REPO / "__main__.py").read_text()
-        main_py = main_py if variant.settle else no_wait_program(main_py)
-        (self.project / "__main__.py").write_text(chained_program(main_py) if variant.chain_first_deploy else main_py)
+        (self.project / "__main__.py").write_text(bench_program(variant.settle, variant.chain_first_deploy))
 
     def up(self, env: Mapping[str, str] | None = None, event_log: Path | None = None) -> float:
         """``pulumi up``, its seconds; ``env`` adds to the CLI's environment (and so the plugins');

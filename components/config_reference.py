@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,27 +152,43 @@ def pulumi_yaml(current: str) -> str:
 # --- docs/config.md's table ---
 
 
-def docs_table() -> str:
+def docs_table(prefix: str = "") -> str:
+    """The settings' table: every key, or those under ``prefix`` (``app``: ``app.port`` shows as ``port``)."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for setting in settings():
+        if prefix and not setting.key.startswith(f"{prefix}."):
+            continue
         meaning = setting.description.replace("|", "\\|")
         extra = setting.field.json_schema_extra if setting.field is not None else None
         if isinstance(extra, dict) and isinstance(why := extra.get("not_in_containers"), str):
             meaning += f" — *containers mode refuses it: {why}*"
-        rows.append(f"| `{setting.key}` | {setting.default} | {meaning} |")
+        rows.append(
+            f"| `{setting.key.removeprefix(f'{prefix}.') if prefix else setting.key}` | {setting.default} | {meaning} |"
+        )
     return "\n".join(rows) + "\n"
 
 
-def config_md(current: str) -> str:
-    """docs/config.md with the text between the markers regenerated."""
-    head, begin, rest = current.partition(DOCS_BEGIN)
-    _, end, tail = rest.partition(DOCS_END)
-    if not begin or not end:
-        raise ValueError(f"docs/config.md needs the lines {DOCS_BEGIN!r} and {DOCS_END!r} around the table")
-    return f"{head}{DOCS_BEGIN}\n{docs_table()}{DOCS_END}{tail}"
+def with_table(name: str, prefix: str = "") -> Callable[[str], str]:
+    """A doc's text with the table between the markers regenerated (the keys under ``prefix``)."""
+
+    def make(current: str) -> str:
+        head, begin, rest = current.partition(DOCS_BEGIN)
+        _, end, tail = rest.partition(DOCS_END)
+        if not begin or not end:
+            raise ValueError(f"{name} needs the lines {DOCS_BEGIN!r} and {DOCS_END!r} around the table")
+        return f"{head}{DOCS_BEGIN}\n{docs_table(prefix)}{DOCS_END}{tail}"
+
+    return make
 
 
-FILES = {"Pulumi.yaml": pulumi_yaml, "docs/config.md": config_md}
+# Every generated file: Pulumi.yaml's config section, the reference of every key, and the tables of one
+# section each where its doc explains it.
+FILES: dict[str, Callable[[str], str]] = {
+    "Pulumi.yaml": pulumi_yaml,
+    "docs/config.md": with_table("docs/config.md"),
+    "docs/app.md": with_table("docs/app.md", "app"),
+    "docs/hung-backends.md": with_table("docs/hung-backends.md", "lb.healthCheck"),
+}
 
 
 def drifted(repo: Path) -> list[str]:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from components.app.layout import process_unit_name, release_task_unit, unit_name
-from components.hosts.survey import host_script
 from components.load_balancer.health_check import Paths
+from components.shell.host_script import host_script
 from ops.fanout import run_all, stream_lines
 from ops.stack import OpsHost, StackView
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from components.app.layout import unit_name
 from components.hosts.probe import parse_facts
-from components.hosts.survey import host_script
 from components.load_balancer.health_check import Paths
 from components.load_balancer.nginx import site_path
+from components.shell.host_script import host_script
 from ops.fanout import HostResult, run_commands
 from ops.stack import OpsHost, OpsSite, StackView
 

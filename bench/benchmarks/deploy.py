@@ -38,7 +38,7 @@ def first_deploy(bench: Bench, opts: Options) -> list[str]:
 
 # The first deploy before and after issue #16: the dynamic-provider server's pool (the SDK's own four,
 # ours: components/provider_server.py) and the rolling order (every host in turn, or only the hosts
-# that ran a release before: bench/stack.py chained_program). Name -> (pool, every host in turn).
+# that ran a release before: bench/stack.py, Tuning(chain_first_deploy=True)). Name -> (pool, every host in turn).
 DEPLOY_CONFIGS = {
     "before: SDK's 4, every host in turn": ("4", True),
     f"ours {DEFAULT_WORKERS}, every host in turn": (str(DEFAULT_WORKERS), True),
@@ -110,7 +110,7 @@ def first_deploy_scale(bench: Bench, opts: Options) -> list[str]:
         "",
         "The release steps (`appN-app-release`: unpack, switch, health check) of hosts that ran a release "
         'before go one batch after another (rolling order); "every host in turn" is the program before '
-        "this change, where a first deploy did that too (bench/stack.py `chained_program`). Their span "
+        "this change, where a first deploy did that too (bench/stack.py `Tuning(chain_first_deploy=True)`). Their span "
         "comes from the engine's event log (whole seconds). \"cores busy\": the machine's busy CPU "
         "seconds (/proc/stat) over cores times seconds; the sandbox VMs are containers on the same cores.",
         "",

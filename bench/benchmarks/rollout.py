@@ -40,7 +40,7 @@ def rolling_update(bench: Bench, opts: Options) -> list[str]:
         "(through the LB VM's published port). ours: `maxFails` 1, `failTimeout` 3s, the next host waits "
         "`failTimeout` + 1 s after the previous one is healthy. control: `lb.maxFails: 3`, "
         f"`lb.failTimeout: {CONTROL_FAIL_TIMEOUT_S}s`, and the program's wait removed (bench/stack.py "
-        "`no_wait_program`; not a setting). Each run first waits "
+        "`Tuning(settle=False)`; not a setting). Each run first waits "
         f"{CONTROL_FAIL_TIMEOUT_S + 1} s so nginx holds no failure from the run before.",
         "",
         *table({"": samples}, columns, ratio=("control", "ours")),

@@ -14,7 +14,8 @@ from components.app.app_run import AppRun
 from components.app.layout import app_root, code_step, code_upload, node_step, unit_file, unit_name
 from components.app.release import Release
 from components.config.app import PROCESS_CHECK_TIMEOUT_SECONDS
-from components.hosts.survey import BACKUP_DIR, host_script
+from components.config.hosts import TAKEOVER_BACKUP_DIR
+from components.shell.host_script import host_script
 from components.shell.uploads import UPLOADS_LIB, upload_dir
 
 JOURNAL_LINES = 40
@@ -88,7 +89,7 @@ def deploy_inputs(
         "JOURNAL_LINES": str(JOURNAL_LINES),
         "PROBE_JS": (HOST_SCRIPTS / "probe.js").read_text(),
         "TAKEOVER": "1" if takeover else "0",
-        "BACKUP": BACKUP_DIR,
+        "BACKUP": TAKEOVER_BACKUP_DIR,
         "TAKEOVER_SETTLE": f"{max(settle_seconds, TAKEOVER_SETTLE_SECONDS):g}",
         **process_inputs(run, server),
         **schedule_inputs(run),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from components.app.layout import node_path
-from components.hosts.survey import host_script
+from components.shell.host_script import host_script
 from components.shell.uploads import UPLOADS_LIB
 
 Method = Literal["binary", "apt", "nodesource", "nvm"]

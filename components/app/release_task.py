@@ -20,8 +20,8 @@ from components.app.host_steps import HOST_SCRIPTS
 from components.app.layout import release_task_unit
 from components.app.release import Release
 from components.hosts import Host
-from components.hosts.survey import host_script
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 OUTPUT_LINES = 40
 

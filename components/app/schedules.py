@@ -23,8 +23,8 @@ from components.app.host_steps import HOST_SCRIPTS
 from components.app.layout import schedule_timer_name
 from components.app.state_checks import SCHEDULES, schedule_checks
 from components.hosts import Host
-from components.hosts.survey import host_script
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 
 def schedules_inputs(run: AppRun, setting: str, names: list[str] | None = None) -> dict[str, str]:

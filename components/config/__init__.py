@@ -33,15 +33,20 @@ from components.config.loader import KEYS, fields_by_key, load, parse, section_m
 from components.config.names import DNS_TSIG_SETTING, DnsConfig
 from components.config.sites import SiteConfig, SiteView
 from components.config.stack import (
+    APP_SECRETS_SETTING,
     COMMANDS_SETTING,
     RELEASE_KEY_SETTING,
     SEPARATE_SETTINGS,
     SITE_SECRETS_SETTING,
     SITE_TLS_SETTING,
+    SSH_PRIVATE_KEY_SETTING,
+    TLS_CERTIFICATE_SETTING,
+    TLS_PRIVATE_KEY_SETTING,
     StackConfig,
 )
 
 __all__ = [
+    "APP_SECRETS_SETTING",
     "COMMANDS_SETTING",
     "DEFAULT_PASSPHRASE",
     "DNS_TSIG_SETTING",
@@ -52,6 +57,9 @@ __all__ = [
     "SEPARATE_SETTINGS",
     "SITE_SECRETS_SETTING",
     "SITE_TLS_SETTING",
+    "SSH_PRIVATE_KEY_SETTING",
+    "TLS_CERTIFICATE_SETTING",
+    "TLS_PRIVATE_KEY_SETTING",
     "AppConfig",
     "ConfigError",
     "DnsConfig",

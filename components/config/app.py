@@ -187,7 +187,8 @@ class AppConfig(Model):
 
     name: Text = Field(
         default="wayshub",
-        description="the app's name: its systemd unit, user and folders; never a system user or unit (`ssh`, `nginx`, `root`, `systemd-*`…: docs/security.md)",
+        description="the app's name: its systemd unit, user and folders; never a system user or unit (`ssh`, `nginx`, "
+        "`root`, `systemd-*`…: docs/security.md), and the base step refuses a user or unit on a host that it did not make",
         json_schema_extra=not_in_containers(
             "no unit, user or folders: the containers are named after the stack and server"
         ),
@@ -197,11 +198,13 @@ class AppConfig(Model):
     port_env: Text | list[Text] = Field(
         default="PORT",
         alias="portEnv",
-        description="the environment variable(s) the app reads its port from",
+        description="the environment variable the app reads its port from, or a list (`[PORT, APP_PORT]`)",
     )
     start: Command | None = Field(
         default=None,
-        description="the command line run in the release's app folder",
+        description="the command line run in the release's app folder, e.g. `node dist/server.js`; `npm start` / `npm run "
+        "X` become the script's text when the release is built (npm is not on the servers, and a process under npm gets "
+        "signals late); without `start` or `main`: `server.js`, else `index.js`",
         json_schema_extra=shown("package.json's `start` script, else `node <main>`"),
     )
     release_task: NonEmptyText | None = Field(
@@ -242,7 +245,10 @@ class AppConfig(Model):
     node_install: Literal["binary", "apt", "nodesource", "nvm"] | None = Field(
         default=None,
         alias="nodeInstall",
-        description="how Node gets onto the servers: `binary` (from the npm registry, shipped with the release), `apt` (the distro's), `nodesource` or `nvm`",
+        description="how Node gets onto the servers: `binary` (the official build of that exact version, from the npm "
+        "registry's `node-linux-<arch>` package, fetched where `pulumi up` runs, cached in ~/.cache/wayshub/node, shipped "
+        "with the release), `apt` (the distro's `nodejs`), `nodesource` or `nvm` (fetched on the server over HTTPS; "
+        "they need `nodeVersion`)",
         json_schema_extra={
             **shown("`binary` when a version is known, else `apt`"),
             **not_in_containers("an app image gets `nodeVersion`'s Node from the npm registry, else its base's"),
@@ -251,14 +257,15 @@ class AppConfig(Model):
     node_version: Text | None = Field(
         default=None,
         alias="nodeVersion",
-        description="the Node version (`22`, `22.11`, `22.11.0`)",
+        description="the Node version (`22`, `22.11`, `22.11.0`); from the app, `engines.node` may be a range (`>=20`)",
         json_schema_extra=shown("`.nvmrc`, else package.json's `engines.node`"),
     )
     # Text (`pulumi config set --path` stores 3000 and true as such: Text makes them the text typed).
     # Each value is checked on its own, so an error names it: wayshub:app.env.<KEY>.
     env: dict[str, Annotated[Text, AfterValidator(_env_value)]] = Field(
         default_factory=dict,
-        description="environment variables for the app: `NAME: value` (text; numbers and true/false as typed)",
+        description="environment variables for the app: `NAME: value` (text; numbers and true/false as typed: "
+        "`pulumi config set --path wayshub:app.env.WORKERS 4`; in a stack file quote a number with a point, `'1.10'`)",
     )
     health: HealthConfig = Field(
         default_factory=HealthConfig,

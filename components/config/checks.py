@@ -11,17 +11,22 @@ from pathlib import Path
 
 from components.config.app import ENV_NAME, env_value_problem
 from components.config.base import NAMESPACE, ConfigError, control_problem
+from components.config.certificate import PairProblem, check_pair
 from components.config.loader import load
 from components.config.names import DNS_TSIG_SETTING
 from components.config.stack import (
-    COMMAND_BACKENDS,
+    APP_SECRETS_SETTING,
     COMMANDS_SETTING,
     RELEASE_KEY_MIN_LENGTH,
     RELEASE_KEY_SETTING,
     SITE_SECRETS_SETTING,
     SITE_TLS_SETTING,
+    SSH_PRIVATE_KEY_SETTING,
+    TLS_CERTIFICATE_SETTING,
+    TLS_PRIVATE_KEY_SETTING,
     StackConfig,
 )
+from components.shell.command.backend import SETTINGS as COMMAND_BACKENDS
 from components.shell.ssh import load_private_key
 
 # The passphrase the Makefile gives the `local` stack; any other stack must have its own.
@@ -70,14 +75,14 @@ def check_ssh_private_key(config: StackConfig, key: str | None) -> None:
         return
     if not key:
         raise ConfigError(
-            f"{NAMESPACE}:sshPrivateKey: is required with hosts.provider 'existing' "
+            f"{NAMESPACE}:{SSH_PRIVATE_KEY_SETTING}: is required with hosts.provider 'existing' "
             "(pulumi config set --secret wayshub:sshPrivateKey < key)"
         )
     try:
         load_private_key(key)
     except ValueError:
         raise ConfigError(
-            f"{NAMESPACE}:sshPrivateKey: is not an SSH private key (OpenSSH or PEM, unencrypted)"
+            f"{NAMESPACE}:{SSH_PRIVATE_KEY_SETTING}: is not an SSH private key (OpenSSH or PEM, unencrypted)"
         ) from None
 
 
@@ -89,9 +94,9 @@ def check_app_secrets(config: StackConfig, raw: str | None) -> dict[str, str]:
         value = json.loads(raw)
     except json.JSONDecodeError:
         raise ConfigError(
-            f"{NAMESPACE}:appSecrets: must be an object of NAME: value (set it with --secret --path)"
+            f"{NAMESPACE}:{APP_SECRETS_SETTING}: must be an object of NAME: value (set it with --secret --path)"
         ) from None
-    return _secret_env("appSecrets", value, config.app.env, "app.env")
+    return _secret_env(APP_SECRETS_SETTING, value, config.app.env, "app.env")
 
 
 def _secret_env(setting: str, value: object, env: Collection[str], env_setting: str) -> dict[str, str]:
@@ -137,19 +142,22 @@ def check_tls(config: StackConfig, certificate: str | None, key: str | None) -> 
     """``provided`` TLS needs a certificate for the domain and its matching private key."""
     if config.lb.tls != "provided":
         if certificate or key:
-            which = "tlsCertificate" if certificate else "tlsPrivateKey"
+            which = TLS_CERTIFICATE_SETTING if certificate else TLS_PRIVATE_KEY_SETTING
             raise ConfigError(f"{NAMESPACE}:{which}: is set but lb.tls is '{config.lb.tls}', not 'provided'")
         return
     if not certificate:
-        raise ConfigError(f"{NAMESPACE}:tlsCertificate: is required with lb.tls 'provided' (PEM certificate chain)")
+        raise ConfigError(
+            f"{NAMESPACE}:{TLS_CERTIFICATE_SETTING}: is required with lb.tls 'provided' (PEM certificate chain)"
+        )
     if not key:
-        raise ConfigError(f"{NAMESPACE}:tlsPrivateKey: is required with lb.tls 'provided' (set it with --secret)")
-    from components.load_balancer.tls import TlsError, check_certificate_pair
-
+        raise ConfigError(
+            f"{NAMESPACE}:{TLS_PRIVATE_KEY_SETTING}: is required with lb.tls 'provided' (set it with --secret)"
+        )
     try:
-        check_certificate_pair(certificate, key, config.domain)
-    except TlsError as err:
-        raise ConfigError(f"{NAMESPACE}:{err.setting}: {err}") from None
+        check_pair(certificate, key, config.domain)
+    except PairProblem as err:
+        setting = TLS_CERTIFICATE_SETTING if err.part == "certificate" else TLS_PRIVATE_KEY_SETTING
+        raise ConfigError(f"{NAMESPACE}:{setting}: {err}") from None
 
 
 def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, str]]:
@@ -163,8 +171,6 @@ def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, 
         value = None
     if not isinstance(value, dict):
         raise ConfigError(f"{setting}: must be an object of <site>: {{certificate: PEM, privateKey: PEM}}")
-    from components.load_balancer.tls import TlsError, check_certificate_pair
-
     for key in value:
         if key not in provided:
             known = ", ".join(provided) or "none"
@@ -180,10 +186,9 @@ def check_site_tls(config: StackConfig, raw: str | None) -> dict[str, dict[str, 
             raise ConfigError(f"{setting}.{key}: certificate and privateKey must be PEM text")
         for name in site.names:
             try:
-                check_certificate_pair(pair["certificate"], pair["privateKey"], name)
-            except TlsError as err:
-                which = "certificate" if err.setting == "tlsCertificate" else "privateKey"
-                raise ConfigError(f"{setting}.{key}.{which}: {err}") from None
+                check_pair(pair["certificate"], pair["privateKey"], name)
+            except PairProblem as err:
+                raise ConfigError(f"{setting}.{key}.{err.part}: {err}") from None
     return value
 
 
@@ -263,10 +268,13 @@ def load_checked(get: Callable[[str], str | None], project_dir: Path, names: Col
     (never their text)."""
     config = load(get, names=names)
     check_paths(config, project_dir)
-    check_ssh_private_key(config, get("sshPrivateKey"))
-    secrets = {**check_app_secrets(config, get("appSecrets")), **check_site_secrets(config, get(SITE_SECRETS_SETTING))}
+    check_ssh_private_key(config, get(SSH_PRIVATE_KEY_SETTING))
+    secrets = {
+        **check_app_secrets(config, get(APP_SECRETS_SETTING)),
+        **check_site_secrets(config, get(SITE_SECRETS_SETTING)),
+    }
     check_release_key(get(RELEASE_KEY_SETTING), secrets)
-    check_tls(config, get("tlsCertificate"), get("tlsPrivateKey"))
+    check_tls(config, get(TLS_CERTIFICATE_SETTING), get(TLS_PRIVATE_KEY_SETTING))
     check_site_tls(config, get(SITE_TLS_SETTING))
     check_dns_tsig_secret(config, get(DNS_TSIG_SETTING))
     acme_ca_bundle(config, project_dir)

@@ -29,6 +29,8 @@ from components.config.base import (
 # config order; the last address is the broadcast address. With two LBs (`hosts.lbServers`) the second is at
 # .9 and the address they share (VRRP) at .5, unless `lb.failover.virtualAddress` says otherwise.
 LB_HOST_INDEX = 10
+# Where a takeover (hosts.takeover) keeps copies of what it disables or stops, on each server.
+TAKEOVER_BACKUP_DIR = "/var/backups/wayshub-takeover"
 VIRTUAL_HOST_INDEX = 5
 
 
@@ -211,7 +213,8 @@ class HostsConfig(Model):
     )
     takeover: bool = Field(
         default=False,
-        description="`existing`: a hand-run app on the app's port or a hand-written nginx site for the domain stops the `up` before any change; `true` takes them over, keeping copies under /var/backups/wayshub-takeover (docs/hosts.md)",
+        description="`existing`: a hand-run app on the app's port or a hand-written nginx site for the domain stops the "
+        f"`up` before any change; `true` takes them over, keeping copies under {TAKEOVER_BACKUP_DIR} (docs/hosts.md)",
         json_schema_extra=not_in_containers("containers mode has no servers and no SSH"),
     )
 

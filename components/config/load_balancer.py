@@ -42,15 +42,19 @@ class HealthCheckConfig(Model):
 
     enabled: bool = Field(
         default=True,
-        description="the LB's active check of every backend's `app.health.path` (docs/hung-backends.md)",
+        description="run the LB's active check of every backend's `app.health.path` (docs/hung-backends.md)",
     )
     interval: Text = Field(default="250ms", description="how often each backend is probed (50ms to 60s)")
     timeout: Text = Field(
-        default="750ms", description="no answer within this is a hang sign (shorter than `lb.readTimeout`)"
+        default="750ms", description="no answer within this is a hang sign (50ms to 60s; shorter than `lb.readTimeout`)"
     )
-    fall: Annotated[int, Field(ge=1, le=10)] = Field(default=2, description="probes in a row that make a backend hung")
+    fall: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=2, description="probes in a row without an answer that make a backend hung (1 to 10)"
+    )
     rise: Annotated[int, Field(ge=1, le=10)] = Field(
-        default=2, description="answers in a row that bring it back (`rise` x `interval` ≤ `lb.failTimeout`)"
+        default=2,
+        description="answers in a row that bring it back (1 to 10; `rise` x `interval` ≤ `lb.failTimeout`, "
+        "since the rollout waits `failTimeout` + 1 s for a restarted backend)",
     )
 
     @field_validator("interval", "timeout")

@@ -223,21 +223,24 @@ class StackConfig(Model):
 
 
 COMMANDS_SETTING = "commands"
+SSH_PRIVATE_KEY_SETTING = "sshPrivateKey"
+APP_SECRETS_SETTING = "appSecrets"
+TLS_CERTIFICATE_SETTING = "tlsCertificate"
+TLS_PRIVATE_KEY_SETTING = "tlsPrivateKey"
 SITE_SECRETS_SETTING = "siteSecrets"
 SITE_TLS_SETTING = "siteTls"
 RELEASE_KEY_SETTING = "releaseKey"
 RELEASE_KEY_MIN_LENGTH = 32
-COMMAND_BACKENDS = ("auto", "builtin", "pulumi-command")
 
 # Settings read on their own, not part of StackConfig: secrets (never printed), the TLS certificate, and
 # what runs the commands (components/config/checks.py checks each).
 SEPARATE_SETTINGS: dict[str, str] = {
-    "sshPrivateKey": "`existing` only: the SSH private key, a secret: "
+    SSH_PRIVATE_KEY_SETTING: "`existing` only: the SSH private key, a secret: "
     "`pulumi config set --secret wayshub:sshPrivateKey < key`",
-    "appSecrets": "secret environment values for the app: "
+    APP_SECRETS_SETTING: "secret environment values for the app: "
     "`pulumi config set --secret --path wayshub:appSecrets.API_TOKEN < token-file`; never shown in plain text",
-    "tlsCertificate": "`lb.tls: provided`: the PEM certificate chain for the domain",
-    "tlsPrivateKey": "`lb.tls: provided`: the certificate's private key (PEM), a secret: "
+    TLS_CERTIFICATE_SETTING: "`lb.tls: provided`: the PEM certificate chain for the domain",
+    TLS_PRIVATE_KEY_SETTING: "`lb.tls: provided`: the certificate's private key (PEM), a secret: "
     "`pulumi config set --secret wayshub:tlsPrivateKey < key.pem`",
     SITE_SECRETS_SETTING: "secret environment values for the apps of `sites`, per site: "
     "`pulumi config set --secret --path 'wayshub:siteSecrets.shop.API_TOKEN' < token-file`; never shown in plain text",

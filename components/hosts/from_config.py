@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 
 from components.cache import cache_root
-from components.config import ConfigError, StackConfig
+from components.config import NAMESPACE, SSH_PRIVATE_KEY_SETTING, ConfigError, StackConfig
 from components.config.hosts import sandbox_addresses
 from components.hosts.existing import ExistingHostArgs, existing_hosts
 from components.hosts.host import Host
@@ -58,11 +58,14 @@ def check_known_host_keys(config: StackConfig) -> None:
             ) from None
 
 
-def declare_servers(config: StackConfig, stack: str) -> Servers:
-    """One host per configured server; for sandbox VMs the LB's ports are published on 127.0.0.1."""
+def declare_servers(config: StackConfig, stack: str, ssh_private_key: pulumi.Output[str] | None) -> Servers:
+    """One host per configured server; for sandbox VMs the LB's ports are published on 127.0.0.1. Existing
+    servers are reached with ``ssh_private_key`` (wayshub:sshPrivateKey, which the config checks require)."""
     hosts = config.hosts
     if hosts.provider == "existing":
-        key = pulumi.Config().require_secret("sshPrivateKey")
+        if ssh_private_key is None:
+            raise ConfigError(f"{NAMESPACE}:{SSH_PRIVATE_KEY_SETTING}: is required with hosts.provider 'existing'")
+        key = ssh_private_key
         existing = existing_hosts(
             [
                 ExistingHostArgs(

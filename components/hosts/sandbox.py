@@ -1,4 +1,5 @@
-"""Local sandbox "VMs": Docker containers booting systemd + sshd, like ``multipass launch`` in the seed.
+"""Local sandbox "VMs": Docker containers booting systemd + sshd, like the ``multipass launch`` of the manual
+setup this automates.
 
 ``SandboxNetwork`` makes the private network and the stack's SSH key pair; each ``SandboxVm`` is one
 container on it, reachable by Pulumi over SSH on a port published on 127.0.0.1 (as Docker Desktop

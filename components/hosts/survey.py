@@ -1,6 +1,6 @@
 """Before anything is deployed to servers you own: what is already there, and may it be taken over?
 
-The seed's servers are not empty: the app runs by hand on its port and nginx serves a hand-written
+Servers someone set up by hand are not empty: the app runs by hand on its port and nginx serves a hand-written
 site for the domain. One ``<server>-survey`` step per server looks for those (host/survey.sh); every
 later step waits behind one gate after all of them, so a conflict on any server stops the ``up``
 before anything changes on any server, with one line per conflict. With ``hosts.takeover: true`` the
@@ -10,34 +10,19 @@ right before that host's switch; disable the hand-written site once ours is live
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pulumi
 
+from components.config.hosts import TAKEOVER_BACKUP_DIR
 from components.hosts.from_config import Servers
 from components.hosts.host import gate
 from components.layout import site_resource
-from components.shell import cmd
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
-# Where a takeover keeps copies of what it disables or stops, on each server.
-BACKUP_DIR = "/var/backups/wayshub-takeover"
-
-
-def host_script(script: Path, inputs: Mapping[str, str], libs: Sequence[Path] = ()) -> str:
-    """``sudo bash -c`` of ``script``: its UPPER_CASE inputs first (previews read them there), then
-    host/lib.sh's functions and those of ``libs``, then the script (which sets its own shell options).
-
-    Every host step's command carries lib.sh's text, comments included: editing lib.sh changes every step's
-    command, and the next `up` re-runs them all (the release step too: a rolling restart). Its header names
-    only the scripts that call its functions."""
-    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in inputs.items())
-    functions = "".join(lib.read_text() for lib in [HOST_SCRIPTS / "lib.sh", *libs])
-    return cmd("sudo", "-n", "bash", "-c", assignments + functions + script.read_text())
 
 
 @dataclass(frozen=True)
@@ -60,7 +45,7 @@ def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
         "DOMAIN": args.domain,
         "SITE_FILE": args.site_file,
         "TAKEOVER": "1" if args.takeover else "0",
-        "BACKUP": BACKUP_DIR,
+        "BACKUP": TAKEOVER_BACKUP_DIR,
     }
 
 

@@ -29,6 +29,7 @@ from components.config import DnsConfig
 from components.load_balancer import acme
 from components.names import dns_update
 from components.shell import ssh
+from components.shell.host_script import host_script
 from components.shell.provider import CommandFailed, _clean_errors
 
 ANSWER_SCRIPT = Path(__file__).resolve().parent / "host" / "acme-answer.sh"
@@ -87,8 +88,6 @@ class WebrootAnswerer:
             self._run(connection, "remove", name, "")
 
     def _run(self, connection: ssh.Connection, action: str, token: str, value: str) -> None:
-        from components.hosts.survey import host_script  # components.hosts imports the command layer
-
         script = host_script(ANSWER_SCRIPT, {"WEBROOT": self.webroot, "ACTION": action, "TOKEN": token})
         result = ssh.run(connection, script, stdin=value, timeout=ANSWER_TIMEOUT_SECONDS)
         if result.exit_code != 0:

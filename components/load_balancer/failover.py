@@ -20,11 +20,11 @@ import pulumi
 from components.config import FailoverConfig
 from components.config.base import check_ip
 from components.hosts import Host
-from components.hosts.survey import host_script
 from components.load_balancer.nginx import SANDBOX_DROPIN_DIR
 from components.load_balancer.state_checks import sha256
 from components.render import render
 from components.shell.command import remote
+from components.shell.host_script import host_script
 from components.shell.host_state import Check
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"

@@ -19,10 +19,10 @@ from components.app.env_file import quote_env
 from components.config import HealthConfig, LoadBalancerConfig, duration_seconds
 from components.hosts import Host
 from components.hosts.address import checked_host_port
-from components.hosts.survey import host_script
 from components.load_balancer.nginx import install_file_command
 from components.render import render
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 HOST_SCRIPTS = Path(__file__).resolve().parent / "host"
 SCRIPT_SOURCE = HOST_SCRIPTS / "backend-health.sh"

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import subprocess
 
-import pulumi
-
 from components.config import StackConfig
 from components.layout import container_name
 from components.shell import ssh
@@ -26,12 +24,13 @@ def holds(shown: str, address: str) -> bool:
     return any(f" inet {address}/" in line for line in shown.splitlines())
 
 
-def address_holder(config: StackConfig, stack: str) -> int | None:
-    """The index in ``hosts.lbServers`` of the one LB holding the shared address, else None."""
+def address_holder(config: StackConfig, stack: str, private_key: str | None) -> int | None:
+    """The index in ``hosts.lbServers`` of the one LB holding the shared address, else None (``private_key``:
+    wayshub:sshPrivateKey, for existing servers)."""
     address = config.virtual_address
     if address is None:
         return None
-    shown = [_show(config, stack, index) for index in range(len(config.hosts.load_balancers))]
+    shown = [_show(config, stack, index, private_key) for index in range(len(config.hosts.load_balancers))]
     holding = [index for index, text in enumerate(shown) if holds(text, address)]
     return holding[0] if len(holding) == 1 else None
 
@@ -42,7 +41,7 @@ def publish_order(count: int, holder: int | None) -> list[int]:
     return order if holder is None else [*order, holder]
 
 
-def _show(config: StackConfig, stack: str, index: int) -> str:
+def _show(config: StackConfig, stack: str, index: int, private_key: str | None) -> str:
     server = config.hosts.load_balancers[index]
     if config.hosts.provider == "sandbox":
         argv = ["docker", "exec", container_name(stack, server.name), *SHOW]
@@ -52,14 +51,13 @@ def _show(config: StackConfig, stack: str, index: int) -> str:
             return ""
         return done.stdout if done.returncode == 0 else ""
     hosts = config.hosts
-    key = pulumi.Config().get("sshPrivateKey")
-    if not key:
+    if not private_key:
         return ""
     connection = ssh.Connection(
         host=server.address or "",
         port=server.ssh_port or 22,
         user=server.user or hosts.user,
-        private_key=key,
+        private_key=private_key,
         host_key=server.host_key,
         dial_timeout_seconds=min(hosts.dial_timeout_seconds, READ_SECONDS),
         known_hosts_file=hosts.known_hosts_file,

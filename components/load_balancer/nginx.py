@@ -25,12 +25,12 @@ from components.config import LoadBalancerConfig
 from components.config.sites import check_alias, check_path
 from components.hosts import Host
 from components.hosts.address import checked_site
-from components.hosts.survey import host_script
 from components.load_balancer.acme_certificate import AcmeCertificate, AcmeCertificateArgs
 from components.load_balancer.state_checks import SITE, TLS_CERTIFICATE, TLS_KEY, lb_checks
 from components.render import render
 from components.shell import cmd, sudo_script
 from components.shell.command import Logging, remote
+from components.shell.host_script import host_script
 
 NGINX_PACKAGE = "nginx-light"
 # Our sandboxing drop-in for Debian's nginx.service (templates/nginx-sandbox.conf.j2), one per site:

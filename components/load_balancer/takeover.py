@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pulumi
 
+from components.config.hosts import TAKEOVER_BACKUP_DIR
 from components.hosts import Host
-from components.hosts.survey import BACKUP_DIR, host_script
 from components.shell.command import remote
+from components.shell.host_script import host_script
 
 SCRIPT = Path(__file__).resolve().parent / "host" / "retire-sites.sh"
 
@@ -22,7 +23,7 @@ def retire_sites(
     name: str, host: Host, domain: str, site_file: str, after: pulumi.Resource
 ) -> remote.RemoteCommandResource:
     """``stdout``: one line per site it disabled."""
-    inputs = {"DOMAIN": domain, "SITE_FILE": site_file, "BACKUP": BACKUP_DIR}
+    inputs = {"DOMAIN": domain, "SITE_FILE": site_file, "BACKUP": TAKEOVER_BACKUP_DIR}
     return remote.Command(
         name,
         pulumi.ResourceOptions(depends_on=[after]),

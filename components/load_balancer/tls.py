@@ -1,4 +1,4 @@
-"""TLS for the load balancer: checking a provided certificate/key pair, or a self-signed one.
+"""TLS for the load balancer: a self-signed certificate (a provided pair is checked by components/config/certificate.py).
 
 ``SelfSignedTls`` makes a private CA and a certificate for the domain, once per stack; the keys live
 only as Pulumi secrets. Clients trust the site through ``ca_certificate`` (an output), e.g.
@@ -20,43 +20,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
 VALID_DAYS = 825  # the longest lifetime clients accept for a server certificate
-
-
-class TlsError(Exception):
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message)
-        self.setting = setting
-
-
-def _covers(certificate: x509.Certificate, domain: str) -> bool:
-    try:
-        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False
-    for name in names.get_values_for_type(x509.DNSName):
-        if name == domain or (name.startswith("*.") and domain.split(".", 1)[-1] == name[2:]):
-            return True
-    return False
-
-
-def check_certificate_pair(certificate_pem: str, key_pem: str, domain: str) -> None:
-    """Raise TlsError unless the PEM certificate parses, covers ``domain`` and matches the key."""
-    try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-    except ValueError:
-        raise TlsError("tlsCertificate", "is not a PEM certificate") from None
-    try:
-        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError):
-        raise TlsError("tlsPrivateKey", "is not an unencrypted PEM private key") from None
-    public = serialization.PublicFormat.SubjectPublicKeyInfo
-    pem = serialization.Encoding.PEM
-    if certificate.public_key().public_bytes(pem, public) != key.public_key().public_bytes(pem, public):
-        raise TlsError("tlsPrivateKey", "does not match tlsCertificate (different key pair)")
-    if not _covers(certificate, domain):
-        raise TlsError("tlsCertificate", f"does not name {domain} in its subjectAltName")
-    if certificate.not_valid_after_utc < datetime.datetime.now(datetime.UTC):
-        raise TlsError("tlsCertificate", f"expired on {certificate.not_valid_after_utc:%Y-%m-%d}")
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:

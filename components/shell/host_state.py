@@ -30,6 +30,7 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.shell import ssh
+from components.shell.host_script import host_script
 from components.shell.provider import CommandFailed, _clean_errors
 from components.shell.remote import host_moved
 
@@ -66,9 +67,6 @@ class Check:
 
 def read_command(checks: Sequence[Sequence[str]]) -> str:
     """``sudo bash -c`` of host/read-state.sh for ``checks`` (``[kind, path, component]``)."""
-    # Imported here: components.hosts imports the command interface, which imports this module.
-    from components.hosts.survey import host_script
-
     return host_script(READ_SCRIPT, {"CHECKS": "".join(f"{kind} {path}\n" for kind, path, *_ in checks)})
 
 

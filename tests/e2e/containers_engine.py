@@ -38,7 +38,7 @@ APP_IMAGE, NGINX_IMAGE = repositories(STACK)
 STALE_IMAGE = stale_image(STACK)
 SUBNET = f"{slots.CONTAINERS_SUBNET_PREFIX}.0/24"
 PLUGIN = "docker"
-SITE = "containers"  # ContainerSite's resource name in __main__.py
+SITE = "containers"  # ContainerSite's resource name (components/site/containers.py)
 
 
 def _pulumi_homes() -> list[Path]:
@@ -92,8 +92,8 @@ def program_supports_containers() -> str | None:
 
     if "containers" not in stack_config.KEYS:
         return "components/config/ has no `containers` section yet: the program cannot deploy containers mode"
-    if "ContainerSite" not in (REPO / "__main__.py").read_text():
-        return "__main__.py does not declare ContainerSite yet"
+    if "ContainerSite" not in (REPO / "components" / "site" / "containers.py").read_text():
+        return "components/site/containers.py does not declare ContainerSite yet"
     return None
 
 

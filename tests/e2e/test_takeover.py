@@ -21,7 +21,7 @@ import pytest
 
 from bench.loadgen import BackgroundLoad
 from components.app.node_dist import package_tarball, registry_versions, resolve
-from components.hosts.survey import BACKUP_DIR
+from components.config.hosts import TAKEOVER_BACKUP_DIR
 from tests.e2e import slots
 from tests.e2e.other_servers import HTTP_PORT, SUBNET_PREFIX, USER, OtherServers, other_servers
 from tests.e2e.pulumi_cli import REPO
@@ -166,10 +166,10 @@ def test_takeover_deploys_over_the_hand_built_setup_with_no_failed_request(seed:
     for name in ("app1", "app2"):
         assert any(n.startswith(f"{name}: took over port 3000: stopped pid {before[name][0]} ") for n in notes), notes
         assert hand_run_pids(seed.servers, name) == [], "the hand-run app is stopped"
-        noted = seed.servers.sh(name, f"cat {BACKUP_DIR}/processes.txt").stdout
+        noted = seed.servers.sh(name, f"cat {TAKEOVER_BACKUP_DIR}/processes.txt").stdout
         assert f"pid {before[name][0]} " in noted and f"cwd={HAND_APP}" in noted
-    assert f"lb: disabled {HAND_SITE}, which served {DOMAIN} (copy in {BACKUP_DIR}{HAND_SITE})" in notes
-    assert outputs["takeover_backup"] == BACKUP_DIR
+    assert f"lb: disabled {HAND_SITE}, which served {DOMAIN} (copy in {TAKEOVER_BACKUP_DIR}{HAND_SITE})" in notes
+    assert outputs["takeover_backup"] == TAKEOVER_BACKUP_DIR
     # The notes quote the stopped processes' command lines: stored only as secrets (issue #28).
     command_lines = {note.split("`")[1] for note in notes if note.count("`") >= 2}
     assert command_lines, notes
@@ -185,8 +185,8 @@ def test_takeover_deploys_over_the_hand_built_setup_with_no_failed_request(seed:
     assert not any(line in json.dumps(state["deployment"]) for line in command_lines)
     lb = seed.servers
     assert lb.sh("lb", f"test -e {HAND_SITE}", check=False).returncode != 0, "their site is disabled"
-    assert lb.sh("lb", f"cat {BACKUP_DIR}/etc/nginx/sites-available/wayshub").stdout == HAND_SITE_TEXT
-    assert lb.sh("lb", f"readlink {BACKUP_DIR}{HAND_SITE}").stdout.strip() == "../sites-available/wayshub"
+    assert lb.sh("lb", f"cat {TAKEOVER_BACKUP_DIR}/etc/nginx/sites-available/wayshub").stdout == HAND_SITE_TEXT
+    assert lb.sh("lb", f"readlink {TAKEOVER_BACKUP_DIR}{HAND_SITE}").stdout.strip() == "../sites-available/wayshub"
     status, headers = get("/health")
     assert status == 200 and headers.get("x-wayshub-release") == outputs["release"], "our app now serves"
 

@@ -15,4 +15,4 @@ def _no_lb_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     or SSH; under the mocks no LB exists, and no unit test reaches for either."""
     from components.load_balancer import holder
 
-    monkeypatch.setattr(holder, "_show", lambda config, stack, index: "")
+    monkeypatch.setattr(holder, "_show", lambda config, stack, index, private_key: "")

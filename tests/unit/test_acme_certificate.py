@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.hosts.survey import host_script
 from components.load_balancer import acme, acme_certificate
 from components.load_balancer.acme_certificate import ANSWER_SCRIPT, AcmeCertificateProvider, due, when
 from components.load_balancer.tls import self_signed
 from components.shell import ssh
+from components.shell.host_script import host_script
 from components.shell.provider import OperationFailed
 from tests.unit.test_command_backends import REPO, config_keys, is_secret, run_program, to_python
 

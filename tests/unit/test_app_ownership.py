@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from components.app.host_steps import HOST_SCRIPTS
-from components.hosts.survey import host_script
+from components.shell.host_script import host_script
 
 STUBS = {
     "sudo": '[ "$1" = -n ] && shift\nexec "$@"\n',

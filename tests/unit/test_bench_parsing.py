@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.run import seed_site
-from bench.stack import CHAINED_LINE, DEPLOYED_LINE, NO_SETTLE_LINE, SETTLE_LINE, chained_program, no_wait_program
+from bench.stack import bench_program
 from bench.wrk import parse_wrk, wrk_argv
 from tests.e2e.pulumi_cli import REPO
 
@@ -58,26 +58,13 @@ def test_wrk_runs_in_its_own_container_on_the_bench_network() -> None:
     ]  # fmt: skip
 
 
-def test_the_control_program_is_ours_without_the_wait() -> None:
+@pytest.mark.parametrize(("settle", "chain"), [(True, False), (False, False), (True, True)])
+def test_the_bench_program_is_ours_with_its_tuning(settle: bool, chain: bool) -> None:
+    """The bench's __main__.py makes the program's one call, as ours does, with the variant's tuning."""
+    program = bench_program(settle, chain)
+    compile(program, "__main__.py", "exec")
     ours = (REPO / "__main__.py").read_text()
-    control = no_wait_program(ours)
-    assert SETTLE_LINE not in control
-    # Exactly that one line differs; the rest of the program is the user's.
-    changed = [(a, b) for a, b in zip(ours.splitlines(), control.splitlines(), strict=True) if a != b]
-    assert [(a.strip(), b.strip()) for a, b in changed] == [(SETTLE_LINE, NO_SETTLE_LINE)]
-    compile(control, "__main__.py", "exec")
-
-
-def test_the_control_stops_the_bench_when_the_program_changed_shape() -> None:
-    with pytest.raises(SystemExit, match="0 lines `settle_seconds="):
-        no_wait_program("settle_seconds=settings.lb.fail_timeout_seconds + 2,\n")
-
-
-def test_the_chained_program_is_ours_with_every_host_deployed_before() -> None:
-    ours = (REPO / "__main__.py").read_text()
-    chained = chained_program(ours)
-    changed = [(a, b) for a, b in zip(ours.splitlines(), chained.splitlines(), strict=True) if a != b]
-    assert [(a.strip(), b.strip()) for a, b in changed] == [(DEPLOYED_LINE, CHAINED_LINE)]
-    compile(chained, "__main__.py", "exec")
-    with pytest.raises(SystemExit, match="0 lines `deployed = deployed_before"):
-        chained_program("deployed_before(settings.hosts.takeover),\n")
+    assert "main(Path(__file__).resolve().parent)" in ours
+    assert f"main(Path(__file__).resolve().parent, Tuning(settle={settle}, chain_first_deploy={chain}))" in program
+    for line in ("from components.site.program import main", "leave_quietly_when_stopped()"):
+        assert line in ours and line in program

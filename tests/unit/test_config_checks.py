@@ -111,7 +111,11 @@ def test_tls_pair_checks() -> None:
         (None, made["private_key"], "tlsCertificate: is required with lb.tls 'provided'"),
         ("garbage", made["private_key"], "tlsCertificate: is not a PEM certificate"),
         (made["certificate"], "garbage", "tlsPrivateKey: is not an unencrypted PEM private key"),
-        (made["certificate"], other["private_key"], "tlsPrivateKey: does not match tlsCertificate"),
+        (
+            made["certificate"],
+            other["private_key"],
+            r"tlsPrivateKey: does not match the certificate \(different key pair\)",
+        ),
         (self_signed("elsewhere.example", "t")["certificate"], None, "tlsPrivateKey: is required"),
         (*expired_pair("wayshub.local"), "tlsCertificate: expired on 2020-01-02"),
     ]

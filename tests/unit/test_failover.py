@@ -160,7 +160,7 @@ def test_the_holder_is_read_from_ip_and_takes_a_site_change_last() -> None:
 def test_when_the_second_lb_holds_the_address_the_first_takes_a_change_first(
     program_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tls: str
 ) -> None:
-    monkeypatch.setattr(holder, "address_holder", lambda config, stack: 1)
+    monkeypatch.setattr(holder, "address_holder", lambda config, stack, private_key: 1)
     lb = {"tls": tls, **({"acme": {"directoryUrl": "https://acme.test/d"}} if tls == "acme" else {})}
     run_program(program_config, failover_settings(lb))
     assert "lb-site" in DEPENDENCIES["lb2-site"] and "lb2-site" not in DEPENDENCIES["lb-site"]

@@ -14,8 +14,8 @@ import pytest
 
 from components.hosts import sandbox
 from components.hosts.sandbox import wait_for_host_key_lines
-from components.hosts.survey import host_script
 from components.load_balancer.nginx import HOST_SCRIPTS as LB_SCRIPTS
+from components.shell.host_script import host_script
 
 OLD_SITE = "server { listen 80; }  # old\n"
 NEW_SITE = "server { listen 80; }  # new\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from components.config.load_balancer import LoadBalancerConfig
-from components.hosts.survey import host_script
 from components.load_balancer.nginx import HOST_SCRIPTS, capacity_inputs
+from components.shell.host_script import host_script
 from tests.unit.test_host_step_scripts import NGINX_ERROR, calls, run, stub_bin
 
 # Debian bookworm's /etc/nginx/nginx.conf, its first lines (the http block shortened).

@@ -22,6 +22,8 @@ from pulumi.runtime import settings as runtime_settings
 
 from components.app import rollout
 from components.hosts import Host
+from components.site.inputs import Tuning
+from components.site.program import main
 from tests.unit.pulumi_mocks import MOCKS, pulumi_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +86,9 @@ def program_config() -> Iterator[dict[str, Any]]:
         runtime_config.CONFIG.get().pop(f"{pulumi.get_project()}:{key}", None)
 
 
-def run_program(settings: dict[str, Any], values: dict[str, Any]) -> None:
-    """Declare the program's resources with these stack settings; returns once every one is registered."""
+def run_program(settings: dict[str, Any], values: dict[str, Any], tuning: Tuning | None = None) -> None:
+    """Declare the program's resources with these stack settings; returns once every one is registered.
+    ``tuning``: the bench's way in (its own __main__.py calls the program's ``main`` with one)."""
     settings.update(values)
     for key, value in values.items():
         runtime_config.set_config(
@@ -94,7 +97,10 @@ def run_program(settings: dict[str, Any], values: dict[str, Any]) -> None:
 
     @pulumi_test
     def declare() -> pulumi.Output[None]:
-        runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        if tuning is None:
+            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        else:
+            main(REPO, tuning)
         return pulumi.Output.from_input(None)
 
     declare()
@@ -167,6 +173,20 @@ def test_a_single_app_server_has_no_next_batch_to_settle_for(program_config: dic
     run_program(program_config, stack_settings(["re1"], batch_size=1))
 
     assert deploy_input("re1", "SETTLE") == "0"
+
+
+def test_the_bench_control_rolls_out_without_the_settle_wait(program_config: dict[str, Any]) -> None:
+    """Tuning(settle=False), the rolling-update benchmark's control: no wait after a batch, nothing else changed."""
+    servers = ["rt1", "rt2"]
+    run_program(program_config, stack_settings(servers, batch_size=1), Tuning(settle=False))
+    assert [deploy_input(s, "SETTLE") for s in servers] == ["0", "0"]
+
+
+def test_the_bench_before_chains_even_a_first_deploy(program_config: dict[str, Any]) -> None:
+    """Tuning(chain_first_deploy=True), the first-deploy benchmark's "before": a new stack's hosts in turn."""
+    servers = ["ru1", "ru2", "ru3"]
+    run_program(program_config, stack_settings(servers, batch_size=1), Tuning(chain_first_deploy=True))
+    assert [previous_deploys(s, servers) for s in servers] == [set(), {"ru1-app-release"}, {"ru2-app-release"}]
 
 
 def test_a_first_deploy_waits_for_no_other_host(program_config: dict[str, Any], checkpoint: set[str]) -> None:

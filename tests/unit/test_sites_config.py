@@ -179,7 +179,7 @@ def test_a_site_with_a_provided_certificate_needs_a_pair_that_names_all_its_name
         ),
         "another key": (
             {"shop": {"certificate": both["certificate"], "privateKey": only_domain["private_key"]}},
-            "wayshub:siteTls.shop.privateKey: does not match tlsCertificate",
+            "wayshub:siteTls.shop.privateKey: does not match the certificate (different key pair)",
         ),
     }
     for raw, message in refused.values():

@@ -1,0 +1,157 @@
+"""What the steps read, read once: the stack's checked settings, its secrets, each site's planned app, and
+the bench's tuning. Every value comes in here; no step reads ``pulumi.Config`` itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components import config as stack_config
+from components.app.plan import SiteApp, plan_site_app
+from components.checkpoint import checkpoint_urns
+from components.config import StackConfig
+from components.containers.app_image import AppImagePlan, plan_app_image
+from components.hosts.from_config import check_known_host_keys
+from components.names import write_problem as hosts_file_write_problem
+from components.shell.command import backend as command_backend
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs no stack setting offers: the bench's controls (bench/stack.py) run the same steps with them.
+    ``settle``: wait ``lb.failTimeout`` + 1 s after each batch of a rollout; ``chain_first_deploy``: make even
+    a host's first deploy wait for the hosts before it (the program before issue #16)."""
+
+    settle: bool = True
+    chain_first_deploy: bool = False
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """The stack's secret settings, each read where a step needs it (as a secret Output: never in plain text)."""
+
+    config: pulumi.Config
+
+    def app_env(self) -> pulumi.Output[Any] | None:
+        """``appSecrets``: the stack's own site's secret env values."""
+        return self.config.get_secret_object(stack_config.APP_SECRETS_SETTING)
+
+    def site_env(self, site: str) -> pulumi.Output[dict[str, str]]:
+        """``siteSecrets.<site>``: another site's secret env values."""
+        every = self.config.require_secret_object(stack_config.SITE_SECRETS_SETTING)
+        return pulumi.Output.secret(every.apply(lambda sites: dict(sites[site])))
+
+    def site_tls(self, site: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """``siteTls.<site>``: a site's own certificate and private key."""
+        pair = self.config.require_secret_object(stack_config.SITE_TLS_SETTING).apply(lambda sites: sites[site])
+        return pair.apply(lambda p: p["certificate"]), pair.apply(lambda p: p["privateKey"])
+
+    def tls(self) -> tuple[str, pulumi.Output[str]]:
+        """``tlsCertificate`` and ``tlsPrivateKey``: the stack's own site's provided certificate."""
+        return (
+            self.config.require(stack_config.TLS_CERTIFICATE_SETTING),
+            self.config.require_secret(stack_config.TLS_PRIVATE_KEY_SETTING),
+        )
+
+    def dns_tsig(self) -> pulumi.Output[str]:
+        return self.config.require_secret(stack_config.DNS_TSIG_SETTING)
+
+    def ssh_private_key(self) -> pulumi.Output[str]:
+        return self.config.require_secret(stack_config.SSH_PRIVATE_KEY_SETTING)
+
+    def ssh_private_key_now(self) -> str | None:
+        """The key in plain text, for what the program itself reads from a server (which LB holds the address)."""
+        return self.config.get(stack_config.SSH_PRIVATE_KEY_SETTING)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the steps need: the stack, the project folder, its checked settings and secrets, and either
+    each site's planned app (on servers; the stack's own site first) or the app image's plan (containers)."""
+
+    stack: str
+    here: Path
+    settings: StackConfig
+    secrets: StackSecrets
+    site_apps: list[SiteApp]
+    site_secrets: dict[str, dict[str, str]]  # siteSecrets, checked (the sites that have any)
+    app_secrets: dict[str, str]  # appSecrets, checked
+    image_plan: AppImagePlan | None
+    tuning: Tuning
+
+
+def read_inputs(here: Path, tuning: Tuning) -> Inputs:
+    """Read and check everything before any resource is declared; a bad setting is ONE line naming it and
+    exit code 32 (which tells the language host the message was shown: it adds no "unhandled error" line)."""
+    stack = pulumi.get_stack()
+    config = pulumi.Config()
+    try:
+        return _read(stack, config, here, tuning)
+    except stack_config.ConfigError as err:
+        pulumi.log.error(str(err))
+        sys.exit(32)
+
+
+def _read(stack: str, config: pulumi.Config, here: Path, tuning: Tuning) -> Inputs:
+    stack_config.check_passphrase(stack, os.environ)
+    # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
+    names = stack_config.setting_names(pulumi.runtime.get_config_env())
+    settings = stack_config.load_checked(config.get, here, names)
+    if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
+        raise stack_config.ConfigError(problem)  # now, not after the servers are built
+    app_secrets = stack_config.check_app_secrets(settings, config.get(stack_config.APP_SECRETS_SETTING))
+    site_secrets: dict[str, dict[str, str]] = {}
+    site_apps: list[SiteApp] = []
+    image_plan = None
+    if settings.hosts.provider == "containers":
+        # The app image by the same contract: start, build, Node (app_image.py); nothing is built here.
+        image_plan = plan_app_image(settings.app, here / settings.app.source)
+    else:
+        # Each site's app (the stack's own first): how it is built and started, which Node, and the release
+        # every host of the site runs. appSecrets are the stack's own site's, siteSecrets.<site> another's.
+        site_secrets = stack_config.check_site_secrets(settings, config.get(stack_config.SITE_SECRETS_SETTING))
+        site_apps = [
+            plan_site_app(
+                site,
+                here,
+                secrets=site_secrets.get(site.key, {}) if site.key else app_secrets,
+                key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
+                preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
+            )
+            for site in settings.all_sites
+        ]
+    choose_command_backend(config, settings)
+    return Inputs(
+        stack=stack,
+        here=here,
+        settings=settings,
+        secrets=StackSecrets(config),
+        site_apps=site_apps,
+        site_secrets=site_secrets,
+        app_secrets=app_secrets,
+        image_plan=image_plan,
+        tuning=tuning,
+    )
+
+
+def choose_command_backend(config: pulumi.Config, settings: StackConfig) -> None:
+    """The command backend (docs/commands.md): as set, else the one a deployed stack has, else for a new stack
+    pulumi-command where its plugin is installed. Said in the up's output either way. Last: reading the
+    checkpoint registers the engine's default provider, and a bad setting must leave no resource at all."""
+    if (commands_setting := stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING))) is not None:
+        command_backend.use(commands_setting)
+        why = f"{stack_config.NAMESPACE}:{stack_config.COMMANDS_SETTING} says so"
+    else:
+        try:
+            chosen, why = command_backend.default(checkpoint_urns())
+        except ValueError as err:  # the state is unreadable and the plugin installed: either could be right
+            raise stack_config.ConfigError(str(err)) from None
+        command_backend.use(chosen)
+    pulumi.log.info(f"commands: {command_backend.current()} ({why})")
+    if command_backend.current() == "pulumi-command":
+        check_known_host_keys(settings)  # it checks only a host key it is given
