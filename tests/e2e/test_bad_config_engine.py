@@ -251,7 +251,7 @@ CASES: list[tuple[str, dict[str, Any] | str, dict[str, str], str]] = [
         "TLS cert/key mismatch",
         {"wayshub:lb": {"tls": "provided"}},
         {},
-        "wayshub:tlsPrivateKey: does not match tlsCertificate",
+        "wayshub:tlsPrivateKey: does not match the certificate (different key pair)",
     ),
     (
         "bad app secret name",
