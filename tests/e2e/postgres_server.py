@@ -7,8 +7,6 @@ other user, as that user. It is stopped with ``pg_ctl stop`` (its own postmaster
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import pwd
 import secrets
@@ -21,11 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from tests.e2e.pebble import api_certificate
 from tests.e2e.pulumi_cli import REPO
 
 NOBODY = pwd.getpwnam("nobody").pw_uid  # the cluster's user when we are root (PostgreSQL refuses root)
@@ -77,40 +71,13 @@ class Postgres:
 
 
 def write_tls(root: Path) -> None:
-    """A CA (ca.pem) and the server's certificate for 127.0.0.1 and localhost, signed by it."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wayshub e2e PostgreSQL CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (root / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (root / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    """A throwaway CA (ca.pem) and the server's certificate for 127.0.0.1 and localhost, signed by it (the
+    same pair Pebble's API gets: tests/e2e/pebble.py)."""
+    ca, certificate, key = api_certificate()
+    (root / "ca.pem").write_text(ca)
+    (root / "server.crt").write_text(certificate)
     key_file = root / "server.key"
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file.write_text(key)
     key_file.chmod(0o600)
 
 

@@ -90,6 +90,11 @@ def state_backend(*args: str, url: str, cwd: Path = REPO) -> subprocess.Complete
     )
 
 
+def move(project: Path, source: str, target: str) -> subprocess.CompletedProcess[str]:
+    """`make state-move`'s move of the site's stack from the backend at ``source`` to ``target``."""
+    return state_backend("move", "--stack", SITE_STACK, "--to", target, "--project-dir", str(project), url=source)
+
+
 def urns(cli: PulumiCli) -> list[str]:
     return sorted(r["urn"] for r in cli.resources())
 
@@ -124,9 +129,7 @@ def team(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]
             reader_url=pg.url(READER, DATABASE, passwords[READER]),
             file_url=file_url,
         )
-        moved = state_backend(
-            "move", "--stack", SITE_STACK, "--to", team.writer_url, "--project-dir", str(site.project), url=file_url
-        )
+        moved = move(site.project, file_url, team.writer_url)
         assert moved.returncode == 0, moved.stderr
         team.moved_output = moved.stdout
         try:
@@ -135,10 +138,7 @@ def team(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]
             # The site goes back to its folder for the session's other tests, whatever failed here.
             (site.project / "app" / "VARIANT").unlink(missing_ok=True)
             if not _has_stack(site.cli):
-                back = state_backend(
-                    "move", "--stack", SITE_STACK, "--to", file_url, "--project-dir", str(site.project),
-                    url=team.writer_url,
-                )  # fmt: skip
+                back = move(site.project, team.writer_url, file_url)
                 print(f"\nteam fixture: the site moved back: {back.returncode} {back.stdout} {back.stderr}")
                 site.cli.select_stack(SITE_STACK)
                 site.cli.up(check=False)
@@ -158,16 +158,7 @@ def test_the_moved_stack_previews_no_change_and_keeps_every_resource(team: Team)
     assert team.writer.outputs()["release"] == team.site.cli.outputs()["release"]
     team.writer.preview(expect_no_changes=True)
     # Moving again onto a backend that holds the stack is refused in one line, nothing changed.
-    again = state_backend(
-        "move",
-        "--stack",
-        SITE_STACK,
-        "--to",
-        team.writer_url,
-        "--project-dir",
-        str(team.site.project),
-        url=team.file_url,
-    )
+    again = move(team.site.project, team.file_url, team.writer_url)
     assert again.returncode == 1 and again.stderr.count("\n") == 1, again.stderr
     assert f"holds stack {SITE_STACK} already, with {len(on_file)} resources: nothing was moved" in again.stderr
     assert "deploy-" not in again.stderr, "the password never shows"
@@ -364,16 +355,7 @@ def test_an_unreachable_database_stops_make_in_one_line_before_anything_runs(tea
 def test_moved_back_to_a_folder_the_stack_previews_no_change(team: Team) -> None:
     """`make state-move TO=file://…`: the way back, nothing lost."""
     on_postgres = urns(team.writer)
-    back = state_backend(
-        "move",
-        "--stack",
-        SITE_STACK,
-        "--to",
-        team.file_url,
-        "--project-dir",
-        str(team.site.project),
-        url=team.writer_url,
-    )
+    back = move(team.site.project, team.writer_url, team.file_url)
     assert back.returncode == 0, back.stderr
     team.site.cli.select_stack(SITE_STACK)
     assert urns(team.site.cli) == on_postgres
