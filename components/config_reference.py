@@ -129,9 +129,10 @@ def pulumi_config_section() -> str:
         else:
             lines.append(f"    type: {'object' if inner is not None else _TYPES[field.annotation]}")  # type: ignore[index]
         if not field.is_required():
-            if inner is None:
-                raise ValueError(f"top-level {key}: only sections may have a default in Pulumi.yaml")
-            lines.append(f"    default: {'[]' if many else '{}'}")
+            if inner is None and not isinstance(field.default, bool):
+                raise ValueError(f"top-level {key}: only sections and switches may have a default in Pulumi.yaml")
+            default = ("[]" if many else "{}") if inner is not None else str(field.default).lower()
+            lines.append(f"    default: {default}")
         text = field.description or ""
         text = text[:1].upper() + text[1:] + "."
         if inner is not None:

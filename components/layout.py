@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 PREFIX = "wayshub"
+# The component a stack's whole site hangs under (components/site/component.py).
+SITE_TYPE = "wayshub:index:Site"
 
 
 def stack_label(stack: str) -> str:

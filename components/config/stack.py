@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from components.config.app import AppConfig
-from components.config.base import Model, Text, containers_ignored, not_in_containers
+from components.config.base import NAMESPACE, Model, Text, containers_ignored, not_in_containers
 from components.config.containers import ContainersConfig, check_containers_site
 from components.config.hosts import HostsConfig, SandboxConfig, sandbox_addresses, virtual_address
 from components.config.load_balancer import FailoverConfig, LoadBalancerConfig, RolloutConfig
@@ -53,6 +53,16 @@ class StackConfig(Model):
         description="more sites behind the same load balancer, each with its own names, app, servers and TLS (docs/sites.md)",
         json_schema_extra=not_in_containers("one site per stack there for now"),
     )
+    production: bool = Field(
+        default=False,
+        description="this stack serves real users: the policy pack's production rules apply to it (docs/policies.md)",
+    )
+
+    @field_validator("production", mode="before")
+    @classmethod
+    def _production(cls, value: Any) -> Any:
+        """A top-level setting reaches the program as text (`wayshub:production: true`)."""
+        return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
 
     @field_validator("domain")
     @classmethod
@@ -256,3 +266,17 @@ SEPARATE_SETTINGS: dict[str, str] = {
     "stack keeps the backend it was deployed with, a new one takes pulumi-command where its plugin is installed "
     "(docs/commands.md)",
 }
+
+# The separate settings that hold secrets: a stack sets each with `pulumi config set --secret`.
+SECRET_SETTINGS = frozenset(
+    f"{NAMESPACE}:{name}"
+    for name in (
+        SSH_PRIVATE_KEY_SETTING,
+        APP_SECRETS_SETTING,
+        TLS_PRIVATE_KEY_SETTING,
+        SITE_SECRETS_SETTING,
+        SITE_TLS_SETTING,
+        RELEASE_KEY_SETTING,
+        DNS_TSIG_SETTING,
+    )
+)

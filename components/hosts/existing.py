@@ -54,9 +54,11 @@ class ExistingHost(pulumi.ComponentResource):
         self.register_outputs({"private_address": self.private_address})
 
 
-def existing_hosts(servers: Sequence[ExistingHostArgs], gate_name: str = "preflight") -> list[Host]:
+def existing_hosts(
+    servers: Sequence[ExistingHostArgs], gate_name: str = "preflight", opts: pulumi.ResourceOptions | None = None
+) -> list[Host]:
     """One ``ExistingHost`` per server; each host is ``ready`` once every probe has passed."""
-    hosts = [ExistingHost(args.hostname, args) for args in servers]
+    hosts = [ExistingHost(args.hostname, args, opts) for args in servers]
     # Every deployment waits behind one step that follows every probe.
-    ready = gate(gate_name, [host.probe for host in hosts])
+    ready = gate(gate_name, [host.probe for host in hosts], opts)
     return [Host(host.hostname, host.connection, host.private_address, ready) for host in hosts]

@@ -58,9 +58,15 @@ def check_known_host_keys(config: StackConfig) -> None:
             ) from None
 
 
-def declare_servers(config: StackConfig, stack: str, ssh_private_key: pulumi.Output[str] | None) -> Servers:
+def declare_servers(
+    config: StackConfig,
+    stack: str,
+    ssh_private_key: pulumi.Output[str] | None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> Servers:
     """One host per configured server; for sandbox VMs the LB's ports are published on 127.0.0.1. Existing
-    servers are reached with ``ssh_private_key`` (wayshub:sshPrivateKey, which the config checks require)."""
+    servers are reached with ``ssh_private_key`` (wayshub:sshPrivateKey, which the config checks require).
+    ``opts``: every top-level resource's (its parent)."""
     hosts = config.hosts
     if hosts.provider == "existing":
         if ssh_private_key is None:
@@ -80,7 +86,8 @@ def declare_servers(config: StackConfig, stack: str, ssh_private_key: pulumi.Out
                     known_hosts_file=hosts.known_hosts_file,
                 )
                 for server in hosts.all_servers
-            ]
+            ],
+            opts=opts,
         )
         # The public half of the user's key is no secret: servers need it in authorized_keys.
         public_key = pulumi.Output.unsecret(key.apply(lambda text: public_key_of(text, stack_label(stack))))
@@ -88,7 +95,9 @@ def declare_servers(config: StackConfig, stack: str, ssh_private_key: pulumi.Out
         return Servers(app=existing[:count], lbs=existing[count:], ssh_public_key=public_key)
 
     sandbox = config.sandbox
-    network = SandboxNetwork("sandbox", SandboxNetworkArgs(network=sandbox.network, subnet=sandbox.subnet, stack=stack))
+    network = SandboxNetwork(
+        "sandbox", SandboxNetworkArgs(network=sandbox.network, subnet=sandbox.subnet, stack=stack), opts
+    )
     first_lb, *other_lbs = hosts.load_balancers
     # SSH ports in this order (the first LB, the app servers, then a second LB), so adding one moves none.
     ordered = [first_lb, *hosts.app_servers, *other_lbs]
@@ -116,6 +125,7 @@ def declare_servers(config: StackConfig, stack: str, ssh_private_key: pulumi.Out
                 apt_cache_dir=f"{apt_cache_root()}/{stack}-{server.name}",
                 dial_timeout_seconds=hosts.dial_timeout_seconds,
             ),
+            opts,
         ).host
         for index, (server, address) in enumerate(zip(ordered, addresses, strict=True))
     ]

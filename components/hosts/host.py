@@ -30,6 +30,8 @@ class Host:
         return pulumi.Output.from_input(self.private_address).apply(lambda address: host_port(address, port))
 
 
-def gate(name: str, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+def gate(name: str, after: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions | None = None) -> pulumi.Resource:
     """A step that runs nothing and finishes only after every one of ``after``: what hosts wait behind."""
-    return local.Command(name, pulumi.ResourceOptions(depends_on=list(after)), create=cmd("true"))
+    return local.Command(
+        name, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(after))), create=cmd("true")
+    )

@@ -49,7 +49,9 @@ def survey_inputs(server: str, role: str, args: SurveyArgs) -> dict[str, str]:
     }
 
 
-def survey_servers(servers: Servers, args: SurveyArgs, site: str = "") -> Servers:
+def survey_servers(
+    servers: Servers, args: SurveyArgs, site: str = "", opts: pulumi.ResourceOptions | None = None
+) -> Servers:
     """The same servers, each ``ready`` only once every server's survey has passed (``site``: for one of
     ``wayshub:sites``, its own steps and gate)."""
     roles = [(host, "app") for host in servers.app] + [(host, "lb") for host in servers.lbs]
@@ -57,13 +59,15 @@ def survey_servers(servers: Servers, args: SurveyArgs, site: str = "") -> Server
         remote.Command(
             site_resource(site, f"{host.name}-survey"),
             # stdout is a secret: with takeover it names the processes to stop by their command lines.
-            pulumi.ResourceOptions(depends_on=[host.ready], additional_secret_outputs=["stdout"]),
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[host.ready], additional_secret_outputs=["stdout"])
+            ),
             connection=host.connection,
             create=host_script(HOST_SCRIPTS / "survey.sh", survey_inputs(host.name, role, args)),
         )
         for host, role in roles
     ]
-    ready = gate(site_resource(site, "survey-gate"), surveys)
+    ready = gate(site_resource(site, "survey-gate"), surveys, opts)
     return replace(
         servers,
         app=[replace(host, ready=ready) for host in servers.app],

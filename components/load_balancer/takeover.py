@@ -20,13 +20,18 @@ SCRIPT = Path(__file__).resolve().parent / "host" / "retire-sites.sh"
 
 
 def retire_sites(
-    name: str, host: Host, domain: str, site_file: str, after: pulumi.Resource
+    name: str,
+    host: Host,
+    domain: str,
+    site_file: str,
+    after: pulumi.Resource,
+    opts: pulumi.ResourceOptions | None = None,
 ) -> remote.RemoteCommandResource:
     """``stdout``: one line per site it disabled."""
     inputs = {"DOMAIN": domain, "SITE_FILE": site_file, "BACKUP": TAKEOVER_BACKUP_DIR}
     return remote.Command(
         name,
-        pulumi.ResourceOptions(depends_on=[after]),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[after])),
         connection=host.connection,
         create=host_script(SCRIPT, inputs),
     )

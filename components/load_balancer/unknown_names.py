@@ -41,6 +41,7 @@ def refuse_unknown_names(
     tls: bool,
     ours: bool,
     after: list[pulumi.Resource],
+    opts: pulumi.ResourceOptions | None = None,
 ) -> pulumi.Resource:
     """The refusing server on one LB, published (``nginx -t``, reload) after ``after`` (nginx is there). On an
     LB we made (``ours``: a sandbox VM) Debian's stock default site goes with the same reload; on your own
@@ -49,7 +50,7 @@ def refuse_unknown_names(
     publish = publish_command(label)
     return remote.Command(
         name,
-        pulumi.ResourceOptions(depends_on=after),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=after)),
         connection=host.connection,
         create=f"{sudo_script([cmd('rm', '-f', STOCK_DEFAULT_SITE)])} && {publish}" if ours else publish,
         delete=unpublish_command(label),

@@ -38,8 +38,8 @@ def site_servers(inputs: Inputs, site: SiteView, servers: Servers) -> Servers:
         takeover=inputs.settings.hosts.takeover,
     )
     if site.path:  # its domain is another site's: only its app servers have anything to survey
-        return replace(survey_servers(replace(mine, lbs=[]), survey, site.key), lbs=mine.lbs)
-    return survey_servers(mine, survey, site.key)
+        return replace(survey_servers(replace(mine, lbs=[]), survey, site.key, inputs.under), lbs=mine.lbs)
+    return survey_servers(mine, survey, site.key, inputs.under)
 
 
 def host_site(inputs: Inputs, site: SiteView) -> SiteView:
@@ -86,11 +86,12 @@ def deploy_app(inputs: Inputs, site_app: SiteApp, hosts: list[Host], takeover: b
                 takeover=takeover,
                 prepare=with_task,
             ),
+            inputs.under,
         )
 
     deployed = deployed_before(takeover or tuning.chain_first_deploy, site.key)
     if not with_task:
-        return with_schedules(site_app, hosts, roll_out(hosts, settings.rollout.batch_size, app, deployed))
+        return with_schedules(inputs, site_app, hosts, roll_out(hosts, settings.rollout.batch_size, app, deployed))
     prepared = {host.name: app(host, []) for host in hosts}
     task = ReleaseTask(
         site_resource(site.key, "release-task"),
@@ -101,8 +102,10 @@ def deploy_app(inputs: Inputs, site_app: SiteApp, hosts: list[Host], takeover: b
             timeout_seconds=site.app.release_task_timeout_seconds,
             prepared=[a.prepare for a in prepared.values() if a.prepare is not None],
         ),
+        inputs.under,
     )
     return with_schedules(
+        inputs,
         site_app,
         hosts,
         roll_out(
@@ -111,7 +114,7 @@ def deploy_app(inputs: Inputs, site_app: SiteApp, hosts: list[Host], takeover: b
     )
 
 
-def with_schedules(site_app: SiteApp, hosts: list[Host], apps: list[NodeApp]) -> list[NodeApp]:
+def with_schedules(inputs: Inputs, site_app: SiteApp, hosts: list[Host], apps: list[NodeApp]) -> list[NodeApp]:
     """``apps``, after declaring the site's scheduled jobs (app.schedules) on its app.schedulesServer (else its
     first app server), once that server runs the release (which carries the jobs' scripts)."""
     site = site_app.site
@@ -125,5 +128,6 @@ def with_schedules(site_app: SiteApp, hosts: list[Host], apps: list[NodeApp]) ->
                 setting=f"{stack_config.NAMESPACE}:{site.where}app.schedules",
                 after=apps[index].deploy,
             ),
+            inputs.under,
         )
     return apps

@@ -4,6 +4,7 @@ server, nginx with the same site template, and the exports that say what runs.""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pulumi
 
@@ -25,15 +26,24 @@ def in_containers(inputs: Inputs) -> Front:
             site_args(
                 settings, inputs.stack, inputs.here, inputs.secrets.app_env(), inputs.app_secrets, inputs.image_plan
             ),
+            inputs.under,
         )
     except ValueError as err:  # a pinned release this stack has no image for: one line, as for a bad setting
         pulumi.log.error(str(err))
         sys.exit(32)
-    pulumi.export("lb_address", f"{c.bind_address}:{c.http_port}")
-    pulumi.export("backends", site.backends)
-    pulumi.export("release", site.release)
-    pulumi.export("network", site.network_name)
-    pulumi.export("releases", site.releases)
-    pulumi.export("previous_releases", site.previous_releases)
-    pulumi.export("release_images", site.release_images)  # read back by the next up (containers/rollout.py)
-    return Front(lb_ready=site.site, public_address=c.bind_address, http_port=c.http_port, https_port=c.http_port)
+    outputs: dict[str, Any] = {
+        "lb_address": f"{c.bind_address}:{c.http_port}",
+        "backends": site.backends,
+        "release": site.release,
+        "network": site.network_name,
+        "releases": site.releases,
+        "previous_releases": site.previous_releases,
+        "release_images": site.release_images,  # read back by the next up (containers/rollout.py)
+    }
+    return Front(
+        lb_ready=site.site,
+        public_address=c.bind_address,
+        http_port=c.http_port,
+        https_port=c.http_port,
+        outputs=outputs,
+    )

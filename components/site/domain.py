@@ -22,7 +22,7 @@ def dns_records(inputs: Inputs, public_address: str, after: pulumi.Resource) -> 
                 addresses=dns.addresses or [public_address],
                 tsig_secret=inputs.secrets.dns_tsig(),
             ),
-            opts=pulumi.ResourceOptions(depends_on=[after]),
+            opts=inputs.opts([after]),
         )
         for record in inputs.settings.dns_records
     ]
@@ -41,7 +41,7 @@ def point_the_domain(inputs: Inputs, front: Front) -> None:
                     (settings.hosts_entry_address, one.hosts_line) for one in settings.all_sites if one.hosts_line
                 ],
             ),
-            opts=pulumi.ResourceOptions(depends_on=[front.lb_ready]),
+            opts=inputs.opts([front.lb_ready]),
         )
     if settings.dns is not None and not front.dns_declared:
         dns_records(inputs, front.public_address, front.lb_ready)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pulumi
+from pulumi.runtime.config import is_config_secret
 
 from components import config as stack_config
 from components.app.plan import SiteApp, plan_site_app
@@ -64,15 +66,35 @@ class StackSecrets:
     def ssh_private_key(self) -> pulumi.Output[str]:
         return self.config.require_secret(stack_config.SSH_PRIVATE_KEY_SETTING)
 
+    def release_key(self) -> str | None:
+        """``releaseKey``: what a release id is keyed with (checked with appSecrets by load_checked)."""
+        return self.config.get(stack_config.RELEASE_KEY_SETTING)
+
     def ssh_private_key_now(self) -> str | None:
         """The key in plain text, for what the program itself reads from a server (which LB holds the address)."""
         return self.config.get(stack_config.SSH_PRIVATE_KEY_SETTING)
 
 
 @dataclass(frozen=True)
+class SiteArgs:
+    """The Site component's inputs (components/site/component.py): the checked settings, the project folder
+    (the app and the files settings name), the secret settings, and what the program read beside them."""
+
+    settings: StackConfig
+    project: Path
+    secrets: StackSecrets
+    app_secrets: dict[str, str] = field(default_factory=dict)  # appSecrets, checked
+    site_secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # siteSecrets, checked
+    commands: str | None = None  # wayshub:commands, checked (None: the backend the stack has, docs/commands.md)
+    plain_secrets: tuple[str, ...] = ()  # secret settings the stack sets in plain text (the policy pack's)
+    tuning: Tuning = field(default_factory=Tuning)
+
+
+@dataclass(frozen=True)
 class Inputs:
-    """Everything the steps need: the stack, the project folder, its checked settings and secrets, and either
-    each site's planned app (on servers; the stack's own site first) or the app image's plan (containers)."""
+    """Everything the steps need: the stack, the project folder, its checked settings and secrets, either
+    each site's planned app (on servers; the stack's own site first) or the app image's plan (containers),
+    and ``under``: the options every resource a step declares at the top carries (its parent, the Site)."""
 
     stack: str
     here: Path
@@ -83,29 +105,62 @@ class Inputs:
     app_secrets: dict[str, str]  # appSecrets, checked
     image_plan: AppImagePlan | None
     tuning: Tuning
+    under: pulumi.ResourceOptions = field(default_factory=pulumi.ResourceOptions)
+
+    def opts(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """``under``, waiting for ``depends_on``."""
+        return pulumi.ResourceOptions.merge(self.under, pulumi.ResourceOptions(depends_on=list(depends_on)))
 
 
-def read_inputs(here: Path, tuning: Tuning) -> Inputs:
-    """Read and check everything before any resource is declared; a bad setting is ONE line naming it and
-    exit code 32 (which tells the language host the message was shown: it adds no "unhandled error" line)."""
-    stack = pulumi.get_stack()
+def read_site_args(here: Path, tuning: Tuning) -> SiteArgs:
+    """Read and check the stack's settings before any resource is declared; a bad setting is ONE line naming
+    it and exit code 32 (which tells the language host the message was shown: it adds no "unhandled error"
+    line)."""
     config = pulumi.Config()
     try:
-        return _read(stack, config, here, tuning)
+        return _read(pulumi.get_stack(), config, here, tuning)
     except stack_config.ConfigError as err:
-        pulumi.log.error(str(err))
-        sys.exit(32)
+        exit_with(err)
 
 
-def _read(stack: str, config: pulumi.Config, here: Path, tuning: Tuning) -> Inputs:
+def exit_with(err: stack_config.ConfigError) -> NoReturn:
+    pulumi.log.error(str(err))
+    sys.exit(32)
+
+
+def _read(stack: str, config: pulumi.Config, here: Path, tuning: Tuning) -> SiteArgs:
     stack_config.check_passphrase(stack, os.environ)
     # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
     names = stack_config.setting_names(pulumi.runtime.get_config_env())
     settings = stack_config.load_checked(config.get, here, names)
-    if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
-        raise stack_config.ConfigError(problem)  # now, not after the servers are built
     app_secrets = stack_config.check_app_secrets(settings, config.get(stack_config.APP_SECRETS_SETTING))
     site_secrets: dict[str, dict[str, str]] = {}
+    if settings.hosts.provider != "containers":
+        site_secrets = stack_config.check_site_secrets(settings, config.get(stack_config.SITE_SECRETS_SETTING))
+    return SiteArgs(
+        settings=settings,
+        project=here,
+        secrets=StackSecrets(config),
+        app_secrets=app_secrets,
+        site_secrets=site_secrets,
+        commands=stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING)),
+        plain_secrets=plain_secrets(names),
+        tuning=tuning,
+    )
+
+
+def plain_secrets(names: Iterable[str]) -> tuple[str, ...]:
+    """The secret settings among ``names`` that the stack sets in plain text (not `config set --secret`)."""
+    full = (f"{stack_config.NAMESPACE}:{name}" for name in sorted(set(names)))
+    return tuple(key for key in full if key in stack_config.SECRET_SETTINGS and not is_config_secret(key))
+
+
+def plan(args: SiteArgs, under: pulumi.ResourceOptions | None = None) -> Inputs:
+    """What the steps read, from checked settings: each site's app planned (built once on `up`), or the app
+    image's; the command backend chosen. Raises ConfigError (one line) before any resource is declared."""
+    settings, here = args.settings, args.project
+    if settings.hosts_file.enabled and (problem := hosts_file_write_problem(Path(settings.hosts_file.path))):
+        raise stack_config.ConfigError(problem)  # now, not after the servers are built
     site_apps: list[SiteApp] = []
     image_plan = None
     if settings.hosts.provider == "containers":
@@ -114,36 +169,36 @@ def _read(stack: str, config: pulumi.Config, here: Path, tuning: Tuning) -> Inpu
     else:
         # Each site's app (the stack's own first): how it is built and started, which Node, and the release
         # every host of the site runs. appSecrets are the stack's own site's, siteSecrets.<site> another's.
-        site_secrets = stack_config.check_site_secrets(settings, config.get(stack_config.SITE_SECRETS_SETTING))
         site_apps = [
             plan_site_app(
                 site,
                 here,
-                secrets=site_secrets.get(site.key, {}) if site.key else app_secrets,
-                key=config.get(stack_config.RELEASE_KEY_SETTING),  # checked with appSecrets by load_checked
+                secrets=args.site_secrets.get(site.key, {}) if site.key else args.app_secrets,
+                key=args.secrets.release_key(),  # checked with appSecrets by load_checked
                 preview=pulumi.runtime.is_dry_run(),  # a preview builds nothing: no npm, no app scripts
             )
             for site in settings.all_sites
         ]
-    choose_command_backend(config, settings)
+    choose_command_backend(args.commands, settings)
     return Inputs(
-        stack=stack,
+        stack=pulumi.get_stack(),
         here=here,
         settings=settings,
-        secrets=StackSecrets(config),
+        secrets=args.secrets,
         site_apps=site_apps,
-        site_secrets=site_secrets,
-        app_secrets=app_secrets,
+        site_secrets=args.site_secrets,
+        app_secrets=args.app_secrets,
         image_plan=image_plan,
-        tuning=tuning,
+        tuning=args.tuning,
+        under=under or pulumi.ResourceOptions(),
     )
 
 
-def choose_command_backend(config: pulumi.Config, settings: StackConfig) -> None:
+def choose_command_backend(commands_setting: str | None, settings: StackConfig) -> None:
     """The command backend (docs/commands.md): as set, else the one a deployed stack has, else for a new stack
     pulumi-command where its plugin is installed. Said in the up's output either way. Last: reading the
     checkpoint registers the engine's default provider, and a bad setting must leave no resource at all."""
-    if (commands_setting := stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING))) is not None:
+    if commands_setting is not None:
         command_backend.use(commands_setting)
         why = f"{stack_config.NAMESPACE}:{stack_config.COMMANDS_SETTING} says so"
     else:

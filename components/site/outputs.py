@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -17,6 +18,7 @@ class Front:
     https_port: int
     tls: bool = False
     dns_declared: bool = False  # ACME HTTP-01 needs the records before the certificate: made in step 3
+    outputs: dict[str, Any] = field(default_factory=dict)  # what `pulumi stack output` shows
 
 
 def site_urls(

@@ -4,6 +4,8 @@ address; the exports that say what runs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 from components import config as stack_config
@@ -74,9 +76,12 @@ def on_servers(inputs: Inputs) -> Front:
     run, release = site_apps[0].run, site_apps[0].release
     # 1. Servers: N app servers and one load balancer.
     servers = declare_servers(
-        settings, stack, inputs.secrets.ssh_private_key() if settings.hosts.provider == "existing" else None
+        settings,
+        stack,
+        inputs.secrets.ssh_private_key() if settings.hosts.provider == "existing" else None,
+        inputs.under,
     )
-    pulumi.export("ssh_public_key", servers.ssh_public_key)  # for the servers' authorized_keys (docs/hosts.md)
+    outputs: dict[str, Any] = {"ssh_public_key": servers.ssh_public_key}  # for authorized_keys (docs/hosts.md)
     site_name = stack_label(stack)
     takeover = settings.hosts.takeover
     if settings.hosts.provider == "existing":
@@ -92,6 +97,7 @@ def on_servers(inputs: Inputs) -> Front:
                 site_file=site_path(site_name),
                 takeover=takeover,
             ),
+            opts=inputs.under,
         )
 
     # 2. Each site's app (built once above, or a pinned release already on the servers) on its app servers,
@@ -119,9 +125,9 @@ def on_servers(inputs: Inputs) -> Front:
     )
     tls: TlsMaterial | None = None
     if settings.lb.tls == "self-signed":
-        self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack)
+        self_signed = SelfSignedTls("tls", domain=settings.domain, stack=stack, opts=inputs.under)
         tls = TlsMaterial(self_signed.certificate, self_signed.private_key)
-        pulumi.export("ca_certificate", self_signed.ca_certificate)
+        outputs["ca_certificate"] = self_signed.ca_certificate
     elif settings.lb.tls == "provided":
         tls = TlsMaterial(*inputs.secrets.tls())
     published = sandbox and failover is None  # a sandbox LB's ports published on this machine
@@ -156,6 +162,7 @@ def on_servers(inputs: Inputs) -> Front:
                 after=[lbs[order[position - 1]].site] if position else [],
                 has_paths=has_paths(inputs, site_apps[0].site),
             ),
+            inputs.under,
         )
         if settings.lb.health_check.enabled:
             # A hung backend leaves the upstream within seconds (docs/hung-backends.md).
@@ -169,6 +176,7 @@ def on_servers(inputs: Inputs) -> Front:
                     health=settings.app.health,
                     site=lbs[index].site,
                 ),
+                inputs.under,
             )
     # Each of wayshub:sites: its own nginx file, certificate and checker on every LB, independent of each
     # other; first, on each LB, the server that refuses a name no site has (docs/sites.md).
@@ -186,6 +194,7 @@ def on_servers(inputs: Inputs) -> Front:
                     tls=any_tls,
                     ours=sandbox,
                     after=[lbs[index].nginx],
+                    opts=inputs.under,
                 )
             ]
             for index, host in enumerate(servers.lbs)
@@ -219,6 +228,7 @@ def on_servers(inputs: Inputs) -> Front:
                     if more.path
                     else {},
                 ),
+                inputs.under,
             )
             on_lbs_of[more.key] = on_lbs
             if on_lbs.certificate is not None:
@@ -238,7 +248,7 @@ def on_servers(inputs: Inputs) -> Front:
                     else {}
                 ),
             }
-        pulumi.export("sites", sites)
+        outputs["sites"] = sites
 
     lb = lbs[0]
     ready: list[pulumi.Resource] = [lb.site]
@@ -259,20 +269,21 @@ def on_servers(inputs: Inputs) -> Front:
                     site=(lbs[index].acme_front if shared else None) or lbs[index].site,
                     after=ready[:1],
                 ),
+                inputs.under,
             )
             ready.append(vrrp.keepalived)
     if shared is not None and lb.certificate is not None:
         shared.resolve(lb.certificate, ready[0], [other.acme_front for other in lbs.values() if other is not lb])
     if lb.certificate is not None:
-        pulumi.export("certificate", {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer})
+        outputs["certificate"] = {"expires": lb.certificate.not_after, "issuer": lb.certificate.issuer}
         log_certificate(inputs, settings.domain, lb.certificate)
-    pulumi.export("lb_address", lb.address if failover is None else host_port(failover, settings.lb.listen_port))
-    pulumi.export("backends", [a.backend for a in apps])
-    pulumi.export("release", release.id)
+    outputs["lb_address"] = lb.address if failover is None else host_port(failover, settings.lb.listen_port)
+    outputs["backends"] = [a.backend for a in apps]
+    outputs["release"] = release.id
     node = run.node.describe() + (f" (from {run.node.source})" if run.node.source else "")
-    pulumi.export("app", {"start": run.spec.start, "node": node, "install": run.spec.recipe})
-    pulumi.export("releases", [a.release_id for a in apps])
-    pulumi.export("previous_releases", [a.previous_release for a in apps])
+    outputs["app"] = {"start": run.spec.start, "node": node, "install": run.spec.recipe}
+    outputs["releases"] = [a.release_id for a in apps]
+    outputs["previous_releases"] = [a.previous_release for a in apps]
     if takeover:
         notes = [a.takeover_notes for site_apps_of in apps_of.values() for a in site_apps_of]
         for index, host in enumerate(servers.lbs):
@@ -285,15 +296,17 @@ def on_servers(inputs: Inputs) -> Front:
                     view.names[0],
                     site_path(site_label(stack, view.key)),
                     live_sites[view.key],
+                    inputs.under,
                 )
                 notes.append(retired.stdout.apply(str.splitlines))
-        pulumi.export("takeover", pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns]))
-        pulumi.export("takeover_backup", TAKEOVER_BACKUP_DIR)
+        outputs["takeover"] = pulumi.Output.all(*notes).apply(lambda lists: [n for ns in lists for n in ns])
+        outputs["takeover_backup"] = TAKEOVER_BACKUP_DIR
     return Front(
-        lb_ready=ready[0] if len(ready) == 1 else gate("lb-ready", ready),
+        lb_ready=ready[0] if len(ready) == 1 else gate("lb-ready", ready, inputs.under),
         public_address=public_address,
         http_port=http_port,
         https_port=public_https_port,
         tls=settings.lb.tls != "off",
         dns_declared=bool(acme_after),
+        outputs=outputs,
     )

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.layout import site_of_component, site_of_resource, site_resource
+from components.layout import SITE_TYPE, site_of_component, site_of_resource, site_resource
 
 from .engine import SECRET, Urn
 
@@ -43,6 +43,8 @@ SHARED = "—"
 # The component that holds one of wayshub:sites on the LBs (components/load_balancer/more_sites.py): it names
 # the site, and is no host's (its NginxLoadBalancer and checker children are).
 SITE_GROUP = "wayshub:load_balancer:SiteOnLbs"
+# Components that only group others: a resource under them belongs to the component below them.
+GROUPS = (SITE_TYPE, SITE_GROUP)
 
 # What each resource does on its host, by name suffix, in the order the program runs them on a host.
 ROLES: tuple[tuple[str, str], ...] = (
@@ -134,7 +136,7 @@ def _owner(urn: str, parents: Mapping[str, str]) -> str | None:
     while current and current not in seen:
         seen.add(current)
         parsed = Urn.parse(current)
-        if is_component(parsed.type) and parsed.type != SITE_GROUP:
+        if is_component(parsed.type) and parsed.type not in GROUPS:
             owner = parsed.name
         current = parents.get(current)
     return owner
@@ -155,7 +157,7 @@ def _layer(urn: Urn) -> str:
 def _host(urn: Urn, layer: str, owner: str | None) -> str:
     if layer in ("names", "stack", "other"):
         return SHARED
-    if "wayshub:hosts:SandboxNetwork" in urn.types or len([t for t in urn.types if t != SITE_GROUP]) == 1:
+    if "wayshub:hosts:SandboxNetwork" in urn.types or len([t for t in urn.types if t not in GROUPS]) == 1:
         return SHARED  # shared by the stack's hosts, or a top-level resource of no host (a site's own CA)
     if owner is None:
         return HOST_SUFFIX.sub("", urn.name) or urn.name

@@ -106,3 +106,8 @@ PEBBLE_PORT = port(19400)  # its ACME API; +1 management, +2 where it fetches HT
 REFUSED_ADDRESS = f"127.0.0.{2 + SLOT}"
 # A throwaway PostgreSQL cluster holding a team's state: tests/e2e/postgres_server.py.
 POSTGRES_PORT = port(15500)  # +1 is never listened on (an unreachable database)
+# Stacks made by the code before the Site component, then taken over by it: tests/e2e/test_site_component.py.
+PACKAGE_STACK = name("e2epkg")
+PACKAGE_HTTP_PORT = port(20100)  # +1: HTTPS
+PACKAGE_SSH_PORT_BASE = port(23900)
+PACKAGE_SUBNET_PREFIX = subnet_prefix("172.30", 190)

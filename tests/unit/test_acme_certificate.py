@@ -20,7 +20,7 @@ from components.load_balancer.tls import self_signed
 from components.shell import ssh
 from components.shell.host_script import host_script
 from components.shell.provider import OperationFailed
-from tests.unit.test_command_backends import REPO, config_keys, is_secret, run_program, to_python
+from tests.unit.test_command_backends import REPO, config_keys, is_secret, resource_name, run_program, to_python
 
 __all__ = ["config_keys"]  # the fixture, used by name
 
@@ -222,7 +222,7 @@ def acme_stack(tmp_path: Path, challenge: str) -> Path:
 
 
 def graph(requests: dict[str, Any]) -> dict[str, set[str]]:
-    return {name: {d.rsplit("::", 1)[-1] for d in r.dependencies} for name, r in requests.items()}
+    return {resource_name(key): {d.rsplit("::", 1)[-1] for d in r.dependencies} for key, r in requests.items()}
 
 
 def test_http01_orders_port_80_then_the_names_then_the_certificate_then_the_site(

@@ -51,7 +51,8 @@ RERUN_MARK = "\n# wayshub rerun-on "
 
 
 class Recorder:
-    """Every RegisterResource request, by resource name (the mock monitor wrapped once per process)."""
+    """Every RegisterResource request, by resource name (the mock monitor wrapped once per process); a component's
+    name carries its type, as the LB host and the LB's nginx share one (their order of arrival varies)."""
 
     def __init__(self) -> None:
         self.requests: dict[str, Any] = {}
@@ -59,13 +60,19 @@ class Recorder:
         original = monitor.RegisterResource
 
         def record(request: Any) -> Any:
-            self.requests[request.name] = request
+            key = request.name if request.custom else f"{request.name} <{request.type}>"
+            self.requests[key] = request
             return original(request)
 
         monitor.RegisterResource = record
 
 
 RECORDER = Recorder()
+
+
+def resource_name(key: str) -> str:
+    """A recorded request's resource name (a component's key carries its type)."""
+    return key.split(" <", 1)[0]
 
 
 @functools.cache

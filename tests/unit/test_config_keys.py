@@ -255,6 +255,7 @@ CASES = [
     ),
     Case("releaseKey", "too short", "must be one line of at least 32 random characters"),
     Case("commands", "ansible", "must be one of auto, builtin, pulumi-command"),
+    Case("production", "yes", "Input should be a valid boolean"),
 ]
 # A site's app takes every `app` setting, and refuses each bad one naming the site's key.
 SHOP = SITES["sites"][0]

@@ -5,6 +5,7 @@ the unit and start script out of the same text a real preview carries."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from components.app.host_steps import deploy_command
+from components.layout import SITE_TYPE
 from tests.unit.pulumi_mocks import fake_private_key_pem
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -622,3 +624,34 @@ def test_a_host_state_resource_is_no_row_it_runs_nothing() -> None:
     assert "app1-app-release" in text
     assert "app1-app-state" not in text
     assert [c.name for c in changes(data)] == ["app1-app-release"]
+
+
+SITE_URN = urn(SITE_TYPE, "site")
+
+
+def under_the_site(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as the program makes it since issue #38: every resource of ours under one Site component."""
+
+    def moved(text: str) -> str:
+        if text == STACK_URN:
+            return SITE_URN
+        head, chain, name = text.rsplit("::", 2)
+        return f"{head}::{SITE_TYPE}${chain}::{name}"
+
+    steps = [data["steps"][0], {"op": "same", "urn": SITE_URN, "newState": {"urn": SITE_URN, "type": SITE_TYPE}}]
+    for one in data["steps"][1:]:
+        one = copy.deepcopy(one)
+        one["urn"] = moved(one["urn"])
+        for key in ("oldState", "newState"):
+            if key in one:
+                one[key]["urn"] = moved(one[key]["urn"])
+                one[key]["parent"] = moved(one[key]["parent"])
+        steps.append(one)
+    return {**data, "steps": steps}
+
+
+def test_under_the_site_component_each_row_keeps_its_layer_and_host() -> None:
+    data = third_backend()
+    rows = [(r.layer, r.host, r.name, r.op) for r in changes(data)]
+    assert rows and [(r.layer, r.host, r.name, r.op) for r in changes(under_the_site(data))] == rows
+    assert summarize(under_the_site(data), STACK) == summarize(data, STACK)
