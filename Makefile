@@ -35,7 +35,7 @@ E2E_PYTEST = $(WITH_PLUGINS) WAYSHUB_E2E_SLOTS=$(E2E_SLOTS) $(VENV)/bin/pytest \
   -n $(words $(subst $(comma), ,$(E2E_SLOTS))) --dist loadfile
 comma := ,
 
-.PHONY: help about venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy team-db state-move status logs ssh exec test-tools test quick e2e bench app-test lint clean
+.PHONY: help about venv policy-venv engine plugins pebble docker sandbox-image stack up preview refresh rollback unpin recover destroy team-db state-move status logs ssh exec test-tools test quick e2e bench app-test lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed ## create the Python venv the program and tests use
+
+# The policy pack's own venv: pulumi-policy pins a protobuf the program's venv does not run (docs/policies.md).
+POLICY_VENV := policies/venv
+$(POLICY_VENV)/.installed: policies/requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install -q --disable-pip-version-check -r policies/requirements.txt
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed ## create the policy pack's venv (policies/: the production rules, docs/policies.md)
 
 engine: ## build or find the Pulumi engine (cached after the first build)
 	@: $(ENGINE)
@@ -92,8 +101,11 @@ up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and pri
 	@echo "Try:  $$($(PULUMI) stack output curl --stack $(STACK))"
 	@{ $(PULUMI) stack output sites --json --stack $(STACK) 2>/dev/null || true; } | $(VENV)/bin/python scripts/site-urls $(STACK)
 
-preview: stack ## show what `up` would change, with diffs
-	$(PULUMI) preview --diff --stack $(STACK)
+# The policy pack checks a production stack (docs/policies.md). The engine we build runs it through
+# policies/python-shim (PULUMI_PYTHON_CMD); an official CLI uses the pack's venv by itself.
+POLICY_PACK = $(if $(ENGINE),PULUMI_PYTHON_CMD=$(CURDIR)/policies/python-shim )
+preview: stack policy-venv ## show what `up` would change, with diffs; the policy pack checks a production stack
+	$(POLICY_PACK)$(PULUMI) preview --diff --stack $(STACK) --policy-pack policies
 
 refresh: stack ## read the hosts back (drift: docs/drift.md; SITE=shop: that site's); then `make preview` shows the repair, `make up` makes it
 	$(if $(SITE),targets=$$($(OPS) targets) && )$(PULUMI) refresh --yes --diff --stack $(STACK) $(if $(SITE),$$(printf -- '--target=%s ' $$targets))
@@ -158,7 +170,7 @@ E2E_ON_PULUMI_COMMAND := tests/e2e/test_preview_no_build.py tests/e2e/test_rollo
     with_one_app_server_stopped_the_site_still_answers a_second_up_changes_nothing \
     refresh_finds_everything_as_deployed destroy_leaves_no_unit_site_user_release_or_hosts_block_behind)
 # WAYSHUB_REQUIRE_NGINX=1: the nginx template tests fail, not skip, without nginx.
-test: test-tools venv engine pebble sandbox-image ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
+test: test-tools venv policy-venv engine pebble sandbox-image ## run every test: lint, app, unit, templates, end to end (real engine, sandbox VMs)
 	$(MAKE) --no-print-directory lint app-test
 	WAYSHUB_REQUIRE_NGINX=1 $(VENV)/bin/pytest tests/unit tests/templates
 	$(E2E_PYTEST) tests/e2e
@@ -167,7 +179,7 @@ test: test-tools venv engine pebble sandbox-image ## run every test: lint, app, 
 quick: venv ## the inner loop: unit and template tests only
 	$(VENV)/bin/pytest tests/unit tests/templates
 
-e2e: venv engine pebble sandbox-image ## end-to-end tests only (E2E_SLOTS=0,6: one pytest worker per slot)
+e2e: venv policy-venv engine pebble sandbox-image ## end-to-end tests only (E2E_SLOTS=0,6: one pytest worker per slot)
 	$(E2E_PYTEST) tests/e2e
 	WAYSHUB_E2E_COMMANDS=pulumi-command $(E2E_PYTEST) $(E2E_ON_PULUMI_COMMAND)
 
@@ -191,7 +203,8 @@ lint: venv $(ACTIONLINT) ## ruff, mypy, actionlint (workflows), shellcheck (scri
 	$(VENV)/bin/mypy .
 	$(ACTIONLINT)
 	shellcheck -S warning -s bash components/*/host/*.sh ops/host/*.sh
+	shellcheck -S warning policies/python-shim
 	$(VENV)/bin/pytest -q tests/templates/test_gixy.py
 
-clean: ## remove the venv and the engine link (not the engine cache, not stack state)
-	rm -rf $(VENV) .wayshub/bin
+clean: ## remove the venvs and the engine link (not the engine cache, not stack state)
+	rm -rf $(VENV) $(POLICY_VENV) .wayshub/bin

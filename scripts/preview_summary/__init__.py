@@ -20,7 +20,8 @@ one is cut at a line, open code blocks are closed, and a note points to the full
 The package, one job per module: :mod:`.engine` reads the engine's JSON and scrubs secrets,
 :mod:`.steps` classifies its steps into one change per resource, :mod:`.files` finds the rendered files
 they write and diffs them, :mod:`.rows` puts each change into words and rows, :mod:`.comment` assembles
-the comment and cuts it to size, :mod:`.cli` is the command line.
+the comment and cuts it to size, :mod:`.policies` reads the policy pack's violations from the engine's
+event log (``--events``: `pulumi preview --json` leaves them out), :mod:`.cli` is the command line.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .cli import MIN_MAX_CHARS, main
 from .comment import DEFAULT_MAX_CHARS, default_marker, limit, render, summarize
 from .engine import SECRET, SECRET_SIGNATURE, UNKNOWN, Urn, read_preview, scrub
 from .files import RenderedFile, deploy_variable, deploy_variables, file_diff, rendered_file, rendered_files
+from .policies import Violation, read_events, violations
 from .rows import at_a_glance, headline, what_changes
 from .steps import Change, changes
 
@@ -41,6 +43,7 @@ __all__ = [
     "Change",
     "RenderedFile",
     "Urn",
+    "Violation",
     "at_a_glance",
     "changes",
     "default_marker",
@@ -50,11 +53,13 @@ __all__ = [
     "headline",
     "limit",
     "main",
+    "read_events",
     "read_preview",
     "render",
     "rendered_file",
     "rendered_files",
     "scrub",
     "summarize",
+    "violations",
     "what_changes",
 ]

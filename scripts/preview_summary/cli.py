@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from .comment import DEFAULT_MAX_CHARS, default_marker, summarize
 from .engine import read_preview
+from .policies import Violation, read_events, violations
 
 MIN_MAX_CHARS = 1_000
 
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--commit", help="the commit previewed, shown in the comment")
     parser.add_argument("--details-url", help="where the full output is (the run's artifact), linked when cut")
+    parser.add_argument(
+        "--events", help="the same preview's engine event log (--event-log): the policy pack's violations"
+    )
     args = parser.parse_args(argv)
     if 0 < args.max_chars < MIN_MAX_CHARS:
         parser.error(f"--max-chars must be 0 (no limit) or at least {MIN_MAX_CHARS}")
@@ -38,9 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 preview = read_preview(source)
         else:
             preview = read_preview(sys.stdin)
+        found: list[Violation] = []
+        if args.events:
+            with open(args.events, encoding="utf-8") as source:
+                found = violations(read_events(source))
     except (OSError, ValueError) as err:  # json.JSONDecodeError is a ValueError
         print(f"preview-summary: {err}", file=sys.stderr)
         return 2
     marker = default_marker(args.stack) if args.marker is None else args.marker
-    sys.stdout.write(summarize(preview, args.stack, args.max_chars, marker or None, args.commit, args.details_url))
+    sys.stdout.write(
+        summarize(preview, args.stack, args.max_chars, marker or None, args.commit, args.details_url, found)
+    )
     return 0

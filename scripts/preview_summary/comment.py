@@ -5,11 +5,12 @@ output."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .engine import Urn, scrub
 from .files import code_fence, file_diff, line_count, rendered_files
+from .policies import Violation, section
 from .rows import at_a_glance, headline, table
 from .steps import Change, changes, site_keys
 
@@ -50,8 +51,10 @@ def render(
     marker: str | None = None,
     commit: str | None = None,
     details_url: str | None = None,
+    violations: Sequence[Violation] = (),
 ) -> str:
-    """The whole comment, without the size limit (see :func:`limit`)."""
+    """The whole comment, without the size limit (see :func:`limit`); ``violations``: the policy pack's
+    (:mod:`.policies`), listed first."""
     preview = scrub(preview)
     rows = changes(preview)
     errors = _diagnostics(preview)
@@ -65,6 +68,7 @@ def render(
         about.append(f"[full output]({details_url})")
     if about:
         lines += [" · ".join(about), ""]
+    lines += section(violations)
     lines += errors
     if not rows:
         if not errors:
@@ -140,8 +144,9 @@ def summarize(
     marker: str | None = None,
     commit: str | None = None,
     details_url: str | None = None,
+    violations: Sequence[Violation] = (),
 ) -> str:
-    return limit(render(preview, stack, marker, commit, details_url), max_chars, details_url)
+    return limit(render(preview, stack, marker, commit, details_url, violations), max_chars, details_url)
 
 
 def default_marker(stack: str) -> str:

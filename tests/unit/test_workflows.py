@@ -259,7 +259,22 @@ def test_the_prod_preview_runs_without_any_secret() -> None:
             assert re.fullmatch(r"\$\{\{ !matrix\.isolated && secrets[.\[][^|]*\|\| '' \}\}", value), key
     assert not any("secrets" in str(step) for step in job["steps"]), "steps read secrets only through env"
     (preview,) = [step for step in job["steps"] if step.get("id") == "preview"]
-    assert 'scripts/preview-isolated "$STACK" > preview.json' in preview["run"]
+    assert 'scripts/preview-isolated "$STACK" "${policy[@]}" > preview.json' in preview["run"]
+
+
+def test_the_preview_runs_the_policy_pack_and_the_comment_shows_its_violations() -> None:
+    """docs/policies.md: `--json` leaves policy verdicts out, so the event log carries them to the comment."""
+    job = load("preview.yml")["jobs"]["preview"]
+    (preview,) = [step for step in job["steps"] if step.get("id") == "preview"]
+    assert 'policy=(--policy-pack policies --event-log "$PWD/preview-events.jsonl")' in preview["run"]
+    assert preview["run"].count('"${policy[@]}"') == 2, "both the isolated and the real preview run the pack"
+    assert preview["env"]["PULUMI_DEBUG_COMMANDS"] == "true", "the CLI takes --event-log only with it"
+    installs = [step["run"] for step in job["steps"] if "policies/requirements.txt" in str(step.get("run", ""))]
+    assert installs and "python -m venv policies/venv" in installs[0]
+    summaries = [step["run"] for step in job["steps"] if "scripts/preview-summary" in str(step.get("run", ""))]
+    assert len(summaries) == 2
+    for run in summaries:
+        assert "events=(--events preview-events.jsonl)" in run and '"${events[@]}"' in run
 
 
 # ---------------------------------------------------------------- write access to the state never reaches pull-request code
