@@ -3,9 +3,10 @@ the bench's tuning. Every value comes in here; no step reads ``pulumi.Config`` i
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -116,11 +117,36 @@ def read_site_args(here: Path, tuning: Tuning) -> SiteArgs:
     """Read and check the stack's settings before any resource is declared; a bad setting is ONE line naming
     it and exit code 32 (which tells the language host the message was shown: it adds no "unhandled error"
     line)."""
-    config = pulumi.Config()
+    config = pulumi.Config(stack_config.NAMESPACE)
+    # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
+    names = stack_config.setting_names(pulumi.runtime.get_config_env())
     try:
-        return _read(pulumi.get_stack(), config, here, tuning)
+        return _read(config.get, names, config, here, tuning)
     except stack_config.ConfigError as err:
         exit_with(err)
+
+
+def site_args_from(settings: Mapping[str, Any], project: Path, tuning: Tuning | None = None) -> SiteArgs:
+    """SiteArgs for settings a program gives itself (keys as a stack file spells them, without ``wayshub:``),
+    checked as a stack's are (raises ConfigError: one line). The secret settings (SEPARATE_SETTINGS) still come
+    from the stack's ``wayshub:`` config, set with `pulumi config set --secret`, never from ``settings``."""
+    config = pulumi.Config(stack_config.NAMESPACE)
+    if given := sorted(set(settings) & set(stack_config.SEPARATE_SETTINGS)):
+        raise stack_config.ConfigError(
+            f"{stack_config.NAMESPACE}:{given[0]}: set it in the stack's config (`pulumi config set --secret`), "
+            "not in the Site's settings"
+        )
+
+    def get(key: str) -> str | None:
+        if key in settings:
+            value = settings[key]
+            return value if isinstance(value, str) else json.dumps(value)
+        return config.get(key) if key in stack_config.SEPARATE_SETTINGS else None
+
+    separate = [
+        n for n in stack_config.setting_names(pulumi.runtime.get_config_env()) if n in stack_config.SEPARATE_SETTINGS
+    ]
+    return _read(get, [*settings, *separate], config, project.resolve(), tuning or Tuning())
 
 
 def exit_with(err: stack_config.ConfigError) -> NoReturn:
@@ -128,22 +154,22 @@ def exit_with(err: stack_config.ConfigError) -> NoReturn:
     sys.exit(32)
 
 
-def _read(stack: str, config: pulumi.Config, here: Path, tuning: Tuning) -> SiteArgs:
-    stack_config.check_passphrase(stack, os.environ)
-    # Every `wayshub:` key the stack sets, so a typo (wayshub:hostFile) stops the program instead of being ignored.
-    names = stack_config.setting_names(pulumi.runtime.get_config_env())
-    settings = stack_config.load_checked(config.get, here, names)
-    app_secrets = stack_config.check_app_secrets(settings, config.get(stack_config.APP_SECRETS_SETTING))
+def _read(
+    get: Callable[[str], str | None], names: Sequence[str], config: pulumi.Config, here: Path, tuning: Tuning
+) -> SiteArgs:
+    stack_config.check_passphrase(pulumi.get_stack(), os.environ)
+    settings = stack_config.load_checked(get, here, names)
+    app_secrets = stack_config.check_app_secrets(settings, get(stack_config.APP_SECRETS_SETTING))
     site_secrets: dict[str, dict[str, str]] = {}
     if settings.hosts.provider != "containers":
-        site_secrets = stack_config.check_site_secrets(settings, config.get(stack_config.SITE_SECRETS_SETTING))
+        site_secrets = stack_config.check_site_secrets(settings, get(stack_config.SITE_SECRETS_SETTING))
     return SiteArgs(
         settings=settings,
         project=here,
         secrets=StackSecrets(config),
         app_secrets=app_secrets,
         site_secrets=site_secrets,
-        commands=stack_config.check_commands(config.get(stack_config.COMMANDS_SETTING)),
+        commands=stack_config.check_commands(get(stack_config.COMMANDS_SETTING)),
         plain_secrets=plain_secrets(names),
         tuning=tuning,
     )

@@ -3,7 +3,9 @@
 with the settings the real model makes. No Docker, no servers, no ports: seconds.
 
 A production stack that breaks every mandatory rule is refused with each rule's one-line message; a compliant
-one passes; a stack not marked production is not checked; a policy pack config can lower a rule's level.
+one passes; a stack not marked production is not checked; a policy pack config can lower a rule's level. Last,
+the real program (its Site component says what the rules read) previewed as `make preview` does, for a new
+production stack of one app server with a secret in plain text: refused before anything is made.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig
-from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
+from tests.e2e.pulumi_cli import REPO, PulumiCli, copy_program, engine_env, stack_file_text
 from tests.e2e.slots import name
 
 pytestmark = pytest.mark.e2e
@@ -72,17 +74,19 @@ ADVISORY = {
 
 def site_inputs(raw: dict[str, Any], production: bool, plain_secrets: list[str]) -> dict[str, Any]:
     """The Site's inputs as the program makes them: the checked settings, dumped as the stack file spells them."""
-    if "production" in StackConfig.model_fields:
-        settings = StackConfig.model_validate({**raw, "production": production}).model_dump(mode="json", by_alias=True)
-    else:
-        settings = StackConfig.model_validate(raw).model_dump(mode="json", by_alias=True)
-        settings["production"] = production  # until the model has the field (wayshub:production)
+    settings = StackConfig.model_validate({**raw, "production": production}).model_dump(mode="json", by_alias=True)
     return {"settings": settings, "plainSecrets": plain_secrets}
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> PulumiCli:
-    subprocess.run(["make", "-s", "policy-venv"], cwd=REPO, check=True)  # cached after the first time
+def pack() -> Path:
+    """The pack, its venv made (cached after the first time)."""
+    subprocess.run(["make", "-s", "policy-venv"], cwd=REPO, check=True)
+    return PACK
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory, pack: Path) -> PulumiCli:
     root = tmp_path_factory.mktemp("policies")
     project = root / "project"
     project.mkdir()
@@ -153,3 +157,40 @@ def test_a_policy_pack_config_lowers_a_rule_to_advisory(cli: PulumiCli, tmp_path
     output = ran.stdout + ran.stderr
     assert ran.returncode == 0, output
     assert list(violation_lines(output)) == ["[advisory] production-app-servers"], output
+
+
+def test_the_real_program_marked_production_is_refused_at_preview_with_the_settings_to_change(
+    tmp_path_factory: pytest.TempPathFactory, pack: Path
+) -> None:
+    root = tmp_path_factory.mktemp("policies-program")
+    project = root / "project"
+    copy_program(project)
+    (project / "stacks").mkdir()
+    stack = name("policyprog")
+    config = {
+        "wayshub:domain": "shop.example.com",
+        "wayshub:production": True,
+        "wayshub:hosts": {"provider": "sandbox", "appServers": [{"name": "app1"}], "lbServer": {"name": "lb"}},
+        "wayshub:hostsFile": {"enabled": False},
+        # Set as plain text, not with `pulumi config set --secret`.
+        "wayshub:appSecrets": {"API_TOKEN": "not-so-secret"},
+        "wayshub:releaseKey": "k" * 40,
+    }
+    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(stack_file_text(config))
+    env = engine_env(root / "state", root / "home")
+    program = PulumiCli(project, {**env, "PULUMI_PYTHON_CMD": str(pack / "python-shim")})
+    program.init_stack(stack)
+    ran = program.run("preview", "--stack", stack, "--policy-pack", str(pack), check=False, timeout=600)
+    output = ran.stdout + ran.stderr
+    assert ran.returncode != 0, output
+    reported = violation_lines(output)
+    expected = {
+        "production-app-servers": MANDATORY["production-app-servers"],
+        "production-https": MANDATORY["production-https"],
+        "production-encrypted-secrets": "wayshub:appSecrets: production keeps it encrypted",
+    }
+    for policy, message in expected.items():
+        lines = reported.get(f"[mandatory] {policy}", [])
+        assert any(line.startswith(message) for line in lines), f"{policy}: {lines}\n{output}"
+    assert any("wayshub:releaseKey" in line for line in reported["[mandatory] production-encrypted-secrets"])
+    assert not program.resources(), "a refused preview made nothing"

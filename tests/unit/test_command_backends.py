@@ -31,6 +31,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
 from components import checkpoint
+from components.config import NAMESPACE
 from components.shell.command import backend, remote
 from components.shell.command.common import rerun_digest
 from components.shell.command.preview_asset import PLACEHOLDER
@@ -118,7 +119,7 @@ def run_program(path: Path, commands: str | None, keys: list[str], monkeypatch: 
         # pulumi-command needs every server's host key known before any resource (issue 28 item 7).
         settings["hosts"] = {**settings["hosts"], "knownHostsFile": str(known_hosts_for(settings["hosts"]))}
     for key, value in settings.items():
-        full = f"{pulumi.get_project()}:{key}"
+        full = f"{NAMESPACE}:{key}"
         runtime_config.set_config(full, value if isinstance(value, str) else json.dumps(value))
         keys.append(full)
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)  # plan the release as a preview: no npm

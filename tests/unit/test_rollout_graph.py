@@ -21,6 +21,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 
 from components.app import rollout
+from components.config import NAMESPACE
 from components.hosts import Host
 from components.site.inputs import Tuning
 from components.site.program import main
@@ -83,7 +84,7 @@ def program_config() -> Iterator[dict[str, Any]]:
     settings: dict[str, Any] = {}
     yield settings
     for key in settings:
-        runtime_config.CONFIG.get().pop(f"{pulumi.get_project()}:{key}", None)
+        runtime_config.CONFIG.get().pop(f"{NAMESPACE}:{key}", None)
 
 
 def run_program(settings: dict[str, Any], values: dict[str, Any], tuning: Tuning | None = None) -> None:
@@ -91,9 +92,7 @@ def run_program(settings: dict[str, Any], values: dict[str, Any], tuning: Tuning
     ``tuning``: the bench's way in (its own __main__.py calls the program's ``main`` with one)."""
     settings.update(values)
     for key, value in values.items():
-        runtime_config.set_config(
-            f"{pulumi.get_project()}:{key}", value if isinstance(value, str) else json.dumps(value)
-        )
+        runtime_config.set_config(f"{NAMESPACE}:{key}", value if isinstance(value, str) else json.dumps(value))
 
     @pulumi_test
     def declare() -> pulumi.Output[None]:

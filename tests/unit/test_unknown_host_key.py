@@ -14,6 +14,7 @@ import pytest
 import yaml
 from pulumi.runtime import config as runtime_config
 
+from components.config import NAMESPACE
 from components.shell.command import remote
 from tests.unit.pulumi_mocks import pulumi_test
 from tests.unit.test_command_backends import RECORDER, REPO, config_keys, known_hosts_for, ssh_key
@@ -31,7 +32,7 @@ def run_staging(commands: str, known_hosts: Path | None, keys: list[str], monkey
     if known_hosts is not None:
         settings["hosts"] = {**settings["hosts"], "knownHostsFile": str(known_hosts)}
     for key, value in settings.items():
-        full = f"{pulumi.get_project()}:{key}"
+        full = f"{NAMESPACE}:{key}"
         runtime_config.set_config(full, value if isinstance(value, str) else json.dumps(value))
         keys.append(full)
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
