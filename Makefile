@@ -201,6 +201,7 @@ lint: venv $(ACTIONLINT) ## ruff, mypy, actionlint (workflows), shellcheck (scri
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy examples/python-program/__main__.py  # a program of its own: its __main__ apart from ours
 	$(ACTIONLINT)
 	shellcheck -S warning -s bash components/*/host/*.sh ops/host/*.sh
 	shellcheck -S warning policies/python-shim

@@ -6,11 +6,11 @@ passed in as context. Rendering needs no Pulumi, so template tests import this m
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jinja2
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+from components.assets import asset_dir
+
+TEMPLATES_DIR = asset_dir("templates")
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),

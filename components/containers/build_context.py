@@ -13,9 +13,10 @@ from pathlib import Path
 
 from components.app.app_spec import NPM_LOCKFILES
 from components.app.release import source_files
+from components.assets import TOP, asset_dir
 
-REPO = Path(__file__).resolve().parents[2]
-IMAGES_DIR = REPO / "images"
+REPO = TOP
+IMAGES_DIR = asset_dir("images")
 APP_DOCKERFILE = IMAGES_DIR / "app" / "Dockerfile"
 NGINX_CONTEXT = IMAGES_DIR / "nginx"
 

@@ -111,3 +111,8 @@ PACKAGE_STACK = name("e2epkg")
 PACKAGE_HTTP_PORT = port(20100)  # +1: HTTPS
 PACKAGE_SSH_PORT_BASE = port(23900)
 PACKAGE_SUBNET_PREFIX = subnet_prefix("172.30", 190)
+# examples/python-program, the wayshub package installed from its wheel: tests/e2e/test_python_program.py.
+PYTHON_PROGRAM_STACK = name("e2epy")
+PYTHON_PROGRAM_HTTP_PORT = port(20500)  # +1: HTTPS
+PYTHON_PROGRAM_SSH_PORT_BASE = port(24300)
+PYTHON_PROGRAM_SUBNET_PREFIX = subnet_prefix("172.30", 210)
