@@ -309,3 +309,12 @@ def test_the_shim_hands_the_program_to_python3_and_needs_the_pack_venv(tmp_path:
     ran = subprocess.run([str(lone / "python-shim"), "", "127.0.0.1:1"], capture_output=True, text=True, check=False)
     assert ran.returncode == 1
     assert ran.stderr.strip() == f"policy pack {lone}: no venv: run `make policy-venv`"
+
+
+def test_the_pack_names_the_type_and_namespace_the_program_uses() -> None:
+    """The pack stands alone (its own venv, no import of the program), so it spells these itself: the same."""
+    from components.config import NAMESPACE, SECRET_SETTINGS
+    from components.layout import SITE_TYPE as PROGRAM_SITE_TYPE
+
+    assert (SITE_TYPE, rules.NAMESPACE) == (PROGRAM_SITE_TYPE, NAMESPACE)
+    assert all(name.startswith(f"{rules.NAMESPACE}:") for name in SECRET_SETTINGS)
