@@ -1,7 +1,8 @@
 """The site as one component resource: checked settings in, servers (or containers), each site's app, nginx
-in front and the domain pointed at it declared under it, and what `pulumi stack output` shows out."""
+in front and the domain pointed at it declared under it, and what `pulumi stack output` shows out.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the component package's Site (package/site_component.py)
+subclasses this one, and Pulumi's schema inference reads every class's annotations as evaluated types."""
 
 from dataclasses import replace
 from typing import Any
@@ -28,9 +29,10 @@ class Site(pulumi.ComponentResource):
     stack: its resources' names are the stack's. Planning comes first and raises ConfigError (one line) before
     anything is declared."""
 
+    # Outputs as the schema inference reads them (the package's Site adds its own); ``outputs`` (every value
+    # `pulumi stack output` shows) is set in __init__, not annotated here, so it stays out of the schema.
     url: pulumi.Output[str]
     curl: pulumi.Output[str]
-    outputs: dict[str, Any]
 
     def __init__(self, name: str, args: SiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         inputs = plan(args)
@@ -41,7 +43,7 @@ class Site(pulumi.ComponentResource):
         super().__init__(SITE_TYPE, name, props, opts)
         under = pulumi.ResourceOptions(parent=self, aliases=[MOVED_UNDER_THE_SITE])
         front = declare(replace(inputs, under=under))
-        self.outputs = front.outputs
+        self.outputs: dict[str, Any] = front.outputs
         self.url = pulumi.Output.from_input(front.outputs["url"])
         self.curl = pulumi.Output.from_input(front.outputs["curl"])
         self.register_outputs(self.outputs)

@@ -143,10 +143,15 @@ def site_args_from(settings: Mapping[str, Any], project: Path, tuning: Tuning | 
             return value if isinstance(value, str) else json.dumps(value)
         return config.get(key) if key in stack_config.SEPARATE_SETTINGS else None
 
-    separate = [
-        n for n in stack_config.setting_names(pulumi.runtime.get_config_env()) if n in stack_config.SEPARATE_SETTINGS
-    ]
+    separate = [n for n in stack_config.setting_names(config_now()) if n in stack_config.SEPARATE_SETTINGS]
     return _read(get, [*settings, *separate], config, project.resolve(), tuning or Tuning())
+
+
+def config_now() -> dict[str, Any]:
+    """Every ``namespace:key`` of the stack's config this process holds: a program's (which the language host
+    hands over in its environment) or, in the component package's plugin, the one the engine sent with the
+    Construct (which the SDK keeps in the runtime's config, not in the environment)."""
+    return {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
 def exit_with(err: stack_config.ConfigError) -> NoReturn:

@@ -29,6 +29,7 @@ FLOORS: dict[str, int] = {
     "hosts": 2,
     "app": 3,
     "names": 3,
+    "package_types": 3,  # the settings as TypedDicts (config_reference's defaults)
     "load_balancer": 4,
     "containers": 5,
     "site": 6,

@@ -1,0 +1,1 @@
+"""The wayshub component package (PulumiPlugin.yaml): the Site for Pulumi programs in other languages."""
