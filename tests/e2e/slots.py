@@ -116,3 +116,8 @@ PYTHON_PROGRAM_STACK = name("e2epy")
 PYTHON_PROGRAM_HTTP_PORT = port(20500)  # +1: HTTPS
 PYTHON_PROGRAM_SSH_PORT_BASE = port(24300)
 PYTHON_PROGRAM_SUBNET_PREFIX = subnet_prefix("172.30", 210)
+# A TypeScript program declaring the site through the component package's SDK: tests/e2e/test_typescript_program.py.
+TS_STACK = name("e2ets")
+TS_HTTP_PORT = port(20300)  # +1: HTTPS
+TS_SSH_PORT_BASE = port(24100)
+TS_SUBNET_PREFIX = subnet_prefix("172.30", 200)
