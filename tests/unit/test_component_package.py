@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,8 @@ def test_the_provider_hands_a_bad_setting_on_as_it_is(tmp_path: Path) -> None:
     inputs = {"settings": {**SETTINGS, "domain": "bad_domain..test"}, "project": str(tmp_path)}
     with pytest.raises(ConfigProblem, match=r"^wayshub:domain: 'bad_domain\.\.test' is not a domain name"):
         provider.construct("site", SITE_TYPE, inputs)
+
+
+def test_the_repos_version_is_the_python_packages() -> None:
+    """One version for both packages: the wheel's (docs/package.md) and this one's schema and SDK."""
+    assert package_version(REPO) == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
