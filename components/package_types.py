@@ -1,6 +1,6 @@
 """The Site component's settings as TypedDicts, derived from the models in components/config/ (one source of truth).
 
-The component package (package/, docs/package-typescript.md) lets programs in other languages declare a Site:
+The component package (package/, docs/package.md) lets programs in other languages declare a Site:
 `pulumi package add` asks the package for its schema, and Pulumi's Python schema inference reads it from the
 component's type annotations. It takes TypedDicts, Enums, lists and str-keyed dicts, but not pydantic models
 (their ``model_config``, ``Annotated[..., Field]`` and ``Literal`` stop it). So the models are written out here

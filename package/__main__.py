@@ -2,7 +2,7 @@
 asks it for the schema (`pulumi package add`, `package get-schema`) and to construct each Site a program
 declares, in any language.
 
-The engine runs this folder with the python3 first on PATH (docs/package-typescript.md): it needs the packages
+The engine runs this folder with the python3 first on PATH (docs/package.md): it needs the packages
 of requirements.txt. The repo (this folder's parent) goes first on ``sys.path`` here, so ``components`` and
 ``package`` are imported from this checkout and nothing has to be installed for them.
 """

@@ -1,5 +1,5 @@
 """examples/typescript-program deploys the sandbox site through the SDK `pulumi package add` generates from the
-component package (package/, docs/package-typescript.md), and destroys it.
+component package (package/, docs/package.md), and destroys it.
 
 As a user does it, in a copy of the example: the Node toolchain and the nodejs language host
 (scripts/ensure-language-nodejs), `pulumi package add <repo>/package` (the SDK, then npm install from the

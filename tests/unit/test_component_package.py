@@ -1,4 +1,4 @@
-"""The component package (package/, docs/package-typescript.md): its schema is the repo's Site under the same
+"""The component package (package/, docs/package.md): its schema is the repo's Site under the same
 type token, its settings' types are what the models generate, and what a program in another language hands
 over becomes the settings the models check. (The Python package, wayshub/: tests/unit/test_package.py.)"""
 
