@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from components.layout import SITE_TYPE
+
 SETTING = "wayshub:commands"
 # Components whose commands' create is not a re-runnable deploy step: a sandbox VM's create removes a
-# container of this stack and runs a new one, its network's refuses an existing network.
+# container of this stack and runs a new one, its network's refuses an existing network (each under the Site,
+# or at the stack's top in a stack made before it).
 NOT_RERUNNABLE = ("wayshub:hosts:SandboxVm$", "wayshub:hosts:SandboxNetwork$")
 # Steps that run a delete command on a resource still in the state (besides a plain delete).
 NOT_PURE = ": not a pure backend switch, run a plain `pulumi up` first"
@@ -72,7 +75,7 @@ def plan_switch(steps: Iterable[Step]) -> Plan:
                     f"{step.urn} would be deleted with no new twin of that name (its delete would run){NOT_PURE}"
                 )
                 continue
-            if urn_type(step.urn).startswith(NOT_RERUNNABLE):
+            if urn_type(step.urn).removeprefix(f"{SITE_TYPE}$").startswith(NOT_RERUNNABLE):
                 plan.problems.append(
                     f"{step.urn}: its create would make the sandbox VM or network again (docker rm + run), so a "
                     "sandbox stack cannot switch in place: destroy it and up it with the new setting"

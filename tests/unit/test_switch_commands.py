@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.layout import SITE_TYPE
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from switch_commands import (
     NOT_PURE,
@@ -184,14 +186,17 @@ def test_the_plan_is_printed_one_resource_a_line() -> None:
     ]
 
 
-def test_a_sandbox_vm_or_network_is_not_switched_in_place() -> None:
+@pytest.mark.parametrize("site", ["", f"{SITE_TYPE}$"], ids=["made before the Site", "under the Site"])
+def test_a_sandbox_vm_or_network_is_not_switched_in_place(site: str) -> None:
     """Their create commands re-make the VM (docker rm + run): a twin created there would tear the VM down."""
-    network_old = urn(f"wayshub:hosts:SandboxNetwork${OLD_LOCAL}", "sandbox-network")
-    network_new = urn(f"wayshub:hosts:SandboxNetwork${NEW_LOCAL}", "sandbox-network")
-    steps = [Step("create", VM_NEW), Step("create", network_new), Step("delete", VM_OLD), Step("delete", network_old)]
+    network_old = urn(f"{site}wayshub:hosts:SandboxNetwork${OLD_LOCAL}", "sandbox-network")
+    network_new = urn(f"{site}wayshub:hosts:SandboxNetwork${NEW_LOCAL}", "sandbox-network")
+    vm_old = urn(f"{site}wayshub:hosts:SandboxVm${OLD_LOCAL}", "app1-container")
+    vm_new = urn(f"{site}wayshub:hosts:SandboxVm${NEW_LOCAL}", "app1-container")
+    steps = [Step("create", vm_new), Step("create", network_new), Step("delete", vm_old), Step("delete", network_old)]
     plan = plan_switch([*switch_steps(), *steps])
     assert plan.retyped == {RELEASE_OLD: RELEASE_NEW, BUILD_OLD: BUILD_NEW}
-    assert [p.split(": its create")[0] for p in plan.problems] == [VM_OLD, network_old]
+    assert [p.split(": its create")[0] for p in plan.problems] == [vm_old, network_old]
     assert plan.problems[0].endswith(
         "so a sandbox stack cannot switch in place: destroy it and up it with the new setting"
     )
