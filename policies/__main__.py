@@ -1,5 +1,6 @@
-"""The wayshub policy pack: the production rules of ``rules`` as pulumi-policy resource validation policies
-on the ``wayshub:index:Site`` component (docs/policies.md).
+"""The wayshub policy pack: the production rules of ``rules`` as pulumi-policy stack validation policies on the
+``wayshub:index:Site`` component's outputs ``settings`` and ``plainSecrets`` (docs/policies.md): a component's
+outputs are what a stack policy sees of it, in a preview too.
 
 Run by the engine (``pulumi preview --policy-pack policies``) as ``python policies/`` in the pack's own venv
 (``make policy-venv``; ``policies/python-shim`` says how our engine finds it). Each rule's level is its
@@ -18,21 +19,26 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
     ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
-from policies.rules import RULES, Rule, plain, violations
+from policies.rules import RULES, SITE_TYPE, Rule, plain, violations
 
+READ = ("settings", "plainSecrets")  # the Site's outputs the rules take (policies/rules.py)
 LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
 
 
-def policy(rule: Rule) -> ResourceValidationPolicy:
-    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        for message in violations(rule, args.resource_type, plain(args.props)):
-            report_violation(message, None)
+def policy(rule: Rule) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        # Only what the rules read: in a preview other values (other resources', the Site's releases) are
+        # unknown, and reading one stops the policy ("can't be known during preview").
+        for resource in (r for r in args.resources if r.resource_type == SITE_TYPE):
+            props = {key: plain(resource.props[key]) for key in READ if key in resource.props}
+            for message in violations(rule, resource.resource_type, props):
+                report_violation(message, resource.urn)
 
-    return ResourceValidationPolicy(
+    return StackValidationPolicy(
         name=rule.name,
         description=rule.description,
         enforcement_level=LEVELS[rule.level],

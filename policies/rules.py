@@ -1,13 +1,13 @@
-"""The production rules, as plain functions over the Site component's inputs (no pulumi_policy here, so the
+"""The production rules, as plain functions over the Site component's outputs (no pulumi_policy here, so the
 unit tests and any other tool can call them).
 
-The program declares one ``wayshub:index:Site`` resource whose inputs are ``settings`` (the checked stack
+The program declares one ``wayshub:index:Site`` component whose outputs include ``settings`` (the checked stack
 settings, ``StackConfig.model_dump(mode="json", by_alias=True)``: keys as the stack file spells them,
 defaults filled in) and ``plainSecrets`` (the full names of secret settings the stack holds in plain text).
 A stack is production when ``settings["production"]`` is true (``wayshub:production``); the rules apply to
 it only (``violations``).
 
-Each rule takes those inputs and returns its violations, each ONE line that starts with the setting to
+Each rule takes those outputs and returns its violations, each ONE line that starts with the setting to
 change (``wayshub:hosts.appServers: production needs at least 2 app servers (has 1)``). docs/policies.md
 says what each checks, its enforcement level and why.
 """

@@ -24,8 +24,11 @@ MOVED_UNDER_THE_SITE = pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)
 class Site(pulumi.ComponentResource):
     """A load-balanced Node site: steps 1-5 of components/site/program.py for checked settings.
 
-    Its inputs, as the engine (and a policy pack) sees them: ``settings`` (the stack file's ``wayshub:``
-    values, defaults filled in) and ``plainSecrets`` (secret settings the stack sets in plain text). One per
+    What the engine (and a policy pack's stack policies) reads of it, among its outputs: ``settings`` (the
+    stack file's ``wayshub:`` values, defaults filled in) and ``plainSecrets`` (secret settings the stack sets
+    in plain text). Outputs, not inputs: a changed setting is no step of its own (a component's inputs are
+    diffed, and an up that failed further on would leave them ahead of the site, a change in every later
+    preview). One per
     stack: its resources' names are the stack's. Planning comes first and raises ConfigError (one line) before
     anything is declared."""
 
@@ -36,17 +39,19 @@ class Site(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         inputs = plan(args)
-        props = {
-            "settings": args.settings.model_dump(mode="json", by_alias=True),
-            "plainSecrets": list(args.plain_secrets),
-        }
-        super().__init__(SITE_TYPE, name, props, opts)
+        super().__init__(SITE_TYPE, name, None, opts)
         under = pulumi.ResourceOptions(parent=self, aliases=[MOVED_UNDER_THE_SITE])
         front = declare(replace(inputs, under=under))
         self.outputs: dict[str, Any] = front.outputs
         self.url = pulumi.Output.from_input(front.outputs["url"])
         self.curl = pulumi.Output.from_input(front.outputs["curl"])
-        self.register_outputs(self.outputs)
+        self.register_outputs(
+            {
+                **self.outputs,
+                "settings": args.settings.model_dump(mode="json", by_alias=True),
+                "plainSecrets": list(args.plain_secrets),
+            }
+        )
 
 
 def declare(inputs: Inputs) -> Front:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.layout import SITE_TYPE
 from tests.e2e import slots
 from tests.e2e.old_code import code_before, export_tree, use_program
 from tests.e2e.pulumi_cli import REPO, PulumiCli, engine_env
@@ -110,12 +111,17 @@ def test_the_current_code_finds_nothing_to_change_on_a_stack_the_old_code_made(u
     # later commits may change a step's script, so updates are allowed (and shown).
     # The one kind of resource added since (issue #21) runs nothing on a host when it is created.
     # Issue 28 added one step per upload (its private folder, upload-dir.sh) before the copy; issue 41 nginx's
-    # capacity (nginx-capacity.sh: two lines of nginx.conf and a graceful reload).
+    # capacity (nginx-capacity.sh: two lines of nginx.conf and a graceful reload); issue 38 the Site component
+    # everything moves under (it runs nothing).
     added = [
         s.urn
         for s in steps
         if s.op == "create"
-        and (s.urn.split("::")[-2].endswith(":HostState") or s.name.endswith(("upload-dir", "nginx-capacity")))
+        and (
+            s.urn.split("::")[-2].endswith(":HostState")
+            or s.name.endswith(("upload-dir", "nginx-capacity"))
+            or s.type == SITE_TYPE
+        )
     ]
     assert sorted(u.rsplit("::", 1)[-1] for u in added) == [
         "app1-app-node-upload-dir",
@@ -123,6 +129,7 @@ def test_the_current_code_finds_nothing_to_change_on_a_stack_the_old_code_made(u
         "app1-app-upload-dir",
         "lb-nginx-capacity",
         "lb-state",
+        "site",
     ], added
     # Issue 28 also re-creates every sandbox VM (its `docker run` gained the login user and a cgroup
     # namespace of its own), and with it what runs on it: replacements are allowed; nothing may be

@@ -27,13 +27,14 @@ PACK = REPO / "policies"
 STACK = name("policies")  # in a throwaway state of its own; per slot all the same (tests/e2e/slots.py)
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + "A" * 43
 
-# The program: the Site component and nothing else, its inputs read from site.json beside it.
+# The program: the Site component and nothing else, its outputs read from site.json beside it.
 PROGRAM = """import json
 from pathlib import Path
 
 import pulumi
 
-pulumi.ComponentResource("wayshub:index:Site", "site", json.loads((Path(__file__).parent / "site.json").read_text()))
+site = pulumi.ComponentResource("wayshub:index:Site", "site")
+site.register_outputs(json.loads((Path(__file__).parent / "site.json").read_text()))
 """
 
 COMPLIANT: dict[str, Any] = {
@@ -73,7 +74,7 @@ ADVISORY = {
 
 
 def site_inputs(raw: dict[str, Any], production: bool, plain_secrets: list[str]) -> dict[str, Any]:
-    """The Site's inputs as the program makes them: the checked settings, dumped as the stack file spells them."""
+    """The Site's outputs the pack reads, as the program makes them: the checked settings, as the stack file spells them."""
     settings = StackConfig.model_validate({**raw, "production": production}).model_dump(mode="json", by_alias=True)
     return {"settings": settings, "plainSecrets": plain_secrets}
 

@@ -57,8 +57,16 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}  # a component's RegisterResourceOutputs, by URN
         monitor: Any = runtime_settings.get_monitor()
         original = monitor.RegisterResource
+        original_outputs = monitor.RegisterResourceOutputs
+
+        def record_outputs(request: Any) -> Any:
+            self.outputs[request.urn] = request.outputs
+            return original_outputs(request)
+
+        monitor.RegisterResourceOutputs = record_outputs
 
         def record(request: Any) -> Any:
             key = request.name if request.custom else f"{request.name} <{request.type}>"
@@ -124,6 +132,7 @@ def run_program(path: Path, commands: str | None, keys: list[str], monkeypatch: 
         keys.append(full)
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)  # plan the release as a preview: no npm
     RECORDER.requests.clear()
+    RECORDER.outputs.clear()
 
     @pulumi_test
     def declare() -> pulumi.Output[None]:

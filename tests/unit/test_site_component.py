@@ -9,7 +9,7 @@ import pytest
 
 from components.layout import SITE_TYPE
 from components.site.inputs import plain_secrets
-from tests.unit.test_command_backends import REPO, config_keys, run_program, to_python
+from tests.unit.test_command_backends import RECORDER, REPO, config_keys, run_program, to_python
 
 __all__ = ["config_keys"]
 
@@ -20,7 +20,8 @@ def site_request(requests: dict[str, Any]) -> Any:
 
 def test_the_site_tells_the_engine_its_settings(config_keys: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     requests = run_program(REPO / "stacks" / "Pulumi.prod.yaml", "builtin", config_keys, monkeypatch)
-    props = to_python(site_request(requests).object)
+    assert not to_python(site_request(requests).object), "no inputs: a changed setting is no step of its own"
+    [props] = [to_python(o) for urn, o in RECORDER.outputs.items() if urn.split("::")[-2].endswith(SITE_TYPE)]
     settings = props["settings"]
     assert settings["hosts"]["provider"] == "existing" and settings["production"] is False
     assert settings["lb"]["failTimeout"] == "5s", "the stack file's spelling, defaults filled in"
