@@ -102,8 +102,9 @@ up: stack sandbox-image ## deploy the stack (default: local sandbox VMs) and pri
 	@{ $(PULUMI) stack output sites --json --stack $(STACK) 2>/dev/null || true; } | $(VENV)/bin/python scripts/site-urls $(STACK)
 
 # The policy pack checks a production stack (docs/policies.md). The engine we build runs it through
-# policies/python-shim (PULUMI_PYTHON_CMD); an official CLI uses the pack's venv by itself.
-POLICY_PACK = $(if $(ENGINE),PULUMI_PYTHON_CMD=$(CURDIR)/policies/python-shim )
+# policies/python-shim (PULUMI_PYTHON_CMD), also when that engine is on PATH as an install (laptop-check's
+# copy); an official CLI uses the pack's venv by itself and never calls the shim the way it answers.
+POLICY_PACK = PULUMI_PYTHON_CMD=$(CURDIR)/policies/python-shim 
 preview: stack policy-venv ## show what `up` would change, with diffs; the policy pack checks a production stack
 	$(POLICY_PACK)$(PULUMI) preview --diff --stack $(STACK) --policy-pack policies
 
