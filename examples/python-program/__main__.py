@@ -12,6 +12,7 @@ import wayshub
 config = pulumi.Config()  # this program's own settings (shop-platform:*)
 domain = config.get("domain") or "shop.localhost"
 app_servers = config.get_int("appServers") or 2
+sandbox = config.get_object("sandbox") or {}  # where the sandbox VMs go: network, ports (docs/config.md)
 here = Path(__file__).resolve().parent
 
 # The site, from settings this program computes (any of docs/config.md's, as a stack file spells them). The
@@ -27,7 +28,7 @@ site = wayshub.Site(
                 "appServers": [{"name": f"app{n}"} for n in range(1, app_servers + 1)],
                 "lbServer": {"name": "lb"},
             },
-            "sandbox": config.get_object("sandbox") or {},
+            "sandbox": sandbox,
             "hostsFile": {"enabled": False},  # the smoke test below resolves the name itself
         },
         here,
@@ -35,7 +36,7 @@ site = wayshub.Site(
 )
 
 # This program's own resource: once the site is up, a request through the LB, as a visitor would make it.
-http_port = (config.get_object("sandbox") or {}).get("httpPort", 8080)
+http_port = sandbox.get("httpPort", 8080)
 smoke = command.local.Command(
     "smoke-test",
     create=f"curl -fsS --max-time 10 --resolve {domain}:{http_port}:127.0.0.1 http://{domain}:{http_port}/",
